@@ -1,0 +1,28 @@
+"""bioadapt: neuron models written once as Brian2 equations, simulated in Brian2
+and trained through a spike-exact PyTorch twin."""
+
+from .errors import BackendError, BioadaptError, ConfigError, ModelError, ParameterError, SchemeNotApplicable
+from .models import ModelSpec, load_model, shipped_models
+from .network import NetworkSpec, load_network, network_from_dict
+from .result import SimulationResult
+from .simulate import BACKENDS, simulate
+
+__all__ = [
+    "BACKENDS",
+    "BackendError",
+    "BioadaptError",
+    "ConfigError",
+    "ModelError",
+    "ModelSpec",
+    "NetworkSpec",
+    "ParameterError",
+    "SchemeNotApplicable",
+    "SimulationResult",
+    "load_model",
+    "load_network",
+    "network_from_dict",
+    "shipped_models",
+    "simulate",
+]
+
+__version__ = "0.1.0"

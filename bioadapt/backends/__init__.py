@@ -1,0 +1,1 @@
+"""Backends: Brian2 (numpy runtime, cpp_standalone) and the torch twin."""

@@ -1,0 +1,176 @@
+"""Build Brian2 objects from a `NetworkSpec`.
+
+The same builder serves the numpy runtime, cpp_standalone and the torch twin,
+which reads the per-step program out of the objects built here. Every object
+shares one `Clock`; spike-triggered synapses get explicit ``i``/``j`` arrays and
+delays that are exact multiples of ``dt``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+from brian2 import (
+    Clock,
+    Network,
+    NeuronGroup,
+    SpikeGeneratorGroup,
+    SpikeMonitor,
+    StateMonitor,
+    Synapses,
+    TimedArray,
+    second,
+)
+from brian2.units import fundamentalunits as fu
+
+from ...errors import BackendError, ConfigError
+from ...network.spec import NetworkSpec, PopulationSpec, ProjectionSpec
+
+__all__ = ["BrianNetwork", "build_network", "BRIAN_METHODS"]
+
+#: Brian2's own integration methods an ODE model may name as its scheme.
+BRIAN_METHODS = ("euler", "exponential_euler", "rk2", "rk4", "heun", "exact", "linear", "independent")
+
+#: Order of program blocks inside their slot: after the group's state updater
+#: (order 0), so that refractoriness is updated before a program reads it.
+PROGRAM_ORDER = 1
+#: Order of external drives in the ``start`` slot: before anything else.
+DRIVE_ORDER = -10
+
+
+@dataclass
+class BrianNetwork:
+    """The Brian2 objects of one network, by role."""
+
+    network: Network
+    clock: Clock
+    groups: dict = field(default_factory=dict)
+    synapses: dict = field(default_factory=dict)
+    spike_monitors: dict = field(default_factory=dict)
+    state_monitors: dict = field(default_factory=dict)
+    #: names of run_regularly objects that apply external drives (``{pop}_drive_{var}``)
+    drive_objects: dict = field(default_factory=dict)
+
+
+def _fail(pop_or_proj: str, what: str, exc: Exception, source: str):
+    message = str(exc).strip().splitlines()
+    detail = message[-1] if message else type(exc).__name__
+    raise BackendError(f"{source}: {pop_or_proj}: Brian2 rejected the {what}: {detail}") from None
+
+
+def _neuron_group(pop: PopulationSpec, spec: NetworkSpec, clock: Clock, namespace: dict) -> NeuronGroup:
+    model = pop.model
+    scheme = pop.scheme
+    uses_program = scheme in model.programs
+    if not uses_program and scheme not in BRIAN_METHODS:
+        raise ConfigError(
+            f"{spec.source}: [populations.{pop.name}]: scheme '{scheme}' is neither a program of model "
+            f"'{model.name}' ({', '.join(sorted(model.programs)) or 'none'}) nor a Brian2 method ({', '.join(BRIAN_METHODS)})."
+        )
+    try:
+        group = NeuronGroup(
+            pop.size,
+            model.equations_for(scheme),
+            threshold=model.threshold,
+            reset=model.reset,
+            refractory=model.refractory if model.refractory else False,
+            method="euler" if uses_program else scheme,
+            clock=clock,
+            name=pop.name,
+            namespace=namespace,
+        )
+    except Exception as exc:  # Brian2 raises many exception types for bad models
+        _fail(f"population '{pop.name}' (model file {model.path})", "model", exc, spec.source)
+    for var, values in pop.values.items():
+        group.variables[var].set_value(values)
+    if uses_program:
+        for slot, code in model.programs[scheme].items():
+            group.run_regularly(code, when=slot, order=PROGRAM_ORDER, name=f"{pop.name}_program_{slot}")
+    return group
+
+
+def _synapses(proj: ProjectionSpec, spec: NetworkSpec, groups: dict, clock: Clock) -> Synapses:
+    source, target = groups[proj.source], groups[proj.target]
+    model = "weight : 1"
+    if proj.summed is not None:
+        lhs, expr = proj.summed.split("=", 1)
+        lhs = lhs.strip()
+        var = lhs[: -len("_post")]
+        if var not in target.variables:
+            raise ConfigError(f"{spec.source}: projection '{proj.name}': key 'summed' writes '{lhs}', but '{var}' is not a variable of population '{proj.target}'.")
+        unit = fu.get_unit(target.variables[var].dim)
+        unit_text = "1" if unit == fu.Unit(1) else repr(unit)
+        model += f"\n{lhs} = {expr.strip()} : {unit_text} (summed)"
+    try:
+        syn = Synapses(source, target, model=model, on_pre=proj.on_pre, clock=clock, name=proj.name, namespace={}, method="euler")
+        syn.connect(i=proj.i, j=proj.j)
+    except Exception as exc:
+        _fail(f"projection '{proj.name}'", "synapses", exc, spec.source)
+    syn.variables["weight"].set_value(proj.weight)
+    if proj.on_pre is not None:
+        syn.pre.variables["delay"].set_value(proj.delay_steps * spec.dt)
+    return syn
+
+
+def build_network(spec: NetworkSpec, record: dict | None = None, drive: dict | None = None, monitors: bool = True) -> BrianNetwork:
+    """Create the Brian2 objects of ``spec`` on the current device.
+
+    Parameters
+    ----------
+    spec : NetworkSpec
+    record : dict, optional
+        ``population -> list of variables`` to record with a StateMonitor at the
+        end of every step.
+    drive : dict, optional
+        ``population -> {variable: array (n_steps, size)}``: values written into
+        the variable at the start of every step (through a TimedArray).
+    monitors : bool
+        Create spike and state monitors (the twin builds without them).
+    """
+    record = record or {}
+    drive = drive or {}
+    clock = Clock(dt=spec.dt * second, name="bioadapt_clock")
+    objects = []
+    net = BrianNetwork(network=None, clock=clock)
+    for pop in spec.populations.values():
+        if pop.is_input:
+            group = SpikeGeneratorGroup(pop.size, pop.input_indices, pop.input_steps * spec.dt * second, clock=clock, name=pop.name)
+        else:
+            namespace = {}
+            for var, values in drive.get(pop.name, {}).items():
+                values = np.asarray(values, dtype=np.float64)
+                if values.shape != (spec.n_steps, pop.size):
+                    raise ConfigError(f"drive for '{pop.name}.{var}' must have shape (n_steps, size) = {(spec.n_steps, pop.size)}, got {values.shape}.")
+                namespace[f"drive_{var}"] = TimedArray(values, dt=spec.dt * second, name=f"{pop.name}_drive_{var}_values")
+            group = _neuron_group(pop, spec, clock, namespace)
+            for var in drive.get(pop.name, {}):
+                if var not in group.variables or not re.match(r"^[A-Za-z_]\w*$", var):
+                    raise ConfigError(f"drive: '{var}' is not a variable of population '{pop.name}'.")
+                name = f"{pop.name}_drive_{var}"
+                runner = group.run_regularly(f"{var} = drive_{var}(t, i)", when="start", order=DRIVE_ORDER, name=name)
+                net.drive_objects[name] = (pop.name, var)
+                objects.append(runner)
+        net.groups[pop.name] = group
+        objects.append(group)
+    for proj in spec.projections:
+        syn = _synapses(proj, spec, net.groups, clock)
+        net.synapses[proj.name] = syn
+        objects.append(syn)
+    if monitors:
+        for name, group in net.groups.items():
+            mon = SpikeMonitor(group, record=True, name=f"{name}_spikes")
+            net.spike_monitors[name] = mon
+            objects.append(mon)
+        for name, variables in record.items():
+            if name not in net.groups or spec.populations[name].is_input:
+                raise ConfigError(f"record: '{name}' is not a neuron population ({', '.join(p for p in spec.populations if not spec.populations[p].is_input)}).")
+            unknown = [v for v in variables if v not in net.groups[name].variables]
+            if unknown:
+                raise ConfigError(f"record: {unknown} not variables of population '{name}'.")
+            mon = StateMonitor(net.groups[name], list(variables), record=True, when="end", clock=clock, name=f"{name}_trace")
+            net.state_monitors[name] = mon
+            objects.append(mon)
+    net.network = Network(*objects, name="bioadapt_network")
+    return net

@@ -1,0 +1,123 @@
+"""Spike functions with surrogate gradients, and the spike-gated select.
+
+The forward pass of everything here is exact: a spike is the boolean Brian2
+computed, and a spike-gated write is ``where(spike, new, old)``, bit for bit.
+Only the backward pass is a training device: the Heaviside step gets a
+surrogate derivative, and a spike-gated write passes ``new - old`` to the spike.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+__all__ = ["Surrogate", "SURROGATES", "spike", "spike_where"]
+
+
+def _exponential(x, alpha, c):
+    # SLAYER-style kernel of the SE-adLIF paper: (c*alpha/2)*exp(-alpha*|x|)
+    return 0.5 * c * alpha * torch.exp(-alpha * torch.abs(x))
+
+
+def _boxcar(x, alpha, c):
+    # 1 on |x| <= 1/(2*alpha) (alpha = 1: the boxcar of Bittar & Garner, width 1)
+    return c * (torch.abs(x) <= 0.5 / alpha).to(x.dtype)
+
+
+def _sigmoid(x, alpha, c):
+    sig = torch.sigmoid(alpha * x)
+    return c * alpha * sig * (1 - sig)
+
+
+def _arctan(x, alpha, c):
+    return c * alpha / (math.pi * (1 + (alpha * x) ** 2))
+
+
+#: Surrogate derivatives by name: ``f(x, alpha, c)`` with x = lhs - rhs of the threshold.
+SURROGATES = {"exponential": _exponential, "boxcar": _boxcar, "sigmoid": _sigmoid, "arctan": _arctan}
+
+
+@dataclass(frozen=True)
+class Surrogate:
+    """A surrogate derivative of the Heaviside spike function (a training knob).
+
+    Parameters
+    ----------
+    name : {"exponential", "boxcar", "sigmoid", "arctan"}
+    alpha : float
+        Sharpness (1/width) in units of the thresholded quantity.
+    c : float
+        Scale of the derivative.
+    """
+
+    name: str = "exponential"
+    alpha: float = 5.0
+    c: float = 0.4
+
+    def __post_init__(self):
+        if self.name not in SURROGATES:
+            raise ValueError(f"Unknown surrogate '{self.name}'; use one of {', '.join(SURROGATES)}.")
+        if not self.alpha > 0 or not self.c >= 0:
+            raise ValueError(f"Surrogate needs alpha > 0 and c >= 0, got alpha={self.alpha}, c={self.c}.")
+
+    def derivative(self, x: torch.Tensor) -> torch.Tensor:
+        return SURROGATES[self.name](x, self.alpha, self.c)
+
+
+class _Spike(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, fired, surrogate):
+        ctx.save_for_backward(x)
+        ctx.surrogate = surrogate
+        return fired.to(x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * ctx.surrogate.derivative(x), None, None
+
+
+def spike(x: torch.Tensor, fired: torch.Tensor, surrogate: Surrogate) -> torch.Tensor:
+    """Spikes as floats: forward ``fired`` (exact), backward ``surrogate'(x)``."""
+    x = torch.broadcast_to(x, fired.shape)
+    return _Spike.apply(x, fired, surrogate)
+
+
+def _unbroadcast(grad, shape):
+    while grad.dim() > len(shape):
+        grad = grad.sum(0)
+    for k, size in enumerate(shape):
+        if size == 1 and grad.shape[k] != 1:
+            grad = grad.sum(k, keepdim=True)
+    return grad
+
+
+class _SpikeWhere(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, s, new, old):
+        mask = s > 0
+        ctx.save_for_backward(mask, new, old)
+        ctx.shapes = (s.shape, new.shape, old.shape)
+        return torch.where(mask, new, old)
+
+    @staticmethod
+    def backward(ctx, grad):
+        mask, new, old = ctx.saved_tensors
+        s_shape, new_shape, old_shape = ctx.shapes
+        zero = torch.zeros((), dtype=grad.dtype, device=grad.device)
+        g_new = _unbroadcast(torch.where(mask, grad, zero), new_shape) if ctx.needs_input_grad[1] else None
+        g_old = _unbroadcast(torch.where(mask, zero, grad), old_shape) if ctx.needs_input_grad[2] else None
+        g_s = _unbroadcast(grad * (new - old), s_shape) if ctx.needs_input_grad[0] else None
+        return g_s, g_new, g_old
+
+
+def spike_where(s: torch.Tensor, new, old) -> torch.Tensor:
+    """``where(s > 0, new, old)`` exactly; the gradient reaches ``s`` as ``new - old``."""
+    ref = s
+    new = new if isinstance(new, torch.Tensor) else torch.tensor(new, dtype=ref.dtype, device=ref.device)
+    old = old if isinstance(old, torch.Tensor) else torch.tensor(old, dtype=ref.dtype, device=ref.device)
+    if not (s.requires_grad and torch.is_grad_enabled()):
+        return torch.where(s > 0, new, old)
+    return _SpikeWhere.apply(s, new, old)

@@ -1,0 +1,342 @@
+"""Translate Brian2 abstract-code expressions into torch operations.
+
+This is the twin's counterpart of Brian2's ``NumpyNodeRenderer``: an expression
+string (as it comes out of ``brian2.codegen.translation.make_statements``) is
+parsed with Python's ``ast`` and turned into a tree of closures that evaluate
+the same operations, in the same order, with numpy's semantics:
+
+- ``a/b`` with a Python number ``a`` is computed as a 0-d tensor divided by
+  ``b``: torch's scalar-by-tensor division multiplies by a reciprocal and
+  differs from IEEE division in the last bit.
+- ``x**2`` is ``x*x``, ``x**0.5`` is ``sqrt(x)`` and ``x**-1`` is ``1/x``, as
+  numpy's fast scalar power does; other powers call numpy's ``power``.
+- ``int``, ``floor`` and ``ceil`` return int32 (Brian2's numpy implementations).
+- Transcendental functions on CPU tensors are evaluated by numpy itself, with
+  the derivative supplied to autograd, because torch's vectorised ``exp``,
+  ``log``, ``tanh``, ``sqrt`` differ from numpy's in the last bit for a large
+  fraction of inputs. On CUDA tensors torch's own functions are used.
+
+Functions that draw random numbers (``rand``, ``randn``, ``poisson``) cannot
+give the same draws as Brian2 and are refused with a clear error.
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from ...errors import BackendError
+
+__all__ = ["compile_expression", "FUNCTIONS", "Env"]
+
+Env = dict
+Compiled = Callable[[Env], Any]
+
+
+def _numpy_unary(name: str, np_fn: Callable, torch_fn: Callable, derivative: Callable) -> Callable:
+    """Elementwise function evaluated by numpy on CPU, with a torch derivative."""
+
+    class _Op(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            if x.device.type == "cpu":
+                y = torch.from_numpy(np.asarray(np_fn(x.detach().numpy())))
+            else:
+                y = torch_fn(x)
+            ctx.save_for_backward(x, y)
+            return y
+
+        @staticmethod
+        def backward(ctx, grad):
+            x, y = ctx.saved_tensors
+            return grad * derivative(x, y)
+
+    _Op.__name__ = f"NumpyFaithful_{name}"
+
+    def apply(x):
+        if not isinstance(x, torch.Tensor):
+            return float(np_fn(np.float64(x)))
+        if not x.is_floating_point():
+            x = x.to(torch.get_default_dtype() if x.dtype != torch.bool else torch.float64)
+        return _Op.apply(x)
+
+    return apply
+
+
+class _Power(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, p):
+        if x.device.type == "cpu":
+            y = torch.from_numpy(np.asarray(np.power(x.detach().numpy(), p.detach().numpy())))
+        else:
+            y = torch.pow(x, p)
+        ctx.save_for_backward(x, p, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, p, y = ctx.saved_tensors
+        gx = grad * p * torch.pow(x, p - 1)
+        safe_log = torch.log(torch.where(x > 0, x, torch.ones_like(x)))
+        gp = grad * y * safe_log
+        return _unbroadcast(gx, x.shape), _unbroadcast(gp, p.shape)
+
+
+def _unbroadcast(grad: torch.Tensor, shape) -> torch.Tensor:
+    while grad.dim() > len(shape):
+        grad = grad.sum(0)
+    for k, size in enumerate(shape):
+        if size == 1 and grad.shape[k] != 1:
+            grad = grad.sum(k, keepdim=True)
+    return grad
+
+
+def _like(value, other) -> torch.Tensor:
+    """A Python number as a 0-d tensor of ``other``'s float dtype and device."""
+    dtype = other.dtype if other.is_floating_point() else torch.float64
+    return torch.tensor(value, dtype=dtype, device=other.device)
+
+
+def _as_float(x):
+    if isinstance(x, torch.Tensor) and not x.is_floating_point():
+        return x.to(torch.float64)
+    return x
+
+
+def _div(a, b):
+    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+        a, b = _as_float(a), _as_float(b)
+        if not isinstance(a, torch.Tensor):
+            a = _like(a, b)
+        return a / b
+    return a / b
+
+
+def _sqrt(x):
+    return FUNCTIONS["sqrt"](x)
+
+
+def _pow(a, b):
+    if isinstance(b, (int, float)) and isinstance(a, torch.Tensor) and a.dim() > 0:
+        # numpy's fast_scalar_power for an array base and a Python exponent
+        if b == 2:
+            return a * a
+        if b == 0.5:
+            return _sqrt(a)
+        if b == -1:
+            return _div(1.0, a)
+        if b == 1:
+            return _as_float(a) + 0 if not a.is_floating_point() else a
+        if b == 0:
+            return torch.ones_like(_as_float(a))
+    if not isinstance(a, torch.Tensor) and not isinstance(b, torch.Tensor):
+        return float(np.power(np.float64(a), np.float64(b)))
+    ref = a if isinstance(a, torch.Tensor) else b
+    a = _as_float(a) if isinstance(a, torch.Tensor) else _like(a, ref)
+    b = _as_float(b) if isinstance(b, torch.Tensor) else _like(b, ref)
+    return _Power.apply(a, b)
+
+
+def _int32(x):
+    if isinstance(x, torch.Tensor):
+        return x.to(torch.int32)
+    return int(x)
+
+
+def _timestep(t, dt):
+    # Brian2: int64((t + 1e-3*dt)/dt), shifted so multiples of dt stay put
+    value = _div(t + 1e-3 * dt, dt)
+    if isinstance(value, torch.Tensor):
+        return value.to(torch.int64)
+    return int(value)
+
+
+def _clip(x, low, high):
+    if not isinstance(x, torch.Tensor):
+        return float(np.clip(x, low, high))
+    low = low if isinstance(low, torch.Tensor) else _like(low, x)
+    high = high if isinstance(high, torch.Tensor) else _like(high, x)
+    return torch.minimum(torch.maximum(x, low), high)
+
+
+def _exprel(x):
+    # Brian2's numpy implementation: expm1(x)/x with the value 1 at x == 0
+    ex = FUNCTIONS["expm1"](x)
+    safe = torch.where(x == 0, torch.ones_like(x), x)
+    return torch.where(x == 0, torch.ones_like(ex), _div(ex, safe))
+
+
+def _random(name: str):
+    def refuse(*args):
+        del args
+        raise BackendError(
+            f"The twin cannot translate '{name}()': Brian2's random numbers cannot be reproduced "
+            "in torch. Draw random values in the network config (they come from the seed) instead."
+        )
+
+    return refuse
+
+
+def _d_tanh(x, y):
+    del x
+    return 1 - y * y
+
+
+#: Functions the twin knows, by their name in Brian2 abstract code.
+FUNCTIONS: dict[str, Callable] = {
+    "exp": _numpy_unary("exp", np.exp, torch.exp, lambda x, y: y),
+    "expm1": _numpy_unary("expm1", np.expm1, torch.expm1, lambda x, y: y + 1),
+    "log": _numpy_unary("log", np.log, torch.log, lambda x, y: 1 / x),
+    "log10": _numpy_unary("log10", np.log10, torch.log10, lambda x, y: 1 / (x * np.log(10.0))),
+    "sqrt": _numpy_unary("sqrt", np.sqrt, torch.sqrt, lambda x, y: 0.5 / y),
+    "sin": _numpy_unary("sin", np.sin, torch.sin, lambda x, y: torch.cos(x)),
+    "cos": _numpy_unary("cos", np.cos, torch.cos, lambda x, y: -torch.sin(x)),
+    "tan": _numpy_unary("tan", np.tan, torch.tan, lambda x, y: 1 + y * y),
+    "sinh": _numpy_unary("sinh", np.sinh, torch.sinh, lambda x, y: torch.cosh(x)),
+    "cosh": _numpy_unary("cosh", np.cosh, torch.cosh, lambda x, y: torch.sinh(x)),
+    "tanh": _numpy_unary("tanh", np.tanh, torch.tanh, _d_tanh),
+    "arcsin": _numpy_unary("arcsin", np.arcsin, torch.asin, lambda x, y: 1 / torch.sqrt(1 - x * x)),
+    "arccos": _numpy_unary("arccos", np.arccos, torch.acos, lambda x, y: -1 / torch.sqrt(1 - x * x)),
+    "arctan": _numpy_unary("arctan", np.arctan, torch.atan, lambda x, y: 1 / (1 + x * x)),
+    "abs": lambda x: torch.abs(x) if isinstance(x, torch.Tensor) else abs(x),
+    "sign": lambda x: torch.sign(x) if isinstance(x, torch.Tensor) else float(np.sign(x)),
+    "int": _int32,
+    "floor": lambda x: _int32(torch.floor(x)) if isinstance(x, torch.Tensor) else int(np.floor(x)),
+    "ceil": lambda x: _int32(torch.ceil(x)) if isinstance(x, torch.Tensor) else int(np.ceil(x)),
+    "clip": _clip,
+    "timestep": _timestep,
+    "exprel": _exprel,
+    "rand": _random("rand"),
+    "randn": _random("randn"),
+    "poisson": _random("poisson"),
+}
+
+_BINARY = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: _div,
+    ast.Pow: _pow,
+    ast.Mod: lambda a, b: torch.remainder(a, b) if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor) else a % b,
+}
+
+_COMPARE = {
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+}
+
+_NAMED_CONSTANTS = {"True": True, "False": False, "inf": float("inf")}
+
+
+def _logical(op: str, values: list):
+    result = values[0]
+    for value in values[1:]:
+        if isinstance(result, torch.Tensor) or isinstance(value, torch.Tensor):
+            fn = torch.logical_and if op == "and" else torch.logical_or
+            a = result if isinstance(result, torch.Tensor) else torch.tensor(bool(result))
+            b = value if isinstance(value, torch.Tensor) else torch.tensor(bool(value))
+            result = fn(a, b)
+        else:
+            result = (result and value) if op == "and" else (result or value)
+    return result
+
+
+def _not(x):
+    if isinstance(x, torch.Tensor):
+        return torch.logical_not(x)
+    return not x
+
+
+def compile_expression(expr: str, names: set[str], where: str) -> Compiled:
+    """Compile one Brian2 expression into a function of an environment.
+
+    Parameters
+    ----------
+    expr : str
+        Expression in Brian2's abstract-code syntax (``and``, ``or``, ``not``,
+        ``**``, function calls).
+    names : set of str
+        Names the environment will provide (variables, constants, temporaries).
+    where : str
+        Location used in error messages (population, code block).
+
+    Returns
+    -------
+    callable
+        ``fn(env) -> tensor or number``.
+
+    Raises
+    ------
+    BackendError
+        For a function or construct the twin cannot translate.
+    """
+    try:
+        tree = ast.parse(expr, mode="eval").body
+    except SyntaxError as exc:
+        raise BackendError(f"{where}: cannot parse expression '{expr}': {exc}") from None
+
+    def build(node: ast.AST) -> Compiled:
+        if isinstance(node, ast.Constant):
+            value = node.value
+            return lambda env: value
+        if isinstance(node, ast.Name):
+            name = node.id
+            if name in names:
+                return lambda env: env[name]
+            if name in _NAMED_CONSTANTS:
+                value = _NAMED_CONSTANTS[name]
+                return lambda env: value
+            raise BackendError(f"{where}: unknown name '{name}' in '{expr}'.")
+        if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
+            fn = _BINARY[type(node.op)]
+            left, right = build(node.left), build(node.right)
+            return lambda env: fn(left(env), right(env))
+        if isinstance(node, ast.UnaryOp):
+            operand = build(node.operand)
+            if isinstance(node.op, ast.USub):
+                return lambda env: -operand(env)
+            if isinstance(node.op, ast.UAdd):
+                return operand
+            if isinstance(node.op, ast.Not):
+                return lambda env: _not(operand(env))
+        if isinstance(node, ast.BoolOp):
+            parts = [build(v) for v in node.values]
+            op = "and" if isinstance(node.op, ast.And) else "or"
+            return lambda env: _logical(op, [p(env) for p in parts])
+        if isinstance(node, ast.Compare):
+            left = build(node.left)
+            ops = [_COMPARE[type(o)] for o in node.ops]
+            rights = [build(c) for c in node.comparators]
+            if len(ops) == 1:
+                op, right = ops[0], rights[0]
+                return lambda env: op(left(env), right(env))
+
+            def chained(env):
+                values = [left(env)] + [r(env) for r in rights]
+                return _logical("and", [op(values[k], values[k + 1]) for k, op in enumerate(ops)])
+
+            return chained
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.keywords:
+            fname = node.func.id
+            if fname in names and fname not in FUNCTIONS:  # provided by the environment
+                args = [build(a) for a in node.args]
+                return lambda env: env[fname](*[a(env) for a in args])
+            if fname not in FUNCTIONS:
+                raise BackendError(
+                    f"{where}: the twin cannot translate function '{fname}' in '{expr}'. "
+                    f"Functions it knows: {', '.join(sorted(FUNCTIONS))}."
+                )
+            fn = FUNCTIONS[fname]
+            args = [build(a) for a in node.args]
+            return lambda env: fn(*[a(env) for a in args])
+        raise BackendError(f"{where}: the twin cannot translate '{ast.unparse(node)}' in '{expr}'.")
+
+    return build(tree)

@@ -1,0 +1,448 @@
+"""The PyTorch twin: executes the program Brian2 runs, step for step.
+
+`Twin` is an ``nn.Module`` whose parameters are every float array that the
+per-step program reads but never writes (weights, time constants, adaptation
+strengths, thresholds ...), stored under their Brian2 names
+(``twin.params["hid"]["tau_u"]``, ``twin.params["inp_to_hid_0"]["weight"]``).
+Everything the program writes is state, passed in and returned, never hidden
+in the module.
+
+Semantics copied from Brian2, generically (no per-model code):
+
+- schedule order of `Program.blocks` (Brian2's ``sorted_objects``);
+- Jacobi/sequential statement semantics of abstract code, loop invariants and
+  numpy's boolean-where simplification (see `program`);
+- ``unless refractory`` write protection (conditional writes), also for
+  ``on_pre`` code;
+- thresholds set ``lastspike = t`` and ``not_refractory = False``;
+- resets act on the neurons that spiked in this step;
+- spike-triggered synapses act ``delay`` steps after the presynaptic spike,
+  delay 0 in the same step (after thresholds, before resets); contributions
+  to the same neuron are added one by one in the order of Brian2's spike queue
+  (push step, then presynaptic index, then synapse index), so sums round
+  exactly as in Brian2;
+- summed (graded) variables are summed in synapse order into zero.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from ...errors import BackendError
+from ...network.spec import NetworkSpec
+from .program import Block, Program, Ref, extract_program
+from .spikes import Surrogate, spike, spike_where
+
+__all__ = ["Twin", "TwinOutput", "run_twin"]
+
+_PRE, _POST, _SELF, _SCALAR = "_presynaptic_idx", "_postsynaptic_idx", "_idx", "0"
+
+
+@dataclass
+class TwinOutput:
+    """Result of `Twin.forward`.
+
+    spikes : dict population -> float tensor (n_steps, batch, size), surrogate gradients attached
+    traces : dict population -> {variable: tensor (n_steps, batch, size)} at the end of each step
+    state : dict (owner, variable) -> tensor, the state after the last step (feed it back to continue)
+    """
+
+    spikes: dict
+    traces: dict
+    state: dict
+
+
+def _torch_dtype(kind: str, float_dtype: torch.dtype) -> torch.dtype:
+    return {"bool": torch.bool, "int": torch.int64, "float": float_dtype}[kind]
+
+
+class Twin(nn.Module):
+    """PyTorch twin of a network: the same per-step program as Brian2.
+
+    Parameters
+    ----------
+    spec : NetworkSpec
+    drive_vars : dict, optional
+        ``population -> [variables]`` that `forward` will receive external
+        drives for (values written at the start of every step).
+    dtype : torch.dtype
+        ``torch.float64`` (bit-faithful to Brian2) or ``torch.float32``.
+    surrogate : Surrogate, optional
+        Surrogate derivative of the spike function (a training setting).
+
+    Examples
+    --------
+    >>> from bioadapt import load_network
+    >>> twin = Twin(load_network("examples/adlif_network.toml"))  # doctest: +SKIP
+    >>> out = twin()  # doctest: +SKIP
+    >>> out.spikes["hid"].shape  # doctest: +SKIP
+    torch.Size([10000, 1, 40])
+    """
+
+    def __init__(self, spec: NetworkSpec, drive_vars: dict | None = None, dtype: torch.dtype = torch.float64, surrogate: Surrogate | None = None):
+        super().__init__()
+        if dtype not in (torch.float64, torch.float32):
+            raise BackendError(f"The twin runs in torch.float64 or torch.float32, got {dtype}.")
+        self.spec = spec
+        self.float_dtype = dtype
+        self.surrogate = surrogate or Surrogate()
+        self.program: Program = extract_program(spec, drive_vars)
+        self.drive_vars = {pop: list(v) for pop, v in (drive_vars or {}).items()}
+        prog = self.program
+        self.params = nn.ModuleDict()
+        self._constants: dict = {}  # read-only non-float arrays (indices, flags)
+        for (owner, var), value in prog.initial.items():
+            if (owner, var) in prog.written or owner == prog.clock:
+                continue
+            tensor = torch.as_tensor(np.asarray(value))
+            if tensor.is_floating_point():
+                if owner not in self.params:
+                    self.params[owner] = nn.ParameterDict()
+                self.params[owner][var] = nn.Parameter(tensor.to(dtype))
+            else:
+                self._constants[(owner, var)] = tensor.to(torch.int64 if tensor.dtype != torch.bool else torch.bool)
+        # spike-queue order of every spike-triggered projection: descending
+        # delay (earlier pushes first), then presynaptic index, then synapse index
+        self._pathways = {}
+        for name, syn in prog.synapses.items():
+            i, j, d = syn["i"], syn["j"], syn["delay_steps"]
+            order = np.lexsort((np.arange(len(i)), i, -d))
+            self._pathways[name] = {
+                "perm": torch.as_tensor(order, dtype=torch.int64),
+                "pre": torch.as_tensor(i[order], dtype=torch.int64),
+                "post": torch.as_tensor(j[order], dtype=torch.int64),
+                "delay": torch.as_tensor(d[order], dtype=torch.int64),
+                "inverse": torch.as_tensor(np.argsort(order), dtype=torch.int64),
+                "i": torch.as_tensor(i, dtype=torch.int64),
+                "j": torch.as_tensor(j, dtype=torch.int64),
+            }
+        self.max_delay = {}
+        for syn in prog.synapses.values():
+            if len(syn["delay_steps"]):
+                self.max_delay[syn["source"]] = max(self.max_delay.get(syn["source"], 0), int(syn["delay_steps"].max()))
+        # variables written by a reset are detached from the spike when they are
+        # thresholded variables (the published convention: the reset of u is
+        # detached, the spike feeding other variables is not)
+        self._detach = {}
+        for block in prog.blocks:
+            if block.kind == "threshold" and block.extra["surrogate"] is not None:
+                self._detach[block.group] = set(block.extra["surrogate"][2])
+
+    # ------------------------------------------------------------------ state
+    def initial_state(self, batch: int = 1, device: torch.device | str | None = None) -> dict:
+        """State tensors ``(owner, var) -> (batch, size)`` with Brian2's initial values."""
+        device = torch.device(device) if device is not None else self._device()
+        state = {}
+        for key in self.program.written:
+            value = np.asarray(self.program.initial.get(key))
+            if value is None or value.shape == ():
+                continue
+            kind = "bool" if value.dtype == np.bool_ else ("int" if np.issubdtype(value.dtype, np.integer) else "float")
+            tensor = torch.as_tensor(value).to(device=device, dtype=_torch_dtype(kind, self.float_dtype))
+            state[key] = tensor.unsqueeze(0).expand(batch, -1).clone()
+        return state
+
+    def _device(self) -> torch.device:
+        for p in self.parameters():
+            return p.device
+        return torch.device("cpu")
+
+    def default_inputs(self, batch: int = 1) -> dict:
+        """Input spikes of the config's Poisson populations, ``(n_steps, batch, size)``."""
+        inputs = {}
+        for pop in self.spec.populations.values():
+            if pop.is_input:
+                x = torch.zeros(self.spec.n_steps, pop.size, dtype=self.float_dtype)
+                x[torch.as_tensor(pop.input_steps), torch.as_tensor(pop.input_indices)] = 1
+                inputs[pop.name] = x.unsqueeze(1).expand(-1, batch, -1).to(self._device())
+        return inputs
+
+    # ---------------------------------------------------------------- forward
+    def forward(self, inputs: dict | None = None, state: dict | None = None, drive: dict | None = None, n_steps: int | None = None, record: dict | None = None, start_step: int = 0) -> TwinOutput:
+        """Run ``n_steps`` steps.
+
+        Parameters
+        ----------
+        inputs : dict, optional
+            ``input population -> spikes (n_steps, batch, size)`` (0/1 floats);
+            defaults to the config's Poisson draws (batch 1).
+        state : dict, optional
+            From `initial_state` or a previous `TwinOutput.state`.
+        drive : dict, optional
+            ``population -> {variable: (n_steps, batch, size)}`` written at the
+            start of every step (the populations/variables given at construction).
+        n_steps : int, optional
+            Defaults to the inputs' length, else the config's duration.
+        record : dict, optional
+            ``population -> [variables]`` to return at the end of every step.
+        start_step : int
+            Index of the first step (sets ``t``), for continuing a run.
+        """
+        inputs = self.default_inputs() if inputs is None else inputs
+        drive = drive or {}
+        record = record or {}
+        batch = next(iter(inputs.values())).shape[1] if inputs else (next(iter(next(iter(drive.values())).values())).shape[1] if drive else 1)
+        if n_steps is None:
+            n_steps = next(iter(inputs.values())).shape[0] if inputs else self.spec.n_steps
+        for pop in drive:
+            for var in drive[pop]:
+                if var not in self.drive_vars.get(pop, []):
+                    raise BackendError(f"drive for '{pop}.{var}' was not declared when the twin was built (drive_vars).")
+        for pop, variables in record.items():
+            for var in variables:
+                if (pop, var) not in self.program.written and (pop, var) not in self.program.initial:
+                    raise BackendError(f"record: '{var}' is not a variable of population '{pop}' used by the program.")
+        device = self._device()
+        state = dict(self.initial_state(batch, device) if state is None else state)
+        history = {}
+        for group in self.program.spiking:
+            depth = self.max_delay.get(group, 0) + 1
+            history[group] = [torch.zeros(batch, self.program.sizes[group], dtype=self.float_dtype, device=device)] * depth
+        dt = torch.tensor(self.program.dt, dtype=torch.float64, device=device)
+        spikes_out = {g: [] for g in self.program.spiking}
+        traces = {pop: {var: [] for var in vars_} for pop, vars_ in record.items()}
+        for step in range(start_step, start_step + n_steps):
+            t = torch.tensor((step * self.program.dt), dtype=torch.float64, device=device)
+            fired = {}
+            for block in self.program.blocks:
+                self._run_block(block, state, fired, history, inputs, drive, step - start_step, t, dt, batch)
+            for group in self.program.spiking:
+                s = fired.get(group)
+                if s is None:
+                    s = torch.zeros(batch, self.program.sizes[group], dtype=self.float_dtype, device=device)
+                spikes_out[group].append(s)
+            for pop, variables in traces.items():
+                for var, values in variables.items():
+                    values.append(torch.broadcast_to(self._read(state, pop, var), (batch, self.program.sizes[pop])))
+        spikes = {g: torch.stack(v) if v else torch.zeros(0) for g, v in spikes_out.items()}
+        traces = {pop: {var: torch.stack(v) for var, v in variables.items()} for pop, variables in traces.items()}
+        return TwinOutput(spikes=spikes, traces=traces, state=state)
+
+    # ------------------------------------------------------------- execution
+    def _read(self, state: dict, owner: str, var: str):
+        key = (owner, var)
+        if key in state:
+            return state[key]
+        if owner in self.params and var in self.params[owner]:
+            return self.params[owner][var]
+        if key in self._constants:
+            return self._constants[key]
+        value = self.program.initial[key]
+        return torch.as_tensor(np.asarray(value))
+
+    def _env(self, block: Block, state: dict, t, dt, gather: dict | None = None) -> dict:
+        env = {}
+        for name, ref in block.refs.items():
+            if not isinstance(ref, Ref):
+                env[name] = ref.item() if hasattr(ref, "item") else ref
+                continue
+            if ref.owner == self.program.clock:
+                env[name] = t if ref.var == "t" else dt
+                continue
+            value = self._read(state, ref.owner, ref.var)
+            if ref.scalar or ref.index == _SCALAR:
+                value = value[..., 0]
+            elif gather is not None and ref.index in gather:
+                value = value[..., gather[ref.index]]
+            env[name] = value
+        return env
+
+    @staticmethod
+    def _evaluate(stmt, env):
+        if stmt.where_bool is not None:
+            cond = env[stmt.where_bool]
+            a, b = stmt.fn_true(env), stmt.fn_false(env)
+            ref = next((x for x in (a, b) if isinstance(x, torch.Tensor) and x.is_floating_point()), None)
+            dtype = ref.dtype if ref is not None else torch.float64
+            a = a if isinstance(a, torch.Tensor) else torch.tensor(a, dtype=dtype)
+            b = b if isinstance(b, torch.Tensor) else torch.tensor(b, dtype=dtype)
+            return torch.where(cond, a, b)
+        return stmt.fn(env)
+
+    @staticmethod
+    def _combine(op: str, old, value):
+        if op == "=":
+            return value
+        if op == "+=":
+            return old + value
+        if op == "-=":
+            return old - value
+        if op == "*=":
+            return old * value
+        if op == "/=":
+            from .translate import _div
+
+            return _div(old, value)
+        raise BackendError(f"unsupported operator '{op}'")
+
+    def _cast(self, value, ref: Ref, shape, device):
+        dtype = _torch_dtype(ref.dtype, self.float_dtype)
+        if not isinstance(value, torch.Tensor):
+            return torch.full(shape, value, dtype=dtype, device=device)
+        if value.dtype != dtype:
+            value = value.to(dtype)
+        return torch.broadcast_to(value, shape)
+
+    def _run_statements(self, block: Block, env: dict, shape, device, written: dict):
+        for stmt in block.scalar + block.vector:
+            value = self._evaluate(stmt, env)
+            if stmt.op == ":=":
+                env[stmt.var] = value
+                continue
+            ref = block.refs[stmt.var]
+            new = self._cast(self._combine(stmt.op, env[stmt.var], value), ref, shape if not ref.scalar else (), device)
+            if ref.conditional is not None and ref.conditional not in block.override:
+                cond = env.get(ref.conditional)
+                if cond is None:
+                    cond = self._read(written["__state__"], ref.owner, ref.conditional)
+                new = torch.where(cond, new, torch.broadcast_to(env[stmt.var], new.shape))
+            env[stmt.var] = new
+            written[stmt.var] = ref
+
+    def _run_block(self, block: Block, state, fired, history, inputs, drive, k, t, dt, batch):
+        kind = block.kind
+        device = dt.device
+        if kind == "generator":
+            x = inputs.get(block.group)
+            if x is None:
+                raise BackendError(f"no input spikes given for input population '{block.group}'.")
+            fired[block.group] = x[k]
+            history[block.group] = history[block.group][1:] + [x[k]]
+            return
+        if kind == "drive":
+            var = block.extra["var"]
+            values = drive.get(block.group, {}).get(var)
+            if values is None:
+                raise BackendError(f"drive for '{block.group}.{var}' is missing in forward().")
+            state[(block.group, var)] = values[k].to(self.float_dtype)
+            return
+        if kind == "pathway":
+            self._run_pathway(block, state, fired, history, t, dt, batch)
+            return
+        if kind == "summed":
+            self._run_summed(block, state, t, dt, batch)
+            return
+        size = self.program.sizes[block.group]
+        shape = (batch, size)
+        env = self._env(block, state, t, dt)
+        env["_vectorisation_idx"] = torch.arange(size, device=device)
+        written = {"__state__": state}
+        self._run_statements(block, env, shape, device, written)
+        del written["__state__"]
+        if kind == "code":
+            for name, ref in written.items():
+                state[(ref.owner, ref.var)] = env[name]
+            return
+        if kind == "threshold":
+            cond = torch.broadcast_to(env["_cond"], shape)
+            surrogate = block.extra["surrogate"]
+            if surrogate is not None and torch.is_grad_enabled():
+                left, right, _ = surrogate
+                s = spike(left(env) - right(env), cond, self.surrogate)
+            else:
+                s = cond.to(self.float_dtype)
+            fired[block.group] = s
+            history[block.group] = history[block.group][1:] + [s]
+            if block.extra["refractory"]:
+                state[(block.group, "lastspike")] = torch.where(cond, t.to(state[(block.group, "lastspike")].dtype), state[(block.group, "lastspike")])
+                state[(block.group, "not_refractory")] = torch.where(cond, torch.zeros((), dtype=torch.bool, device=device), state[(block.group, "not_refractory")])
+            return
+        if kind == "reset":
+            s = fired[block.group]
+            mask = s > 0
+            detach = self._detach.get(block.group, set())
+            for name, ref in written.items():
+                old = torch.broadcast_to(self._read(state, ref.owner, ref.var), shape)
+                new = env[name]
+                if ref.var in detach or not new.is_floating_point():
+                    state[(ref.owner, ref.var)] = torch.where(mask, new, old)
+                else:
+                    state[(ref.owner, ref.var)] = spike_where(s, new, old)
+            return
+        raise BackendError(f"unknown block kind '{kind}'")
+
+    def _run_pathway(self, block: Block, state, fired, history, t, dt, batch):
+        name = block.group
+        path = self._pathways[name]
+        source, target = block.extra["source"], block.extra["target"]
+        if source not in fired:  # an input group or a group without threshold this step
+            fired_now = torch.zeros(batch, self.program.sizes[source], dtype=self.float_dtype, device=dt.device)
+            history[source] = history[source][1:] + [fired_now]
+        hist = torch.stack(history[source])  # (depth, batch, n_source); last entry is this step
+        depth = hist.shape[0]
+        s_syn = hist[depth - 1 - path["delay"], :, path["pre"]].transpose(0, 1)  # (batch, n_syn) in queue order
+        gather = {_PRE: path["pre"], _POST: path["post"], _SELF: path["perm"]}
+        env = self._env(block, state, t, dt, gather=gather)
+        n_syn = len(path["perm"])
+        shape = (batch, n_syn)
+        touched = set()
+        for stmt in block.scalar + block.vector:
+            for other in touched:
+                if other in stmt.expr.split():
+                    raise BackendError(f"{self.spec.source}: projection '{name}': on_pre reads '{other}' after writing it; the twin supports on_pre code that writes neuron variables with += or -= only at its end.")
+            value = self._evaluate(stmt, env)
+            if stmt.op == ":=":
+                env[stmt.var] = value
+                continue
+            ref = block.refs[stmt.var]
+            if ref.index in (_PRE, _POST):
+                if stmt.op not in ("+=", "-="):
+                    raise BackendError(f"{self.spec.source}: projection '{name}': on_pre statement '{stmt}' assigns a neuron variable; the twin supports '+=' and '-=' on *_pre/*_post variables.")
+                contribution = value if stmt.op == "+=" else -value
+                contribution = self._cast(contribution, ref, shape, dt.device)
+                if ref.conditional is not None and ref.conditional not in block.override:
+                    cond = self._read(state, ref.owner, ref.conditional)[..., gather[ref.index]]
+                    contribution = torch.where(torch.broadcast_to(cond, shape), contribution, torch.zeros((), dtype=contribution.dtype, device=dt.device))
+                contribution = spike_where(s_syn, contribution, torch.zeros((), dtype=contribution.dtype, device=dt.device))
+                key = (ref.owner, ref.var)
+                current = torch.broadcast_to(self._read(state, *key), (batch, self.program.sizes[ref.owner]))
+                state[key] = current.index_add(1, gather[ref.index], contribution)
+                touched.add(stmt.var)
+            else:
+                new = self._cast(self._combine(stmt.op, env[stmt.var], value), ref, shape, dt.device)
+                new = spike_where(s_syn, new, torch.broadcast_to(env[stmt.var], shape))
+                env[stmt.var] = new
+                state[(ref.owner, ref.var)] = new[..., path["inverse"]]
+
+    def _run_summed(self, block: Block, state, t, dt, batch):
+        name = block.group
+        path = self._pathways[name]
+        gather = {_PRE: path["i"], _POST: path["j"]}
+        env = self._env(block, state, t, dt, gather=gather)
+        shape = (batch, len(path["i"]))
+        for stmt in block.scalar + block.vector:
+            env[stmt.var] = self._evaluate(stmt, env)
+        value = env["_synaptic_var"]
+        value = torch.broadcast_to(value if isinstance(value, torch.Tensor) else torch.tensor(value, dtype=self.float_dtype), shape).to(self.float_dtype)
+        target = block.extra["target"]
+        zeros = torch.zeros(batch, self.program.sizes[target], dtype=self.float_dtype, device=dt.device)
+        state[(target, block.extra["target_var"])] = zeros.index_add(1, path["j"], value)
+
+
+def run_twin(spec: NetworkSpec, record: dict | None = None, drive: dict | None = None, dtype: str = "float64", device: str = "cpu"):
+    """Simulate ``spec`` with the twin (one trial) and return a `SimulationResult`."""
+    import time
+
+    from ...result import SimulationResult, sort_spikes
+
+    start = time.perf_counter()
+    torch_dtype = {"float64": torch.float64, "float32": torch.float32}.get(dtype)
+    if torch_dtype is None:
+        raise BackendError(f"dtype must be 'float64' or 'float32', got '{dtype}'.")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise BackendError("device 'cuda' was requested, but torch finds no CUDA GPU.")
+    drive = drive or {}
+    twin = Twin(spec, drive_vars={pop: list(v) for pop, v in drive.items()}, dtype=torch_dtype).to(device)
+    drive_t = {pop: {var: torch.as_tensor(np.asarray(v), dtype=torch_dtype, device=device).unsqueeze(1) for var, v in vs.items()} for pop, vs in drive.items()}
+    with torch.no_grad():
+        out = twin(drive=drive_t, record=record)
+    spikes = {}
+    for group, s in out.spikes.items():
+        steps, idx = torch.nonzero(s[:, 0, :] > 0, as_tuple=True)
+        spikes[group] = sort_spikes(idx.cpu().numpy(), steps.cpu().numpy())
+    traces = {pop: {var: v[:, 0, :].detach().cpu().double().numpy() for var, v in vs.items()} for pop, vs in out.traces.items()}
+    return SimulationResult(spikes=spikes, traces=traces, backend=f"torch ({dtype}, {device})", dt=spec.dt, n_steps=spec.n_steps, wall_time=time.perf_counter() - start)

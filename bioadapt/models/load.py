@@ -1,0 +1,140 @@
+"""Read a model file (TOML) into a `ModelSpec`; every error names file and key.
+
+Keys of a model file
+--------------------
+``equations`` (required)
+    Brian2 equation string with units and flags.
+``threshold``, ``reset``, ``refractory`` (optional)
+    Brian2 strings, as for ``NeuronGroup``.
+``description`` (optional)
+    Free text.
+``default_scheme`` (optional)
+    Scheme used when a network does not choose one for this model.
+``[defaults]``
+    Default values of parameters and initial states: numbers or quantity
+    strings (``"20*ms"``).
+``[programs.SCHEME]``
+    Explicit discrete-time program for a model defined in discrete time: one
+    key per Brian2 schedule slot (``groups``, ``after_resets`` ...), each a
+    block of Brian2 abstract code run on every neuron at that slot.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from importlib import resources
+from pathlib import Path
+
+from brian2 import Equations
+
+from ..errors import ModelError, ParameterError
+from ..quantities import parse_quantity
+from .spec import SLOTS, ModelSpec
+
+__all__ = ["load_model", "shipped_models", "model_path"]
+
+_KEYS = {"equations", "threshold", "reset", "refractory", "defaults", "programs", "default_scheme", "description"}
+
+
+def shipped_models() -> list[str]:
+    """Names of the model files shipped in ``equations/``."""
+    folder = resources.files("bioadapt.equations")
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def model_path(name_or_path: str | Path, relative_to: Path | None = None) -> Path:
+    """Resolve a shipped model name or a path (relative to ``relative_to``)."""
+    text = str(name_or_path)
+    if text.endswith(".toml") or "/" in text:
+        path = Path(text)
+        if not path.is_absolute() and relative_to is not None:
+            path = relative_to / path
+        if not path.is_file():
+            raise ModelError(f"Model file '{path}' does not exist.")
+        return path
+    candidate = resources.files("bioadapt.equations") / f"{text}.toml"
+    if not candidate.is_file():
+        raise ModelError(f"Unknown model '{text}'. Shipped models: {', '.join(shipped_models())}; or give a path to a .toml file.")
+    return Path(str(candidate))
+
+
+def _string(data: dict, key: str, path: Path, required: bool = False) -> str | None:
+    value = data.get(key)
+    if value is None:
+        if required:
+            raise ModelError(f"{path}: missing required key '{key}' (a Brian2 equation string).")
+        return None
+    if not isinstance(value, str):
+        raise ModelError(f"{path}: key '{key}' must be a string, got {type(value).__name__}.")
+    return value
+
+
+def load_model(name_or_path: str | Path, relative_to: Path | None = None) -> ModelSpec:
+    """Load and validate a model file.
+
+    Parameters
+    ----------
+    name_or_path : str or Path
+        A shipped model name (``"adlif"``) or a path to a ``.toml`` file.
+    relative_to : Path, optional
+        Folder relative paths are resolved against (the network file's folder).
+
+    Raises
+    ------
+    ModelError
+        If the file is missing, is not valid TOML, has unknown keys, equations
+        Brian2 rejects, or defaults/programs that refer to unknown variables.
+    """
+    path = model_path(name_or_path, relative_to)
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ModelError(f"{path}: not valid TOML: {exc}") from None
+    unknown = set(data) - _KEYS
+    if unknown:
+        raise ModelError(f"{path}: unknown key(s) {sorted(unknown)}; allowed keys are {sorted(_KEYS)}.")
+    equations = _string(data, "equations", path, required=True)
+    try:
+        eqs = Equations(equations)
+    except Exception as exc:  # Brian2 raises several types (SyntaxError, ValueError, KeyError...)
+        raise ModelError(f"{path}: key 'equations': Brian2 cannot parse the equations: {exc}") from None
+    names = set(eqs.names)
+
+    defaults = data.get("defaults", {})
+    if not isinstance(defaults, dict):
+        raise ModelError(f"{path}: [defaults] must be a table of name = value.")
+    for key, value in defaults.items():
+        if key not in names:
+            raise ModelError(f"{path}: [defaults] key '{key}' is not a variable of the equations ({', '.join(sorted(names))}).")
+        try:
+            parse_quantity(value, f"{path}: [defaults] key '{key}'")
+        except ParameterError as exc:
+            raise ModelError(str(exc)) from None
+
+    programs = data.get("programs", {})
+    if not isinstance(programs, dict) or not all(isinstance(v, dict) for v in programs.values()):
+        raise ModelError(f"{path}: [programs.SCHEME] must be tables of slot = code.")
+    for scheme, blocks in programs.items():
+        for slot, code in blocks.items():
+            if slot not in SLOTS:
+                raise ModelError(f"{path}: [programs.{scheme}] key '{slot}' is not a Brian2 schedule slot; use one of {', '.join(SLOTS)}.")
+            if not isinstance(code, str):
+                raise ModelError(f"{path}: [programs.{scheme}] key '{slot}' must be a string of Brian2 abstract code.")
+
+    default_scheme = _string(data, "default_scheme", path)
+    if programs and default_scheme is None and not eqs.diff_eq_names:
+        raise ModelError(f"{path}: the model has no differential equations, so key 'default_scheme' must name one of its programs ({', '.join(programs)}).")
+    if default_scheme is not None and not eqs.diff_eq_names and default_scheme not in programs:
+        raise ModelError(f"{path}: key 'default_scheme' = '{default_scheme}' names no program of this model ({', '.join(programs)}).")
+    return ModelSpec(
+        name=path.stem,
+        path=path,
+        equations=equations,
+        threshold=_string(data, "threshold", path),
+        reset=_string(data, "reset", path),
+        refractory=data.get("refractory") if not isinstance(data.get("refractory"), (int, float)) else str(data["refractory"]),
+        defaults=dict(defaults),
+        programs={k: dict(v) for k, v in programs.items()},
+        default_scheme=default_scheme,
+        description=_string(data, "description", path) or "",
+    )

@@ -1,0 +1,265 @@
+"""Read a network configuration (TOML) into a `NetworkSpec`.
+
+Keys
+----
+``dt``, ``duration`` (quantities), ``seed`` (int), ``scheme`` (default
+integration scheme of ODE models).
+
+``[populations.NAME]``: ``kind = "poisson"`` with ``size`` and ``rate``, or
+``model`` (shipped name or path relative to the config) with ``size``,
+optional ``scheme`` and a ``[populations.NAME.values]`` table of overrides
+(number, quantity or distribution).
+
+``[[projections]]``: ``source``, ``target``, optional ``name``, either
+``on_pre`` (Brian2 statements; the per-synapse weight is ``weight``) or
+``summed`` (``"X_post = weight*s_pre"``, graded transmission), ``connect``
+(``"all_to_all"``, ``"one_to_one"``, or a table with ``p`` or ``rule`` and
+``autapses``), ``weight`` and ``delay`` (number, quantity or distribution;
+delays are rounded to whole steps).
+
+Every random draw comes from ``seed`` through numpy, one independent stream per
+key, so adding a population does not change the draws of another.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+import zlib
+from pathlib import Path
+
+import numpy as np
+from brian2.units import fundamentalunits as fu
+from brian2 import second, Hz
+
+from ..errors import ConfigError, ModelError, ParameterError
+from ..models.load import load_model
+from ..models.spec import ModelSpec
+from .spec import NetworkSpec, PopulationSpec, ProjectionSpec
+from ..quantities import parse_quantity, sample_values
+
+__all__ = ["load_network", "network_from_dict", "stream"]
+
+_TOP = {"dt", "duration", "seed", "scheme", "populations", "projections"}
+_POP = {"kind", "model", "size", "scheme", "values", "rate"}
+_PROJ = {"name", "source", "target", "on_pre", "summed", "connect", "weight", "delay"}
+_CONNECT = {"rule", "p", "autapses"}
+_IDENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+
+def stream(seed: int, key: str) -> np.random.Generator:
+    """Independent numpy generator for one named draw of a network."""
+    return np.random.default_rng([int(seed), zlib.crc32(key.encode())])
+
+
+def load_network(path: str | Path) -> NetworkSpec:
+    """Load a network configuration file and draw all its random values.
+
+    Raises
+    ------
+    ConfigError
+        For malformed TOML, unknown keys, populations or variables, bad
+        connections, or negative delays; the message names file and key.
+    ModelError
+        For a model file that cannot be used.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"Network file '{path}' does not exist.")
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return network_from_dict(data, source=str(path), folder=path.parent)
+
+
+def _quantity(data: dict, key: str, where: str, dim, default=None) -> float:
+    if key not in data:
+        if default is None:
+            raise ConfigError(f"{where}: missing required key '{key}'.")
+        return default
+    try:
+        value = parse_quantity(data[key], f"{where}: key '{key}'")
+    except ParameterError as exc:
+        raise ConfigError(str(exc)) from None
+    if fu.get_dimensions(value) is not fu.get_dimensions(dim):
+        raise ConfigError(f"{where}: key '{key}' must have units of {dim}, got {data[key]!r}.")
+    return float(value / dim)
+
+
+def _int(data: dict, key: str, where: str, default=None, minimum=0) -> int:
+    value = data.get(key, default)
+    if value is None:
+        raise ConfigError(f"{where}: missing required key '{key}'.")
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ConfigError(f"{where}: key '{key}' must be an integer >= {minimum}, got {value!r}.")
+    return value
+
+
+def _check_keys(data: dict, allowed: set, where: str):
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a table.")
+    unknown = set(data) - allowed
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}; allowed keys are {sorted(allowed)}.")
+
+
+def _population(name: str, data: dict, net: dict, where: str, folder: Path | None, dt: float, n_steps: int, seed: int) -> PopulationSpec:
+    _check_keys(data, _POP, where)
+    if not _IDENT.match(name):
+        raise ConfigError(f"{where}: population names must be identifiers (letters, digits, '_'), got '{name}'.")
+    size = _int(data, "size", where, minimum=1)
+    kind = data.get("kind", "neurons" if "model" in data else None)
+    if kind == "poisson":
+        if "model" in data or "values" in data:
+            raise ConfigError(f"{where}: a poisson population takes only 'size' and 'rate'.")
+        rate = _quantity(data, "rate", where, Hz)
+        if rate < 0 or rate * dt > 1:
+            raise ConfigError(f"{where}: key 'rate' must lie in [0, 1/dt], got {data['rate']!r}.")
+        spikes = stream(seed, f"populations.{name}.spikes").random((n_steps, size)) < rate * dt
+        steps, indices = np.nonzero(spikes)
+        return PopulationSpec(name, size, "poisson", rate_hz=rate, input_steps=steps.astype(np.int64), input_indices=indices.astype(np.int64))
+    if kind not in (None, "neurons"):
+        raise ConfigError(f"{where}: key 'kind' must be 'poisson' or 'neurons', got {kind!r}.")
+    if "model" not in data:
+        raise ConfigError(f"{where}: missing key 'model' (a shipped model name or a path to a model file).")
+    try:
+        model = load_model(data["model"], relative_to=folder)
+    except ModelError as exc:
+        raise ModelError(f"{where}: key 'model': {exc}") from None
+    scheme = data.get("scheme") or (model.default_scheme if model.default_scheme else None) or net.get("scheme", "euler")
+    if not isinstance(scheme, str):
+        raise ConfigError(f"{where}: key 'scheme' must be a string.")
+    if scheme not in model.programs and not model.brian_equations.diff_eq_names:
+        raise ConfigError(f"{where}: model '{model.name}' is defined in discrete time; its schemes are {sorted(model.programs)}, got '{scheme}'.")
+    values = _values(name, model, data.get("values", {}), size, where, seed)
+    return PopulationSpec(name, size, "neurons", model=model, scheme=scheme, values=values)
+
+
+def _values(name: str, model: ModelSpec, overrides: dict, size: int, where: str, seed: int) -> dict:
+    eqs = model.brian_equations
+    settable = {n for n in eqs.names if n not in eqs.subexpr_names}
+    if not isinstance(overrides, dict):
+        raise ConfigError(f"{where}.values: expected a table of name = value.")
+    for key in overrides:
+        if key not in settable:
+            raise ConfigError(f"{where}.values: '{key}' is not a variable of model '{model.name}' ({', '.join(sorted(settable))}).")
+    values = {}
+    for var in sorted(settable):
+        raw = overrides.get(var, model.defaults.get(var))
+        if raw is None:
+            continue
+        key = f"{where}.values: key '{var}'" if var in overrides else f"{model.path}: [defaults] key '{var}'"
+        try:
+            arr = sample_values(raw, size, stream(seed, f"populations.{name}.values.{var}"), key)
+        except ParameterError as exc:
+            raise ConfigError(str(exc)) from None
+        dim = eqs[var].dim
+        if fu.get_dimensions(arr) is not dim:
+            raise ConfigError(f"{key}: '{raw}' has units {fu.get_unit(fu.get_dimensions(arr))!r}, but '{var}' is in {fu.get_unit(dim)!r}.")
+        values[var] = np.asarray(arr, dtype=np.float64)
+    return values
+
+
+def _connect(spec, n_src: int, n_tgt: int, same: bool, rng: np.random.Generator, where: str):
+    if isinstance(spec, str):
+        spec = {"rule": spec}
+    _check_keys(spec, _CONNECT, f"{where}: key 'connect'")
+    rule = spec.get("rule", "random" if "p" in spec else None)
+    autapses = spec.get("autapses", True)
+    if not isinstance(autapses, bool):
+        raise ConfigError(f"{where}: connect.autapses must be true or false.")
+    if rule == "all_to_all":
+        mask = np.ones((n_src, n_tgt), dtype=bool)
+    elif rule == "one_to_one":
+        if n_src != n_tgt:
+            raise ConfigError(f"{where}: one_to_one needs equal sizes, got {n_src} and {n_tgt}.")
+        mask = np.eye(n_src, dtype=bool)
+    elif rule == "random":
+        p = spec.get("p")
+        if not isinstance(p, (int, float)) or isinstance(p, bool) or not 0 <= p <= 1:
+            raise ConfigError(f"{where}: connect.p must be a probability in [0, 1], got {p!r}.")
+        mask = rng.random((n_src, n_tgt)) < p
+    else:
+        raise ConfigError(f"{where}: key 'connect' must be 'all_to_all', 'one_to_one' or a table with 'p'; got {spec!r}.")
+    if same and not autapses:
+        np.fill_diagonal(mask, False)
+    i, j = np.nonzero(mask)
+    return i.astype(np.int64), j.astype(np.int64)
+
+
+def _projection(k: int, data: dict, pops: dict, where: str, dt: float, seed: int) -> ProjectionSpec:
+    _check_keys(data, _PROJ, where)
+    for key in ("source", "target"):
+        if key not in data:
+            raise ConfigError(f"{where}: missing required key '{key}'.")
+        if data[key] not in pops:
+            raise ConfigError(f"{where}: key '{key}' = {data[key]!r} is not a population ({', '.join(pops)}).")
+    src, tgt = pops[data["source"]], pops[data["target"]]
+    if tgt.is_input:
+        raise ConfigError(f"{where}: key 'target' = {tgt.name!r} is an input population; it cannot receive synapses.")
+    name = data.get("name", f"{src.name}_to_{tgt.name}_{k}")
+    if not isinstance(name, str) or not _IDENT.match(name):
+        raise ConfigError(f"{where}: key 'name' must be an identifier, got {name!r}.")
+    on_pre, summed = data.get("on_pre"), data.get("summed")
+    if (on_pre is None) == (summed is None):
+        raise ConfigError(f"{where}: give exactly one of 'on_pre' (spike-triggered) and 'summed' (graded, 'X_post = expr').")
+    if summed is not None:
+        if src.is_input:
+            raise ConfigError(f"{where}: an input population has no continuous output for 'summed'.")
+        if "delay" in data:
+            raise ConfigError(f"{where}: graded ('summed') projections act without delay; remove key 'delay'.")
+        if not re.match(r"^\s*[A-Za-z_]\w*_post\s*=", summed):
+            raise ConfigError(f"{where}: key 'summed' must look like 'X_post = weight*s_pre', got {summed!r}.")
+    for key, text in (("on_pre", on_pre), ("summed", summed)):
+        if text is not None and not isinstance(text, str):
+            raise ConfigError(f"{where}: key '{key}' must be a string of Brian2 statements.")
+    i, j = _connect(data.get("connect", "all_to_all"), src.size, tgt.size, src.name == tgt.name, stream(seed, f"projections.{name}.connect"), where)
+    try:
+        weight = sample_values(data.get("weight", 1.0), len(i), stream(seed, f"projections.{name}.weight"), f"{where}: key 'weight'")
+        delay = sample_values(data.get("delay", 0.0), len(i), stream(seed, f"projections.{name}.delay"), f"{where}: key 'delay'")
+    except ParameterError as exc:
+        raise ConfigError(str(exc)) from None
+    if fu.get_dimensions(weight) is not fu.DIMENSIONLESS:
+        raise ConfigError(f"{where}: key 'weight' must be dimensionless; put units into the on_pre statement.")
+    if "delay" in data and fu.get_dimensions(delay) is not second.dim and np.any(np.asarray(delay) != 0):
+        raise ConfigError(f"{where}: key 'delay' must be a time (e.g. '1*ms'), got {data['delay']!r}.")
+    delay = np.asarray(delay, dtype=np.float64)
+    if np.any(delay < 0):
+        raise ConfigError(f"{where}: key 'delay' gives negative delays (min {delay.min() * 1e3:g} ms); delays must be >= 0.")
+    # Round to whole steps here, once, so that every backend gets integers
+    # (Brian2 would round with int(d/dt + 0.5), ambiguous on half steps).
+    steps = np.floor(delay / dt + 0.5).astype(np.int64)
+    return ProjectionSpec(name, src.name, tgt.name, i, j, np.asarray(weight, dtype=np.float64), steps, on_pre=on_pre, summed=summed)
+
+
+def network_from_dict(data: dict, source: str = "<dict>", folder: Path | None = None) -> NetworkSpec:
+    """Build a `NetworkSpec` from an already parsed configuration table."""
+    where = source
+    _check_keys(data, _TOP, where)
+    dt = _quantity(data, "dt", where, second)
+    duration = _quantity(data, "duration", where, second)
+    if not dt > 0:
+        raise ConfigError(f"{where}: key 'dt' must be positive, got {data['dt']!r}.")
+    if not duration > 0:
+        raise ConfigError(f"{where}: key 'duration' must be positive, got {data['duration']!r}.")
+    seed = _int(data, "seed", where, default=0)
+    n_steps = int(round(duration / dt))
+    pops_data = data.get("populations")
+    if not isinstance(pops_data, dict) or not pops_data:
+        raise ConfigError(f"{where}: needs at least one [populations.NAME] table.")
+    pops = {}
+    for name, pdata in pops_data.items():
+        pops[name] = _population(name, pdata, data, f"{where}: [populations.{name}]", folder, dt, n_steps, seed)
+    projections = []
+    raw = data.get("projections", [])
+    if not isinstance(raw, list):
+        raise ConfigError(f"{where}: 'projections' must be an array of tables ([[projections]]).")
+    names = set()
+    for k, pdata in enumerate(raw):
+        proj = _projection(k, pdata, pops, f"{where}: projections[{k}]", dt, seed)
+        if proj.name in names or proj.name in pops:
+            raise ConfigError(f"{where}: projections[{k}]: name '{proj.name}' is used twice.")
+        names.add(proj.name)
+        projections.append(proj)
+    return NetworkSpec(dt=dt, n_steps=n_steps, seed=seed, populations=pops, projections=tuple(projections), source=source)

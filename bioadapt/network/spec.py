@@ -1,0 +1,93 @@
+"""Frozen network description: populations, explicit i/j projections, sampled values.
+
+All arrays here are already drawn from the network's seed, so every backend
+(Brian2 numpy, cpp_standalone, the torch twin) receives the very same numbers.
+Values are SI floats; `units` keeps each variable's Brian2 unit for display and
+for handing values back to Brian2.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..models.spec import ModelSpec
+
+__all__ = ["PopulationSpec", "ProjectionSpec", "NetworkSpec"]
+
+
+@dataclass(frozen=True)
+class PopulationSpec:
+    """A group of neurons of one model, or a Poisson input population.
+
+    ``values`` maps variable name -> float64 array of length ``size`` (SI units).
+    ``input_steps``/``input_indices`` hold the pre-drawn spikes of an input
+    population, sorted by step then neuron.
+    """
+
+    name: str
+    size: int
+    kind: str  # "neurons" or "poisson"
+    model: ModelSpec | None = None
+    scheme: str | None = None
+    values: dict = field(default_factory=dict)
+    rate_hz: float = 0.0
+    input_steps: np.ndarray | None = None
+    input_indices: np.ndarray | None = None
+
+    @property
+    def is_input(self) -> bool:
+        return self.kind == "poisson"
+
+    def __repr__(self) -> str:
+        what = f"model={self.model.name!r}, scheme={self.scheme!r}" if self.model else f"rate={self.rate_hz} Hz"
+        return f"PopulationSpec({self.name!r}, size={self.size}, {what})"
+
+
+@dataclass(frozen=True)
+class ProjectionSpec:
+    """Synapses from ``source`` to ``target`` with explicit indices.
+
+    Exactly one of ``on_pre`` (spike-triggered Brian2 statements, delayed by
+    ``delay_steps``) and ``summed`` (graded transmission ``X_post = expr``,
+    evaluated every step without delay) is set. ``weight`` fills the synaptic
+    variable ``weight``.
+    """
+
+    name: str
+    source: str
+    target: str
+    i: np.ndarray
+    j: np.ndarray
+    weight: np.ndarray
+    delay_steps: np.ndarray
+    on_pre: str | None = None
+    summed: str | None = None
+
+    @property
+    def size(self) -> int:
+        return len(self.i)
+
+    def __repr__(self) -> str:
+        kind = f"on_pre={self.on_pre!r}" if self.on_pre else f"summed={self.summed!r}"
+        return f"ProjectionSpec({self.name!r}, {self.source}->{self.target}, {self.size} synapses, {kind})"
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """A whole network: time grid, populations (in file order), projections."""
+
+    dt: float  # seconds
+    n_steps: int
+    seed: int
+    populations: dict
+    projections: tuple
+    source: str = "<dict>"
+
+    @property
+    def duration(self) -> float:
+        return self.n_steps * self.dt
+
+    def population(self, name: str) -> PopulationSpec:
+        return self.populations[name]

@@ -1,0 +1,196 @@
+"""Parse the numbers, quantities and distributions written in TOML files.
+
+Values are written as Brian2 quantity expressions (``"20*ms"``, ``"0.5"``,
+``"-70*mV"``) or as distributions (``"uniform(5*ms, 25*ms)"``,
+``"normal(0.5, 0.1)"``). Parsing is done on the Python AST with a whitelist,
+never with a bare ``eval``. Random draws use the numpy generator they are given,
+so every backend sees the same arrays.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Callable
+
+import numpy as np
+from brian2.units import fundamentalunits as fu
+from brian2.units import allunits, stdunits
+
+from .errors import ParameterError
+
+__all__ = ["parse_quantity", "sample_values", "DISTRIBUTIONS", "unit_namespace"]
+
+
+def unit_namespace() -> dict[str, object]:
+    """Names usable in quantity strings: every Brian2 unit (``ms``, ``mV``, ``Hz`` ...)."""
+    names: dict[str, object] = {}
+    for module in (allunits, stdunits):
+        for key, value in vars(module).items():
+            if isinstance(value, fu.Unit) and not key.startswith("_"):
+                names[key] = value
+    return names
+
+
+_UNITS = unit_namespace()
+
+_BINOPS: dict[type, Callable] = {
+    ast.Add: lambda a, b: a + b,
+    ast.Sub: lambda a, b: a - b,
+    ast.Mult: lambda a, b: a * b,
+    ast.Div: lambda a, b: a / b,
+    ast.Pow: lambda a, b: a**b,
+}
+
+
+def _evaluate(node: ast.AST, calls: dict[str, Callable], where: str):
+    if isinstance(node, ast.Expression):
+        return _evaluate(node.body, calls, where)
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+        return node.value
+    if isinstance(node, ast.Name):
+        if node.id in _UNITS:
+            return _UNITS[node.id]
+        if node.id in ("inf", "infinity"):
+            return float("inf")
+        raise ParameterError(f"{where}: unknown unit or name '{node.id}'.")
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        value = _evaluate(node.operand, calls, where)
+        return -value if isinstance(node.op, ast.USub) else value
+    if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
+        left = _evaluate(node.left, calls, where)
+        right = _evaluate(node.right, calls, where)
+        try:
+            return _BINOPS[type(node.op)](left, right)
+        except fu.DimensionMismatchError as exc:
+            raise ParameterError(f"{where}: inconsistent units: {exc}") from None
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in calls and not node.keywords:
+        args = [_evaluate(arg, {}, where) for arg in node.args]
+        return calls[node.func.id](*args)
+    raise ParameterError(
+        f"{where}: cannot parse '{ast.unparse(node)}'; expected a number, a quantity such as "
+        f"'20*ms', or one of the distributions {sorted(DISTRIBUTIONS)}."
+    )
+
+
+def _parse(text: str, where: str) -> ast.Expression:
+    try:
+        return ast.parse(text.strip(), mode="eval")
+    except SyntaxError:
+        raise ParameterError(f"{where}: '{text}' is not a valid expression.") from None
+
+
+def parse_quantity(value: object, where: str):
+    """Parse a number or a quantity string.
+
+    Parameters
+    ----------
+    value : int, float or str
+        ``3``, ``0.5``, ``"20*ms"``, ``"-inf"``.
+    where : str
+        Location for error messages (file and key).
+
+    Returns
+    -------
+    float or brian2.Quantity
+
+    Raises
+    ------
+    ParameterError
+        If the value is neither a number nor a quantity expression.
+
+    Examples
+    --------
+    >>> parse_quantity("20*ms", "x")
+    20. * msecond
+    >>> parse_quantity("uniform(1, 2)", "f.toml: key 'tau'")
+    Traceback (most recent call last):
+    ...
+    bioadapt.errors.ParameterError: f.toml: key 'tau': a distribution is not allowed here ...
+    """
+    if isinstance(value, bool):
+        raise ParameterError(f"{where}: expected a number or quantity, got a boolean.")
+    if isinstance(value, (int, float)):
+        return float(value)
+    if not isinstance(value, str):
+        raise ParameterError(f"{where}: expected a number or quantity string, got {type(value).__name__}.")
+    tree = _parse(value, where)
+    if any(isinstance(n, ast.Call) for n in ast.walk(tree)):
+        raise ParameterError(f"{where}: a distribution is not allowed here (got '{value}'); give a single value.")
+    result = _evaluate(tree, {}, where)
+    return float(result) if isinstance(result, (int, float)) else result
+
+
+def _same_dims(where: str, *values):
+    dims = {fu.get_dimensions(v) for v in values}
+    if len(dims) > 1:
+        raise ParameterError(f"{where}: the arguments of the distribution have different units: {values}.")
+
+
+def _uniform(rng, n, where):
+    def draw(low, high):
+        _same_dims(where, low, high)
+        if not high >= low:
+            raise ParameterError(f"{where}: uniform(low, high) needs low <= high, got {low}, {high}.")
+        unit = fu.get_unit(fu.get_dimensions(low))
+        lo, hi = float(low / unit), float(high / unit)
+        return rng.uniform(lo, hi, size=n) * unit
+    return draw
+
+
+def _normal(rng, n, where):
+    def draw(mean, std):
+        _same_dims(where, mean, std)
+        if not std >= 0 * std:
+            raise ParameterError(f"{where}: normal(mean, std) needs std >= 0, got {std}.")
+        unit = fu.get_unit(fu.get_dimensions(mean))
+        return rng.normal(float(mean / unit), float(std / unit), size=n) * unit
+    return draw
+
+
+def _lognormal(rng, n, where):
+    def draw(median, sigma):
+        if fu.get_dimensions(sigma) is not fu.DIMENSIONLESS:
+            raise ParameterError(f"{where}: lognormal(median, sigma) needs a dimensionless sigma.")
+        unit = fu.get_unit(fu.get_dimensions(median))
+        if not float(median / unit) > 0:
+            raise ParameterError(f"{where}: lognormal(median, sigma) needs median > 0.")
+        return np.exp(rng.normal(np.log(float(median / unit)), float(sigma), size=n)) * unit
+    return draw
+
+
+def _constant(rng, n, where):
+    del rng
+    def draw(value):
+        unit = fu.get_unit(fu.get_dimensions(value))
+        return np.full(n, float(value / unit)) * unit
+    return draw
+
+
+#: Distributions a value may be drawn from; each takes ``(rng, n, where)`` and
+#: returns the function the TOML call is applied to.
+DISTRIBUTIONS: dict[str, Callable] = {
+    "uniform": _uniform,
+    "normal": _normal,
+    "lognormal": _lognormal,
+    "constant": _constant,
+}
+
+
+def sample_values(value: object, n: int, rng: np.random.Generator, where: str):
+    """Return ``n`` values (a float array or a Quantity array) for a TOML value.
+
+    A plain number or quantity is repeated; a distribution is sampled with ``rng``.
+    """
+    if isinstance(value, str):
+        tree = _parse(value, where)
+        calls = {name: factory(rng, n, where) for name, factory in DISTRIBUTIONS.items()}
+        result = _evaluate(tree, calls, where)
+    else:
+        result = parse_quantity(value, where)
+    if isinstance(result, fu.Quantity) and result.shape == (n,):
+        return result
+    if isinstance(result, np.ndarray) and result.shape == (n,):
+        return result
+    if isinstance(result, fu.Quantity):
+        return np.full(n, float(result / fu.get_unit(result.dim))) * fu.get_unit(result.dim)
+    return np.full(n, float(result))

@@ -1,0 +1,59 @@
+"""`simulate`: run a network on any backend and get a `SimulationResult`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .errors import BackendError
+from .network import NetworkSpec, load_network
+from .result import SimulationResult
+
+__all__ = ["simulate", "BACKENDS"]
+
+BACKENDS = ("numpy", "cpp_standalone", "torch")
+
+
+def simulate(
+    network: NetworkSpec | str | Path,
+    backend: str = "numpy",
+    record: dict | None = None,
+    drive: dict | None = None,
+    dtype: str = "float64",
+    device: str = "cpu",
+    fast_math: bool = False,
+    directory: str | None = None,
+) -> SimulationResult:
+    """Simulate a network on one backend.
+
+    Parameters
+    ----------
+    network : NetworkSpec or path
+        A loaded spec or a network TOML file.
+    backend : {"numpy", "cpp_standalone", "torch"}
+    record : dict, optional
+        ``population -> [variables]`` to record at the end of every step.
+    drive : dict, optional
+        ``population -> {variable: array (n_steps, size)}`` written at the
+        start of every step (external input currents).
+    dtype, device : str
+        torch backend only: ``"float64"``/``"float32"`` and ``"cpu"``/``"cuda"``.
+    fast_math, directory : cpp_standalone only.
+
+    Examples
+    --------
+    >>> result = simulate("examples/adlif_network.toml", backend="torch")  # doctest: +SKIP
+    >>> simulate("examples/adlif_network.toml", backend="nest")
+    Traceback (most recent call last):
+    ...
+    bioadapt.errors.BackendError: Unknown backend 'nest'; use one of numpy, cpp_standalone, torch.
+    """
+    if backend not in BACKENDS:
+        raise BackendError(f"Unknown backend '{backend}'; use one of {', '.join(BACKENDS)}.")
+    spec = network if isinstance(network, NetworkSpec) else load_network(network)
+    if backend == "torch":
+        from .backends.torch import run_twin
+
+        return run_twin(spec, record=record, drive=drive, dtype=dtype, device=device)
+    from .backends.brian import run_brian
+
+    return run_brian(spec, target=backend, record=record, drive=drive, directory=directory, fast_math=fast_math)
