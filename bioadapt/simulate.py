@@ -11,6 +11,7 @@ from .result import SimulationResult
 __all__ = ["simulate", "BACKENDS"]
 
 BACKENDS = ("numpy", "cpp_standalone", "torch")
+MATH_FOR = {"numpy": "numpy", "cpp_standalone": "libm"}
 
 
 def simulate(
@@ -22,6 +23,7 @@ def simulate(
     device: str = "cpu",
     fast_math: bool = False,
     directory: str | None = None,
+    math: str = "numpy",
 ) -> SimulationResult:
     """Simulate a network on one backend.
 
@@ -37,6 +39,9 @@ def simulate(
         start of every step (external input currents).
     dtype, device : str
         torch backend only: ``"float64"``/``"float32"`` and ``"cpu"``/``"cuda"``.
+    math : {"numpy", "libm"}
+        torch backend only: reproduce the elementary functions of Brian2's
+        numpy runtime or of compiled code (cpp_standalone) bit for bit.
     fast_math, directory : cpp_standalone only.
 
     Examples
@@ -53,7 +58,7 @@ def simulate(
     if backend == "torch":
         from .backends.torch import run_twin
 
-        return run_twin(spec, record=record, drive=drive, dtype=dtype, device=device)
+        return run_twin(spec, record=record, drive=drive, dtype=dtype, device=device, math=math)
     from .backends.brian import run_brian
 
     return run_brian(spec, target=backend, record=record, drive=drive, directory=directory, fast_math=fast_math)

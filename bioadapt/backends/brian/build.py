@@ -160,6 +160,8 @@ def build_network(spec: NetworkSpec, record: dict | None = None, drive: dict | N
         objects.append(syn)
     if monitors:
         for name, group in net.groups.items():
+            if "spike" not in group.events:
+                continue  # a non-spiking model (no threshold)
             mon = SpikeMonitor(group, record=True, name=f"{name}_spikes")
             net.spike_monitors[name] = mon
             objects.append(mon)

@@ -46,7 +46,8 @@ def run_brian(
             from brian2 import device
 
             device.build(directory=folder, compile=True, run=True, with_output=False)
-        spikes = {}
+        empty = np.zeros(0, dtype=np.int64)
+        spikes = {name: (empty, empty) for name in spec.populations}
         for name, mon in net.spike_monitors.items():
             steps = np.round(np.asarray(mon.t_) / spec.dt).astype(np.int64)
             spikes[name] = sort_spikes(np.asarray(mon.i[:]), steps)

@@ -125,11 +125,11 @@ def _dtype_name(dtype) -> str:
     return "float"
 
 
-def _compile_statements(statements, names: set[str], where: str) -> tuple:
+def _compile_statements(statements, names: set[str], where: str, math: str) -> tuple:
     compiled = []
     known = set(names)
     for stmt in statements:
-        fn = compile_expression(stmt.expr, known, where)
+        fn = compile_expression(stmt.expr, known, where, math)
         boolean = None
         fn_true = fn_false = None
         # numpy's rule (NumpyCodeGenerator.translate_statement): one boolean
@@ -143,9 +143,9 @@ def _compile_statements(statements, names: set[str], where: str) -> tuple:
             boolean = stmt.used_boolean_variables[0]
             for assigns, simplified in stmt.boolean_simplified_expressions.items():
                 if assigns[0][1]:
-                    fn_true = compile_expression(simplified, known, where)
+                    fn_true = compile_expression(simplified, known, where, math)
                 else:
-                    fn_false = compile_expression(simplified, known, where)
+                    fn_false = compile_expression(simplified, known, where, math)
         compiled.append(Statement(stmt.var, stmt.op, stmt.expr, fn, boolean, fn_true, fn_false))
         known.add(stmt.var)
     return tuple(compiled)
@@ -167,22 +167,22 @@ def _refs(codeobj) -> dict:
     return refs
 
 
-def _statements(runner, codeobj, where: str):
+def _statements(runner, codeobj, where: str, math: str):
     code = runner.abstract_code
     if isinstance(code, dict):
         code = code.get(None, "")
     scalar, vector = make_statements(code, codeobj.variables, prefs.core.default_float_dtype, optimise=True, blockname=None)
     names = set(codeobj.variables)
-    scalar_c = _compile_statements(scalar, names, where)
+    scalar_c = _compile_statements(scalar, names, where, math)
     names |= {s.var for s in scalar}
-    vector_c = _compile_statements(vector, names, where)
+    vector_c = _compile_statements(vector, names, where, math)
     return scalar_c, vector_c
 
 
 _USER_THRESHOLD = re.compile(r"^\s*_cond\s*=\s*(?P<expr>.+)$", re.S)
 
 
-def extract_program(spec: NetworkSpec, drive_vars: dict | None = None) -> Program:
+def extract_program(spec: NetworkSpec, drive_vars: dict | None = None, math: str = "numpy") -> Program:
     """Build ``spec`` in Brian2 (numpy runtime, not run) and read its program.
 
     Parameters
@@ -192,6 +192,8 @@ def extract_program(spec: NetworkSpec, drive_vars: dict | None = None) -> Progra
         ``population -> [variables]`` that will receive external drives; a
         placeholder drive object is created for each, so that the schedule
         position matches the Brian2 backends.
+    math : {"numpy", "libm"}
+        Whose elementary functions the compiled statements reproduce.
     """
     drive_vars = drive_vars or {}
     placeholder = {pop: {var: np.zeros((spec.n_steps, spec.populations[pop].size)) for var in vars_} for pop, vars_ in drive_vars.items()}
@@ -234,15 +236,15 @@ def extract_program(spec: NetworkSpec, drive_vars: dict | None = None) -> Progra
             if isinstance(obj, SynapticPathway):
                 if obj.prepost != "pre":
                     raise BackendError(f"{where}: only on_pre pathways are supported by the twin.")
-                scalar, vector = _statements(obj, codeobj, where)
+                scalar, vector = _statements(obj, codeobj, where, math)
                 blocks.append(Block("pathway", obj.name, group_name, obj.when, scalar, vector, refs, override, {"source": obj.source.name, "target": obj.target.name}))
             elif isinstance(obj, SummedVariableUpdater):
-                scalar, vector = _statements(obj, codeobj, where)
+                scalar, vector = _statements(obj, codeobj, where, math)
                 target = obj.target_var
                 blocks.append(Block("summed", obj.name, group_name, obj.when, scalar, vector, refs, override, {"target": obj.target.name, "target_var": target.name}))
                 written.add((obj.target.name, target.name))
             elif isinstance(obj, Thresholder):
-                scalar, vector = _statements(obj, codeobj, where)
+                scalar, vector = _statements(obj, codeobj, where, math)
                 match = _USER_THRESHOLD.match(obj.user_code)
                 surrogate = None
                 names = set(codeobj.variables) | {s.var for s in scalar + vector}
@@ -252,8 +254,8 @@ def extract_program(spec: NetworkSpec, drive_vars: dict | None = None) -> Progra
                     tree = ast.parse(match["expr"], mode="eval").body
                     if isinstance(tree, ast.Compare) and len(tree.ops) == 1 and isinstance(tree.ops[0], (ast.Gt, ast.GtE)):
                         surrogate = (
-                            compile_expression(ast.unparse(tree.left), names, where),
-                            compile_expression(ast.unparse(tree.comparators[0]), names, where),
+                            compile_expression(ast.unparse(tree.left), names, where, math),
+                            compile_expression(ast.unparse(tree.comparators[0]), names, where, math),
                             tuple(sorted({n.id for n in ast.walk(tree.left) if isinstance(n, ast.Name)})),
                         )
                 blocks.append(Block("threshold", obj.name, group_name, obj.when, scalar, vector, refs, override, {"surrogate": surrogate, "refractory": "lastspike" in owner.variables}))
@@ -261,12 +263,12 @@ def extract_program(spec: NetworkSpec, drive_vars: dict | None = None) -> Progra
                 if "lastspike" in owner.variables:
                     written.update({(group_name, "lastspike"), (group_name, "not_refractory")})
             elif isinstance(obj, Resetter):
-                scalar, vector = _statements(obj, codeobj, where)
+                scalar, vector = _statements(obj, codeobj, where, math)
                 blocks.append(Block("reset", obj.name, group_name, obj.when, scalar, vector, refs, override))
             elif isinstance(obj, StateUpdater) or obj.template == "stateupdate":
                 if owner.name in net.synapses:
                     raise BackendError(f"{where}: synapse models with their own dynamics are not supported by the twin.")
-                scalar, vector = _statements(obj, codeobj, where)
+                scalar, vector = _statements(obj, codeobj, where, math)
                 blocks.append(Block("code", obj.name, group_name, obj.when, scalar, vector, refs, override))
             else:
                 raise BackendError(f"{where}: the twin does not know Brian2 objects of type {type(obj).__name__} (template '{obj.template}').")

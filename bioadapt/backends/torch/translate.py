@@ -11,10 +11,13 @@ the same operations, in the same order, with numpy's semantics:
 - ``x**2`` is ``x*x``, ``x**0.5`` is ``sqrt(x)`` and ``x**-1`` is ``1/x``, as
   numpy's fast scalar power does; other powers call numpy's ``power``.
 - ``int``, ``floor`` and ``ceil`` return int32 (Brian2's numpy implementations).
-- Transcendental functions on CPU tensors are evaluated by numpy itself, with
-  the derivative supplied to autograd, because torch's vectorised ``exp``,
-  ``log``, ``tanh``, ``sqrt`` differ from numpy's in the last bit for a large
-  fraction of inputs. On CUDA tensors torch's own functions are used.
+- Transcendental functions on CPU tensors are evaluated by numpy itself
+  (``math="numpy"``, bit-faithful to Brian2's numpy runtime) or by the C
+  library that compiled Brian2 code calls (``math="libm"``, bit-faithful to
+  cpp_standalone without fast math), with the derivative supplied to autograd:
+  torch's vectorised ``exp``, ``log``, ``tanh``, ``sqrt`` differ from both in
+  the last bit for a large fraction of inputs, and numpy's differ from the C
+  library's. On CUDA tensors torch's own functions are used.
 
 Functions that draw random numbers (``rand``, ``randn``, ``poisson``) cannot
 give the same draws as Brian2 and are refused with a clear error.
@@ -23,6 +26,8 @@ give the same draws as Brian2 and are refused with a clear error.
 from __future__ import annotations
 
 import ast
+import ctypes
+import ctypes.util
 import operator
 from typing import Any, Callable
 
@@ -31,7 +36,7 @@ import torch
 
 from ...errors import BackendError
 
-__all__ = ["compile_expression", "FUNCTIONS", "Env"]
+__all__ = ["compile_expression", "FUNCTIONS", "LIBM_FUNCTIONS", "MATH_MODES", "Env"]
 
 Env = dict
 Compiled = Callable[[Env], Any]
@@ -163,11 +168,17 @@ def _clip(x, low, high):
     return torch.minimum(torch.maximum(x, low), high)
 
 
-def _exprel(x):
-    # Brian2's numpy implementation: expm1(x)/x with the value 1 at x == 0
-    ex = FUNCTIONS["expm1"](x)
-    safe = torch.where(x == 0, torch.ones_like(x), x)
-    return torch.where(x == 0, torch.ones_like(ex), _div(ex, safe))
+def _exprel_with(functions: dict) -> Callable:
+    # Brian2's exprel (numpy and C++ alike): 1 for |x| < 1e-16, inf above 717,
+    # else expm1(x)/x
+    def exprel(x):
+        ex = functions["expm1"](x)
+        small = torch.abs(x) < 1e-16
+        safe = torch.where(small, torch.ones_like(x), x)
+        value = torch.where(small, torch.ones_like(ex), _div(ex, safe))
+        return torch.where(x > 717, torch.full_like(value, float("inf")), value)
+
+    return exprel
 
 
 def _random(name: str):
@@ -209,11 +220,78 @@ FUNCTIONS: dict[str, Callable] = {
     "ceil": lambda x: _int32(torch.ceil(x)) if isinstance(x, torch.Tensor) else int(np.ceil(x)),
     "clip": _clip,
     "timestep": _timestep,
-    "exprel": _exprel,
     "rand": _random("rand"),
     "randn": _random("randn"),
     "poisson": _random("poisson"),
 }
+
+_LIBM = ctypes.CDLL(ctypes.util.find_library("m") or "libm.so.6")
+
+
+def _libm_function(name: str, arity: int = 1):
+    fn = getattr(_LIBM, name)
+    fn.restype = ctypes.c_double
+    fn.argtypes = [ctypes.c_double] * arity
+    return np.frompyfunc(fn, arity, 1)
+
+
+def _libm_numpy(name: str, arity: int = 1):
+    """A numpy-callable that applies the C library's ``name`` elementwise."""
+    ufunc = _libm_function(name, arity)
+
+    def apply(*arrays):
+        return np.asarray(ufunc(*arrays), dtype=np.result_type(*arrays, np.float64) if arrays[0].dtype != np.float32 else np.float32)
+
+    return apply
+
+
+class _LibmPower(_Power):
+    @staticmethod
+    def forward(ctx, x, p):
+        if x.device.type == "cpu":
+            y = torch.from_numpy(_LIBM_POW(x.detach().numpy(), p.detach().numpy()))
+        else:
+            y = torch.pow(x, p)
+        ctx.save_for_backward(x, p, y)
+        return y
+
+
+_LIBM_POW = _libm_numpy("pow", 2)
+
+
+def _libm_pow(a, b):
+    # compiled Brian2 code calls pow() for every power, including x**2
+    if not isinstance(a, torch.Tensor) and not isinstance(b, torch.Tensor):
+        return float(_LIBM_POW(np.float64(a), np.float64(b)))
+    ref = a if isinstance(a, torch.Tensor) else b
+    a = _as_float(a) if isinstance(a, torch.Tensor) else _like(a, ref)
+    b = _as_float(b) if isinstance(b, torch.Tensor) else _like(b, ref)
+    return _LibmPower.apply(a, b)
+
+
+#: The same functions evaluated by the C library (what cpp_standalone calls).
+LIBM_FUNCTIONS: dict[str, Callable] = dict(FUNCTIONS)
+for _name, _torch_fn, _derivative in [
+    ("exp", torch.exp, lambda x, y: y),
+    ("expm1", torch.expm1, lambda x, y: y + 1),
+    ("log", torch.log, lambda x, y: 1 / x),
+    ("log10", torch.log10, lambda x, y: 1 / (x * np.log(10.0))),
+    ("sin", torch.sin, lambda x, y: torch.cos(x)),
+    ("cos", torch.cos, lambda x, y: -torch.sin(x)),
+    ("tan", torch.tan, lambda x, y: 1 + y * y),
+    ("sinh", torch.sinh, lambda x, y: torch.cosh(x)),
+    ("cosh", torch.cosh, lambda x, y: torch.sinh(x)),
+    ("tanh", torch.tanh, _d_tanh),
+]:
+    LIBM_FUNCTIONS[_name] = _numpy_unary(_name, _libm_numpy(_name), _torch_fn, _derivative)
+LIBM_FUNCTIONS["arcsin"] = _numpy_unary("arcsin", _libm_numpy("asin"), torch.asin, lambda x, y: 1 / torch.sqrt(1 - x * x))
+LIBM_FUNCTIONS["arccos"] = _numpy_unary("arccos", _libm_numpy("acos"), torch.acos, lambda x, y: -1 / torch.sqrt(1 - x * x))
+LIBM_FUNCTIONS["arctan"] = _numpy_unary("arctan", _libm_numpy("atan"), torch.atan, lambda x, y: 1 / (1 + x * x))
+LIBM_FUNCTIONS["exprel"] = _exprel_with(LIBM_FUNCTIONS)
+FUNCTIONS["exprel"] = _exprel_with(FUNCTIONS)
+
+#: ``math=`` modes of the twin: whose transcendental functions it reproduces.
+MATH_MODES = {"numpy": FUNCTIONS, "libm": LIBM_FUNCTIONS}
 
 _BINARY = {
     ast.Add: operator.add,
@@ -255,7 +333,7 @@ def _not(x):
     return not x
 
 
-def compile_expression(expr: str, names: set[str], where: str) -> Compiled:
+def compile_expression(expr: str, names: set[str], where: str, math: str = "numpy") -> Compiled:
     """Compile one Brian2 expression into a function of an environment.
 
     Parameters
@@ -267,6 +345,9 @@ def compile_expression(expr: str, names: set[str], where: str) -> Compiled:
         Names the environment will provide (variables, constants, temporaries).
     where : str
         Location used in error messages (population, code block).
+    math : {"numpy", "libm"}
+        Whose elementary functions to reproduce: Brian2's numpy runtime or
+        compiled code (cpp_standalone).
 
     Returns
     -------
@@ -278,6 +359,10 @@ def compile_expression(expr: str, names: set[str], where: str) -> Compiled:
     BackendError
         For a function or construct the twin cannot translate.
     """
+    functions = MATH_MODES[math]
+    binary = dict(_BINARY)
+    if math == "libm":
+        binary[ast.Pow] = _libm_pow
     try:
         tree = ast.parse(expr, mode="eval").body
     except SyntaxError as exc:
@@ -295,8 +380,8 @@ def compile_expression(expr: str, names: set[str], where: str) -> Compiled:
                 value = _NAMED_CONSTANTS[name]
                 return lambda env: value
             raise BackendError(f"{where}: unknown name '{name}' in '{expr}'.")
-        if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
-            fn = _BINARY[type(node.op)]
+        if isinstance(node, ast.BinOp) and type(node.op) in binary:
+            fn = binary[type(node.op)]
             left, right = build(node.left), build(node.right)
             return lambda env: fn(left(env), right(env))
         if isinstance(node, ast.UnaryOp):
@@ -326,15 +411,15 @@ def compile_expression(expr: str, names: set[str], where: str) -> Compiled:
             return chained
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.keywords:
             fname = node.func.id
-            if fname in names and fname not in FUNCTIONS:  # provided by the environment
+            if fname in names and fname not in functions:  # provided by the environment
                 args = [build(a) for a in node.args]
                 return lambda env: env[fname](*[a(env) for a in args])
-            if fname not in FUNCTIONS:
+            if fname not in functions:
                 raise BackendError(
                     f"{where}: the twin cannot translate function '{fname}' in '{expr}'. "
-                    f"Functions it knows: {', '.join(sorted(FUNCTIONS))}."
+                    f"Functions it knows: {', '.join(sorted(functions))}."
                 )
-            fn = FUNCTIONS[fname]
+            fn = functions[fname]
             args = [build(a) for a in node.args]
             return lambda env: fn(*[a(env) for a in args])
         raise BackendError(f"{where}: the twin cannot translate '{ast.unparse(node)}' in '{expr}'.")

@@ -36,6 +36,7 @@ from ...errors import BackendError
 from ...network.spec import NetworkSpec
 from .program import Block, Program, Ref, extract_program
 from .spikes import Surrogate, spike, spike_where
+from .translate import MATH_MODES
 
 __all__ = ["Twin", "TwinOutput", "run_twin"]
 
@@ -73,6 +74,10 @@ class Twin(nn.Module):
         ``torch.float64`` (bit-faithful to Brian2) or ``torch.float32``.
     surrogate : Surrogate, optional
         Surrogate derivative of the spike function (a training setting).
+    math : {"numpy", "libm"}
+        Whose elementary functions (exp, tanh, pow ...) to reproduce bit for
+        bit on CPU: Brian2's numpy runtime (default) or compiled code
+        (cpp_standalone without fast math). Arithmetic is identical either way.
 
     Examples
     --------
@@ -83,14 +88,17 @@ class Twin(nn.Module):
     torch.Size([10000, 1, 40])
     """
 
-    def __init__(self, spec: NetworkSpec, drive_vars: dict | None = None, dtype: torch.dtype = torch.float64, surrogate: Surrogate | None = None):
+    def __init__(self, spec: NetworkSpec, drive_vars: dict | None = None, dtype: torch.dtype = torch.float64, surrogate: Surrogate | None = None, math: str = "numpy"):
         super().__init__()
         if dtype not in (torch.float64, torch.float32):
             raise BackendError(f"The twin runs in torch.float64 or torch.float32, got {dtype}.")
         self.spec = spec
         self.float_dtype = dtype
         self.surrogate = surrogate or Surrogate()
-        self.program: Program = extract_program(spec, drive_vars)
+        if math not in MATH_MODES:
+            raise BackendError(f"math must be one of {', '.join(MATH_MODES)}, got '{math}'.")
+        self.math = math
+        self.program: Program = extract_program(spec, drive_vars, math=math)
         self.drive_vars = {pop: list(v) for pop, v in (drive_vars or {}).items()}
         prog = self.program
         self.params = nn.ModuleDict()
@@ -423,7 +431,7 @@ class Twin(nn.Module):
         state[(target, block.extra["target_var"])] = zeros.index_add(1, path["j"], value)
 
 
-def run_twin(spec: NetworkSpec, record: dict | None = None, drive: dict | None = None, dtype: str = "float64", device: str = "cpu"):
+def run_twin(spec: NetworkSpec, record: dict | None = None, drive: dict | None = None, dtype: str = "float64", device: str = "cpu", math: str = "numpy"):
     """Simulate ``spec`` with the twin (one trial) and return a `SimulationResult`."""
     import time
 
@@ -436,13 +444,14 @@ def run_twin(spec: NetworkSpec, record: dict | None = None, drive: dict | None =
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise BackendError("device 'cuda' was requested, but torch finds no CUDA GPU.")
     drive = drive or {}
-    twin = Twin(spec, drive_vars={pop: list(v) for pop, v in drive.items()}, dtype=torch_dtype).to(device)
+    twin = Twin(spec, drive_vars={pop: list(v) for pop, v in drive.items()}, dtype=torch_dtype, math=math).to(device)
     drive_t = {pop: {var: torch.as_tensor(np.asarray(v), dtype=torch_dtype, device=device).unsqueeze(1) for var, v in vs.items()} for pop, vs in drive.items()}
     with torch.no_grad():
         out = twin(drive=drive_t, record=record)
-    spikes = {}
+    empty = np.zeros(0, dtype=np.int64)
+    spikes = {name: (empty, empty) for name in spec.populations}
     for group, s in out.spikes.items():
         steps, idx = torch.nonzero(s[:, 0, :] > 0, as_tuple=True)
         spikes[group] = sort_spikes(idx.cpu().numpy(), steps.cpu().numpy())
     traces = {pop: {var: v[:, 0, :].detach().cpu().double().numpy() for var, v in vs.items()} for pop, vs in out.traces.items()}
-    return SimulationResult(spikes=spikes, traces=traces, backend=f"torch ({dtype}, {device})", dt=spec.dt, n_steps=spec.n_steps, wall_time=time.perf_counter() - start)
+    return SimulationResult(spikes=spikes, traces=traces, backend=f"torch ({dtype}, {device}, {math} math)", dt=spec.dt, n_steps=spec.n_steps, wall_time=time.perf_counter() - start)
