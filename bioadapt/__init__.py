@@ -1,6 +1,12 @@
 """bioadapt: neuron models written once as Brian2 equations, simulated in Brian2
 and trained through a spike-exact PyTorch twin."""
 
+import warnings
+
+# Importing brian2 imports setuptools' distutils, which warns about a private
+# MSVC helper on every platform; the warning is not actionable by users.
+warnings.filterwarnings("ignore", message="_get_vc_env is private", category=UserWarning)
+
 from .errors import BackendError, BioadaptError, ConfigError, ModelError, ParameterError, SchemeNotApplicable
 from .models import ModelSpec, load_model, shipped_models
 from .network import NetworkSpec, load_network, network_from_dict

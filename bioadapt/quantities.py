@@ -65,7 +65,13 @@ def _evaluate(node: ast.AST, calls: dict[str, Callable], where: str):
             raise ParameterError(f"{where}: inconsistent units: {exc}") from None
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in calls and not node.keywords:
         args = [_evaluate(arg, {}, where) for arg in node.args]
-        return calls[node.func.id](*args)
+        try:
+            return calls[node.func.id](*args)
+        except TypeError:
+            import inspect
+
+            params = ", ".join(inspect.signature(calls[node.func.id]).parameters)
+            raise ParameterError(f"{where}: {node.func.id}() takes ({params}), got {len(args)} argument(s) in '{ast.unparse(node)}'.") from None
     raise ParameterError(
         f"{where}: cannot parse '{ast.unparse(node)}'; expected a number, a quantity such as "
         f"'20*ms', or one of the distributions {sorted(DISTRIBUTIONS)}."

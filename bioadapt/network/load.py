@@ -73,6 +73,9 @@ def load_network(path: str | Path) -> NetworkSpec:
     return network_from_dict(data, source=str(path), folder=path.parent)
 
 
+_UNIT_NAMES = {id(second): "time (e.g. '0.1*ms')", id(Hz): "rate (e.g. '50*Hz')"}
+
+
 def _quantity(data: dict, key: str, where: str, dim, default=None) -> float:
     if key not in data:
         if default is None:
@@ -83,7 +86,7 @@ def _quantity(data: dict, key: str, where: str, dim, default=None) -> float:
     except ParameterError as exc:
         raise ConfigError(str(exc)) from None
     if fu.get_dimensions(value) is not fu.get_dimensions(dim):
-        raise ConfigError(f"{where}: key '{key}' must have units of {dim}, got {data[key]!r}.")
+        raise ConfigError(f"{where}: key '{key}' must be a {_UNIT_NAMES.get(id(dim), dim)}, got {data[key]!r}.")
     return float(value / dim)
 
 

@@ -54,10 +54,28 @@ class BrianNetwork:
     drive_objects: dict = field(default_factory=dict)
 
 
+def root_message(exc: BaseException) -> str:
+    """The innermost message of a (chained) Brian2 exception, on one line."""
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    return " ".join(lines[:3]) if lines else type(exc).__name__
+
+
+def describe_object(spec: NetworkSpec, name: str) -> str:
+    """Map a Brian2 object name back to the population or projection it belongs to."""
+    for proj in spec.projections:
+        if name == proj.name or name.startswith(proj.name + "_"):
+            return f"projection '{proj.name}'"
+    for pop in spec.populations.values():
+        if name == pop.name or name.startswith(pop.name + "_"):
+            where = f" (model file {pop.model.path})" if pop.model is not None else ""
+            return f"population '{pop.name}'{where}"
+    return f"object '{name}'"
+
+
 def _fail(pop_or_proj: str, what: str, exc: Exception, source: str):
-    message = str(exc).strip().splitlines()
-    detail = message[-1] if message else type(exc).__name__
-    raise BackendError(f"{source}: {pop_or_proj}: Brian2 rejected the {what}: {detail}") from None
+    raise BackendError(f"{source}: {pop_or_proj}: Brian2 rejected the {what}: {root_message(exc)}") from None
 
 
 def _neuron_group(pop: PopulationSpec, spec: NetworkSpec, clock: Clock, namespace: dict) -> NeuronGroup:

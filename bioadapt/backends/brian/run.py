@@ -9,7 +9,10 @@ from brian2 import second
 
 from ...network.spec import NetworkSpec
 from ...result import SimulationResult, sort_spikes
-from .build import build_network
+from brian2.core.base import BrianObjectException
+
+from ...errors import BackendError
+from .build import build_network, describe_object, root_message
 from .device import brian_device
 
 __all__ = ["run_brian"]
@@ -41,11 +44,19 @@ def run_brian(
     start = time.perf_counter()
     with brian_device(target, directory=directory, fast_math=fast_math) as folder:
         net = build_network(spec, record=record, drive=drive)
-        net.network.run(spec.n_steps * spec.dt * second, namespace={})
+        try:
+            net.network.run(spec.n_steps * spec.dt * second, namespace={})
+        except BrianObjectException as exc:
+            raise BackendError(f"{spec.source}: {describe_object(spec, getattr(exc, '_brian_objname', '?'))}: {root_message(exc)}") from None
+        except Exception as exc:
+            raise BackendError(f"{spec.source}: Brian2 failed to run the network: {root_message(exc)}") from None
         if target == "cpp_standalone":
             from brian2 import device
 
-            device.build(directory=folder, compile=True, run=True, with_output=False)
+            try:
+                device.build(directory=folder, compile=True, run=True, with_output=False)
+            except Exception as exc:
+                raise BackendError(f"{spec.source}: cpp_standalone build or run failed in {folder}: {root_message(exc)}") from None
         empty = np.zeros(0, dtype=np.int64)
         spikes = {name: (empty, empty) for name in spec.populations}
         for name, mon in net.spike_monitors.items():

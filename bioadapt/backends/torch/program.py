@@ -33,7 +33,7 @@ from brian2.groups.group import CodeRunner
 
 from ...errors import BackendError
 from ...network.spec import NetworkSpec
-from ..brian.build import build_network
+from ..brian.build import build_network, describe_object, root_message
 from ..brian.device import brian_device
 from .translate import compile_expression
 
@@ -200,14 +200,14 @@ def extract_program(spec: NetworkSpec, drive_vars: dict | None = None, math: str
     with brian_device("numpy"):
         net = build_network(spec, drive=placeholder, monitors=False)
         network = net.network
-        try:
-            # what Network.before_run does for each object, in schedule order
-            for obj in network.sorted_objects:
-                if obj.active:
-                    obj.before_run({})
-        except Exception as exc:  # surface Brian2's message, not its traceback
-            message = str(exc).strip().splitlines()
-            raise BackendError(f"{spec.source}: Brian2 could not prepare the network: {message[-1] if message else exc}") from None
+        # what Network.before_run does for each object, in schedule order
+        for obj in network.sorted_objects:
+            if not obj.active:
+                continue
+            try:
+                obj.before_run({})
+            except Exception as exc:  # surface Brian2's message, not its traceback
+                raise BackendError(f"{spec.source}: {describe_object(spec, obj.name)}: {root_message(exc)}") from None
         blocks = []
         sizes, initial, dtypes = {}, {}, {}
         written = set()

@@ -1,0 +1,56 @@
+"""Model files: every rule has a valid and an invalid file; errors name file and key."""
+
+from pathlib import Path
+
+import pytest
+
+from bioadapt import ModelError, load_model, network_from_dict, shipped_models
+from bioadapt.errors import BioadaptError
+
+HERE = Path(__file__).parent
+
+
+@pytest.mark.parametrize("name", shipped_models())
+def test_shipped_models_load(name):
+    model = load_model(name)
+    assert model.path.is_file() and model.path.suffix == ".toml"
+    assert set(model.defaults) <= set(model.variables)
+
+
+def test_shipped_models_are_installed_package_data():
+    from importlib import resources
+
+    assert (resources.files("bioadapt.equations") / "adlif.toml").is_file()
+
+
+def test_valid_minimal():
+    model = load_model(HERE / "valid" / "minimal.toml")
+    assert model.name == "minimal" and "tau" in model.variables
+
+
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("bad_toml", r"bad_toml\.toml: not valid TOML"),
+        ("missing_equations", r"missing_equations\.toml: missing required key 'equations'"),
+        ("bad_equations", r"bad_equations\.toml: key 'equations': Brian2 cannot parse"),
+        ("unknown_default", r"unknown_default\.toml: \[defaults\] key 'tau_x' is not a variable"),
+        ("bad_quantity", r"bad_quantity\.toml: \[defaults\] key 'tau': unknown unit or name 'parsecs'"),
+        ("unknown_key", r"unknown_key\.toml: unknown key\(s\) \['treshold'\]"),
+        ("bad_slot", r"bad_slot\.toml: \[programs\.discrete\] key 'during_groups' is not a Brian2 schedule slot"),
+    ],
+)
+def test_invalid_model_files(name, message):
+    with pytest.raises(ModelError, match=message):
+        load_model(HERE / "invalid" / f"{name}.toml")
+
+
+def test_unknown_model_name():
+    with pytest.raises(ModelError, match=r"Unknown model 'adlf'\. Shipped models: adlif"):
+        load_model("adlf")
+
+
+def test_unit_mismatch_is_reported_with_file_and_key():
+    net = {"dt": "0.1*ms", "duration": "1*ms", "populations": {"p": {"model": "invalid/unit_mismatch.toml", "size": 2}}}
+    with pytest.raises(BioadaptError, match=r"unit_mismatch\.toml: \[defaults\] key 'tau': '10\*mV' has units .*but 'tau' is in second"):
+        network_from_dict(net, folder=HERE)

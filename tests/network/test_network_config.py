@@ -1,0 +1,124 @@
+"""Network configs: sampling from the seed, explicit connections, one clear error per mistake."""
+
+import numpy as np
+import pytest
+
+from bioadapt import ConfigError, load_network, network_from_dict
+from bioadapt.errors import BioadaptError
+
+
+def base(**changes):
+    net = {
+        "dt": "0.1*ms",
+        "duration": "10*ms",
+        "seed": 3,
+        "populations": {"inp": {"kind": "poisson", "size": 5, "rate": "100*Hz"}, "hid": {"model": "lif", "size": 4}},
+        "projections": [{"source": "inp", "target": "hid", "on_pre": "I_post += weight", "connect": {"p": 0.5}, "weight": "normal(0.5, 0.1)", "delay": "uniform(0*ms, 0.3*ms)"}],
+    }
+    for key, value in changes.items():
+        net[key] = value
+    return net
+
+
+def test_same_seed_same_draws_and_independent_streams():
+    a, b = network_from_dict(base()), network_from_dict(base())
+    assert np.array_equal(a.projections[0].weight, b.projections[0].weight)
+    assert np.array_equal(a.populations["inp"].input_steps, b.populations["inp"].input_steps)
+    # adding a population does not change the draws of the others
+    more = base()
+    more["populations"]["extra"] = {"kind": "poisson", "size": 3, "rate": "10*Hz"}
+    c = network_from_dict(more)
+    assert np.array_equal(a.projections[0].i, c.projections[0].i)
+    d = network_from_dict(base(seed=4))
+    assert not np.array_equal(a.projections[0].weight, d.projections[0].weight) or len(a.projections[0].weight) == 0
+
+
+def test_delays_are_rounded_to_whole_steps():
+    spec = network_from_dict(base())
+    steps = spec.projections[0].delay_steps
+    assert steps.dtype == np.int64 and steps.min() >= 0 and steps.max() <= 3
+
+
+def test_connect_rules_and_autapses():
+    net = base()
+    net["projections"].append({"source": "hid", "target": "hid", "on_pre": "v_post += weight", "connect": {"rule": "all_to_all", "autapses": False}})
+    net["projections"].append({"source": "hid", "target": "hid", "on_pre": "v_post += weight", "connect": "one_to_one", "name": "self"})
+    spec = network_from_dict(net)
+    full, self_ = spec.projections[1], spec.projections[2]
+    assert full.size == 12 and not np.any(full.i == full.j)
+    assert self_.size == 4 and np.all(self_.i == self_.j)
+
+
+def test_example_config_loads():
+    spec = load_network("examples/adlif_network.toml")
+    assert spec.n_steps == 5000 and spec.populations["hid"].scheme == "symplectic_euler"
+    rec = [p for p in spec.projections if p.name == "recurrent"][0]
+    assert np.any(rec.i == rec.j)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"dt": "0.1*mV"}, r"key 'dt' must be a time"),
+        ({"duration": "-1*ms"}, r"key 'duration' must be positive"),
+        ({"sed": 3}, r"unknown key\(s\) \['sed'\]"),
+        ({"populations": {}}, r"needs at least one \[populations.NAME\]"),
+    ],
+)
+def test_top_level_errors(change, message):
+    with pytest.raises(ConfigError, match=message):
+        network_from_dict(base(**change))
+
+
+@pytest.mark.parametrize(
+    "projection, message",
+    [
+        ({"target": "out"}, r"projections\[0\]: key 'target' = 'out' is not a population \(inp, hid\)"),
+        ({"delay": "uniform(-2*ms, -1*ms)"}, r"projections\[0\]: key 'delay' gives negative delays"),
+        ({"delay": "2*mV"}, r"projections\[0\]: key 'delay' must be a time"),
+        ({"connect": {"p": 1.5}}, r"connect.p must be a probability in \[0, 1\], got 1.5"),
+        ({"connect": "sometimes"}, r"key 'connect' must be 'all_to_all', 'one_to_one' or a table with 'p'"),
+        ({"weight": "normal(0.5)"}, r"projections\[0\]: key 'weight'"),
+        ({"weight": "gauss(0, 1)"}, r"projections\[0\]: key 'weight': cannot parse 'gauss\(0, 1\)'"),
+        ({"on_pre": None, "summed": None}, r"give exactly one of 'on_pre'"),
+    ],
+)
+def test_projection_errors(projection, message):
+    net = base()
+    for key, value in projection.items():
+        if value is None:
+            net["projections"][0].pop(key, None)
+        else:
+            net["projections"][0][key] = value
+    with pytest.raises(BioadaptError, match=message):
+        network_from_dict(net)
+
+
+def test_unknown_value_variable():
+    net = base()
+    net["populations"]["hid"]["values"] = {"tau_x": "10*ms"}
+    with pytest.raises(ConfigError, match=r"\[populations.hid\].values: 'tau_x' is not a variable of model 'lif'"):
+        network_from_dict(net)
+
+
+def test_unknown_model():
+    net = base()
+    net["populations"]["hid"]["model"] = "lifx"
+    with pytest.raises(BioadaptError, match=r"\[populations.hid\]: key 'model': Unknown model 'lifx'"):
+        network_from_dict(net)
+
+
+def test_malformed_toml(tmp_path):
+    path = tmp_path / "net.toml"
+    path.write_text('dt = "0.1*ms"\n[populations.hid\nmodel = "lif"\n')
+    with pytest.raises(ConfigError, match=r"net\.toml: not valid TOML"):
+        load_network(path)
+
+
+def test_brian2_rejection_names_projection():
+    from bioadapt import simulate
+
+    net = base()
+    net["projections"][0]["on_pre"] = "I_post += weight*mV"
+    with pytest.raises(BioadaptError, match=r"projection 'inp_to_hid_0'"):
+        simulate(network_from_dict(net), backend="numpy")
