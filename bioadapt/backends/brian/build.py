@@ -123,7 +123,10 @@ def _synapses(proj: ProjectionSpec, spec: NetworkSpec, groups: dict, clock: Cloc
         model += f"\n{lhs} = {expr.strip()} : {unit_text} (summed)"
     try:
         syn = Synapses(source, target, model=model, on_pre=proj.on_pre, clock=clock, name=proj.name, namespace={}, method="euler")
-        syn.connect(i=proj.i, j=proj.j)
+        if proj.size:
+            syn.connect(i=proj.i, j=proj.j)
+        else:  # Brian2 rejects connect() with empty arrays, and running unconnected synapses
+            syn.active = False
     except Exception as exc:
         _fail(f"projection '{proj.name}'", "synapses", exc, spec.source)
     syn.variables["weight"].set_value(proj.weight)
