@@ -52,6 +52,8 @@ class BrianNetwork:
     state_monitors: dict = field(default_factory=dict)
     #: names of run_regularly objects that apply external drives (``{pop}_drive_{var}``)
     drive_objects: dict = field(default_factory=dict)
+    #: TimedArrays by ``(population, variable)`` (drives) and ``(population, None)`` (input spikes)
+    timed_arrays: dict = field(default_factory=dict)
 
 
 def root_message(exc: BaseException) -> str:
@@ -109,9 +111,13 @@ def _neuron_group(pop: PopulationSpec, spec: NetworkSpec, clock: Clock, namespac
     return group
 
 
-def _synapses(proj: ProjectionSpec, spec: NetworkSpec, groups: dict, clock: Clock) -> Synapses:
+def _synapses(proj: ProjectionSpec, spec: NetworkSpec, groups: dict, clock: Clock, settable_delays: bool = False) -> Synapses:
     source, target = groups[proj.source], groups[proj.target]
     model = "weight : 1"
+    if settable_delays and proj.on_pre is not None:
+        # delays cannot be run_args themselves; a constant variable can, and
+        # the delay is assigned from it after the run_args are applied
+        model += "\ndelay_value : second (constant)"
     if proj.summed is not None:
         lhs, expr = proj.summed.split("=", 1)
         lhs = lhs.strip()
@@ -131,11 +137,21 @@ def _synapses(proj: ProjectionSpec, spec: NetworkSpec, groups: dict, clock: Cloc
         _fail(f"projection '{proj.name}'", "synapses", exc, spec.source)
     syn.variables["weight"].set_value(proj.weight)
     if proj.on_pre is not None:
-        syn.pre.variables["delay"].set_value(proj.delay_steps * spec.dt)
+        if settable_delays:
+            syn.variables["delay_value"].set_value(proj.delay_steps * spec.dt)
+        else:
+            syn.pre.variables["delay"].set_value(proj.delay_steps * spec.dt)
     return syn
 
 
-def build_network(spec: NetworkSpec, record: dict | None = None, drive: dict | None = None, monitors: bool = True) -> BrianNetwork:
+def input_raster(pop: PopulationSpec, n_steps: int) -> np.ndarray:
+    """The spikes of an input population as a 0/1 array (n_steps, size)."""
+    raster = np.zeros((n_steps, pop.size))
+    raster[pop.input_steps, pop.input_indices] = 1.0
+    return raster
+
+
+def build_network(spec: NetworkSpec, record: dict | None = None, drive: dict | None = None, monitors: bool = True, standalone_inputs: bool = False) -> BrianNetwork:
     """Create the Brian2 objects of ``spec`` on the current device.
 
     Parameters
@@ -149,6 +165,12 @@ def build_network(spec: NetworkSpec, record: dict | None = None, drive: dict | N
         the variable at the start of every step (through a TimedArray).
     monitors : bool
         Create spike and state monitors (the twin builds without them).
+    standalone_inputs : bool
+        Build for a cpp_standalone binary that is rerun with new values:
+        input populations become groups that fire where a TimedArray raster is
+        1 (in the same ``thresholds`` slot as a spike generator), and synapses
+        get a ``delay_value`` variable, so that inputs and delays can be
+        changed through run_args.
     """
     record = record or {}
     drive = drive or {}
@@ -156,7 +178,11 @@ def build_network(spec: NetworkSpec, record: dict | None = None, drive: dict | N
     objects = []
     net = BrianNetwork(network=None, clock=clock)
     for pop in spec.populations.values():
-        if pop.is_input:
+        if pop.is_input and standalone_inputs:
+            raster = TimedArray(input_raster(pop, spec.n_steps), dt=spec.dt * second, name=f"{pop.name}_raster")
+            group = NeuronGroup(pop.size, "", threshold="raster(t, i) > 0.5", reset="", clock=clock, name=pop.name, namespace={"raster": raster})
+            net.timed_arrays[(pop.name, None)] = raster
+        elif pop.is_input:
             group = SpikeGeneratorGroup(pop.size, pop.input_indices, pop.input_steps * spec.dt * second, clock=clock, name=pop.name)
         else:
             namespace = {}
@@ -165,6 +191,7 @@ def build_network(spec: NetworkSpec, record: dict | None = None, drive: dict | N
                 if values.shape != (spec.n_steps, pop.size):
                     raise ConfigError(f"drive for '{pop.name}.{var}' must have shape (n_steps, size) = {(spec.n_steps, pop.size)}, got {values.shape}.")
                 namespace[f"drive_{var}"] = TimedArray(values, dt=spec.dt * second, name=f"{pop.name}_drive_{var}_values")
+                net.timed_arrays[(pop.name, var)] = namespace[f"drive_{var}"]
             group = _neuron_group(pop, spec, clock, namespace)
             for var in drive.get(pop.name, {}):
                 if var not in group.variables or not re.match(r"^[A-Za-z_]\w*$", var):
@@ -176,7 +203,7 @@ def build_network(spec: NetworkSpec, record: dict | None = None, drive: dict | N
         net.groups[pop.name] = group
         objects.append(group)
     for proj in spec.projections:
-        syn = _synapses(proj, spec, net.groups, clock)
+        syn = _synapses(proj, spec, net.groups, clock, settable_delays=standalone_inputs)
         net.synapses[proj.name] = syn
         objects.append(syn)
     if monitors:

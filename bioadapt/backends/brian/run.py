@@ -42,7 +42,17 @@ def run_brian(
         cpp_standalone only: compile with fast math (not bit-faithful).
     """
     start = time.perf_counter()
-    with brian_device(target, directory=directory, fast_math=fast_math) as folder:
+    if target == "cpp_standalone":
+        from .standalone import StandaloneNetwork
+
+        compiled = StandaloneNetwork(spec, record=record, drive_vars={p: list(v) for p, v in (drive or {}).items()}, directory=directory, fast_math=fast_math)
+        try:
+            result = compiled.run(drive=drive)
+        finally:
+            compiled.close()
+        result.wall_time = time.perf_counter() - start
+        return result
+    with brian_device(target):
         net = build_network(spec, record=record, drive=drive)
         try:
             net.network.run(spec.n_steps * spec.dt * second, namespace={})
@@ -50,13 +60,6 @@ def run_brian(
             raise BackendError(f"{spec.source}: {describe_object(spec, getattr(exc, '_brian_objname', '?'))}: {root_message(exc)}") from None
         except Exception as exc:
             raise BackendError(f"{spec.source}: Brian2 failed to run the network: {root_message(exc)}") from None
-        if target == "cpp_standalone":
-            from brian2 import device
-
-            try:
-                device.build(directory=folder, compile=True, run=True, with_output=False)
-            except Exception as exc:
-                raise BackendError(f"{spec.source}: cpp_standalone build or run failed in {folder}: {root_message(exc)}") from None
         empty = np.zeros(0, dtype=np.int64)
         spikes = {name: (empty, empty) for name in spec.populations}
         for name, mon in net.spike_monitors.items():
