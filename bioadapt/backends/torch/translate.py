@@ -181,11 +181,15 @@ def _exprel_with(functions: dict) -> Callable:
     return exprel
 
 
+class _RandomRefused(BackendError):
+    pass
+
+
 def _random(name: str):
     def refuse(*args):
         del args
-        raise BackendError(
-            f"The twin cannot translate '{name}()': Brian2's random numbers cannot be reproduced "
+        raise _RandomRefused(
+            f"the twin cannot translate '{name}()': Brian2's random numbers cannot be reproduced "
             "in torch. Draw random values in the network config (they come from the seed) instead."
         )
 
@@ -414,6 +418,11 @@ def compile_expression(expr: str, names: set[str], where: str, math: str = "nump
             if fname in names and fname not in functions:  # provided by the environment
                 args = [build(a) for a in node.args]
                 return lambda env: env[fname](*[a(env) for a in args])
+            if fname in ("rand", "randn", "poisson"):
+                try:
+                    functions[fname]()
+                except _RandomRefused as exc:
+                    raise BackendError(f"{where}: {exc}") from None
             if fname not in functions:
                 raise BackendError(
                     f"{where}: the twin cannot translate function '{fname}' in '{expr}'. "

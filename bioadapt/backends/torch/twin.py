@@ -26,6 +26,7 @@ Semantics copied from Brian2, generically (no per-model code):
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,7 +50,9 @@ class TwinOutput:
 
     spikes : dict population -> float tensor (n_steps, batch, size), surrogate gradients attached
     traces : dict population -> {variable: tensor (n_steps, batch, size)} at the end of each step
-    state : dict (owner, variable) -> tensor, the state after the last step (feed it back to continue)
+    state : dict (owner, variable) -> tensor, the state after the last step, including
+        ``("_history", group)``: the last spikes still travelling along delayed synapses
+        (feed it back to continue the run exactly)
     """
 
     spikes: dict
@@ -78,6 +81,13 @@ class Twin(nn.Module):
         Whose elementary functions (exp, tanh, pow ...) to reproduce bit for
         bit on CPU: Brian2's numpy runtime (default) or compiled code
         (cpp_standalone without fast math). Arithmetic is identical either way.
+    synapses : {"exact", "dense"}
+        ``exact`` adds synaptic contributions one by one in Brian2's spike-queue
+        order (bitwise equal sums). ``dense`` multiplies delayed spike vectors
+        with one weight matrix per distinct delay (fast, batched, GPU-friendly;
+        sums are rounded in another order). ``dense`` applies to ``on_pre``
+        code of the form ``X_post += f(synaptic variables)``; other pathways
+        stay exact.
 
     Examples
     --------
@@ -88,7 +98,7 @@ class Twin(nn.Module):
     torch.Size([10000, 1, 40])
     """
 
-    def __init__(self, spec: NetworkSpec, drive_vars: dict | None = None, dtype: torch.dtype = torch.float64, surrogate: Surrogate | None = None, math: str = "numpy"):
+    def __init__(self, spec: NetworkSpec, drive_vars: dict | None = None, dtype: torch.dtype = torch.float64, surrogate: Surrogate | None = None, math: str = "numpy", synapses: str = "exact"):
         super().__init__()
         if dtype not in (torch.float64, torch.float32):
             raise BackendError(f"The twin runs in torch.float64 or torch.float32, got {dtype}.")
@@ -98,6 +108,9 @@ class Twin(nn.Module):
         if math not in MATH_MODES:
             raise BackendError(f"math must be one of {', '.join(MATH_MODES)}, got '{math}'.")
         self.math = math
+        if synapses not in ("exact", "dense"):
+            raise BackendError(f"synapses must be 'exact' or 'dense', got '{synapses}'.")
+        self.synapse_mode = synapses
         self.program: Program = extract_program(spec, drive_vars, math=math)
         self.drive_vars = {pop: list(v) for pop, v in (drive_vars or {}).items()}
         prog = self.program
@@ -128,6 +141,7 @@ class Twin(nn.Module):
                 "i": torch.as_tensor(i, dtype=torch.int64),
                 "j": torch.as_tensor(j, dtype=torch.int64),
             }
+        self._dense = {block.group: self._dense_plan(block) for block in prog.blocks if block.kind == "pathway"} if synapses == "dense" else {}
         self.max_delay = {}
         for syn in prog.synapses.values():
             if len(syn["delay_steps"]):
@@ -139,6 +153,24 @@ class Twin(nn.Module):
         for block in prog.blocks:
             if block.kind == "threshold" and block.extra["surrogate"] is not None:
                 self._detach[block.group] = set(block.extra["surrogate"][2])
+
+    def _dense_plan(self, block: Block):
+        """Targets of a pathway whose contributions depend on synaptic values only, else None."""
+        targets = []
+        for stmt in block.scalar + block.vector:
+            used = [block.refs.get(name) for name in re.findall(r"[A-Za-z_]\w*", stmt.expr)]
+            if any(isinstance(r, Ref) and r.index in (_PRE, _POST) for r in used):
+                return None
+            if any(isinstance(r, Ref) and r.owner == self.program.clock and r.var == "t" for r in used):
+                return None
+            if stmt.op == ":=":
+                continue
+            ref = block.refs[stmt.var]
+            if ref.index != _POST or stmt.op not in ("+=", "-="):
+                return None
+            targets.append(stmt)
+        delays = self._pathways[block.group]["delay"]
+        return {"targets": targets, "delays": sorted(set(delays.tolist()))}
 
     # ------------------------------------------------------------------ state
     def initial_state(self, batch: int = 1, device: torch.device | str | None = None) -> dict:
@@ -209,7 +241,11 @@ class Twin(nn.Module):
         history = {}
         for group in self.program.spiking:
             depth = self.max_delay.get(group, 0) + 1
-            history[group] = [torch.zeros(batch, self.program.sizes[group], dtype=self.float_dtype, device=device)] * depth
+            carried = state.pop(("_history", group), None)  # spikes still in flight
+            if carried is not None and carried.shape[0] == depth:
+                history[group] = list(carried.unbind(0))
+            else:
+                history[group] = [torch.zeros(batch, self.program.sizes[group], dtype=self.float_dtype, device=device)] * depth
         dt = torch.tensor(self.program.dt, dtype=torch.float64, device=device)
         spikes_out = {g: [] for g in self.program.spiking}
         traces = {pop: {var: [] for var in vars_} for pop, vars_ in record.items()}
@@ -226,6 +262,8 @@ class Twin(nn.Module):
             for pop, variables in traces.items():
                 for var, values in variables.items():
                     values.append(torch.broadcast_to(self._read(state, pop, var), (batch, self.program.sizes[pop])))
+        for group, entries in history.items():
+            state[("_history", group)] = torch.stack(entries)
         spikes = {g: torch.stack(v) if v else torch.zeros(0) for g, v in spikes_out.items()}
         traces = {pop: {var: torch.stack(v) for var, v in variables.items()} for pop, variables in traces.items()}
         return TwinOutput(spikes=spikes, traces=traces, state=state)
@@ -380,6 +418,10 @@ class Twin(nn.Module):
         if source not in fired:  # an input group or a group without threshold this step
             fired_now = torch.zeros(batch, self.program.sizes[source], dtype=self.float_dtype, device=dt.device)
             history[source] = history[source][1:] + [fired_now]
+        plan = self._dense.get(name)
+        if plan is not None:
+            self._run_dense(block, plan, state, history[source], t, dt, batch)
+            return
         hist = torch.stack(history[source])  # (depth, batch, n_source); last entry is this step
         depth = hist.shape[0]
         s_syn = hist[depth - 1 - path["delay"], :, path["pre"]].transpose(0, 1)  # (batch, n_syn) in queue order
@@ -415,6 +457,32 @@ class Twin(nn.Module):
                 new = spike_where(s_syn, new, torch.broadcast_to(env[stmt.var], shape))
                 env[stmt.var] = new
                 state[(ref.owner, ref.var)] = new[..., path["inverse"]]
+
+    def _run_dense(self, block: Block, plan, state, hist, t, dt, batch):
+        """``X_post += sum_d spikes[t - d] @ W_d``, one matrix per distinct delay."""
+        path = self._pathways[block.group]
+        n_pre, n_post = self.program.sizes[block.extra["source"]], self.program.sizes[block.extra["target"]]
+        env = self._env(block, state, t, dt, gather={_SELF: path["perm"]})
+        for stmt in block.scalar + block.vector:
+            if stmt.op == ":=":
+                env[stmt.var] = self._evaluate(stmt, env)
+        for stmt in plan["targets"]:
+            ref = block.refs[stmt.var]
+            value = self._evaluate(stmt, env)
+            value = torch.broadcast_to(torch.as_tensor(value, dtype=self.float_dtype, device=dt.device), (len(path["perm"]),))
+            if stmt.op == "-=":
+                value = -value
+            total = torch.zeros(batch, n_post, dtype=self.float_dtype, device=dt.device)
+            depth = len(hist)
+            for d in plan["delays"]:
+                mask = path["delay"] == d
+                weights = torch.zeros(n_pre, n_post, dtype=self.float_dtype, device=dt.device)
+                weights = weights.index_put((path["pre"][mask], path["post"][mask]), value[mask], accumulate=True)
+                total = total + hist[depth - 1 - d] @ weights
+            key = (ref.owner, ref.var)
+            if ref.conditional is not None and ref.conditional not in block.override:
+                total = torch.where(self._read(state, ref.owner, ref.conditional), total, torch.zeros((), dtype=total.dtype, device=dt.device))
+            state[key] = torch.broadcast_to(self._read(state, *key), (batch, n_post)) + total
 
     def _run_summed(self, block: Block, state, t, dt, batch):
         name = block.group

@@ -1,0 +1,106 @@
+"""Twin modes: batches of independent trials, float32, dense synapses, continuing a run."""
+
+import numpy as np
+import pytest
+import torch
+
+from bioadapt import BackendError, network_from_dict
+from bioadapt.backends.torch import Twin
+from helpers import model_network
+
+# Dense synapses sum contributions in another order than Brian2's spike queue:
+# float64 rounding differences of a few ulp per step, accumulated over the run.
+DENSE_ATOL = 1e-12
+
+
+def _spec(model="lif", steps=1500):
+    return network_from_dict(model_network(model, steps=steps))
+
+
+def test_batch_trials_equal_separate_runs():
+    spec = _spec()
+    twin = Twin(spec)
+    base = twin.default_inputs()["inp"]
+    g = torch.Generator().manual_seed(0)
+    other = (torch.rand(base.shape, generator=g) < 0.01).to(base.dtype)
+    batch = torch.cat([base, other, base], dim=1)
+    with torch.no_grad():
+        together = twin(inputs={"inp": batch}, record={"hid": ["v"]})
+        alone = [twin(inputs={"inp": x}, record={"hid": ["v"]}) for x in (base, other)]
+    assert torch.equal(together.traces["hid"]["v"][:, 0], alone[0].traces["hid"]["v"][:, 0])
+    assert torch.equal(together.traces["hid"]["v"][:, 1], alone[1].traces["hid"]["v"][:, 0])
+    assert torch.equal(together.spikes["hid"][:, 2], alone[0].spikes["hid"][:, 0])
+    assert not torch.equal(together.spikes["hid"][:, 0], together.spikes["hid"][:, 1])
+
+
+@pytest.mark.parametrize("model", ["adlif", "lif"])
+def test_continuing_from_returned_state_equals_one_run(model):
+    """The returned state carries spikes in flight on delayed synapses."""
+    spec = _spec(model, steps=400)
+    var = "u" if model == "adlif" else "v"
+    twin = Twin(spec)
+    x = twin.default_inputs()["inp"]
+    with torch.no_grad():
+        full = twin(inputs={"inp": x}, record={"hid": [var]})
+        first = twin(inputs={"inp": x[:150]}, record={"hid": [var]})
+        second = twin(inputs={"inp": x[150:]}, state=first.state, start_step=150, record={"hid": [var]})
+    assert torch.equal(torch.cat([first.traces["hid"][var], second.traces["hid"][var]]), full.traces["hid"][var])
+    assert torch.equal(torch.cat([first.spikes["hid"], second.spikes["hid"]]), full.spikes["hid"])
+
+
+def test_float32_runs_and_stays_close():
+    spec = _spec("adlif", steps=300)
+    with torch.no_grad():
+        t64 = Twin(spec)(record={"hid": ["u"]}).traces["hid"]["u"]
+        out32 = Twin(spec, dtype=torch.float32)(record={"hid": ["u"]})
+    t32 = out32.traces["hid"]["u"]
+    assert t32.dtype == torch.float32
+    # single precision: compare only the first steps, before spike times can shift
+    assert torch.allclose(t32[:20].double(), t64[:20], atol=1e-5)
+
+
+@pytest.mark.parametrize("model", ["lif", "adlif"])
+def test_dense_synapses_match_exact(model):
+    spec = _spec(model, steps=800)
+    with torch.no_grad():
+        exact = Twin(spec)(record={"hid": ["v" if model == "lif" else "u"]})
+        dense = Twin(spec, synapses="dense")(record={"hid": ["v" if model == "lif" else "u"]})
+    var = "v" if model == "lif" else "u"
+    assert torch.equal(exact.spikes["hid"], dense.spikes["hid"])
+    assert torch.allclose(exact.traces["hid"][var], dense.traces["hid"][var], rtol=0, atol=DENSE_ATOL)
+
+
+def test_dense_synapses_pass_gradients_to_weights():
+    spec = _spec("adlif", steps=100)
+    twin = Twin(spec, synapses="dense")
+    twin(record={"hid": ["u"]}).traces["hid"]["u"].pow(2).sum().backward()
+    for name in twin.params:
+        if "weight" in twin.params[name]:
+            assert torch.any(twin.params[name]["weight"].grad != 0)
+
+
+def test_bad_modes_are_refused():
+    spec = _spec("lif", steps=10)
+    with pytest.raises(BackendError, match="synapses must be 'exact' or 'dense'"):
+        Twin(spec, synapses="sparse")
+    with pytest.raises(BackendError, match="math must be one of numpy, libm"):
+        Twin(spec, math="fast")
+    with pytest.raises(BackendError, match="torch.float64 or torch.float32"):
+        Twin(spec, dtype=torch.float16)
+
+
+def test_untranslatable_model_names_the_object(tmp_path):
+    model = tmp_path / "noisy.toml"
+    model.write_text(
+        'equations = """\n'
+        "dv/dt = -v/tau : 1\n"
+        "tau : second\n"
+        '"""\n'
+        'threshold = "v > 1"\n'
+        'reset = "v = rand()"\n'
+        "[defaults]\n"
+        'tau = "10*ms"\n'
+    )
+    spec = network_from_dict({"dt": "0.1*ms", "duration": "1*ms", "populations": {"p": {"model": "noisy.toml", "size": 3}}}, folder=tmp_path)
+    with pytest.raises(BackendError, match=r"p_spike_resetter: the twin cannot translate 'rand\(\)'"):
+        Twin(spec)
