@@ -1,7 +1,6 @@
 """Property-based: random networks over the shipped models give identical spikes
 (and bitwise identical states) in the twin and in Brian2."""
 
-import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -53,33 +52,29 @@ def networks(draw, max_steps=600):
     return model, net
 
 
+def _check(case, brian="numpy", twin="torch"):
+    model, net = case
+    spec = network_from_dict(net)
+    res = run_all(spec, [brian, twin], {"hid": [MEMBRANE[model]]})
+    assert_same_spikes(res[brian], res[twin])
+    assert_same_traces(res[brian], res[twin])
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(networks())
 def test_random_networks_twin_equals_numpy(case):
-    model, net = case
-    spec = network_from_dict(net)
-    res = run_all(spec, ["numpy", "torch"], {"hid": [MEMBRANE[model]]})
-    assert_same_spikes(res["numpy"], res["torch"])
-    assert_same_traces(res["numpy"], res["torch"])
+    _check(case)
 
 
 @pytest.mark.brian_standalone
 @settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(networks(max_steps=2000))
 def test_random_networks_twin_equals_cpp_standalone(case):
-    model, net = case
-    spec = network_from_dict(net)
-    res = run_all(spec, ["cpp_standalone", "torch:libm"], {"hid": [MEMBRANE[model]]})
-    assert_same_spikes(res["cpp_standalone"], res["torch:libm"])
-    assert_same_traces(res["cpp_standalone"], res["torch:libm"])
+    _check(case, brian="cpp_standalone", twin="torch:libm")
 
 
 @pytest.mark.slow
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(networks(max_steps=3000))
 def test_random_networks_twin_equals_numpy_long(case):
-    model, net = case
-    spec = network_from_dict(net)
-    res = run_all(spec, ["numpy", "torch"], {"hid": [MEMBRANE[model]]})
-    assert_same_spikes(res["numpy"], res["torch"])
-    assert_same_traces(res["numpy"], res["torch"])
+    _check(case)

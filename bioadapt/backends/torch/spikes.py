@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["Surrogate", "SURROGATES", "spike", "spike_where"]
+__all__ = ["Surrogate", "SURROGATES", "spike", "spike_where", "unbroadcast"]
 
 
 def _exponential(x, alpha, c):
@@ -85,7 +85,8 @@ def spike(x: torch.Tensor, fired: torch.Tensor, surrogate: Surrogate) -> torch.T
     return _Spike.apply(x, fired, surrogate)
 
 
-def _unbroadcast(grad, shape):
+def unbroadcast(grad: torch.Tensor, shape) -> torch.Tensor:
+    """Sum a broadcast gradient back to ``shape`` (the inverse of broadcasting)."""
     while grad.dim() > len(shape):
         grad = grad.sum(0)
     for k, size in enumerate(shape):
@@ -107,9 +108,9 @@ class _SpikeWhere(torch.autograd.Function):
         mask, new, old = ctx.saved_tensors
         s_shape, new_shape, old_shape = ctx.shapes
         zero = torch.zeros((), dtype=grad.dtype, device=grad.device)
-        g_new = _unbroadcast(torch.where(mask, grad, zero), new_shape) if ctx.needs_input_grad[1] else None
-        g_old = _unbroadcast(torch.where(mask, zero, grad), old_shape) if ctx.needs_input_grad[2] else None
-        g_s = _unbroadcast(grad * (new - old), s_shape) if ctx.needs_input_grad[0] else None
+        g_new = unbroadcast(torch.where(mask, grad, zero), new_shape) if ctx.needs_input_grad[1] else None
+        g_old = unbroadcast(torch.where(mask, zero, grad), old_shape) if ctx.needs_input_grad[2] else None
+        g_s = unbroadcast(grad * (new - old), s_shape) if ctx.needs_input_grad[0] else None
         return g_s, g_new, g_old
 
 

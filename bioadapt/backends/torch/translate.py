@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from ...errors import BackendError
+from .spikes import unbroadcast
 
 __all__ = ["compile_expression", "FUNCTIONS", "LIBM_FUNCTIONS", "MATH_MODES", "Env"]
 
@@ -88,16 +89,7 @@ class _Power(torch.autograd.Function):
         gx = grad * p * torch.pow(x, p - 1)
         safe_log = torch.log(torch.where(x > 0, x, torch.ones_like(x)))
         gp = grad * y * safe_log
-        return _unbroadcast(gx, x.shape), _unbroadcast(gp, p.shape)
-
-
-def _unbroadcast(grad: torch.Tensor, shape) -> torch.Tensor:
-    while grad.dim() > len(shape):
-        grad = grad.sum(0)
-    for k, size in enumerate(shape):
-        if size == 1 and grad.shape[k] != 1:
-            grad = grad.sum(k, keepdim=True)
-    return grad
+        return unbroadcast(gx, x.shape), unbroadcast(gp, p.shape)
 
 
 def _like(value, other) -> torch.Tensor:
@@ -112,7 +104,8 @@ def _as_float(x):
     return x
 
 
-def _div(a, b):
+def divide(a, b):
+    """IEEE division with numpy's semantics (a Python-number numerator becomes a 0-d tensor)."""
     if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
         a, b = _as_float(a), _as_float(b)
         if not isinstance(a, torch.Tensor):
@@ -133,7 +126,7 @@ def _pow(a, b):
         if b == 0.5:
             return _sqrt(a)
         if b == -1:
-            return _div(1.0, a)
+            return divide(1.0, a)
         if b == 1:
             return _as_float(a) + 0 if not a.is_floating_point() else a
         if b == 0:
@@ -154,7 +147,7 @@ def _int32(x):
 
 def _timestep(t, dt):
     # Brian2: int64((t + 1e-3*dt)/dt), shifted so multiples of dt stay put
-    value = _div(t + 1e-3 * dt, dt)
+    value = divide(t + 1e-3 * dt, dt)
     if isinstance(value, torch.Tensor):
         return value.to(torch.int64)
     return int(value)
@@ -175,14 +168,14 @@ def _exprel_with(functions: dict) -> Callable:
         ex = functions["expm1"](x)
         small = torch.abs(x) < 1e-16
         safe = torch.where(small, torch.ones_like(x), x)
-        value = torch.where(small, torch.ones_like(ex), _div(ex, safe))
+        value = torch.where(small, torch.ones_like(ex), divide(ex, safe))
         return torch.where(x > 717, torch.full_like(value, float("inf")), value)
 
     return exprel
 
 
 class _RandomRefused(BackendError):
-    pass
+    """Raised by the stand-ins of Brian2's random functions."""
 
 
 def _random(name: str):
@@ -301,7 +294,7 @@ _BINARY = {
     ast.Add: operator.add,
     ast.Sub: operator.sub,
     ast.Mult: operator.mul,
-    ast.Div: _div,
+    ast.Div: divide,
     ast.Pow: _pow,
     ast.Mod: lambda a, b: torch.remainder(a, b) if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor) else a % b,
 }

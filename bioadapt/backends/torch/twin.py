@@ -37,7 +37,7 @@ from ...errors import BackendError
 from ...network.spec import NetworkSpec
 from .program import Block, Program, Ref, extract_program
 from .spikes import Surrogate, spike, spike_where
-from .translate import MATH_MODES
+from .translate import MATH_MODES, divide
 
 __all__ = ["Twin", "TwinOutput", "run_twin"]
 
@@ -320,9 +320,7 @@ class Twin(nn.Module):
         if op == "*=":
             return old * value
         if op == "/=":
-            from .translate import _div
-
-            return _div(old, value)
+            return divide(old, value)
         raise BackendError(f"unsupported operator '{op}'")
 
     def _cast(self, value, ref: Ref, shape, device):
