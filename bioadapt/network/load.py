@@ -153,8 +153,9 @@ def _values(name: str, model: ModelSpec, overrides: dict, size: int, where: str,
         if raw is None:
             continue
         key = f"{where}.values: key '{var}'" if var in overrides else f"{model.path}: [defaults] key '{var}'"
+        shared = "shared" in eqs[var].flags  # one value for the whole population
         try:
-            arr = sample_values(raw, size, stream(seed, f"populations.{name}.values.{var}"), key)
+            arr = sample_values(raw, 1 if shared else size, stream(seed, f"populations.{name}.values.{var}"), key)
         except ParameterError as exc:
             raise ConfigError(str(exc)) from None
         dim = eqs[var].dim
@@ -223,8 +224,8 @@ def _projection(k: int, data: dict, pops: dict, where: str, dt: float, seed: int
         delay = sample_values(data.get("delay", 0.0), len(i), stream(seed, f"projections.{name}.delay"), f"{where}: key 'delay'")
     except ParameterError as exc:
         raise ConfigError(str(exc)) from None
-    if fu.get_dimensions(weight) is not fu.DIMENSIONLESS:
-        raise ConfigError(f"{where}: key 'weight' must be dimensionless; put units into the on_pre statement.")
+    weight_dim = fu.get_dimensions(weight)
+    weight_unit = "1" if weight_dim is fu.DIMENSIONLESS else repr(fu.get_unit(weight_dim))
     if "delay" in data and fu.get_dimensions(delay) is not second.dim and np.any(np.asarray(delay) != 0):
         raise ConfigError(f"{where}: key 'delay' must be a time (e.g. '1*ms'), got {data['delay']!r}.")
     delay = np.asarray(delay, dtype=np.float64)
@@ -233,7 +234,7 @@ def _projection(k: int, data: dict, pops: dict, where: str, dt: float, seed: int
     # Round to whole steps here, once, so that every backend gets integers
     # (Brian2 would round with int(d/dt + 0.5), ambiguous on half steps).
     steps = np.floor(delay / dt + 0.5).astype(np.int64)
-    return ProjectionSpec(name, src.name, tgt.name, i, j, np.asarray(weight, dtype=np.float64), steps, on_pre=on_pre, summed=summed)
+    return ProjectionSpec(name, src.name, tgt.name, i, j, np.asarray(weight, dtype=np.float64), steps, on_pre=on_pre, summed=summed, weight_unit=weight_unit)
 
 
 def network_from_dict(data: dict, source: str = "<dict>", folder: Path | None = None) -> NetworkSpec:

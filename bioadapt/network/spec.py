@@ -64,6 +64,7 @@ class ProjectionSpec:
     delay_steps: np.ndarray
     on_pre: str | None = None
     summed: str | None = None
+    weight_unit: str = "1"  # Brian2 unit of ``weight`` (values are SI)
 
     @property
     def size(self) -> int:

@@ -113,7 +113,7 @@ def _neuron_group(pop: PopulationSpec, spec: NetworkSpec, clock: Clock, namespac
 
 def _synapses(proj: ProjectionSpec, spec: NetworkSpec, groups: dict, clock: Clock, settable_delays: bool = False) -> Synapses:
     source, target = groups[proj.source], groups[proj.target]
-    model = "weight : 1"
+    model = f"weight : {proj.weight_unit}"
     if settable_delays and proj.on_pre is not None:
         # delays cannot be run_args themselves; a constant variable can, and
         # the delay is assigned from it after the run_args are applied

@@ -225,9 +225,13 @@ class Twin(nn.Module):
         inputs = self.default_inputs() if inputs is None else inputs
         drive = drive or {}
         record = record or {}
-        batch = next(iter(inputs.values())).shape[1] if inputs else (next(iter(next(iter(drive.values())).values())).shape[1] if drive else 1)
+        # batch size and length come from the first input (or drive) tensor
+        first = next(iter(inputs.values()), None)
+        if first is None:
+            first = next((v for variables in drive.values() for v in variables.values()), None)
+        batch = first.shape[1] if first is not None else 1
         if n_steps is None:
-            n_steps = next(iter(inputs.values())).shape[0] if inputs else self.spec.n_steps
+            n_steps = first.shape[0] if first is not None else self.spec.n_steps
         for pop in drive:
             for var in drive[pop]:
                 if var not in self.drive_vars.get(pop, []):
