@@ -17,6 +17,10 @@ Keys of a model file
     Explicit discrete-time program for a model defined in discrete time: one
     key per Brian2 schedule slot (``groups``, ``after_resets`` ...), each a
     block of Brian2 abstract code run on every neuron at that slot.
+``[every_step]``
+    Blocks of abstract code by slot that run every step under any scheme,
+    after the scheme's own code in that slot (e.g. ``after_groups = "I = 0"``
+    to clear a one-step input).
 """
 
 from __future__ import annotations
@@ -29,11 +33,12 @@ from brian2 import Equations
 
 from ..errors import ModelError, ParameterError
 from ..quantities import parse_quantity
+from ..schemes import SCHEMES
 from .spec import SLOTS, ModelSpec
 
 __all__ = ["load_model", "shipped_models", "model_path"]
 
-_KEYS = {"equations", "threshold", "reset", "refractory", "defaults", "programs", "default_scheme", "description"}
+_KEYS = {"equations", "threshold", "reset", "refractory", "defaults", "programs", "default_scheme", "description", "every_step"}
 
 
 def shipped_models() -> list[str]:
@@ -121,7 +126,18 @@ def load_model(name_or_path: str | Path, relative_to: Path | None = None) -> Mod
             if not isinstance(code, str):
                 raise ModelError(f"{path}: [programs.{scheme}] key '{slot}' must be a string of Brian2 abstract code.")
 
+    every_step = data.get("every_step", {})
+    if not isinstance(every_step, dict):
+        raise ModelError(f"{path}: [every_step] must be a table of slot = code.")
+    for slot, code in every_step.items():
+        if slot not in SLOTS:
+            raise ModelError(f"{path}: [every_step] key '{slot}' is not a Brian2 schedule slot; use one of {', '.join(SLOTS)}.")
+        if not isinstance(code, str):
+            raise ModelError(f"{path}: [every_step] key '{slot}' must be a string of Brian2 abstract code.")
+
     default_scheme = _string(data, "default_scheme", path)
+    if default_scheme is not None and default_scheme not in programs and default_scheme not in SCHEMES:
+        raise ModelError(f"{path}: key 'default_scheme' = '{default_scheme}' is neither a program of the model nor a scheme ({', '.join(sorted(SCHEMES))}).")
     if programs and default_scheme is None and not eqs.diff_eq_names:
         raise ModelError(f"{path}: the model has no differential equations, so key 'default_scheme' must name one of its programs ({', '.join(programs)}).")
     if default_scheme is not None and not eqs.diff_eq_names and default_scheme not in programs:
@@ -137,4 +153,5 @@ def load_model(name_or_path: str | Path, relative_to: Path | None = None) -> Mod
         programs={k: dict(v) for k, v in programs.items()},
         default_scheme=default_scheme,
         description=_string(data, "description", path) or "",
+        every_step=dict(every_step),
     )

@@ -51,7 +51,10 @@ class ModelSpec:
         update when the population's scheme names it; the differential equations
         then only declare the variables (see `declarations`).
     default_scheme : str or None
-        Scheme used when the population does not name one.
+        Scheme used when neither the population nor the network names one.
+    every_step : dict
+        ``slot -> abstract code`` run on every neuron at that slot, whatever
+        the scheme (bookkeeping such as clearing one-step input variables).
     description : str
         Free text.
     """
@@ -66,6 +69,7 @@ class ModelSpec:
     programs: dict = field(default_factory=dict)
     default_scheme: str | None = None
     description: str = ""
+    every_step: dict = field(default_factory=dict)
 
     @property
     def brian_equations(self) -> Equations:

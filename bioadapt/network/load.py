@@ -37,6 +37,7 @@ from ..models.load import load_model
 from ..models.spec import ModelSpec
 from .spec import NetworkSpec, PopulationSpec, ProjectionSpec
 from ..quantities import parse_quantity, sample_values
+from ..schemes import SCHEMES
 
 __all__ = ["load_network", "network_from_dict", "stream"]
 
@@ -130,11 +131,17 @@ def _population(name: str, data: dict, net: dict, where: str, folder: Path | Non
         model = load_model(data["model"], relative_to=folder)
     except ModelError as exc:
         raise ModelError(f"{where}: key 'model': {exc}") from None
-    scheme = data.get("scheme") or (model.default_scheme if model.default_scheme else None) or net.get("scheme", "euler")
+    if model.brian_equations.diff_eq_names:
+        # population > network > model default > euler
+        scheme = data.get("scheme") or net.get("scheme") or model.default_scheme or "euler"
+    else:  # a discrete-time model: the network's ODE scheme does not apply
+        scheme = data.get("scheme") or model.default_scheme
     if not isinstance(scheme, str):
         raise ConfigError(f"{where}: key 'scheme' must be a string.")
     if scheme not in model.programs and not model.brian_equations.diff_eq_names:
         raise ConfigError(f"{where}: model '{model.name}' is defined in discrete time; its schemes are {sorted(model.programs)}, got '{scheme}'.")
+    if scheme not in model.programs and scheme not in SCHEMES:
+        raise ConfigError(f"{where}: scheme '{scheme}' is neither a program of model '{model.name}' ({', '.join(sorted(model.programs)) or 'none'}) nor a scheme ({', '.join(sorted(SCHEMES))}).")
     values = _values(name, model, data.get("values", {}), size, where, seed)
     return PopulationSpec(name, size, "neurons", model=model, scheme=scheme, values=values)
 

@@ -25,17 +25,20 @@ from brian2 import (
 )
 from brian2.units import fundamentalunits as fu
 
+from brian2.utils.stringtools import get_identifiers
+
 from ...errors import BackendError, ConfigError
+from ...schemes import brian_method
+from ...schemes.symplectic_euler import after_reset_code
 from ...network.spec import NetworkSpec, PopulationSpec, ProjectionSpec
 
-__all__ = ["BrianNetwork", "build_network", "BRIAN_METHODS"]
-
-#: Brian2's own integration methods an ODE model may name as its scheme.
-BRIAN_METHODS = ("euler", "exponential_euler", "rk2", "rk4", "heun", "exact", "linear", "independent")
+__all__ = ["BrianNetwork", "build_network"]
 
 #: Order of program blocks inside their slot: after the group's state updater
 #: (order 0), so that refractoriness is updated before a program reads it.
 PROGRAM_ORDER = 1
+#: Order of [every_step] blocks: after the scheme's and program's code of their slot.
+EVERY_STEP_ORDER = 2
 #: Order of external drives in the ``start`` slot: before anything else.
 DRIVE_ORDER = -10
 
@@ -82,32 +85,45 @@ def _fail(pop_or_proj: str, what: str, exc: Exception, source: str):
 
 def _neuron_group(pop: PopulationSpec, spec: NetworkSpec, clock: Clock, namespace: dict) -> NeuronGroup:
     model = pop.model
-    scheme = pop.scheme
-    uses_program = scheme in model.programs
-    if not uses_program and scheme not in BRIAN_METHODS:
-        raise ConfigError(
-            f"{spec.source}: [populations.{pop.name}]: scheme '{scheme}' is neither a program of model "
-            f"'{model.name}' ({', '.join(sorted(model.programs)) or 'none'}) nor a Brian2 method ({', '.join(BRIAN_METHODS)})."
-        )
+    scheme_name = pop.scheme
+    uses_program = scheme_name in model.programs
+    method, options, later = "euler", None, []
+    if not uses_program:
+        scheme = brian_method(scheme_name)
+        method = scheme.brian_name
+        if scheme.split_at_reset and model.threshold:
+            # the membrane (threshold variables) before the reset, the rest after it
+            membrane = get_identifiers(model.threshold)
+            later = [v for v in model.brian_equations.diff_eq_names if v not in membrane]
+            options = {"after_resets": later}
     try:
         group = NeuronGroup(
             pop.size,
-            model.equations_for(scheme),
+            model.equations_for(scheme_name),
             threshold=model.threshold,
             reset=model.reset,
             refractory=model.refractory if model.refractory else False,
-            method="euler" if uses_program else scheme,
+            method=method,
+            method_options=options,
             clock=clock,
             name=pop.name,
             namespace=namespace,
         )
+        if later:
+            code = after_reset_code(group.equations, group.variables, later)
+            group.run_regularly(code, when="after_resets", order=PROGRAM_ORDER, name=f"{pop.name}_scheme_after_resets")
     except Exception as exc:  # Brian2 raises many exception types for bad models
-        _fail(f"population '{pop.name}' (model file {model.path})", "model", exc, spec.source)
+        _fail(f"population '{pop.name}' (model file {model.path}, scheme '{scheme_name}')", "model", exc, spec.source)
     for var, values in pop.values.items():
         group.variables[var].set_value(values)
-    if uses_program:
-        for slot, code in model.programs[scheme].items():
-            group.run_regularly(code, when=slot, order=PROGRAM_ORDER, name=f"{pop.name}_program_{slot}")
+    blocks = dict(model.programs[scheme_name]) if uses_program else {}
+    for slot, code in blocks.items():
+        group.run_regularly(code, when=slot, order=PROGRAM_ORDER, name=f"{pop.name}_program_{slot}")
+    for slot, code in model.every_step.items():
+        try:
+            group.run_regularly(code, when=slot, order=EVERY_STEP_ORDER, name=f"{pop.name}_every_step_{slot}")
+        except Exception as exc:
+            _fail(f"population '{pop.name}' (model file {model.path}, [every_step] {slot})", "code", exc, spec.source)
     return group
 
 
