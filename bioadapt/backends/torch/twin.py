@@ -229,7 +229,12 @@ class Twin(nn.Module):
         first = next(iter(inputs.values()), None)
         if first is None:
             first = next((v for variables in drive.values() for v in variables.values()), None)
-        batch = first.shape[1] if first is not None else 1
+        if first is not None:
+            batch = first.shape[1]
+        elif state:
+            batch = next(v for k, v in state.items() if k[0] != "_history").shape[0]
+        else:
+            batch = 1
         if n_steps is None:
             n_steps = first.shape[0] if first is not None else self.spec.n_steps
         for pop in drive:
