@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from brian2.stateupdaters.base import StateUpdateMethod
 
 from ..errors import SchemeNotApplicable
+from .exact import PassThrough
 from .symplectic_euler import SymplecticEuler
 
 __all__ = ["Scheme", "SCHEMES", "brian_method", "scheme_names"]
@@ -26,12 +27,16 @@ class Scheme:
         Order of convergence of the local error for smooth problems.
     split_at_reset : bool
         Whether part of the update runs after the reset (``symplectic_euler``).
+    propagator : bool
+        Whether the update uses per-neuron propagators computed by bioadapt
+        (``exact``); ``order`` 0 means exact for inputs constant over a step.
     """
 
     name: str
     brian_name: str
     order: int
     split_at_reset: bool = False
+    propagator: bool = False
 
 
 def _register(name: str, method) -> str:
@@ -49,7 +54,7 @@ SCHEMES: dict[str, Scheme] = {
         Scheme("rk2", "rk2", 2),
         Scheme("heun", "heun", 2),
         Scheme("rk4", "rk4", 4),
-        Scheme("exact", "exact", 0),
+        Scheme("exact", _register("exact", PassThrough()), 0, propagator=True),
         Scheme("linear", "linear", 0),
         Scheme("independent", "independent", 0),
         Scheme("symplectic_euler", _register("symplectic_euler", SymplecticEuler()), 1, split_at_reset=True),

@@ -27,8 +27,9 @@ from brian2.units import fundamentalunits as fu
 
 from brian2.utils.stringtools import get_identifiers
 
-from ...errors import BackendError, ConfigError
+from ...errors import BackendError, ConfigError, SchemeNotApplicable
 from ...schemes import brian_method
+from ...schemes.exact import linear_system
 from ...schemes.symplectic_euler import after_reset_code
 from ...network.spec import NetworkSpec, PopulationSpec, ProjectionSpec
 
@@ -57,6 +58,8 @@ class BrianNetwork:
     drive_objects: dict = field(default_factory=dict)
     #: TimedArrays by ``(population, variable)`` (drives) and ``(population, None)`` (input spikes)
     timed_arrays: dict = field(default_factory=dict)
+    #: linear systems of populations integrated with the exact scheme
+    linear_systems: dict = field(default_factory=dict)
 
 
 def root_message(exc: BaseException) -> str:
@@ -83,14 +86,23 @@ def _fail(pop_or_proj: str, what: str, exc: Exception, source: str):
     raise BackendError(f"{source}: {pop_or_proj}: Brian2 rejected the {what}: {root_message(exc)}") from None
 
 
-def _neuron_group(pop: PopulationSpec, spec: NetworkSpec, clock: Clock, namespace: dict) -> NeuronGroup:
+def _neuron_group(pop: PopulationSpec, spec: NetworkSpec, clock: Clock, namespace: dict, net: "BrianNetwork") -> NeuronGroup:
     model = pop.model
     scheme_name = pop.scheme
     uses_program = scheme_name in model.programs
-    method, options, later = "euler", None, []
+    method, options, later, system = "euler", None, [], None
+    equations = model.equations_for(scheme_name)
     if not uses_program:
         scheme = brian_method(scheme_name)
         method = scheme.brian_name
+        if scheme.propagator:
+            where = f"{spec.source}: [populations.{pop.name}] (model file {model.path})"
+            try:
+                system = linear_system(model.brian_equations, where)
+            except SchemeNotApplicable as exc:
+                raise ConfigError(str(exc)) from None
+            equations += "\n" + "\n".join(f"{name} : 1 (constant)" for name in system.derived_names())
+            options = {"code": system.code()}
         if scheme.split_at_reset and model.threshold:
             # the membrane (threshold variables) before the reset, the rest after it
             membrane = get_identifiers(model.threshold)
@@ -99,7 +111,7 @@ def _neuron_group(pop: PopulationSpec, spec: NetworkSpec, clock: Clock, namespac
     try:
         group = NeuronGroup(
             pop.size,
-            model.equations_for(scheme_name),
+            equations,
             threshold=model.threshold,
             reset=model.reset,
             refractory=model.refractory if model.refractory else False,
@@ -116,6 +128,10 @@ def _neuron_group(pop: PopulationSpec, spec: NetworkSpec, clock: Clock, namespac
         _fail(f"population '{pop.name}' (model file {model.path}, scheme '{scheme_name}')", "model", exc, spec.source)
     for var, values in pop.values.items():
         group.variables[var].set_value(values)
+    if system is not None:
+        for var, values in system.propagators(pop.values, pop.size, spec.dt).items():
+            group.variables[var].set_value(values)
+        net.linear_systems[pop.name] = system  # to recompute propagators for new values
     blocks = dict(model.programs[scheme_name]) if uses_program else {}
     for slot, code in blocks.items():
         group.run_regularly(code, when=slot, order=PROGRAM_ORDER, name=f"{pop.name}_program_{slot}")
@@ -208,7 +224,7 @@ def build_network(spec: NetworkSpec, record: dict | None = None, drive: dict | N
                     raise ConfigError(f"drive for '{pop.name}.{var}' must have shape (n_steps, size) = {(spec.n_steps, pop.size)}, got {values.shape}.")
                 namespace[f"drive_{var}"] = TimedArray(values, dt=spec.dt * second, name=f"{pop.name}_drive_{var}_values")
                 net.timed_arrays[(pop.name, var)] = namespace[f"drive_{var}"]
-            group = _neuron_group(pop, spec, clock, namespace)
+            group = _neuron_group(pop, spec, clock, namespace, net)
             for var in drive.get(pop.name, {}):
                 if var not in group.variables or not re.match(r"^[A-Za-z_]\w*$", var):
                     raise ConfigError(f"drive: '{var}' is not a variable of population '{pop.name}'.")

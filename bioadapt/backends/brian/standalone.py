@@ -123,10 +123,16 @@ class StandaloneNetwork:
         run_args = {}
         for pop, variables in (values or {}).items():
             group = self._group(pop)
+            size = spec.populations[pop].size
             for var, value in variables.items():
                 if var not in group.variables:
                     raise BackendError(f"run(values=...): '{var}' is not a variable of population '{pop}'.")
-                run_args[getattr(group, var)] = Quantity(self._shaped(value, (spec.populations[pop].size,), f"{pop}.{var}"), dim=group.variables[var].dim)
+                run_args[getattr(group, var)] = Quantity(self._shaped(value, (size,), f"{pop}.{var}"), dim=group.variables[var].dim)
+            system = net.linear_systems.get(pop)
+            if system is not None:  # the exact scheme's propagators follow the parameters
+                merged = dict(spec.populations[pop].values, **{k: np.asarray(v, dtype=float) for k, v in variables.items()})
+                for var, value in system.propagators(merged, size, spec.dt).items():
+                    run_args[getattr(group, var)] = value
         for name, value in (weights or {}).items():
             syn = self._synapses(name)
             run_args[syn.weight] = self._shaped(value, (self._proj(name).size,), f"{name}.weight")

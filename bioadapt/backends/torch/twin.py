@@ -36,6 +36,7 @@ from torch import nn
 from ...errors import BackendError
 from ...network.spec import NetworkSpec
 from .program import Block, Program, Ref, extract_program
+from ...schemes.exact import DERIVED_PREFIX
 from .spikes import Surrogate, spike, spike_where
 from .translate import MATH_MODES, divide
 
@@ -120,10 +121,12 @@ class Twin(nn.Module):
             if (owner, var) in prog.written or owner == prog.clock:
                 continue
             tensor = torch.as_tensor(np.asarray(value))
-            if tensor.is_floating_point():
+            if tensor.is_floating_point() and not var.startswith(DERIVED_PREFIX):
                 if owner not in self.params:
                     self.params[owner] = nn.ParameterDict()
                 self.params[owner][var] = nn.Parameter(tensor.to(dtype))
+            elif tensor.is_floating_point():  # derived constants (propagators): not trainable
+                self._constants[(owner, var)] = tensor.to(dtype)
             else:
                 self._constants[(owner, var)] = tensor.to(torch.int64 if tensor.dtype != torch.bool else torch.bool)
         # spike-queue order of every spike-triggered projection: descending
