@@ -52,11 +52,10 @@ SCHEMES: dict[str, Scheme] = {
         Scheme("euler", "euler", 1),
         Scheme("exponential_euler", "exponential_euler", 1),
         Scheme("rk2", "rk2", 2),
-        Scheme("heun", "heun", 2),
+        # Brian2's heun is a stochastic Heun: its deterministic part is Euler's
+        Scheme("heun", "heun", 1),
         Scheme("rk4", "rk4", 4),
         Scheme("exact", _register("exact", PassThrough()), 0, propagator=True),
-        Scheme("linear", "linear", 0),
-        Scheme("independent", "independent", 0),
         Scheme("symplectic_euler", _register("symplectic_euler", SymplecticEuler()), 1, split_at_reset=True),
     )
 }
