@@ -7,9 +7,9 @@ import warnings
 # MSVC helper on every platform; the warning is not actionable by users.
 warnings.filterwarnings("ignore", message="_get_vc_env is private", category=UserWarning)
 
-from .errors import BackendError, BioadaptError, ConfigError, ModelError, ParameterError, SchemeNotApplicable
+from .errors import BackendError, BioadaptError, ConfigError, ModelError, ParameterError, RoundingWarning, SchemeNotApplicable
 from .models import ModelSpec, load_model, shipped_models
-from .network import NetworkSpec, load_network, network_from_dict
+from .network import NetworkSpec, at_dt, load_network, network_from_dict
 from .result import SimulationResult
 from .simulate import BACKENDS, simulate
 
@@ -22,8 +22,10 @@ __all__ = [
     "ModelSpec",
     "NetworkSpec",
     "ParameterError",
+    "RoundingWarning",
     "SchemeNotApplicable",
     "SimulationResult",
+    "at_dt",
     "load_model",
     "load_network",
     "network_from_dict",

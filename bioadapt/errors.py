@@ -14,6 +14,7 @@ __all__ = [
     "ParameterError",
     "BackendError",
     "SchemeNotApplicable",
+    "RoundingWarning",
 ]
 
 
@@ -39,3 +40,7 @@ class BackendError(BioadaptError):
 
 class SchemeNotApplicable(BioadaptError):
     """An integration scheme cannot be applied to a model; callers may fall back."""
+
+
+class RoundingWarning(UserWarning):
+    """A delay or an input spike time moved when a network was put on another time grid."""
