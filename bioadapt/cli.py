@@ -59,6 +59,44 @@ def _simulate(args) -> int:
     return 0
 
 
+def _parse_dts(text: str) -> list[float]:
+    from brian2 import second
+
+    from .quantities import parse_quantity
+
+    dts = []
+    for item in text.split(","):
+        value = parse_quantity(item.strip(), f"--dt {item.strip()}")
+        if not hasattr(value, "dim") or value.dim is not second.dim:
+            raise BioadaptError(f"--dt {item.strip()}: expected a time such as 0.5ms or 0.5*ms.")
+        dts.append(float(value / second))
+    return dts
+
+
+def _compare(args) -> int:
+    from .analysis.compare import compare, write_report
+    from .network import load_network
+
+    spec = load_network(args.network)
+    schemes = [s.strip() for s in args.schemes.split(",") if s.strip()]
+    dts = _parse_dts(args.dt.replace("ms", "*ms").replace("**", "*").replace("us", "*us")) if args.dt else [spec.dt]
+    rows = compare(spec, schemes, dts, population=args.population, variable=args.var, backend=args.backend, window=args.window * 1e-3)
+    header = f"{'scheme':18s} {'dt ms':>7s} {'ref':>5s} {'spk':>5s} {'match':>5s} {'miss':>5s} {'extra':>5s} {'|dt| ms':>8s} {'vR':>6s} {'trace rms':>9s} {'s/s':>7s}"
+    print(header)
+    for r in rows:
+        print(f"{r.scheme:18s} {r.dt_ms:7.3g} {r.reference_spikes:5d} {r.spikes:5d} {r.matched:5d} {r.missed:5d} {r.extra:5d} {r.timing_error_mean_ms:8.4f} {r.van_rossum:6.3f} {r.trace_rms:9.2e} {r.seconds_per_simulated_second:7.3f}")
+    if args.out:
+        try:
+            import matplotlib  # noqa: F401
+
+            plot = True
+        except ImportError:
+            plot = False
+        for path in write_report(rows, args.out, plot=plot):
+            print(f"wrote {path}")
+    return 0
+
+
 def _models(args) -> int:
     from .models import load_model, shipped_models
     from .models.table import parameter_table
@@ -89,6 +127,17 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--fast-math", action="store_true", help="cpp_standalone: compile with fast math (faster, not bit-faithful)")
     sim.add_argument("--directory", help="cpp_standalone: keep the generated project in this folder")
     sim.set_defaults(func=_simulate)
+
+    comp = sub.add_parser("compare", help="compare schemes and time steps against the grid-independent reference")
+    comp.add_argument("network", help="network configuration (.toml) with one neuron population of an ODE model")
+    comp.add_argument("--schemes", default="euler,exponential_euler,symplectic_euler,exact,rk4")
+    comp.add_argument("--dt", help="comma-separated time steps, e.g. 1ms,0.5ms,0.1ms (default: the network's)")
+    comp.add_argument("--population", help="neuron population to compare (default: the only one)")
+    comp.add_argument("--var", help="state variable for the trace error (default: the thresholded one)")
+    comp.add_argument("--backend", default="torch", choices=["numpy", "cpp_standalone", "torch"])
+    comp.add_argument("--window", type=float, default=2.0, help="spike matching window in ms")
+    comp.add_argument("--out", help="folder for compare.csv, compare.json and compare.png")
+    comp.set_defaults(func=_compare)
 
     models = sub.add_parser("models", help="list shipped models, or show one model's parameters")
     models.add_argument("name", nargs="?", help="model name or path")
