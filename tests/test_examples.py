@@ -16,9 +16,12 @@ def _run(script, argv, capsys):
     return capsys.readouterr().out
 
 
-def test_adlif_stability_example(tmp_path, capsys):
+def test_adlif_discretizations_example(tmp_path, capsys):
     pytest.importorskip("matplotlib")
-    out = _run("examples/adlif_stability.py", ["--out", str(tmp_path / "map.png")], capsys)
-    assert "exponential_euler" in out and "|lambda| = 1.01128" in out and "|lambda| = 0.97206" in out
+    out = _run("examples/adlif_discretizations.py", ["--out-dir", str(tmp_path)], capsys)
+    assert "|lambda| = 1.01128" in out and "|lambda| = 0.97206" in out
     assert "symplectic_euler   unstable grid points: 0 of" in out
-    assert (tmp_path / "map.png").stat().st_size > 10_000
+    orders = {line.split()[0]: float(line.split()[-1]) for line in out.splitlines() if "empirical order" in line}
+    assert abs(orders["euler"] - 1) < 0.15 and abs(orders["rk4"] - 4) < 0.15 and abs(orders["rk2"] - 2) < 0.15
+    for name in ("adlif_error_vs_dt.png", "adlif_stability.png"):
+        assert (tmp_path / name).stat().st_size > 10_000

@@ -66,3 +66,28 @@ def test_refractory_write_protection_is_exercised():
     # during refractoriness v stays exactly at the reset value although input arrives
     held = [np.all(v[s : s + refractory_steps, n] == 0.0) for s, n in zip(steps[:200], idx[:200]) if s + refractory_steps < len(v)]
     assert len(held) > 50 and all(held)
+
+
+SCHEME_NAMES = sorted(__import__("bioadapt.schemes", fromlist=["SCHEMES"]).SCHEMES)
+
+
+def _scheme_spec(scheme, steps=3000):
+    net = model_network("lif", steps=steps)
+    net["populations"]["hid"]["scheme"] = scheme
+    return network_from_dict(net, source=f"<lif with {scheme}>")
+
+
+@pytest.mark.parametrize("scheme", SCHEME_NAMES)
+def test_every_scheme_twin_equals_numpy(scheme):
+    res = run_all(_scheme_spec(scheme), ["numpy", "torch"], {"hid": ["v", "I"]})
+    assert res["numpy"].spike_count("hid") > 100
+    assert_same_spikes(res["numpy"], res["torch"])
+    assert_same_traces(res["numpy"], res["torch"])
+
+
+@pytest.mark.brian_standalone
+@pytest.mark.parametrize("scheme", ["symplectic_euler", "rk4"])
+def test_scheme_twin_equals_cpp_standalone(scheme):
+    res = run_all(_scheme_spec(scheme), ["cpp_standalone", "torch:libm"], {"hid": ["v", "I"]})
+    assert_same_spikes(res["cpp_standalone"], res["torch:libm"])
+    assert_same_traces(res["cpp_standalone"], res["torch:libm"])
