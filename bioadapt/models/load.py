@@ -74,6 +74,17 @@ def _string(data: dict, key: str, path: Path, required: bool = False) -> str | N
     return value
 
 
+def _check_blocks(blocks, table: str, path: Path):
+    """A table of ``slot = abstract code`` with Brian2 schedule slots as keys."""
+    if not isinstance(blocks, dict):
+        raise ModelError(f"{path}: {table} must be a table of slot = code.")
+    for slot, code in blocks.items():
+        if slot not in SLOTS:
+            raise ModelError(f"{path}: {table} key '{slot}' is not a Brian2 schedule slot; use one of {', '.join(SLOTS)}.")
+        if not isinstance(code, str):
+            raise ModelError(f"{path}: {table} key '{slot}' must be a string of Brian2 abstract code.")
+
+
 def load_model(name_or_path: str | Path, relative_to: Path | None = None) -> ModelSpec:
     """Load and validate a model file.
 
@@ -120,20 +131,9 @@ def load_model(name_or_path: str | Path, relative_to: Path | None = None) -> Mod
     if not isinstance(programs, dict) or not all(isinstance(v, dict) for v in programs.values()):
         raise ModelError(f"{path}: [programs.SCHEME] must be tables of slot = code.")
     for scheme, blocks in programs.items():
-        for slot, code in blocks.items():
-            if slot not in SLOTS:
-                raise ModelError(f"{path}: [programs.{scheme}] key '{slot}' is not a Brian2 schedule slot; use one of {', '.join(SLOTS)}.")
-            if not isinstance(code, str):
-                raise ModelError(f"{path}: [programs.{scheme}] key '{slot}' must be a string of Brian2 abstract code.")
-
+        _check_blocks(blocks, f"[programs.{scheme}]", path)
     every_step = data.get("every_step", {})
-    if not isinstance(every_step, dict):
-        raise ModelError(f"{path}: [every_step] must be a table of slot = code.")
-    for slot, code in every_step.items():
-        if slot not in SLOTS:
-            raise ModelError(f"{path}: [every_step] key '{slot}' is not a Brian2 schedule slot; use one of {', '.join(SLOTS)}.")
-        if not isinstance(code, str):
-            raise ModelError(f"{path}: [every_step] key '{slot}' must be a string of Brian2 abstract code.")
+    _check_blocks(every_step, "[every_step]", path)
 
     default_scheme = _string(data, "default_scheme", path)
     if default_scheme is not None and default_scheme not in programs and default_scheme not in SCHEMES:
