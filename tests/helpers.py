@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bioadapt import network_from_dict, simulate
+from bioadapt import simulate
 
 #: Variable recorded per shipped model (its membrane-like state).
 MEMBRANE = {"adlif": "u", "cadlif": "u", "li": "y", "stc": "H", "mtc": "V", "lif": "v"}

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from bioadapt import network_from_dict
-from bioadapt.analysis.compare import compare, match_spikes, van_rossum, write_report
+from bioadapt.analysis.compare import compare, match_spikes, van_rossum
 from bioadapt.cli import main
 
 

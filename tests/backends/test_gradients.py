@@ -2,7 +2,6 @@
 finite differences on smooth quantities (no spikes crossing), plus surrogate
 gradients through spikes."""
 
-import numpy as np
 import pytest
 import torch
 

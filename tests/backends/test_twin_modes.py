@@ -1,6 +1,5 @@
 """Twin modes: batches of independent trials, float32, dense synapses, continuing a run."""
 
-import numpy as np
 import pytest
 import torch
 

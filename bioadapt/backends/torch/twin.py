@@ -424,7 +424,7 @@ class Twin(nn.Module):
     def _run_pathway(self, block: Block, state, fired, history, t, dt, batch):
         name = block.group
         path = self._pathways[name]
-        source, target = block.extra["source"], block.extra["target"]
+        source = block.extra["source"]
         if source not in fired:  # an input group or a group without threshold this step
             fired_now = torch.zeros(batch, self.program.sizes[source], dtype=self.float_dtype, device=dt.device)
             history[source] = history[source][1:] + [fired_now]
