@@ -39,6 +39,9 @@ __all__ = ["ReferenceResult", "reference_run"]
 
 _STATEMENT = re.compile(r"^\s*(?P<var>[A-Za-z_]\w*)\s*(?P<op>[+\-*/]?=)\s*(?P<expr>.+?)\s*$")
 _ON_PRE = re.compile(r"^\s*(?P<var>[A-Za-z_]\w*)_post\s*(?P<op>[+-])=\s*(?P<expr>.+?)\s*$")
+#: consecutive zero-length segments before the reference gives up
+MAX_STALLS = 1000
+
 _APPLY = {
     "=": lambda old, value: value,
     "+=": lambda old, value: old + value,
@@ -199,20 +202,39 @@ def reference_run(spec: NetworkSpec, record: dict | None = None, sample_times: n
             for step in np.unique(p.input_steps):
                 schedule(p.name, p.input_indices[p.input_steps == step], step * spec.dt)
 
-    def events_for(t0):
+    armed = np.ones(pop.size, dtype=bool)  # crossing-only mode: re-armed once below threshold
+
+    def events_for():
         functions = []
+        if pop.threshold is None:
+            return functions
         for n in range(pop.size):
-            def crossing(t, y, n=n):
+            def value(t, y, n=n):
+                return float(np.asarray(pop.threshold(*pop.args(y, t)))[n])
+
+            if pop.crossing_only and not armed[n]:
+                def rearm(t, y, value=value):
+                    return value(t, y)
+                rearm.terminal = True
+                rearm.direction = -1
+                functions.append(rearm)
+                continue
+
+            def crossing(t, y, n=n, value=value):
                 if t < pop.refractory_until[n] and not pop.crossing_only:
                     return -1.0
-                return float(np.asarray(pop.threshold(*pop.args(y, t)))[n])
+                return value(t, y)
             crossing.terminal = True
             crossing.direction = 1
             functions.append(crossing)
-        return functions if pop.threshold is not None else []
+        return functions
 
     def rhs(t, y):
-        derivs = np.stack([np.broadcast_to(np.asarray(f(*pop.args(y, t)), dtype=float), (pop.size,)) for f in pop.rhs])
+        # trial steps of the adaptive solver may probe far past a spike of an
+        # exponential model (exp overflows there); such steps are rejected or
+        # cut by the threshold event, so the overflow is harmless
+        with np.errstate(over="ignore", invalid="ignore"):
+            derivs = np.stack([np.broadcast_to(np.asarray(f(*pop.args(y, t)), dtype=float), (pop.size,)) for f in pop.rhs])
         for var in pop.held:
             k = pop.state_names.index(var)
             derivs[k] = np.where(t < pop.refractory_until, 0.0, derivs[k])
@@ -241,10 +263,12 @@ def reference_run(spec: NetworkSpec, record: dict | None = None, sample_times: n
 
     t = 0.0
     next_sample = 0
+    stalls = 0
     while t < duration:
         t_next = min(queue[0][0], duration) if queue else duration
         if t_next > t:
-            sol = solve_ivp(rhs, (t, t_next), pop.y(), method="DOP853", rtol=rtol, atol=atol, events=events_for(t), dense_output=True)
+            t_start = t
+            sol = solve_ivp(rhs, (t, t_next), pop.y(), method="DOP853", rtol=rtol, atol=atol, events=events_for(), dense_output=True)
             t_end = sol.t[-1]
             while next_sample < len(samples) and samples[next_sample] < t_end:
                 y = sol.sol(samples[next_sample]).reshape(len(pop.state_names), pop.size)
@@ -254,7 +278,18 @@ def reference_run(spec: NetworkSpec, record: dict | None = None, sample_times: n
             pop.set_y(sol.y[:, -1])
             t = t_end
             if sol.status == 1:  # a threshold crossing: fire it and any neuron at threshold now
-                fire(t, [n for n, ev in enumerate(sol.t_events) if len(ev)])
+                stalls = stalls + 1 if t_end <= t_start else 0
+                if stalls > MAX_STALLS:
+                    raise BackendError(f"reference: no progress at t = {t:.9g} s (events keep firing at the same instant).")
+                hit = [n for n, ev in enumerate(sol.t_events) if len(ev)]
+                if pop.crossing_only:
+                    rearmed = [n for n in hit if not armed[n]]
+                    armed[rearmed] = True
+                    crossed = [n for n in hit if n not in rearmed]
+                    armed[crossed] = False
+                    fire(t, crossed)
+                else:
+                    fire(t, hit)
                 continue
         # apply every event due now
         while queue and queue[0][0] <= t:
