@@ -119,6 +119,46 @@ class LinearSystem:
         return out
 
 
+    def torch_propagators(self, params: dict, size: int, dt: float):
+        """The same constants as `propagators`, computed with torch (differentiable).
+
+        Used for gradients only: forward values come from `propagators` (scipy),
+        which is what Brian2 receives.
+        """
+        import torch
+
+        symbols = [sp.Symbol(p) for p in self.parameters]
+        plain = {sp.Symbol(p, real=True): sp.Symbol(p) for p in self.parameters}
+        args = [torch.broadcast_to(torch.as_tensor(params[p], dtype=torch.float64), (size,)) for p in self.parameters]
+        k = len(self.names)
+        rows = []
+        for r in range(k):
+            row = []
+            for c in range(k):
+                entry = sp.lambdify(symbols, self.A[r, c].subs(plain), modules=[{}, "math"])
+                row.append(torch.broadcast_to(torch.as_tensor(entry(*args), dtype=torch.float64), (size,)))
+            rows.append(torch.stack(row, dim=-1))
+        A = torch.stack(rows, dim=-2)  # (size, k, k)
+        variants = [("P", "F", A)]
+        if self.held:
+            keep = torch.tensor([0.0 if n in self.held else 1.0 for n in self.names], dtype=torch.float64)
+            variants.append(("Pr", "Fr", A * keep[:, None]))
+        out = {}
+        eye = torch.eye(k, dtype=torch.float64)
+        for kind_p, kind_f, mat in variants:
+            top = torch.cat([mat * dt, torch.broadcast_to(eye * dt, (size, k, k))], dim=-1)
+            augmented = torch.cat([top, torch.zeros(size, k, 2 * k, dtype=torch.float64)], dim=-2)
+            expo = torch.linalg.matrix_exp(augmented)
+            P, F = expo[:, :k, :k], expo[:, :k, k:]
+            if kind_f == "Fr":
+                F = F * keep[:, None]
+            for r, x in enumerate(self.names):
+                for c, y in enumerate(self.names):
+                    out[f"{DERIVED_PREFIX}{kind_p}_{x}_{y}"] = P[:, r, c]
+                    out[f"{DERIVED_PREFIX}{kind_f}_{x}_{y}"] = F[:, r, c]
+        return out
+
+
 def linear_system(equations: Equations | str, where: str = "model") -> LinearSystem:
     """The linear system of ``equations`` or `SchemeNotApplicable`."""
     return LinearSystem(Equations(equations) if isinstance(equations, str) else equations, where)

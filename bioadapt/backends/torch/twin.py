@@ -36,7 +36,7 @@ from torch import nn
 from ...errors import BackendError
 from ...network.spec import NetworkSpec
 from .program import Block, Program, Ref, extract_program
-from ...schemes.exact import DERIVED_PREFIX
+from ...schemes.exact import DERIVED_PREFIX, linear_system
 from .spikes import Surrogate, spike, spike_where
 from .translate import MATH_MODES, divide
 
@@ -129,6 +129,20 @@ class Twin(nn.Module):
                 self._constants[(owner, var)] = tensor.to(dtype)
             else:
                 self._constants[(owner, var)] = tensor.to(torch.int64 if tensor.dtype != torch.bool else torch.bool)
+        # populations integrated with the exact scheme: their propagators are
+        # recomputed from the parameters in every forward (gradients flow)
+        self._systems = {}
+        for pop in spec.populations.values():
+            if pop.is_input or pop.scheme in pop.model.programs or pop.scheme != "exact":
+                continue
+            system = linear_system(pop.model.brian_equations, f"{spec.source}: [populations.{pop.name}]")
+            self._systems[pop.name] = system
+            for name in system.parameters:
+                if pop.name not in self.params:
+                    self.params[pop.name] = nn.ParameterDict()
+                if name not in self.params[pop.name]:
+                    value = pop.values.get(name, np.zeros(pop.size))
+                    self.params[pop.name][name] = nn.Parameter(torch.as_tensor(np.asarray(value, dtype=np.float64)).to(dtype))
         # spike-queue order of every spike-triggered projection: descending
         # delay (earlier pushes first), then presynaptic index, then synapse index
         self._pathways = {}
@@ -259,6 +273,13 @@ class Twin(nn.Module):
             else:
                 history[group] = [torch.zeros(batch, self.program.sizes[group], dtype=self.float_dtype, device=device)] * depth
         dt = torch.tensor(self.program.dt, dtype=torch.float64, device=device)
+        self._derived = {}
+        for pop, system in self._systems.items():
+            names = system.derived_names()
+            params = [self.params[pop][p] for p in system.parameters]
+            values = _Propagators.apply(system, self.program.sizes[pop], self.program.dt, tuple(names), *params)
+            for k, name in enumerate(names):
+                self._derived[(pop, name)] = values[k].to(self.float_dtype)
         spikes_out = {g: [] for g in self.program.spiking}
         traces = {pop: {var: [] for var in vars_} for pop, vars_ in record.items()}
         for step in range(start_step, start_step + n_steps):
@@ -285,6 +306,8 @@ class Twin(nn.Module):
         key = (owner, var)
         if key in state:
             return state[key]
+        if key in getattr(self, "_derived", {}):
+            return self._derived[key]
         if owner in self.params and var in self.params[owner]:
             return self.params[owner][var]
         if key in self._constants:
@@ -507,6 +530,29 @@ class Twin(nn.Module):
         target = block.extra["target"]
         zeros = torch.zeros(batch, self.program.sizes[target], dtype=self.float_dtype, device=dt.device)
         state[(target, block.extra["target_var"])] = zeros.index_add(1, path["j"], value)
+
+
+class _Propagators(torch.autograd.Function):
+    """Propagators of the exact scheme: scipy values forward (what Brian2 gets),
+    torch.linalg.matrix_exp derivatives backward."""
+
+    @staticmethod
+    def forward(ctx, system, size, dt, names, *params):
+        values = {p: t.detach().cpu().double().numpy() for p, t in zip(system.parameters, params)}
+        derived = system.propagators(values, size, dt)
+        ctx.system, ctx.size, ctx.dt, ctx.names = system, size, dt, names
+        ctx.save_for_backward(*params)
+        return torch.stack([torch.as_tensor(derived[n]) for n in names]).to(params[0].device if params else "cpu")
+
+    @staticmethod
+    def backward(ctx, grad):
+        params = [p.detach().double().cpu().requires_grad_(True) for p in ctx.saved_tensors]
+        with torch.enable_grad():
+            derived = ctx.system.torch_propagators(dict(zip(ctx.system.parameters, params)), ctx.size, ctx.dt)
+            stacked = torch.stack([derived[n] for n in ctx.names])
+            grads = torch.autograd.grad(stacked, params, grad.double().cpu(), allow_unused=True)
+        grads = [g.to(p.dtype).to(p.device) if g is not None else None for g, p in zip(grads, ctx.saved_tensors)]
+        return (None, None, None, None, *grads)
 
 
 def run_twin(spec: NetworkSpec, record: dict | None = None, drive: dict | None = None, dtype: str = "float64", device: str = "cpu", math: str = "numpy"):
