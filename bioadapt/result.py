@@ -67,9 +67,7 @@ class SimulationResult:
         seconds = self.n_steps * self.dt
         lines = [f"backend {self.backend}: {self.n_steps} steps of {self.dt * 1e3:g} ms ({seconds:g} s) in {self.wall_time:.2f} s"]
         for pop, (i, _) in self.spikes.items():
-            size = max(int(i.max()) + 1, 1) if len(i) else 1
             lines.append(f"  {pop:<12s} {len(i):8d} spikes")
-            del size
         return "\n".join(lines)
 
 

@@ -11,7 +11,6 @@ from .result import SimulationResult
 __all__ = ["simulate", "BACKENDS"]
 
 BACKENDS = ("numpy", "cpp_standalone", "torch")
-MATH_FOR = {"numpy": "numpy", "cpp_standalone": "libm"}
 
 
 def simulate(

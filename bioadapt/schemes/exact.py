@@ -77,17 +77,23 @@ class LinearSystem:
         lines += [f"{x} = _{x}" for x in self.names]
         return "\n".join(lines)
 
+    def _entries(self) -> dict:
+        """``(row, col) -> f(*parameters)`` for the entries of A; arithmetic only,
+        so the same functions evaluate numpy arrays and torch tensors."""
+        if not hasattr(self, "_entry_functions"):
+            symbols = [sp.Symbol(p) for p in self.parameters]
+            plain = {sp.Symbol(p, real=True): sp.Symbol(p) for p in self.parameters}
+            k = len(self.names)
+            self._entry_functions = {(r, c): sp.lambdify(symbols, self.A[r, c].subs(plain), modules="numpy") for r in range(k) for c in range(k)}
+        return self._entry_functions
+
     def matrices(self, values: dict, size: int) -> np.ndarray:
         """A per neuron, shape (size, k, k), from SI parameter values (missing -> 0, as Brian2)."""
-        symbols = [sp.Symbol(p) for p in self.parameters]
-        plain = {sp.Symbol(p, real=True): sp.Symbol(p) for p in self.parameters}
         args = [np.broadcast_to(np.asarray(values.get(p, 0.0), dtype=float), (size,)) for p in self.parameters]
         k = len(self.names)
         A = np.empty((size, k, k))
-        for r in range(k):
-            for c in range(k):
-                entry = sp.lambdify(symbols, self.A[r, c].subs(plain), modules="numpy")
-                A[:, r, c] = np.broadcast_to(np.asarray(entry(*args), dtype=float), (size,))
+        for (r, c), entry in self._entries().items():
+            A[:, r, c] = np.broadcast_to(np.asarray(entry(*args), dtype=float), (size,))
         return A
 
     def propagators(self, values: dict, size: int, dt: float) -> dict:
@@ -127,18 +133,13 @@ class LinearSystem:
         """
         import torch
 
-        symbols = [sp.Symbol(p) for p in self.parameters]
-        plain = {sp.Symbol(p, real=True): sp.Symbol(p) for p in self.parameters}
         args = [torch.broadcast_to(torch.as_tensor(params[p], dtype=torch.float64), (size,)) for p in self.parameters]
         k = len(self.names)
-        rows = []
-        for r in range(k):
-            row = []
-            for c in range(k):
-                entry = sp.lambdify(symbols, self.A[r, c].subs(plain), modules=[{}, "math"])
-                row.append(torch.broadcast_to(torch.as_tensor(entry(*args), dtype=torch.float64), (size,)))
-            rows.append(torch.stack(row, dim=-1))
-        A = torch.stack(rows, dim=-2)  # (size, k, k)
+        entries = self._entries()
+        A = torch.stack(
+            [torch.stack([torch.broadcast_to(torch.as_tensor(entries[r, c](*args), dtype=torch.float64), (size,)) for c in range(k)], dim=-1) for r in range(k)],
+            dim=-2,
+        )  # (size, k, k)
         variants = [("P", "F", A)]
         if self.held:
             keep = torch.tensor([0.0 if n in self.held else 1.0 for n in self.names], dtype=torch.float64)

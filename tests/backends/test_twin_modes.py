@@ -103,3 +103,13 @@ def test_untranslatable_model_names_the_object(tmp_path):
     spec = network_from_dict({"dt": "0.1*ms", "duration": "1*ms", "populations": {"p": {"model": "noisy.toml", "size": 3}}}, folder=tmp_path)
     with pytest.raises(BackendError, match=r"p_spike_resetter: the twin cannot translate 'rand\(\)'"):
         Twin(spec)
+
+
+def test_on_pre_reading_a_written_neuron_variable_is_refused():
+    spec = network_from_dict({
+        "dt": "0.1*ms", "duration": "1*ms",
+        "populations": {"inp": {"kind": "poisson", "size": 2, "rate": "10*Hz"}, "hid": {"model": "lif", "size": 2}},
+        "projections": [{"source": "inp", "target": "hid", "on_pre": "v_post += weight\nI_post += 0.5*(v_post)", "connect": "all_to_all"}],
+    })
+    with pytest.raises(BackendError, match=r"on_pre reads \['v_post'\] after writing it"):
+        Twin(spec)()

@@ -33,7 +33,7 @@ BrianLogger.suppress_name("unused_brian_object")
 
 
 @contextlib.contextmanager
-def brian_device(target: str, directory: str | None = None, fast_math: bool = False):
+def brian_device(target: str, directory: str | None = None, fast_math: bool = False, keep: bool = False):
     """Select a Brian2 device for the body of a ``with`` block.
 
     Parameters
@@ -43,21 +43,25 @@ def brian_device(target: str, directory: str | None = None, fast_math: bool = Fa
         ``cpp_standalone`` generates, compiles and runs a C++ project.
     directory : str, optional
         Project folder for cpp_standalone (a temporary one is made otherwise
-        and removed afterwards).
+        and removed afterwards, unless ``keep``).
     fast_math : bool
         Compile with Brian2's default fast-math flags (not bit-faithful).
+    keep : bool
+        cpp_standalone: leave the device's project state intact on exit, so
+        that the built binary can be rerun (`StandaloneNetwork`); the runtime
+        device becomes current again either way.
 
     Yields
     ------
-    str
-        The standalone project directory (or ``None`` for numpy).
+    (device, str or None)
+        The Brian2 device and the standalone project directory.
     """
     if target not in BRIAN_TARGETS:
         raise BackendError(f"Unknown Brian2 target '{target}'; use one of {', '.join(BRIAN_TARGETS)}.")
     if target == "numpy":
         reset_device("runtime")
         prefs.codegen.target = "numpy"
-        yield None
+        yield get_device(), None
         return
     if shutil.which("g++") is None and shutil.which("c++") is None:
         raise BackendError("cpp_standalone needs a C++ compiler (g++), and none was found on PATH.")
@@ -67,11 +71,16 @@ def brian_device(target: str, directory: str | None = None, fast_math: bool = Fa
     prefs.codegen.cpp.extra_compile_args_gcc = FAST_GCC_FLAGS if fast_math else FAITHFUL_GCC_FLAGS
     prefs.devices.cpp_standalone.openmp_threads = 0
     set_device("cpp_standalone", directory=folder, build_on_run=False)
+    device = get_device()
+    # forget any earlier standalone project of this process (Brian2 keeps one device)
+    device.reinit()
+    device.activate(directory=folder, build_on_run=False)
     try:
-        yield folder
+        yield device, folder
     finally:
-        get_device().reinit()
+        if not keep:
+            device.reinit()
         reset_device("runtime")
         prefs.codegen.cpp.extra_compile_args_gcc = old_flags
-        if own:
+        if own and not keep:
             shutil.rmtree(folder, ignore_errors=True)

@@ -18,15 +18,14 @@ import tempfile
 import time
 
 import numpy as np
-from brian2 import Quantity, prefs, second, set_device
+from brian2 import Quantity, second
 from brian2.core.base import BrianObjectException
-from brian2.devices.device import get_device, reset_device
 
 from ...errors import BackendError
 from ...network.spec import NetworkSpec
 from ...result import SimulationResult, sort_spikes
 from .build import build_network, describe_object, input_raster, root_message
-from .device import FAITHFUL_GCC_FLAGS, FAST_GCC_FLAGS
+from .device import brian_device
 
 __all__ = ["StandaloneNetwork"]
 
@@ -58,26 +57,17 @@ class StandaloneNetwork:
     """
 
     def __init__(self, spec: NetworkSpec, record: dict | None = None, drive_vars: dict | None = None, directory: str | None = None, fast_math: bool = False):
-        if shutil.which("g++") is None and shutil.which("c++") is None:
-            raise BackendError("cpp_standalone needs a C++ compiler (g++), and none was found on PATH.")
         self.spec = spec
         self.record = {pop: list(v) for pop, v in (record or {}).items()}
         self.drive_vars = {pop: list(v) for pop, v in (drive_vars or {}).items()}
         self._own_directory = directory is None
         self.directory = tempfile.mkdtemp(prefix="bioadapt_cpp_") if directory is None else directory
         start = time.perf_counter()
-        old_flags = list(prefs.codegen.cpp.extra_compile_args_gcc)
-        prefs.codegen.cpp.extra_compile_args_gcc = FAST_GCC_FLAGS if fast_math else FAITHFUL_GCC_FLAGS
-        prefs.devices.cpp_standalone.openmp_threads = 0
-        set_device("cpp_standalone", directory=self.directory, build_on_run=False)
-        self._device = get_device()
-        # forget any earlier standalone project of this process (Brian2 keeps one device)
-        self._device.reinit()
-        self._device.activate(directory=self.directory, build_on_run=False)
-        try:
+        with brian_device("cpp_standalone", directory=self.directory, fast_math=fast_math, keep=True) as (device, _):
+            self._device = device
             placeholder = {pop: {var: np.zeros((spec.n_steps, spec.populations[pop].size)) for var in vars_} for pop, vars_ in self.drive_vars.items()}
             self.net = build_network(spec, record=self.record, drive=placeholder, standalone_inputs=True)
-            self._device.apply_run_args()
+            device.apply_run_args()
             for proj in spec.projections:
                 if proj.on_pre is not None and proj.size:
                     self.net.synapses[proj.name].pre.delay = "delay_value"
@@ -86,14 +76,9 @@ class StandaloneNetwork:
             except BrianObjectException as exc:
                 raise BackendError(f"{spec.source}: {describe_object(spec, getattr(exc, '_brian_objname', '?'))}: {root_message(exc)}") from None
             try:
-                self._device.build(directory=self.directory, compile=True, run=False, with_output=False)
+                device.build(directory=self.directory, compile=True, run=False, with_output=False)
             except Exception as exc:
                 raise BackendError(f"{spec.source}: cpp_standalone compilation failed in {self.directory}: {root_message(exc)}") from None
-        finally:
-            # leave the compiled device intact for later runs, but make the
-            # runtime device current again for everything else
-            reset_device("runtime")
-            prefs.codegen.cpp.extra_compile_args_gcc = old_flags
         _GENERATION[0] += 1
         self._generation = _GENERATION[0]
         self.compile_time = time.perf_counter() - start

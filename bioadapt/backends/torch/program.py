@@ -19,6 +19,7 @@ The result is a `Program`: an immutable list of `Block` objects.
 
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import dataclass, field
 
@@ -249,8 +250,6 @@ def extract_program(spec: NetworkSpec, drive_vars: dict | None = None, math: str
                 surrogate = None
                 names = set(codeobj.variables) | {s.var for s in scalar + vector}
                 if match is not None:
-                    import ast
-
                     tree = ast.parse(match["expr"], mode="eval").body
                     if isinstance(tree, ast.Compare) and len(tree.ops) == 1 and isinstance(tree.ops[0], (ast.Gt, ast.GtE)):
                         surrogate = (

@@ -273,20 +273,24 @@ class Twin(nn.Module):
             else:
                 history[group] = [torch.zeros(batch, self.program.sizes[group], dtype=self.float_dtype, device=device)] * depth
         dt = torch.tensor(self.program.dt, dtype=torch.float64, device=device)
-        self._derived = {}
+        # propagators of the exact scheme, from the current parameters: they
+        # live in this call's working state and are not returned
+        derived = []
         for pop, system in self._systems.items():
             names = system.derived_names()
             params = [self.params[pop][p] for p in system.parameters]
             values = _Propagators.apply(system, self.program.sizes[pop], self.program.dt, tuple(names), *params)
             for k, name in enumerate(names):
-                self._derived[(pop, name)] = values[k].to(self.float_dtype)
+                state[(pop, name)] = values[k].to(self.float_dtype)
+                derived.append((pop, name))
+        cache = {}  # per call: values that are constant over the run (dense weight matrices)
         spikes_out = {g: [] for g in self.program.spiking}
         traces = {pop: {var: [] for var in vars_} for pop, vars_ in record.items()}
         for step in range(start_step, start_step + n_steps):
             t = torch.tensor((step * self.program.dt), dtype=torch.float64, device=device)
             fired = {}
             for block in self.program.blocks:
-                self._run_block(block, state, fired, history, inputs, drive, step - start_step, t, dt, batch)
+                self._run_block(block, state, fired, history, inputs, drive, step - start_step, t, dt, batch, cache)
             for group in self.program.spiking:
                 s = fired.get(group)
                 if s is None:
@@ -299,6 +303,8 @@ class Twin(nn.Module):
             state[("_history", group)] = torch.stack(entries)
         spikes = {g: torch.stack(v) if v else torch.zeros(0) for g, v in spikes_out.items()}
         traces = {pop: {var: torch.stack(v) for var, v in variables.items()} for pop, variables in traces.items()}
+        for key in derived:
+            del state[key]
         return TwinOutput(spikes=spikes, traces=traces, state=state)
 
     # ------------------------------------------------------------- execution
@@ -306,8 +312,6 @@ class Twin(nn.Module):
         key = (owner, var)
         if key in state:
             return state[key]
-        if key in getattr(self, "_derived", {}):
-            return self._derived[key]
         if owner in self.params and var in self.params[owner]:
             return self.params[owner][var]
         if key in self._constants:
@@ -382,7 +386,7 @@ class Twin(nn.Module):
             env[stmt.var] = new
             written[stmt.var] = ref
 
-    def _run_block(self, block: Block, state, fired, history, inputs, drive, k, t, dt, batch):
+    def _run_block(self, block: Block, state, fired, history, inputs, drive, k, t, dt, batch, cache):
         kind = block.kind
         device = dt.device
         if kind == "generator":
@@ -400,7 +404,7 @@ class Twin(nn.Module):
             state[(block.group, var)] = values[k].to(self.float_dtype)
             return
         if kind == "pathway":
-            self._run_pathway(block, state, fired, history, t, dt, batch)
+            self._run_pathway(block, state, fired, history, t, dt, batch, cache)
             return
         if kind == "summed":
             self._run_summed(block, state, t, dt, batch)
@@ -444,7 +448,7 @@ class Twin(nn.Module):
             return
         raise BackendError(f"unknown block kind '{kind}'")
 
-    def _run_pathway(self, block: Block, state, fired, history, t, dt, batch):
+    def _run_pathway(self, block: Block, state, fired, history, t, dt, batch, cache):
         name = block.group
         path = self._pathways[name]
         source = block.extra["source"]
@@ -453,7 +457,7 @@ class Twin(nn.Module):
             history[source] = history[source][1:] + [fired_now]
         plan = self._dense.get(name)
         if plan is not None:
-            self._run_dense(block, plan, state, history[source], t, dt, batch)
+            self._run_dense(block, plan, state, history[source], t, dt, batch, cache)
             return
         hist = torch.stack(history[source])  # (depth, batch, n_source); last entry is this step
         depth = hist.shape[0]
@@ -464,9 +468,9 @@ class Twin(nn.Module):
         shape = (batch, n_syn)
         touched = set()
         for stmt in block.scalar + block.vector:
-            for other in touched:
-                if other in stmt.expr.split():
-                    raise BackendError(f"{self.spec.source}: projection '{name}': on_pre reads '{other}' after writing it; the twin supports on_pre code that writes neuron variables with += or -= only at its end.")
+            read_after_write = touched & set(re.findall(r"[A-Za-z_]\w*", stmt.expr))
+            if read_after_write:
+                raise BackendError(f"{self.spec.source}: projection '{name}': on_pre reads {sorted(read_after_write)} after writing it; the twin supports on_pre code that writes neuron variables with += or -= only at its end.")
             value = self._evaluate(stmt, env)
             if stmt.op == ":=":
                 env[stmt.var] = value
@@ -491,26 +495,39 @@ class Twin(nn.Module):
                 env[stmt.var] = new
                 state[(ref.owner, ref.var)] = new[..., path["inverse"]]
 
-    def _run_dense(self, block: Block, plan, state, hist, t, dt, batch):
-        """``X_post += sum_d spikes[t - d] @ W_d``, one matrix per distinct delay."""
+    def _dense_weights(self, block: Block, plan, state, t, dt) -> list:
+        """Per target statement, ``[(delay, W_d)]``: built once per call (the
+        contributions depend on synaptic values only, constant over a run)."""
         path = self._pathways[block.group]
         n_pre, n_post = self.program.sizes[block.extra["source"]], self.program.sizes[block.extra["target"]]
         env = self._env(block, state, t, dt, gather={_SELF: path["perm"]})
         for stmt in block.scalar + block.vector:
             if stmt.op == ":=":
                 env[stmt.var] = self._evaluate(stmt, env)
+        matrices = []
         for stmt in plan["targets"]:
-            ref = block.refs[stmt.var]
             value = self._evaluate(stmt, env)
             value = torch.broadcast_to(torch.as_tensor(value, dtype=self.float_dtype, device=dt.device), (len(path["perm"]),))
             if stmt.op == "-=":
                 value = -value
-            total = torch.zeros(batch, n_post, dtype=self.float_dtype, device=dt.device)
-            depth = len(hist)
+            per_delay = []
             for d in plan["delays"]:
                 mask = path["delay"] == d
                 weights = torch.zeros(n_pre, n_post, dtype=self.float_dtype, device=dt.device)
-                weights = weights.index_put((path["pre"][mask], path["post"][mask]), value[mask], accumulate=True)
+                per_delay.append((d, weights.index_put((path["pre"][mask], path["post"][mask]), value[mask], accumulate=True)))
+            matrices.append((stmt, per_delay))
+        return matrices
+
+    def _run_dense(self, block: Block, plan, state, hist, t, dt, batch, cache):
+        """``X_post += sum_d spikes[t - d] @ W_d``, one matrix per distinct delay."""
+        n_post = self.program.sizes[block.extra["target"]]
+        if block.name not in cache:
+            cache[block.name] = self._dense_weights(block, plan, state, t, dt)
+        depth = len(hist)
+        for stmt, per_delay in cache[block.name]:
+            ref = block.refs[stmt.var]
+            total = torch.zeros(batch, n_post, dtype=self.float_dtype, device=dt.device)
+            for d, weights in per_delay:
                 total = total + hist[depth - 1 - d] @ weights
             key = (ref.owner, ref.var)
             if ref.conditional is not None and ref.conditional not in block.override:
