@@ -1,6 +1,10 @@
 """Command line: argument parsing and library calls only.
 
     bioadapt simulate NET.toml [--backend numpy|cpp_standalone|torch] [--out OUT.npz] [--record POP.VAR ...]
+    bioadapt compare NET.toml [--schemes ...] [--dt ...] [--out DIR]
+    bioadapt train TRAIN.toml --out RUN/ [--epochs N] [--max-steps N] [--restart]
+    bioadapt evaluate TRAIN.toml --params RUN/params.json [--backend cpp_standalone|numpy]
+    bioadapt demo [--out DIR]
     bioadapt models [NAME]
 """
 
@@ -111,6 +115,71 @@ def _models(args) -> int:
     return 0
 
 
+def _threads(args):
+    if getattr(args, "threads", None):
+        import torch
+
+        torch.set_num_threads(args.threads)
+
+
+def _train(args) -> int:
+    import dataclasses
+
+    from .train import load_train_config
+    from .train.trainer import Trainer
+
+    _threads(args)
+    config = load_train_config(args.config)
+    if args.epochs:
+        config = dataclasses.replace(config, epochs=args.epochs)
+    trainer = Trainer(config, args.out, progress=not args.quiet)
+    result = trainer.fit(max_steps=args.max_steps, resume=not args.restart)
+    if not result.finished:
+        print(f"stopped after {args.max_steps} steps at step {trainer.position['step']}; checkpoint {trainer.checkpoint_path()} (run again to continue)")
+        return 0
+    last = result.history[-1]
+    metric = "valid_accuracy" if "valid_accuracy" in last else "valid_nmse"
+    print(f"trained {last['epoch']} epochs ({last['step']} steps): train loss {last['train_loss']:.4f}, {metric} {last.get(metric, float('nan')):.4f}")
+    print(f"wrote {result.params_path}, {args.out}/metrics.csv, {args.out}/learning_curve.png")
+    return 0
+
+
+def _print_evaluation(r: dict):
+    metric = "accuracy" if "accuracy" in r["twin"] else "nmse"
+    print(f"{r['split']} set, {r['samples']} samples")
+    print(f"  twin (float64)        {metric} {r['twin'][metric]:.4f}   loss {r['twin']['loss']:.4f}")
+    print(f"  Brian2 {r['backend']:<15s} {metric} {r['brian'][metric]:.4f}   loss {r['brian']['loss']:.4f}")
+    if "prediction_agreement" in r:
+        print(f"  same prediction       {r['prediction_agreement']:.4f} of the samples")
+    print(f"  identical spike trains {r['identical_spike_trains']:.4f} of the samples (spikes: twin {r['spikes_twin']}, Brian2 {r['spikes_brian']}); max |readout difference| {r['max_readout_difference']:.3g}")
+
+
+def _evaluate(args) -> int:
+    from .train import evaluate, load_train_config
+
+    _threads(args)
+    config = load_train_config(args.config)
+    result = evaluate(config, args.params, backend=args.backend, split=args.split, max_samples=args.max_samples, out=args.out, directory=args.directory)
+    _print_evaluation(result)
+    return 0
+
+
+def _demo(args) -> int:
+    from .demo import CONFIG
+    from .train import load_train_config
+    from .train.pipeline import train_and_evaluate
+
+    _threads(args)
+    config = load_train_config(args.config or CONFIG)
+    print(f"bioadapt demo: {config.source}; run folder {args.out}")
+    result = train_and_evaluate(config, args.out, backend=args.backend, epochs=args.epochs, samples=args.samples)
+    last = result["history"][-1]
+    print(f"trained {last['epoch']} epochs ({last['step']} steps) in {result['seconds']['train']:.0f} s: train loss {last['train_loss']:.4f}, valid accuracy {last.get('valid_accuracy', float('nan')):.4f}")
+    _print_evaluation(result["evaluation"])
+    print(f"report: {result['report']}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bioadapt", description="Brian2 models with a spike-exact PyTorch twin.")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
@@ -138,6 +207,36 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--window", type=float, default=2.0, help="spike matching window in ms")
     comp.add_argument("--out", help="folder for compare.csv, compare.json and compare.png")
     comp.set_defaults(func=_compare)
+
+    tr = sub.add_parser("train", help="train a network with the twin (resumes a checkpoint in --out)")
+    tr.add_argument("config", help="training configuration (.toml)")
+    tr.add_argument("--out", required=True, help="run folder: checkpoint.pt, params.json, metrics.csv, learning_curve.png")
+    tr.add_argument("--epochs", type=int, help="override the configured number of epochs")
+    tr.add_argument("--max-steps", type=int, help="stop after this many optimizer steps (a checkpoint is written)")
+    tr.add_argument("--restart", action="store_true", help="ignore an existing checkpoint in --out")
+    tr.add_argument("--threads", type=int, help="torch CPU threads")
+    tr.add_argument("--quiet", action="store_true", help="no progress output")
+    tr.set_defaults(func=_train)
+
+    ev = sub.add_parser("evaluate", help="run a trained network in Brian2 over the test set and compare it with the twin")
+    ev.add_argument("config", help="training configuration (.toml)")
+    ev.add_argument("--params", required=True, help="parameter file written by train (params.json)")
+    ev.add_argument("--backend", default="cpp_standalone", choices=["cpp_standalone", "numpy"])
+    ev.add_argument("--split", default="test", choices=["train", "valid", "test"])
+    ev.add_argument("--max-samples", type=int, help="evaluate only the first N samples of the split")
+    ev.add_argument("--out", help="folder for evaluation_BACKEND.json")
+    ev.add_argument("--directory", help="cpp_standalone: keep the generated project in this folder")
+    ev.add_argument("--threads", type=int, help="torch CPU threads")
+    ev.set_defaults(func=_evaluate)
+
+    demo = sub.add_parser("demo", help="train a small SE-adLIF network on burst sequence detection, run it in Brian2, write a report")
+    demo.add_argument("--out", default="bioadapt-demo", help="run folder (default: ./bioadapt-demo)")
+    demo.add_argument("--config", help="another training configuration instead of the demo's")
+    demo.add_argument("--backend", default="cpp_standalone", choices=["cpp_standalone", "numpy"])
+    demo.add_argument("--epochs", type=int, help="override the number of epochs")
+    demo.add_argument("--samples", type=int, help="override the number of task samples")
+    demo.add_argument("--threads", type=int, help="torch CPU threads")
+    demo.set_defaults(func=_demo)
 
     models = sub.add_parser("models", help="list shipped models, or show one model's parameters")
     models.add_argument("name", nargs="?", help="model name or path")

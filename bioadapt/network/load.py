@@ -5,7 +5,9 @@ Keys
 ``dt``, ``duration`` (quantities), ``seed`` (int), ``scheme`` (default
 integration scheme of ODE models).
 
-``[populations.NAME]``: ``kind = "poisson"`` with ``size`` and ``rate``, or
+``[populations.NAME]``: ``kind = "poisson"`` with ``size`` and ``rate``,
+``kind = "spikes"`` with ``size`` (input spikes given at run time, e.g. by a
+task's samples), or
 ``model`` (shipped name or path relative to the config) with ``size``,
 optional ``scheme`` and a ``[populations.NAME.values]`` table of overrides
 (number, quantity or distribution).
@@ -123,8 +125,13 @@ def _population(name: str, data: dict, net: dict, where: str, folder: Path | Non
         spikes = stream(seed, f"populations.{name}.spikes").random((n_steps, size)) < rate * dt
         steps, indices = np.nonzero(spikes)
         return PopulationSpec(name, size, "poisson", rate_hz=rate, input_steps=steps.astype(np.int64), input_indices=indices.astype(np.int64))
+    if kind == "spikes":
+        if set(data) - {"kind", "size"}:
+            raise ConfigError(f"{where}: a spikes population takes only 'size' (its spikes are given at run time).")
+        empty = np.zeros(0, dtype=np.int64)
+        return PopulationSpec(name, size, "spikes", input_steps=empty, input_indices=empty.copy())
     if kind not in (None, "neurons"):
-        raise ConfigError(f"{where}: key 'kind' must be 'poisson' or 'neurons', got {kind!r}.")
+        raise ConfigError(f"{where}: key 'kind' must be 'poisson', 'spikes' or 'neurons', got {kind!r}.")
     if "model" not in data:
         raise ConfigError(f"{where}: missing key 'model' (a shipped model name or a path to a model file).")
     try:

@@ -19,7 +19,7 @@ __all__ = ["PopulationSpec", "ProjectionSpec", "NetworkSpec"]
 
 @dataclass(frozen=True)
 class PopulationSpec:
-    """A group of neurons of one model, or a Poisson input population.
+    """A group of neurons of one model, or an input population (Poisson or given spikes).
 
     ``values`` maps variable name -> float64 array of length ``size`` (SI units).
     ``input_steps``/``input_indices`` hold the pre-drawn spikes of an input
@@ -28,7 +28,7 @@ class PopulationSpec:
 
     name: str
     size: int
-    kind: str  # "neurons" or "poisson"
+    kind: str  # "neurons", "poisson" or "spikes" (input given at run time)
     model: ModelSpec | None = None
     scheme: str | None = None
     values: dict = field(default_factory=dict)
@@ -38,7 +38,7 @@ class PopulationSpec:
 
     @property
     def is_input(self) -> bool:
-        return self.kind == "poisson"
+        return self.kind in ("poisson", "spikes")
 
     def __repr__(self) -> str:
         what = f"model={self.model.name!r}, scheme={self.scheme!r}" if self.model else f"rate={self.rate_hz} Hz"

@@ -1,0 +1,80 @@
+"""Datasets named in a training configuration's ``[task]`` table, and batching."""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+import torch
+
+from ..errors import ConfigError
+from ..tasks import burst_sequence_detection, load_heidelberg, spring_chain
+
+__all__ = ["make_dataset", "batches", "to_inputs"]
+
+_MAKERS = {"bsd": burst_sequence_detection, "oscillator": spring_chain, "heidelberg": load_heidelberg}
+_RENAMES = {"bsd": {"samples": "n_samples"}, "oscillator": {"samples_per_sequence": "samples", "sequences": "n_sequences"}}
+
+
+def make_dataset(config):
+    """Build the task's dataset from the config (seeded by the config's seed unless the task names one)."""
+    task = dict(config.task)
+    name = task.pop("name")
+    task.pop("input")
+    maker = _MAKERS[name]
+    kwargs = {_RENAMES.get(name, {}).get(k, k): v for k, v in task.items()}
+    kwargs.setdefault("seed", config.seed)
+    if name == "heidelberg" and "dt" not in kwargs:
+        kwargs["dt"] = config.network.dt
+    if "split" in kwargs and isinstance(kwargs["split"], list):
+        kwargs["split"] = tuple(kwargs["split"])
+    allowed = set(inspect.signature(maker).parameters)
+    unknown = set(kwargs) - allowed
+    if unknown:
+        raise ConfigError(f"{config.source}: [task] unknown key(s) {sorted(unknown)} for task '{name}'; allowed: {sorted(allowed | {'name', 'input'})}.")
+    try:
+        data = maker(**kwargs)
+    except TypeError as exc:
+        raise ConfigError(f"{config.source}: [task]: {exc}") from None
+    except ConfigError as exc:
+        raise ConfigError(f"{config.source}: [task]: {exc}") from None
+    spec = config.network
+    size = spec.populations[config.input_population].size
+    if data.n_channels != size:
+        raise ConfigError(f"{config.source}: [task] gives {data.n_channels} input channels, population '{config.input_population}' of the network has size {size}.")
+    if data.kind == "classification":
+        out = spec.populations[config.readout_population].size
+        if config.loss == "mse" or data.n_classes > out:
+            raise ConfigError(f"{config.source}: [readout] task '{name}' has {data.n_classes} classes: use a classification loss and a readout of at least that size (population '{config.readout_population}' has {out}).")
+        if config.input_variable is not None:
+            raise ConfigError(f"{config.source}: [task] key 'input': task '{name}' gives spikes; name a population of kind \"spikes\".")
+    else:
+        if config.loss != "mse":
+            raise ConfigError(f"{config.source}: [readout] task '{name}' is a regression: use loss = \"mse\".")
+        if config.input_variable is None:
+            raise ConfigError(f"{config.source}: [task] key 'input': task '{name}' gives analog values; name POPULATION.VARIABLE to drive.")
+    if config.ignore_first >= data.n_steps:
+        raise ConfigError(f"{config.source}: [readout] key 'ignore_first' ({config.ignore_first}) leaves no step of the {data.n_steps} counted.")
+    return data
+
+
+def batches(indices: np.ndarray, batch_size: int, seed: int | None, epoch: int = 0) -> list:
+    """Index batches of one epoch; shuffled from ``(seed, epoch)`` (so a resumed run draws the same order), or in order."""
+    indices = np.asarray(indices)
+    if seed is not None:
+        indices = np.random.default_rng([int(seed), 5, int(epoch)]).permutation(indices)
+    return [indices[k:k + batch_size] for k in range(0, len(indices), batch_size)]
+
+
+def to_inputs(config, data, idx, dtype, device) -> tuple:
+    """``(inputs, drive, target)`` for the twin: (steps, batch, channels) tensors and the labels or targets."""
+    x = torch.as_tensor(np.ascontiguousarray(data.x[idx].transpose(1, 0, 2)), dtype=dtype, device=device)
+    if config.input_variable is None:
+        inputs, drive = {config.input_population: x}, {}
+    else:
+        inputs, drive = {}, {config.input_population: {config.input_variable: x}}
+    if data.kind == "classification":
+        target = torch.as_tensor(data.y[idx], dtype=torch.int64, device=device)
+    else:
+        target = torch.as_tensor(np.ascontiguousarray(data.target[idx].transpose(1, 0, 2)), dtype=dtype, device=device)
+    return inputs, drive, target

@@ -1,0 +1,147 @@
+"""Run a trained network in Brian2 over a test set and compare it with the twin, sample for sample.
+
+The network gets the trained values from the parameter file (`apply_params`),
+cpp_standalone compiles it once and runs every sample through ``run_args``
+(or the numpy runtime simulates each sample). The twin evaluates the same
+samples in float64 with Brian2's spike-queue order of synaptic sums and the
+elementary functions of the target (``math="libm"`` for cpp_standalone,
+numpy's for the numpy runtime), so in float64 both give the same spikes and
+the same readout, step for step; `evaluate` measures that instead of assuming it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..backends.torch import Twin
+from ..errors import ConfigError
+from .config import TrainConfig
+from .data import batches, make_dataset
+from .losses import predict, score
+from .params import apply_params, load_params
+
+__all__ = ["evaluate", "trained_network"]
+
+BACKENDS = ("cpp_standalone", "numpy")
+
+
+def trained_network(config: TrainConfig, params_path: str | Path, data=None):
+    """``(spec, data)``: the configured network on the task's time grid with the trained values."""
+    data = make_dataset(config) if data is None else data
+    spec = dataclasses.replace(config.network, n_steps=data.n_steps)
+    return apply_params(spec, load_params(params_path)), data
+
+
+def _spike_lists(spikes: dict, b: int) -> dict:
+    """Spikes of batch entry ``b`` from twin output: pop -> (i, step) sorted by step then i."""
+    out = {}
+    for pop, s in spikes.items():
+        steps, idx = np.nonzero(s[:, b].cpu().numpy() > 0.5)
+        out[pop] = (idx.astype(np.int64), steps.astype(np.int64))
+    return out
+
+
+def evaluate(config: TrainConfig, params_path: str | Path, backend: str = "cpp_standalone", split: str = "test", max_samples: int | None = None, out: str | Path | None = None, directory: str | None = None, progress=None) -> dict:
+    """Metrics of the twin and of Brian2 on ``split``, and their agreement.
+
+    Returns a dict with ``twin`` and ``brian`` metrics (loss, accuracy or NMSE),
+    ``prediction_agreement`` (fraction of samples with the same predicted
+    class; for regression the largest readout difference), ``identical_spike_trains``
+    (fraction of samples whose spikes agree in every population, step for step),
+    spike counts of both and the largest readout difference.
+    """
+    if backend not in BACKENDS:
+        raise ConfigError(f"evaluate: backend must be one of {', '.join(BACKENDS)}, got {backend!r}.")
+    c = config
+    spec, data = trained_network(c, params_path)
+    idx = data.subset(split)
+    if max_samples is not None:
+        idx = idx[:max_samples]
+    if len(idx) == 0:
+        raise ConfigError(f"{c.source}: the task's '{split}' split is empty.")
+    pop, var = c.readout_population, c.readout_variable
+    drive_vars = {c.input_population: [c.input_variable]} if c.input_variable else None
+    neuron_pops = [p for p in spec.populations.values() if not p.is_input]
+
+    # twin: float64, exact synaptic order, the target's elementary functions
+    start = time.perf_counter()
+    twin = Twin(spec, drive_vars=drive_vars, dtype=torch.float64, synapses="exact", math="libm" if backend == "cpp_standalone" else "numpy")
+    twin_y, twin_spikes = [], []
+    with torch.no_grad():
+        for chunk in batches(idx, c.eval_batch_size, None):
+            x = torch.as_tensor(np.ascontiguousarray(data.x[chunk].transpose(1, 0, 2)), dtype=torch.float64)
+            inputs, drive = ({c.input_population: x}, {}) if c.input_variable is None else ({}, {c.input_population: {c.input_variable: x}})
+            o = twin(inputs=inputs, drive=drive, record={pop: [var]})
+            twin_y.append(o.traces[pop][var].numpy())
+            twin_spikes += [_spike_lists({p.name: o.spikes[p.name] for p in neuron_pops if p.name in o.spikes}, b) for b in range(len(chunk))]
+    twin_y = np.concatenate(twin_y, axis=1)
+    twin_seconds = time.perf_counter() - start
+
+    # Brian2
+    start = time.perf_counter()
+    brian_y, brian_spikes = [], []
+    if backend == "cpp_standalone":
+        from ..backends.brian.standalone import StandaloneNetwork
+
+        net = StandaloneNetwork(spec, record={pop: [var]}, drive_vars=drive_vars, directory=directory)
+        compile_seconds = net.compile_time
+        try:
+            for n, k in enumerate(idx):
+                sample = data.x[k].astype(np.float64)
+                r = net.run(inputs={c.input_population: sample}) if c.input_variable is None else net.run(drive={c.input_population: {c.input_variable: sample}})
+                brian_y.append(r.traces[pop][var])
+                brian_spikes.append({p.name: r.spikes[p.name] for p in neuron_pops})
+                if progress:
+                    progress(n + 1, len(idx))
+        finally:
+            net.close()
+    else:
+        from ..simulate import simulate
+
+        compile_seconds = 0.0
+        for n, k in enumerate(idx):
+            sample = data.x[k]
+            if c.input_variable is None:
+                steps, channels = np.nonzero(sample)
+                inp = dataclasses.replace(spec.populations[c.input_population], input_steps=steps.astype(np.int64), input_indices=channels.astype(np.int64))
+                r = simulate(dataclasses.replace(spec, populations={**spec.populations, c.input_population: inp}), backend="numpy", record={pop: [var]})
+            else:
+                r = simulate(spec, backend="numpy", record={pop: [var]}, drive={c.input_population: {c.input_variable: sample.astype(np.float64)}})
+            brian_y.append(r.traces[pop][var])
+            brian_spikes.append({p.name: r.spikes[p.name] for p in neuron_pops})
+            if progress:
+                progress(n + 1, len(idx))
+    brian_y = np.stack(brian_y, axis=1)
+    brian_seconds = time.perf_counter() - start
+
+    if data.kind == "classification":
+        target = data.y[idx]
+    else:
+        target = data.target[idx].transpose(1, 0, 2)
+    identical = [all(np.array_equal(t[p][0], b[p][0]) and np.array_equal(t[p][1], b[p][1]) for p in t) for t, b in zip(twin_spikes, brian_spikes)]
+    result = {
+        "backend": backend,
+        "split": split,
+        "samples": int(len(idx)),
+        "twin": score(c.loss, twin_y, target, c.ignore_first),
+        "brian": score(c.loss, brian_y, target, c.ignore_first),
+        "identical_spike_trains": float(np.mean(identical)),
+        "spikes_twin": int(sum(len(t[p][0]) for t in twin_spikes for p in t)),
+        "spikes_brian": int(sum(len(b[p][0]) for b in brian_spikes for p in b)),
+        "max_readout_difference": float(np.max(np.abs(twin_y - brian_y))),
+        "seconds": {"twin": twin_seconds, "brian": brian_seconds, "brian_compile": compile_seconds},
+    }
+    if data.kind == "classification":
+        result["prediction_agreement"] = float(np.mean(predict(c.loss, twin_y, c.ignore_first) == predict(c.loss, brian_y, c.ignore_first)))
+    if out is not None:
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / f"evaluation_{backend}.json").write_text(json.dumps(result, indent=1))
+        np.savez_compressed(out / f"evaluation_{backend}_sample0.npz", twin_y=twin_y[:, 0], brian_y=brian_y[:, 0], **{f"twin.{p}.i": twin_spikes[0][p][0] for p in twin_spikes[0]}, **{f"twin.{p}.step": twin_spikes[0][p][1] for p in twin_spikes[0]}, **{f"brian.{p}.i": brian_spikes[0][p][0] for p in brian_spikes[0]}, **{f"brian.{p}.step": brian_spikes[0][p][1] for p in brian_spikes[0]}, x=data.x[idx[0]])
+    return result

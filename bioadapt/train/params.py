@@ -1,0 +1,219 @@
+"""Trainable values of a twin and the file that carries them back to Brian2.
+
+Training works on raw values through ``torch.nn.utils.parametrize``:
+``twin.params["hid"]["tau_u"]`` stays the Brian2 value (seconds), computed
+from a raw tensor (``twin.params["hid"].parametrizations.tau_u.original``)
+that the optimizer updates and `clamp_` keeps in its bounds after every step.
+
+The parameter file (`save_params` / `load_params`) is JSON: every value named
+by its Brian2 group (population or projection) and variable, in SI with its
+Brian2 unit, plus the delays of each projection in whole steps. Floats are
+written with ``repr`` precision, so a float64 value reads back bit for bit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.utils import parametrize
+
+from ..errors import ConfigError
+from ..network.spec import NetworkSpec
+from .config import ParamRule
+
+__all__ = ["attach_rules", "clamp_", "trainable_values", "save_params", "load_params", "apply_params", "PARAMS_FORMAT"]
+
+PARAMS_FORMAT = "bioadapt-params/1"
+
+
+class _Interpolate(nn.Module):
+    def __init__(self, low: float, high: float):
+        super().__init__()
+        self.low, self.high = low, high
+
+    def forward(self, r):
+        return r * self.high + (1 - r) * self.low
+
+    def right_inverse(self, value):
+        return (value - self.low) / (self.high - self.low)
+
+
+class _Scale(nn.Module):
+    def __init__(self, scale: float):
+        super().__init__()
+        self.scale = scale
+
+    def forward(self, raw):
+        return self.scale * raw
+
+    def right_inverse(self, value):
+        return value / self.scale
+
+
+def _bounds(rule: ParamRule):
+    if rule.kind == "interpolate":
+        return 0.0, 1.0
+    if rule.kind in ("scale", "clamp"):
+        return rule.low, rule.high
+    return None, None
+
+
+def attach_rules(twin, rules) -> list:
+    """Make the values named by ``rules`` trainable (and only those); returns the parameter groups.
+
+    Values outside a rule's bounds at the start are an error naming the value
+    (an initial distribution wider than the trained range).
+    """
+    named = {(r.owner, r.var): r for r in rules}
+    for owner, table in twin.params.items():
+        for var in list(table.keys()):
+            if (owner, var) not in named:
+                table[var].requires_grad_(False)
+    groups = {}
+    for rule in rules:
+        if rule.owner not in twin.params or rule.var not in twin.params[rule.owner]:
+            raise ConfigError(f"[train.params.{rule.owner}] key '{rule.var}': the network's program does not read it (nothing to train).")
+        table = twin.params[rule.owner]
+        if rule.kind == "interpolate":
+            parametrize.register_parametrization(table, rule.var, _Interpolate(rule.low, rule.high))
+        elif rule.kind == "scale":
+            parametrize.register_parametrization(table, rule.var, _Scale(rule.scale))
+        raw = _raw(twin, rule)
+        low, high = _bounds(rule)
+        with torch.no_grad():
+            if low is not None and (raw.min() < low - 1e-12 * max(1, abs(low)) or raw.max() > high + 1e-12 * max(1, abs(high))):
+                value = twin.params[rule.owner][rule.var]
+                raise ConfigError(f"[train.params.{rule.owner}] key '{rule.var}': initial values span [{float(value.min()):.6g}, {float(value.max()):.6g}] (SI), outside the rule's range; narrow the network's distribution or widen the rule.")
+            if low is not None:
+                raw.clamp_(low, high)
+        raw.requires_grad_(True)
+        groups.setdefault(rule.lr_scale, []).append(raw)
+    return [{"params": params, "lr_scale": scale} for scale, params in groups.items()]
+
+
+def _raw(twin, rule: ParamRule) -> nn.Parameter:
+    table = twin.params[rule.owner]
+    if parametrize.is_parametrized(table, rule.var):
+        return getattr(table.parametrizations, rule.var).original
+    return getattr(table, rule.var)
+
+
+@torch.no_grad()
+def clamp_(twin, rules) -> None:
+    """Clamp every raw value into its bounds (after each optimizer step)."""
+    for rule in rules:
+        low, high = _bounds(rule)
+        if low is not None:
+            _raw(twin, rule).clamp_(low, high)
+
+
+@torch.no_grad()
+def trainable_values(twin) -> dict:
+    """``owner -> {var: float64 numpy array}`` of every value the twin holds (Brian2 values)."""
+    return {owner: {var: table[var].detach().to("cpu", torch.float64).numpy().copy() for var in table.keys()} for owner, table in twin.params.items()}
+
+
+def _unit_name(dim) -> str:
+    from brian2.units.fundamentalunits import get_unit
+
+    return "1" if dim is None or dim.is_dimensionless else repr(get_unit(dim))
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def save_params(path: str | Path, spec: NetworkSpec, values: dict, meta: dict | None = None) -> Path:
+    """Write the network's values (``owner -> {var: array}``, SI) with units, and every projection's delays in steps."""
+    path = Path(path)
+    groups = {}
+    for owner, table in values.items():
+        entry = {}
+        for var, value in table.items():
+            if owner in spec.populations:
+                unit = _unit_name(spec.populations[owner].model.brian_equations.dimensions.get(var))
+            else:
+                unit = next(p for p in spec.projections if p.name == owner).weight_unit
+            entry[var] = {"unit": unit, "value": np.asarray(value, dtype=np.float64).tolist()}
+        groups[owner] = entry
+    for proj in spec.projections:
+        if proj.on_pre is not None:
+            groups.setdefault(proj.name, {})["delay_steps"] = {"unit": "steps", "value": np.asarray(proj.delay_steps, dtype=np.int64).tolist()}
+    doc = {"format": PARAMS_FORMAT, "network": spec.source, "dt": {"unit": "second", "value": spec.dt}, "groups": groups, "meta": meta or {}}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_write(path, json.dumps(doc, indent=1))
+    return path
+
+
+def load_params(path: str | Path) -> dict:
+    """Read a parameter file: ``{"dt": float, "groups": owner -> {var: (unit, array)}}``."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"Parameter file '{path}' does not exist.")
+    try:
+        doc = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}: not a bioadapt parameter file (invalid JSON: {exc}).") from None
+    if not isinstance(doc, dict) or doc.get("format") != PARAMS_FORMAT:
+        raise ConfigError(f"{path}: not a bioadapt parameter file (format {PARAMS_FORMAT} expected).")
+    groups = {}
+    for owner, table in doc["groups"].items():
+        groups[owner] = {}
+        for var, entry in table.items():
+            dtype = np.int64 if entry["unit"] == "steps" else np.float64
+            groups[owner][var] = (entry["unit"], np.asarray(entry["value"], dtype=dtype))
+    return {"dt": float(doc["dt"]["value"]), "groups": groups, "meta": doc.get("meta", {}), "source": str(path)}
+
+
+def apply_params(spec: NetworkSpec, params: dict) -> NetworkSpec:
+    """A copy of ``spec`` with the values, weights and delays of a parameter file.
+
+    Every entry must match a variable of the network with the same unit and size.
+    """
+    source = params.get("source", "parameters")
+    if abs(params["dt"] - spec.dt) > 1e-12 * spec.dt:
+        raise ConfigError(f"{source}: trained with dt = {params['dt']} s, the network has dt = {spec.dt} s (use bioadapt.at_dt on the network first).")
+    populations = dict(spec.populations)
+    projections = {p.name: p for p in spec.projections}
+    for owner, table in params["groups"].items():
+        if owner in populations and not populations[owner].is_input:
+            pop = populations[owner]
+            values = dict(pop.values)
+            for var, (unit, value) in table.items():
+                if var not in values:
+                    raise ConfigError(f"{source}: '{owner}.{var}' is not a value of the network's population '{owner}'.")
+                expected = _unit_name(pop.model.brian_equations.dimensions.get(var))
+                if unit != expected:
+                    raise ConfigError(f"{source}: '{owner}.{var}' is in {unit}, the network's variable in {expected}.")
+                if value.shape != np.shape(values[var]):
+                    raise ConfigError(f"{source}: '{owner}.{var}' has {value.size} values, the network {np.size(values[var])}.")
+                values[var] = value.copy()
+            populations[owner] = dataclasses.replace(pop, values=values)
+        elif owner in projections:
+            proj = projections[owner]
+            changes = {}
+            for var, (unit, value) in table.items():
+                if var not in ("weight", "delay_steps"):
+                    raise ConfigError(f"{source}: '{owner}.{var}': a projection carries 'weight' and 'delay_steps' only.")
+                if value.shape != (proj.size,):
+                    raise ConfigError(f"{source}: '{owner}.{var}' has {value.size} values, the projection has {proj.size} synapses.")
+                if var == "weight" and unit != proj.weight_unit:
+                    raise ConfigError(f"{source}: '{owner}.weight' is in {unit}, the network's weights in {proj.weight_unit}.")
+                if var == "delay_steps" and (value.min(initial=0) < 0):
+                    raise ConfigError(f"{source}: '{owner}.delay_steps' must be non-negative whole steps.")
+                changes[var] = value.copy()
+            projections[owner] = dataclasses.replace(proj, **changes)
+        else:
+            raise ConfigError(f"{source}: '{owner}' is not a population or projection of {spec.source}.")
+    return dataclasses.replace(spec, populations=populations, projections=tuple(projections[p.name] for p in spec.projections))

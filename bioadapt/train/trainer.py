@@ -1,0 +1,307 @@
+"""Backpropagation through time over the twin: the training loop, checkpoints and resume.
+
+`train(config, out)` builds the twin of the configured network, makes the
+configured values trainable (`params.attach_rules`), and runs Adam with
+gradient-norm clipping and a learning-rate schedule over the task's training
+split, validating after every epoch. Everything the run needs to continue is in
+``out/checkpoint.pt`` (model, optimizer and scheduler state, position in the
+epoch, metrics so far), written atomically every ``checkpoint_every`` optimizer
+steps and at the end of every epoch; a run started again on the same folder
+continues from it and reaches the parameters it would have reached without the
+interruption (batch order is a function of seed and epoch, the CPU arithmetic
+is deterministic). At the end, ``out/params.json`` holds the trained values with
+units (for Brian2), and ``metrics.csv``/``metrics.jsonl`` and
+``learning_curve.png`` the learning curves.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import io
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn.utils import parametrize
+
+from ..backends.torch import Twin
+from ..errors import ConfigError
+from .config import TrainConfig, make_surrogate
+from .data import batches, make_dataset, to_inputs
+from .losses import readout_loss, score
+from .params import attach_rules, clamp_, save_params, trainable_values
+
+__all__ = ["Trainer", "TrainResult", "train"]
+
+CHECKPOINT = "checkpoint.pt"
+_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+@dataclass
+class TrainResult:
+    history: list
+    steps: list
+    params_path: Path | None
+    finished: bool
+    out: Path
+
+
+class _Progress:
+    """One status line on a terminal (a line per epoch otherwise)."""
+
+    def __init__(self, enabled: bool, stream=sys.stderr):
+        self.enabled = enabled
+        self.stream = stream
+        self.tty = enabled and hasattr(stream, "isatty") and stream.isatty()
+
+    def update(self, text: str):
+        if self.tty:
+            self.stream.write("\r\033[K" + text)
+            self.stream.flush()
+
+    def line(self, text: str):
+        if self.enabled:
+            self.stream.write(("\r\033[K" if self.tty else "") + text + "\n")
+            self.stream.flush()
+
+
+def _fingerprint(config: TrainConfig) -> str:
+    """Identifies the training problem: config and network files, and the drawn network."""
+    h = hashlib.sha256()
+    for path in (config.source, config.network.source):
+        h.update(Path(path).read_bytes() if Path(path).is_file() else path.encode())
+    return h.hexdigest()[:16]
+
+
+def _atomic_save(obj, path: Path):
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(buffer.getvalue())
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _atomic_text(path: Path, text: str):
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+class Trainer:
+    """Training state of one run (see module docstring). ``out`` is the run folder."""
+
+    def __init__(self, config: TrainConfig, out: str | Path, progress: bool = False):
+        self.config = config
+        self.out = Path(out)
+        self.progress = _Progress(progress)
+        torch.manual_seed(config.seed)
+        if config.threads:
+            torch.set_num_threads(config.threads)
+        self.data = make_dataset(config)
+        self.spec = dataclasses.replace(config.network, n_steps=self.data.n_steps)
+        self.dtype = _DTYPES[config.dtype]
+        drive_vars = {config.input_population: [config.input_variable]} if config.input_variable else None
+        self.twin = Twin(self.spec, drive_vars=drive_vars, dtype=self.dtype, surrogate=make_surrogate(config.surrogate), synapses=config.synapses)
+        try:
+            self.device = torch.device(config.device)
+            self.twin.to(self.device)
+        except (RuntimeError, AssertionError) as exc:
+            raise ConfigError(f"{config.source}: [train] key 'device': {config.device!r} is not usable here ({exc}).") from None
+        self.groups = attach_rules(self.twin, config.params)
+        self.optimizer = torch.optim.Adam([{"params": g["params"], "lr": config.lr * g["lr_scale"]} for g in self.groups], lr=config.lr)
+        self.steps_per_epoch = len(batches(self._train_indices(), config.batch_size, None))
+        self.scheduler = self._scheduler()
+        self.position = {"epoch": 0, "batch": 0, "step": 0}
+        self.running = {"loss": 0.0, "correct": 0.0, "count": 0, "seconds": 0.0}
+        self.history: list = []  # one row per epoch
+        self.steps: list = []  # (step, loss) per optimizer step
+        self.fingerprint = _fingerprint(config)
+
+    def _train_indices(self):
+        idx = self.data.subset("train")
+        return idx[: self.config.max_samples] if self.config.max_samples else idx
+
+    def _scheduler(self):
+        c = self.config
+        total = max(1, c.epochs * self.steps_per_epoch)
+        if c.schedule == "cosine":
+            return torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=total)
+        if c.schedule == "step":
+            return torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=c.step_size * self.steps_per_epoch, gamma=c.gamma)
+        if c.schedule == "exponential":
+            return torch.optim.lr_scheduler.ExponentialLR(self.optimizer, gamma=c.gamma ** (1.0 / self.steps_per_epoch))
+        return torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda _: 1.0)
+
+    # -------------------------------------------------------------- checkpoints
+    def checkpoint_path(self) -> Path:
+        return self.out / CHECKPOINT
+
+    def save_checkpoint(self):
+        self.out.mkdir(parents=True, exist_ok=True)
+        _atomic_save({
+            "format": "bioadapt-checkpoint/1",
+            "fingerprint": self.fingerprint,
+            "model": self.twin.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "position": dict(self.position),
+            "running": dict(self.running),
+            "history": list(self.history),
+            "steps": list(self.steps),
+            "torch_rng": torch.get_rng_state(),
+        }, self.checkpoint_path())
+
+    def load_checkpoint(self) -> bool:
+        path = self.checkpoint_path()
+        if not path.is_file():
+            return False
+        try:
+            ckpt = torch.load(path, map_location=self.device, weights_only=False)
+        except Exception as exc:
+            raise ConfigError(f"{path}: cannot be read as a bioadapt checkpoint ({exc}); remove it to start afresh.") from None
+        if not isinstance(ckpt, dict) or ckpt.get("format") != "bioadapt-checkpoint/1":
+            raise ConfigError(f"{path}: not a bioadapt checkpoint.")
+        if ckpt["fingerprint"] != self.fingerprint:
+            raise ConfigError(f"{path}: written for another configuration or network (files changed since); use a new --out folder or remove the checkpoint.")
+        self.twin.load_state_dict(ckpt["model"])
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        self.scheduler.load_state_dict(ckpt["scheduler"])
+        self.position, self.running = dict(ckpt["position"]), dict(ckpt["running"])
+        self.history, self.steps = list(ckpt["history"]), list(ckpt["steps"])
+        torch.set_rng_state(ckpt["torch_rng"])
+        return True
+
+    # ----------------------------------------------------------------- training
+    def batch_loss(self, idx, grad: bool = True):
+        """Loss (with regularization), readout trace and spikes of one batch."""
+        c = self.config
+        inputs, drive, target = to_inputs(c, self.data, idx, self.dtype, self.device)
+        with torch.set_grad_enabled(grad), parametrize.cached():
+            out = self.twin(inputs=inputs, drive=drive, record={c.readout_population: [c.readout_variable]})
+            y = out.traces[c.readout_population][c.readout_variable]
+            loss = readout_loss(c.loss, y, target, c.ignore_first)
+            total = loss
+            for pop, rate, strength in c.rate_regularization:
+                per_step = out.spikes[pop].mean(dim=0)  # (batch, neurons) spikes per step
+                total = total + strength * ((per_step - rate * self.spec.dt) ** 2).mean()
+        return total, loss, y, target, out.spikes
+
+    def evaluate_split(self, split: str) -> dict:
+        """Loss and accuracy (or NMSE) of the training twin on a split, and mean firing rates (Hz)."""
+        idx = self.data.subset(split)
+        if len(idx) == 0:
+            return {}
+        ys, targets, spikes = [], [], {}
+        for chunk in batches(idx, self.config.eval_batch_size, None):
+            _, _, y, target, s = self.batch_loss(chunk, grad=False)
+            ys.append(y.detach().to(torch.float64).cpu())
+            targets.append(target.cpu())
+            for pop, v in s.items():
+                spikes[pop] = spikes.get(pop, 0.0) + float(v.sum())
+        y = torch.cat(ys, dim=1)
+        target = torch.cat(targets, dim=1 if self.data.kind == "regression" else 0)
+        result = score(self.config.loss, y, target, self.config.ignore_first)
+        for pop, total in spikes.items():
+            size = self.spec.populations[pop].size
+            result[f"rate_{pop}_hz"] = total / (len(idx) * size * self.data.n_steps * self.spec.dt)
+        return result
+
+    def fit(self, max_steps: int | None = None, resume: bool = True) -> TrainResult:
+        """Train to the configured number of epochs (or stop after ``max_steps`` optimizer steps)."""
+        c = self.config
+        self.out.mkdir(parents=True, exist_ok=True)
+        if resume and self.load_checkpoint():
+            self.progress.line(f"resuming {self.out} at epoch {self.position['epoch'] + 1}, step {self.position['step']}")
+        done_now = 0
+        while self.position["epoch"] < c.epochs:
+            epoch = self.position["epoch"]
+            plan = batches(self._train_indices(), c.batch_size, c.seed, epoch)
+            while self.position["batch"] < len(plan):
+                if max_steps is not None and done_now >= max_steps:
+                    self.save_checkpoint()
+                    return TrainResult(self.history, self.steps, None, False, self.out)
+                idx = plan[self.position["batch"]]
+                start = time.perf_counter()
+                self.optimizer.zero_grad(set_to_none=True)
+                total, loss, y, target, _ = self.batch_loss(idx)
+                if not torch.isfinite(total):
+                    raise ConfigError(f"{c.source}: the loss became {float(total.detach())} at step {self.position['step']} (epoch {epoch + 1}); lower [train] lr, or bound the parameters in [train.params].")
+                total.backward()
+                if c.clip_grad_norm:
+                    torch.nn.utils.clip_grad_norm_([p for g in self.groups for p in g["params"]], c.clip_grad_norm)
+                self.optimizer.step()
+                clamp_(self.twin, c.params)
+                self.scheduler.step()
+                self.position["batch"] += 1
+                self.position["step"] += 1
+                done_now += 1
+                loss = loss.detach()
+                self.running["loss"] += float(loss) * len(idx)
+                self.running["count"] += len(idx)
+                if self.data.kind == "classification":
+                    from .losses import predict
+
+                    self.running["correct"] += float((predict(c.loss, y.detach(), c.ignore_first) == target).sum())
+                self.running["seconds"] += time.perf_counter() - start
+                self.steps.append((self.position["step"], float(loss)))
+                self.progress.update(f"epoch {epoch + 1}/{c.epochs}  batch {self.position['batch']}/{len(plan)}  loss {float(loss):.4f}")
+                if self.position["step"] % c.checkpoint_every == 0:
+                    self.save_checkpoint()
+            self._end_epoch(epoch)
+        params_path = self.finish()
+        return TrainResult(self.history, self.steps, params_path, True, self.out)
+
+    def _end_epoch(self, epoch: int):
+        row = {"epoch": epoch + 1, "step": self.position["step"], "lr": self.optimizer.param_groups[0]["lr"], "train_loss": self.running["loss"] / max(1, self.running["count"]), "seconds": self.running["seconds"]}
+        if self.data.kind == "classification":
+            row["train_accuracy"] = self.running["correct"] / max(1, self.running["count"])
+        for key, value in self.evaluate_split("valid").items():
+            row[f"valid_{key}"] = value
+        self.history.append(row)
+        self.position = {"epoch": epoch + 1, "batch": 0, "step": self.position["step"]}
+        self.running = {"loss": 0.0, "correct": 0.0, "count": 0, "seconds": 0.0}
+        self.save_checkpoint()
+        self.write_metrics()
+        acc = f"  train acc {row['train_accuracy']:.3f}" if "train_accuracy" in row else ""
+        valid = f"  valid acc {row['valid_accuracy']:.3f}" if "valid_accuracy" in row else (f"  valid nmse {row['valid_nmse']:.4f}" if "valid_nmse" in row else "")
+        self.progress.line(f"epoch {epoch + 1}/{self.config.epochs}  loss {row['train_loss']:.4f}{acc}{valid}  ({row['seconds']:.1f} s)")
+
+    def write_metrics(self):
+        keys = []
+        for row in self.history:
+            keys += [k for k in row if k not in keys]
+        text = io.StringIO()
+        writer = csv.DictWriter(text, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(self.history)
+        _atomic_text(self.out / "metrics.csv", text.getvalue())
+        _atomic_text(self.out / "metrics.jsonl", "".join(json.dumps(row) + "\n" for row in self.history))
+        _atomic_text(self.out / "steps.csv", "step,loss\n" + "".join(f"{s},{v!r}\n" for s, v in self.steps))
+
+    def finish(self) -> Path:
+        """Write the trained values (params.json) and the learning curve figure."""
+        self.write_metrics()
+        meta = {"config": self.config.source, "epochs": self.config.epochs, "steps": self.position["step"], "history": self.history}
+        path = save_params(self.out / "params.json", self.spec, trainable_values(self.twin), meta=meta)
+        from .report import plot_learning_curve
+
+        plot_learning_curve(self.history, self.steps, self.out / "learning_curve.png")
+        return path
+
+
+def train(config: TrainConfig, out: str | Path, resume: bool = True, max_steps: int | None = None, progress: bool = False) -> TrainResult:
+    """Train ``config`` into the folder ``out`` (continuing a checkpoint there when ``resume``)."""
+    return Trainer(config, out, progress=progress).fit(max_steps=max_steps, resume=resume)
