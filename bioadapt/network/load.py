@@ -141,6 +141,10 @@ def _population(name: str, data: dict, net: dict, where: str, folder: Path | Non
     if model.brian_equations.diff_eq_names:
         # population > network > model default > euler
         scheme = data.get("scheme") or net.get("scheme") or model.default_scheme or "euler"
+    elif not model.programs:  # no dynamics of its own (e.g. a relay written from outside)
+        if "scheme" in data:
+            raise ConfigError(f"{where}: model '{model.name}' has neither differential equations nor programs; key 'scheme' does not apply.")
+        return PopulationSpec(name, size, "neurons", model=model, scheme=None, values=_values(name, model, data.get("values", {}), size, where, seed))
     else:  # a discrete-time model: the network's ODE scheme does not apply
         scheme = data.get("scheme") or model.default_scheme
     if not isinstance(scheme, str):

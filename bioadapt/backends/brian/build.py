@@ -92,7 +92,7 @@ def _neuron_group(pop: PopulationSpec, spec: NetworkSpec, clock: Clock, namespac
     uses_program = scheme_name in model.programs
     method, options, later, system = "euler", None, [], None
     equations = model.equations_for(scheme_name)
-    if not uses_program:
+    if not uses_program and scheme_name is not None:  # None: no dynamics of its own
         scheme = brian_method(scheme_name)
         method = scheme.brian_name
         if scheme.propagator:

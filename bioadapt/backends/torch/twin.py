@@ -421,7 +421,7 @@ class Twin(nn.Module):
                 state[(ref.owner, ref.var)] = env[name]
             return
         if kind == "threshold":
-            cond = torch.broadcast_to(env["_cond"], shape)
+            cond = torch.broadcast_to(torch.as_tensor(env["_cond"], device=device), shape)  # a constant condition ("True") is a Python bool
             surrogate = block.extra["surrogate"]
             if surrogate is not None and torch.is_grad_enabled():
                 left, right, _ = surrogate
