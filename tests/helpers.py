@@ -7,7 +7,7 @@ import numpy as np
 from bioadapt import simulate
 
 #: Variable recorded per shipped model (its membrane-like state).
-MEMBRANE = {"adlif": "u", "cadlif": "u", "li": "y", "stc": "H", "mtc": "V", "lif": "v"}
+MEMBRANE = {"adlif": "u", "cadlif": "u", "li": "y", "stc": "H", "mtc": "V", "lif": "v", "relay": "x"}
 
 
 def model_network(model: str, steps: int = 5000, seed: int = 7) -> dict:
@@ -18,7 +18,7 @@ def model_network(model: str, steps: int = 5000, seed: int = 7) -> dict:
     period where it has one. Discrete-time models run at dt = 1 ms, the scale
     they are published at; ODE models at 0.1 ms.
     """
-    discrete = model in ("adlif", "cadlif", "li", "stc")
+    discrete = model in ("adlif", "cadlif", "li", "stc", "relay")
     dt = "1*ms" if discrete else "0.1*ms"
     net = {
         "dt": dt,
@@ -60,6 +60,16 @@ def model_network(model: str, steps: int = 5000, seed: int = 7) -> dict:
         net["projections"] += [
             {"source": "inp", "target": "spk", "on_pre": "I_post += weight", "connect": {"p": 0.4}, "weight": "normal(0.6, 0.2)", "delay": "uniform(0*ms, 2.4*ms)"},
             {"source": "spk", "target": "hid", "on_pre": "I_post += weight", "connect": "all_to_all", "weight": "normal(0, 1)", "delay": "uniform(0*ms, 3.4*ms)"},
+        ]
+    elif model == "relay":
+        # fires every step; input spikes move x (delays); a readout reads x_pre at delivery (delays).
+        # (recurrent on_pre reading x_pre while writing x_post would be ambiguous: Brian2's numpy
+        # runtime reads the values before the loop, cpp_standalone the values updated so far)
+        net["populations"]["hid"]["values"] = {"x": "uniform(-1, 1)"}
+        net["populations"]["out"] = {"model": "li", "size": 5}
+        net["projections"] += [
+            dict(inp, on_pre="x_post += weight", weight="normal(0, 0.1)"),
+            {"source": "hid", "target": "out", "on_pre": "I_post += weight*tanh(x_pre)", "connect": "all_to_all", "weight": "normal(0, 1)", "delay": f"uniform(0*{dt}, 3.4*{dt})"},
         ]
     else:
         raise ValueError(model)

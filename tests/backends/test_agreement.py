@@ -20,7 +20,9 @@ def _spec(model):
     spec = network_from_dict(model_network(model), source=f"<{model} test network>")
     # the features this test claims to cover are really there
     recurrent = [p for p in spec.projections if p.source == p.target and p.on_pre]
-    if model != "li":
+    if model == "relay":
+        assert any(p.delay_steps.min() == 0 and p.delay_steps.max() >= 2 for p in spec.projections if p.source == "hid")
+    elif model != "li":
         assert any(np.any(p.i == p.j) for p in recurrent), "no autapses"
         assert any(p.delay_steps.min() == 0 and p.delay_steps.max() >= 2 for p in recurrent), "delays not heterogeneous with zeros"
     assert spec.n_steps >= 5000
