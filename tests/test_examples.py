@@ -25,3 +25,13 @@ def test_adlif_discretizations_example(tmp_path, capsys):
     assert abs(orders["euler"] - 1) < 0.15 and abs(orders["rk4"] - 4) < 0.15 and abs(orders["rk2"] - 2) < 0.15
     for name in ("adlif_error_vs_dt.png", "adlif_stability.png"):
         assert (tmp_path / name).stat().st_size > 10_000
+
+
+def test_mtc_iv_example(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    out = _run("examples/mtc_iv.py", ["--out-dir", str(tmp_path)], capsys)
+    assert "equilibrium V* = -2.000000 at I_app = -2" in out and "fast      negative slope: [-0.8814, 0.8814]" in out
+    regimes = {line.split("->")[0].split()[0]: line.split("->")[1].split()[0] for line in out.splitlines() if "->" in line}
+    assert regimes == {"quiescent": "quiescent", "bursting": "bursting", "tonic": "tonic", "phasic": "phasic"}
+    for name in ("mtc_iv.png", "mtc_iv_phasic.png", "mtc_regimes.png"):
+        assert (tmp_path / name).stat().st_size > 20_000

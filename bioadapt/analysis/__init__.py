@@ -1,5 +1,21 @@
-"""Analysis tools: stability of the discrete maps the schemes generate."""
+"""Analysis tools: stability of the discrete maps the schemes generate, I-V
+curves of conductance-based neurons, and firing-regime classification."""
 
+from .iv import IVCurves, LocalizedCurrent, Timescale, iv_curves, plot_iv
+from .regimes import FiringPattern, Regime, classify_regime, upstrokes
 from .stability import DiscreteMap, discrete_map, stability_grid
 
-__all__ = ["DiscreteMap", "discrete_map", "stability_grid"]
+__all__ = [
+    "DiscreteMap",
+    "FiringPattern",
+    "IVCurves",
+    "LocalizedCurrent",
+    "Regime",
+    "Timescale",
+    "classify_regime",
+    "discrete_map",
+    "iv_curves",
+    "plot_iv",
+    "stability_grid",
+    "upstrokes",
+]

@@ -2,7 +2,21 @@
 
 from .base import SpikeDataset, SequenceDataset, split_indices
 from .bsd import burst_sequence_detection
-from .oscillator import spring_chain
 from .heidelberg import load_heidelberg
+from .mackey_glass import LYAPUNOV_TIME, POINTS_PER_LYAPUNOV, lyapunov_split, mackey_glass, nrmse, prediction_pairs
+from .oscillator import spring_chain
 
-__all__ = ["SpikeDataset", "SequenceDataset", "split_indices", "burst_sequence_detection", "spring_chain", "load_heidelberg"]
+__all__ = [
+    "LYAPUNOV_TIME",
+    "POINTS_PER_LYAPUNOV",
+    "SequenceDataset",
+    "SpikeDataset",
+    "burst_sequence_detection",
+    "load_heidelberg",
+    "lyapunov_split",
+    "mackey_glass",
+    "nrmse",
+    "prediction_pairs",
+    "split_indices",
+    "spring_chain",
+]
