@@ -78,3 +78,15 @@ def test_a_diverging_loss_is_reported_not_propagated(problem, tmp_path):
         trainer.twin.params["readout"]["weight"].fill_(float("nan"))
     with pytest.raises(ConfigError, match="the loss became nan at step 0"):
         trainer.fit()
+
+
+def test_rate_regularization_adds_the_squared_rate_error(problem, tmp_path):
+    text = problem.read_text().replace("threads = 1", 'threads = 1\nrate_regularization = { population = "hid", target = "20*Hz", strength = 3.0 }')
+    problem.write_text(text)
+    trainer = Trainer(load_train_config(problem), tmp_path / "run")
+    idx = trainer.data.subset("train")[:8]
+    total, loss, _, _, spikes = trainer.batch_loss(idx, grad=False)
+    per_step = spikes["hid"].mean(dim=0)  # (batch, neurons)
+    expected = 3.0 * float(((per_step - 20 * 1e-3) ** 2).mean())
+    assert expected > 0
+    assert float(total - loss) == pytest.approx(expected, rel=1e-12)
