@@ -1,6 +1,8 @@
 """Analysis tools: stability of the discrete maps the schemes generate, I-V
-curves of conductance-based neurons, and firing-regime classification."""
+curves of conductance-based neurons, firing-regime classification, and
+heterogeneity (value distributions, homogeneous networks, robustness)."""
 
+from .heterogeneity import distributions, homogeneous, perturb, plot_distributions, robustness
 from .iv import IVCurves, LocalizedCurrent, Timescale, iv_curves, plot_iv
 from .regimes import FiringPattern, Regime, classify_regime, upstrokes
 from .stability import DiscreteMap, discrete_map, stability_grid
@@ -14,6 +16,11 @@ __all__ = [
     "Timescale",
     "classify_regime",
     "discrete_map",
+    "distributions",
+    "homogeneous",
+    "perturb",
+    "plot_distributions",
+    "robustness",
     "iv_curves",
     "plot_iv",
     "stability_grid",

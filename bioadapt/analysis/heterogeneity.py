@@ -1,0 +1,177 @@
+"""Neural heterogeneity: distributions of (trained) values, homogeneous twins of a network, robustness.
+
+`distributions` summarises every per-neuron or per-synapse value of a network
+(a `NetworkSpec`, or a parameter file written by training), `plot_distributions`
+draws them, `homogeneous` gives the same network with chosen values replaced by
+their population mean (same means, no spread), `perturb` scales values by
+``1 + relative*N(0, 1)`` (seeded), and `robustness` measures a trained
+network's accuracy (or NMSE) in the twin under such perturbations and under
+input noise (spikes flipped with a probability).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..network.spec import NetworkSpec
+
+__all__ = ["distributions", "plot_distributions", "homogeneous", "perturb", "robustness"]
+
+
+def _values(source) -> dict:
+    """``owner -> {var: array}`` from a NetworkSpec, a parameter file path, or such a dict."""
+    if isinstance(source, NetworkSpec):
+        out = {name: dict(pop.values) for name, pop in source.populations.items() if not pop.is_input}
+        for proj in source.projections:
+            out[proj.name] = {"weight": proj.weight}
+            if proj.on_pre is not None:
+                out[proj.name]["delay_steps"] = proj.delay_steps
+        return out
+    if isinstance(source, (str, Path)):
+        from ..train.params import load_params
+
+        return {owner: {var: value for var, (_, value) in table.items()} for owner, table in load_params(source)["groups"].items()}
+    return source
+
+
+def distributions(source, owners=None) -> dict:
+    """``(owner, var) -> {n, mean, std, cv, min, q05, median, q95, max}`` for every value with more than one element."""
+    stats = {}
+    for owner, table in _values(source).items():
+        if owners is not None and owner not in owners:
+            continue
+        for var, value in table.items():
+            v = np.asarray(value, dtype=np.float64).ravel()
+            if v.size < 2:
+                continue
+            mean = float(v.mean())
+            std = float(v.std())
+            stats[(owner, var)] = {"n": int(v.size), "mean": mean, "std": std, "cv": std / abs(mean) if mean else float("inf"), "min": float(v.min()), "q05": float(np.quantile(v, 0.05)), "median": float(np.median(v)), "q95": float(np.quantile(v, 0.95)), "max": float(v.max())}
+    return stats
+
+
+def plot_distributions(source, path, owners=None, variables=None, reference=None, labels=("trained", "initial")) -> Path:
+    """Histograms of every (owner, var) with spread, optionally over a ``reference`` (e.g. the initial network)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    values = _values(source)
+    ref = _values(reference) if reference is not None else {}
+    keys = [k for k in distributions(values, owners) if variables is None or k[1] in variables]
+    if not keys:
+        raise ConfigError("plot_distributions: no value with more than one element to draw.")
+    cols = min(4, len(keys))
+    rows = int(np.ceil(len(keys) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 2.4 * rows), squeeze=False)
+    for ax, (owner, var) in zip(axes.flat, keys):
+        v = np.ravel(values[owner][var])
+        r = np.ravel(ref.get(owner, {}).get(var, []))
+        bins = np.histogram_bin_edges(np.concatenate([v, r]) if r.size else v, bins=30)
+        if r.size:
+            ax.hist(r, bins=bins, alpha=0.5, label=labels[1])
+        ax.hist(v, bins=bins, alpha=0.6, label=labels[0])
+        ax.set_title(f"{owner}.{var}", fontsize=9)
+    for ax in list(axes.flat)[len(keys):]:
+        ax.axis("off")
+    if ref:
+        axes.flat[0].legend(frameon=False, fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
+def _replace_values(spec: NetworkSpec, owner: str, changes: dict) -> NetworkSpec:
+    if owner in spec.populations and not spec.populations[owner].is_input:
+        pop = spec.populations[owner]
+        return dataclasses.replace(spec, populations={**spec.populations, owner: dataclasses.replace(pop, values={**pop.values, **changes})})
+    for k, proj in enumerate(spec.projections):
+        if proj.name == owner:
+            projections = list(spec.projections)
+            projections[k] = dataclasses.replace(proj, **changes)
+            return dataclasses.replace(spec, projections=tuple(projections))
+    raise ConfigError(f"'{owner}' is neither a neuron population nor a projection of {spec.source}.")
+
+
+def _check(spec: NetworkSpec, owner: str, variables) -> list:
+    table = _values(spec).get(owner)
+    if table is None:
+        raise ConfigError(f"'{owner}' is neither a neuron population nor a projection of {spec.source}.")
+    for var in variables:
+        if var not in table:
+            raise ConfigError(f"'{owner}.{var}' is not a value of {spec.source} ({', '.join(sorted(table))}).")
+    return list(variables)
+
+
+def homogeneous(spec: NetworkSpec, owner: str, variables) -> NetworkSpec:
+    """``spec`` with each of ``variables`` of ``owner`` replaced by its mean (delays: the rounded mean)."""
+    table = _values(spec)[owner] if owner in _values(spec) else None
+    changes = {}
+    for var in _check(spec, owner, variables):
+        v = np.asarray(table[var])
+        mean = np.round(v.mean()).astype(v.dtype) if np.issubdtype(v.dtype, np.integer) else v.mean()
+        changes[var] = np.full_like(v, mean)
+    return _replace_values(spec, owner, changes)
+
+
+def perturb(spec: NetworkSpec, owner: str, variables, relative: float, seed: int = 0) -> NetworkSpec:
+    """``spec`` with ``variables`` of ``owner`` multiplied by ``1 + relative*N(0, 1)`` (one draw per element)."""
+    rng = np.random.default_rng([int(seed), 13])
+    table = _values(spec)[owner] if owner in _values(spec) else None
+    changes = {}
+    for var in _check(spec, owner, variables):
+        v = np.asarray(table[var], dtype=np.float64)
+        if var == "delay_steps":
+            raise ConfigError("perturb: delays are whole steps; perturb weights and neuron values.")
+        changes[var] = v * (1 + relative * rng.standard_normal(v.shape))
+    return _replace_values(spec, owner, changes)
+
+
+def robustness(config, params_path, targets, relative=(0.0, 0.05, 0.1, 0.2), input_flip=(0.0,), split: str = "test", max_samples: int | None = None, seeds=(0,), dtype=None) -> list:
+    """Twin accuracy (or NMSE) of a trained network under value perturbations and input noise.
+
+    ``targets`` is a list of ``(owner, [variables])`` perturbed together by each
+    ``relative`` level; ``input_flip`` flips each input spike bit with that
+    probability (spike inputs only). Returns one row per (relative, flip, seed).
+    """
+    import torch
+
+    from ..backends.torch import Twin
+    from ..train.data import batches
+    from ..train.evaluate import trained_network
+    from ..train.losses import score
+
+    spec, data = trained_network(config, params_path)
+    idx = data.subset(split)[:max_samples] if max_samples else data.subset(split)
+    dtype = dtype or torch.float64
+    rows = []
+    for level in relative:
+        for flip in input_flip:
+            for seed in seeds:
+                s = spec
+                for owner, variables in targets:
+                    s = perturb(s, owner, variables, level, seed=seed) if level else s
+                twin = Twin(s, drive_vars={config.input_population: [config.input_variable]} if config.input_variable else None, dtype=dtype, synapses="dense")
+                rng = np.random.default_rng([int(seed), 17])
+                ys = []
+                with torch.no_grad():
+                    for chunk in batches(idx, config.eval_batch_size, None):
+                        x = data.x[chunk].transpose(1, 0, 2).astype(np.float64)
+                        if flip:
+                            if config.input_variable is not None:
+                                raise ConfigError("robustness: input_flip applies to spike inputs.")
+                            x = np.where(rng.random(x.shape) < flip, 1 - x, x)
+                        xt = torch.as_tensor(x, dtype=dtype)
+                        inputs, drive = ({config.input_population: xt}, {}) if config.input_variable is None else ({}, {config.input_population: {config.input_variable: xt}})
+                        out = twin(inputs=inputs, drive=drive, record={config.readout_population: [config.readout_variable]})
+                        ys.append(out.traces[config.readout_population][config.readout_variable].to(torch.float64))
+                y = torch.cat(ys, dim=1)
+                target = data.y[idx] if data.kind == "classification" else data.target[idx].transpose(1, 0, 2)
+                rows.append({"relative": level, "input_flip": flip, "seed": seed, **score(config.loss, y, torch.as_tensor(target), config.ignore_first)})
+    return rows
