@@ -125,10 +125,11 @@ def _unit_name(dim) -> str:
     return "1" if dim is None or dim.is_dimensionless else repr(get_unit(dim))
 
 
-def _atomic_write(path: Path, text: str) -> None:
+def atomic_write(path: Path, data: str | bytes) -> None:
+    """Write a file so that it is either complete or absent: temporary file, fsync, rename."""
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w") as f:
-        f.write(text)
+    with open(tmp, "wb") as f:
+        f.write(data.encode() if isinstance(data, str) else data)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
@@ -152,7 +153,7 @@ def save_params(path: str | Path, spec: NetworkSpec, values: dict, meta: dict | 
             groups.setdefault(proj.name, {})["delay_steps"] = {"unit": "steps", "value": np.asarray(proj.delay_steps, dtype=np.int64).tolist()}
     doc = {"format": PARAMS_FORMAT, "network": spec.source, "dt": {"unit": "second", "value": spec.dt}, "groups": groups, "meta": meta or {}}
     path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write(path, json.dumps(doc, indent=1))
+    atomic_write(path, json.dumps(doc, indent=1))
     return path
 
 

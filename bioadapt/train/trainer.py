@@ -21,7 +21,6 @@ import dataclasses
 import hashlib
 import io
 import json
-import os
 import sys
 import time
 from dataclasses import dataclass
@@ -36,7 +35,7 @@ from ..errors import ConfigError
 from .config import TrainConfig, make_surrogate
 from .data import batches, make_dataset, to_inputs
 from .losses import readout_loss, score
-from .params import attach_rules, clamp_, save_params, trainable_values
+from .params import atomic_write, attach_rules, clamp_, save_params, trainable_values
 
 __all__ = ["Trainer", "TrainResult", "train"]
 
@@ -83,21 +82,7 @@ def _fingerprint(config: TrainConfig) -> str:
 def _atomic_save(obj, path: Path):
     buffer = io.BytesIO()
     torch.save(obj, buffer)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(buffer.getvalue())
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def _atomic_text(path: Path, text: str):
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    atomic_write(path, buffer.getvalue())
 
 
 class Trainer:
@@ -287,9 +272,9 @@ class Trainer:
         writer = csv.DictWriter(text, fieldnames=keys)
         writer.writeheader()
         writer.writerows(self.history)
-        _atomic_text(self.out / "metrics.csv", text.getvalue())
-        _atomic_text(self.out / "metrics.jsonl", "".join(json.dumps(row) + "\n" for row in self.history))
-        _atomic_text(self.out / "steps.csv", "step,loss\n" + "".join(f"{s},{v!r}\n" for s, v in self.steps))
+        atomic_write(self.out / "metrics.csv", text.getvalue())
+        atomic_write(self.out / "metrics.jsonl", "".join(json.dumps(row) + "\n" for row in self.history))
+        atomic_write(self.out / "steps.csv", "step,loss\n" + "".join(f"{s},{v!r}\n" for s, v in self.steps))
 
     def finish(self) -> Path:
         """Write the trained values (params.json) and the learning curve figure."""
