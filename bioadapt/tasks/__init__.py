@@ -3,7 +3,7 @@
 from .base import SpikeDataset, SequenceDataset, split_indices
 from .bsd import burst_sequence_detection
 from .heidelberg import load_heidelberg
-from .mackey_glass import LYAPUNOV_TIME, POINTS_PER_LYAPUNOV, lyapunov_split, mackey_glass, nrmse, prediction_pairs
+from .mackey_glass import LYAPUNOV_TIME, POINTS_PER_LYAPUNOV, lyapunov_split, mackey_glass, mackey_glass_task, nrmse, prediction_pairs
 from .oscillator import spring_chain
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "load_heidelberg",
     "lyapunov_split",
     "mackey_glass",
+    "mackey_glass_task",
     "nrmse",
     "prediction_pairs",
     "split_indices",

@@ -221,3 +221,35 @@ def nrmse(prediction: np.ndarray, target: np.ndarray) -> float:
     if prediction.shape != target.shape:
         raise ParameterError(f"nrmse: prediction and target need the same shape, got {prediction.shape} and {target.shape}.")
     return float(np.sqrt(np.mean((prediction - target) ** 2)) / np.std(target))
+
+
+def mackey_glass_task(seed: int = 0, horizon: int = 1, train_lyapunov: float = 10, test_lyapunov: float = 10, window: int = 150, stride: int = 10, valid_fraction: float = 0.1, points_per_lyapunov: int = POINTS_PER_LYAPUNOV):
+    """Windows of a Mackey-Glass series for ``horizon``-step-ahead prediction (a `SequenceDataset`).
+
+    The series is cut NeuroBench-style into ``train_lyapunov`` Lyapunov times
+    for training (windows every ``stride`` samples; the last ``valid_fraction``
+    of them for validation) followed by ``test_lyapunov`` Lyapunov times for
+    testing (the same windowing); input ``x[t]``, target ``x[t + horizon]``.
+    """
+    from .base import SequenceDataset
+
+    n_train = int(round(train_lyapunov * points_per_lyapunov))
+    n_test = int(round(test_lyapunov * points_per_lyapunov))
+    if window < 2 or stride < 1 or horizon < 1:
+        raise ParameterError(f"mackey_glass_task: need window >= 2, stride >= 1, horizon >= 1 (got {window}, {stride}, {horizon}).")
+    if window + horizon > min(n_train, n_test):
+        raise ParameterError(f"mackey_glass_task: window + horizon ({window + horizon}) exceeds the train ({n_train}) or test ({n_test}) segment.")
+    series = mackey_glass(n_train + n_test + horizon, seed=seed)
+    segments = {"train": (0, n_train), "test": (n_train, n_train + n_test)}
+    xs, ys, splits, offset = [], [], {}, 0
+    for name, (lo, hi) in segments.items():
+        starts = np.arange(lo, hi - window - horizon + 1, stride)
+        xs += [series[s:s + window] for s in starts]
+        ys += [series[s + horizon:s + horizon + window] for s in starts]
+        splits[name] = np.arange(offset, offset + len(starts))
+        offset += len(starts)
+    n_valid = int(round(valid_fraction * len(splits["train"])))
+    splits["valid"], splits["train"] = splits["train"][len(splits["train"]) - n_valid:], splits["train"][: len(splits["train"]) - n_valid]
+    x = np.asarray(xs)[:, :, None]
+    target = np.asarray(ys)[:, :, None]
+    return SequenceDataset(x=x, target=target, splits=splits, name="mackey_glass")

@@ -119,3 +119,20 @@ def test_bad_steps_are_rejected():
         mackey_glass(10, step=0.3)
     with pytest.raises(ParameterError, match="tau/step must be an integer"):
         mackey_glass(10, step=20.0)
+
+
+def test_prediction_windows_split_in_time():
+    from bioadapt.tasks import mackey_glass_task
+
+    data = mackey_glass_task(seed=2, horizon=3, train_lyapunov=4, test_lyapunov=4, window=50, stride=7)
+    x, target = data.x[..., 0], data.target[..., 0]
+    assert x.shape == target.shape and x.shape[1] == 50
+    series = mackey_glass(4 * 75 + 4 * 75 + 3, seed=2)
+    # every window is a stretch of the series, the target the same stretch `horizon` samples later
+    first_test = data.splits["test"][0]
+    assert np.array_equal(x[0], series[:50]) and np.array_equal(target[0], series[3:53])
+    assert np.array_equal(x[first_test], series[300:350])
+    # the test windows start after the training segment; train and valid windows lie inside it
+    train_valid = np.concatenate([data.splits["train"], data.splits["valid"]])
+    assert train_valid.max() < first_test and len(data.splits["valid"]) == round(0.1 * len(train_valid))
+    assert data.splits["valid"].min() > data.splits["train"].max()  # validation: the latest training windows
