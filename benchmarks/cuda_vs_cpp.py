@@ -94,6 +94,10 @@ def command_output(*command: str) -> str:
         return "not found"
 
 
+def first_line(*command: str) -> str:
+    return (command_output(*command).splitlines() or ["not found"])[0]
+
+
 def machine() -> dict:
     toolkit = cuda.find_cuda_toolkit()
     gpu = cuda.require_gpu()
@@ -105,9 +109,9 @@ def machine() -> dict:
         "cpu_cores": os.cpu_count(),
         "gpu": gpu.name,
         "compute_capability": gpu.compute_capability,
-        "driver": command_output("nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader").splitlines()[0:1],
+        "driver": first_line("nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"),
         "cuda_toolkit": f"{toolkit.version:g} ({toolkit.nvcc})",
-        "gcc": command_output("g++", "--version").splitlines()[0:1],
+        "gcc": first_line("g++", "--version"),
         "python": sys.version.split()[0],
         "versions": {name: version(name) for name in ("bioadapt", "brian2", "brian2cuda", "numpy")},
     }
