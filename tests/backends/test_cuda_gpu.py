@@ -45,7 +45,7 @@ def assert_close_traces(a, b):
             np.testing.assert_allclose(values, b.traces[pop][var], rtol=TRACE_RTOL, atol=TRACE_ATOL, err_msg=f"{a.backend} vs {b.backend}: {pop}.{var}")
 
 
-@pytest.mark.parametrize("model", ["lif", "li", "adlif", "cadlif", "stc", "mtc"])
+@pytest.mark.parametrize("model", ["lif", "li", "adlif", "cadlif", "stc", "mtc", "relay"])
 def test_cuda_matches_cpp_standalone(model):
     spec = feed_forward(network_from_dict(model_network(model, steps=STEPS)))
     assert np.all(np.bincount(spec.populations["inp"].input_steps) <= 1)
