@@ -1,6 +1,6 @@
 """Command line: argument parsing and library calls only.
 
-    bioadapt simulate NET.toml [--backend numpy|cpp_standalone|torch] [--out OUT.npz] [--record POP.VAR ...]
+    bioadapt simulate NET.toml [--backend numpy|cpp_standalone|cuda_standalone|torch] [--out OUT.npz] [--record POP.VAR ...]
     bioadapt compare NET.toml [--schemes ...] [--dt ...] [--out DIR]
     bioadapt train TRAIN.toml --out RUN/ [--epochs N] [--max-steps N] [--restart]
     bioadapt evaluate TRAIN.toml --params RUN/params.json [--backend cpp_standalone|numpy]
@@ -54,6 +54,7 @@ def _simulate(args) -> int:
         fast_math=args.fast_math,
         directory=args.directory,
         math=args.math,
+        compute_capability=args.compute_capability,
     )
     print(f"{spec.source}: {len(spec.populations)} populations, {len(spec.projections)} projections, {sum(p.size for p in spec.projections)} synapses")
     print(result.summary())
@@ -187,14 +188,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     sim = sub.add_parser("simulate", help="simulate a network configuration")
     sim.add_argument("network", help="network configuration (.toml)")
-    sim.add_argument("--backend", default="numpy", choices=["numpy", "cpp_standalone", "torch"])
+    sim.add_argument("--backend", default="numpy", choices=["numpy", "cpp_standalone", "cuda_standalone", "torch"])
     sim.add_argument("--out", help="write spikes (P.i, P.step) and traces (P.VAR) to this .npz file")
     sim.add_argument("--record", action="append", default=[], metavar="[POP.]VAR", help="record a variable at the end of every step (repeatable)")
     sim.add_argument("--dtype", default="float64", choices=["float64", "float32"], help="torch backend: floating-point type")
     sim.add_argument("--device", default="cpu", help="torch backend: cpu or cuda")
     sim.add_argument("--math", default="numpy", choices=["numpy", "libm"], help="torch backend: reproduce numpy's or the C library's elementary functions")
-    sim.add_argument("--fast-math", action="store_true", help="cpp_standalone: compile with fast math (faster, not bit-faithful)")
-    sim.add_argument("--directory", help="cpp_standalone: keep the generated project in this folder")
+    sim.add_argument("--fast-math", action="store_true", help="cpp_standalone, cuda_standalone: compile with fast math (faster, not bit-faithful)")
+    sim.add_argument("--directory", help="cpp_standalone, cuda_standalone: keep the generated project in this folder")
+    sim.add_argument("--compute-capability", type=float, help="cuda_standalone: GPU architecture to compile for, e.g. 9.0 (default: the GPU's)")
     sim.set_defaults(func=_simulate)
 
     comp = sub.add_parser("compare", help="compare schemes and time steps against the grid-independent reference")

@@ -10,7 +10,7 @@ from .result import SimulationResult
 
 __all__ = ["simulate", "BACKENDS"]
 
-BACKENDS = ("numpy", "cpp_standalone", "torch")
+BACKENDS = ("numpy", "cpp_standalone", "cuda_standalone", "torch")
 
 
 def simulate(
@@ -23,6 +23,7 @@ def simulate(
     fast_math: bool = False,
     directory: str | None = None,
     math: str = "numpy",
+    compute_capability: float | None = None,
 ) -> SimulationResult:
     """Simulate a network on one backend.
 
@@ -30,7 +31,9 @@ def simulate(
     ----------
     network : NetworkSpec or path
         A loaded spec or a network TOML file.
-    backend : {"numpy", "cpp_standalone", "torch"}
+    backend : {"numpy", "cpp_standalone", "cuda_standalone", "torch"}
+        ``cuda_standalone`` (Brian2CUDA, the ``cuda`` extra) needs the CUDA
+        toolkit and an NVIDIA GPU.
     record : dict, optional
         ``population -> [variables]`` to record at the end of every step.
     drive : dict, optional
@@ -41,7 +44,9 @@ def simulate(
     math : {"numpy", "libm"}
         torch backend only: reproduce the elementary functions of Brian2's
         numpy runtime or of compiled code (cpp_standalone) bit for bit.
-    fast_math, directory : cpp_standalone only.
+    fast_math, directory : cpp_standalone and cuda_standalone only.
+    compute_capability : float, optional
+        cuda_standalone only: GPU architecture (default: the GPU's).
 
     Examples
     --------
@@ -49,7 +54,7 @@ def simulate(
     >>> simulate("examples/adlif_network.toml", backend="nest")
     Traceback (most recent call last):
     ...
-    bioadapt.errors.BackendError: Unknown backend 'nest'; use one of numpy, cpp_standalone, torch.
+    bioadapt.errors.BackendError: Unknown backend 'nest'; use one of numpy, cpp_standalone, cuda_standalone, torch.
     """
     if backend not in BACKENDS:
         raise BackendError(f"Unknown backend '{backend}'; use one of {', '.join(BACKENDS)}.")
@@ -60,4 +65,4 @@ def simulate(
         return run_twin(spec, record=record, drive=drive, dtype=dtype, device=device, math=math)
     from .backends.brian import run_brian
 
-    return run_brian(spec, target=backend, record=record, drive=drive, directory=directory, fast_math=fast_math)
+    return run_brian(spec, target=backend, record=record, drive=drive, directory=directory, fast_math=fast_math, compute_capability=compute_capability)

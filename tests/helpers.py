@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 
 from bioadapt import simulate
+
+#: Whether the ``cuda`` extra is installed (checked without importing it).
+HAVE_BRIAN2CUDA = importlib.util.find_spec("brian2cuda") is not None
 
 #: Variable recorded per shipped model (its membrane-like state).
 MEMBRANE = {"adlif": "u", "cadlif": "u", "li": "y", "stc": "H", "mtc": "V", "lif": "v", "relay": "x"}

@@ -1,4 +1,4 @@
-"""Brian2 backend: `NetworkSpec` -> Brian2 objects, run on numpy or cpp_standalone."""
+"""Brian2 backend: `NetworkSpec` -> Brian2 objects, run on numpy, cpp_standalone or cuda_standalone."""
 
 from .build import BrianNetwork, build_network
 from .run import run_brian

@@ -183,7 +183,9 @@ def input_raster(pop: PopulationSpec, n_steps: int) -> np.ndarray:
     return raster
 
 
-def build_network(spec: NetworkSpec, record: dict | None = None, drive: dict | None = None, monitors: bool = True, standalone_inputs: bool = False) -> BrianNetwork:
+def build_network(
+    spec: NetworkSpec, record: dict | None = None, drive: dict | None = None, monitors: bool = True, standalone_inputs: bool = False, clock_name: str = "bioadapt_clock"
+) -> BrianNetwork:
     """Create the Brian2 objects of ``spec`` on the current device.
 
     Parameters
@@ -203,10 +205,13 @@ def build_network(spec: NetworkSpec, record: dict | None = None, drive: dict | N
         1 (in the same ``thresholds`` slot as a spike generator), and synapses
         get a ``delay_value`` variable, so that inputs and delays can be
         changed through run_args.
+    clock_name : str
+        Name of the network's one clock (cuda_standalone needs its own, see
+        `cuda.CUDA_CLOCK_NAME`).
     """
     record = record or {}
     drive = drive or {}
-    clock = Clock(dt=spec.dt * second, name="bioadapt_clock")
+    clock = Clock(dt=spec.dt * second, name=clock_name)
     objects = []
     net = BrianNetwork(network=None, clock=clock)
     for pop in spec.populations.values():

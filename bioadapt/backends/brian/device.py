@@ -2,13 +2,17 @@
 
 Brian2 keeps its target device and preferences in module-level state. Every
 other part of bioadapt goes through `brian_device`, which selects a device for
-the duration of a ``with`` block and restores the runtime device afterwards, so
-that a process can build several networks on different devices in turn.
+the duration of a ``with`` block and restores the runtime device and the
+preferences it changed afterwards, so that a process can build several networks
+on different devices in turn. What cuda_standalone needs is found by `cuda.py`
+and applied here.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
+import os
 import shutil
 import tempfile
 
@@ -17,14 +21,25 @@ from brian2.devices.device import reset_device, get_device
 
 from ...errors import BackendError
 
-__all__ = ["brian_device", "FAITHFUL_GCC_FLAGS", "FAST_GCC_FLAGS", "BRIAN_TARGETS"]
+__all__ = ["brian_device", "FAITHFUL_GCC_FLAGS", "FAST_GCC_FLAGS", "FAITHFUL_NVCC_FLAGS", "FAST_NVCC_FLAGS", "BRIAN_TARGETS"]
 
 #: Flags for bit-faithful C++: no fast math, no fused multiply-add contraction.
 FAITHFUL_GCC_FLAGS = ["-w", "-O3", "-fno-fast-math", "-ffp-contract=off", "-std=c++11"]
 #: Brian2's own defaults (fast math): faster, but results differ in the last bits.
 FAST_GCC_FLAGS = ["-w", "-O3", "-ffast-math", "-fno-finite-math-only", "-march=native", "-std=c++11"]
 
-BRIAN_TARGETS = ("numpy", "cpp_standalone")
+#: CUDA 13's Thrust and CUB need C++17, for nvcc and for the host compiler.
+#: Brian2CUDA 1.0a7's makefile template writes ``-std=c++11`` before these
+#: flags; nvcc uses the last ``-std`` (with a warning, "incompatible
+#: redefinition for option 'std'", in make's output), so a preference is
+#: enough and no template is patched.
+CUDA_STD = "-std=c++17"
+#: nvcc without fast math and without fused multiply-add contraction.
+FAITHFUL_NVCC_FLAGS = ["-w", CUDA_STD, "--fmad=false"]
+#: Brian2CUDA's own default (fast math).
+FAST_NVCC_FLAGS = ["-w", CUDA_STD, "-use_fast_math"]
+
+BRIAN_TARGETS = ("numpy", "cpp_standalone", "cuda_standalone")
 
 prefs.logging.file_log = False
 prefs.logging.delete_log_on_exit = True
@@ -32,24 +47,68 @@ prefs.logging.delete_log_on_exit = True
 BrianLogger.suppress_name("unused_brian_object")
 
 
+def _cuda_preferences(cuda, fast_math: bool, folder: str) -> dict:
+    """Brian2 preference values for a cuda_standalone project in ``folder``."""
+    from .cuda import ASSUMED_CUDA_VERSION, curand_link
+
+    host = [CUDA_STD if flag.startswith("-std=") else flag for flag in (FAST_GCC_FLAGS if fast_math else FAITHFUL_GCC_FLAGS)]
+    toolkit = cuda.toolkit
+    values = {
+        # bioadapt finds the GPU and the toolkit itself (cuda.py): Brian2CUDA's
+        # detection needs a GPU and deviceQuery
+        "devices.cuda_standalone.cuda_backend.detect_gpus": False,
+        "devices.cuda_standalone.cuda_backend.detect_cuda": False,
+        "devices.cuda_standalone.cuda_backend.gpu_id": 0,  # the first of CUDA_VISIBLE_DEVICES
+        "devices.cuda_standalone.cuda_backend.compute_capability": cuda.compute_capability,
+        "devices.cuda_standalone.cuda_backend.cuda_path": toolkit.path if toolkit else "/usr/local/cuda",
+        "devices.cuda_standalone.cuda_backend.cuda_runtime_version": toolkit.version if toolkit else ASSUMED_CUDA_VERSION,
+        # a fresh list: Brian2CUDA removes architecture flags from it in place
+        "devices.cuda_standalone.cuda_backend.extra_compile_args_nvcc": list(FAST_NVCC_FLAGS if fast_math else FAITHFUL_NVCC_FLAGS),
+        "codegen.cpp.extra_compile_args_gcc": host,
+        # one nvcc per core: `make -j` alone starts one per source file, a few GB of memory
+        "devices.cpp_standalone.extra_make_args_unix": ["-j", str(os.cpu_count() or 1)],
+    }
+    if toolkit is not None and toolkit.curand_include is not None:
+        values["codegen.cpp.include_dirs"] = list(prefs.codegen.cpp.include_dirs) + [toolkit.curand_include]
+        values["codegen.cpp.library_dirs"] = list(prefs.codegen.cpp.library_dirs) + [curand_link(toolkit, folder)]
+        values["codegen.cpp.runtime_library_dirs"] = list(prefs.codegen.cpp.runtime_library_dirs) + [toolkit.curand_lib]
+    return values
+
+
 @contextlib.contextmanager
-def brian_device(target: str, directory: str | None = None, fast_math: bool = False, keep: bool = False):
+def _preferences(values: dict):
+    """Set Brian2 preferences for a block and restore the old values."""
+    old = {name: prefs[name] for name in values}
+    try:
+        for name, value in values.items():
+            prefs[name] = value
+        yield
+    finally:
+        for name, value in old.items():
+            prefs[name] = value
+
+
+@contextlib.contextmanager
+def brian_device(target: str, directory: str | None = None, fast_math: bool = False, keep: bool = False, cuda=None):
     """Select a Brian2 device for the body of a ``with`` block.
 
     Parameters
     ----------
-    target : {"numpy", "cpp_standalone"}
+    target : {"numpy", "cpp_standalone", "cuda_standalone"}
         ``numpy`` is Brian2's runtime with numpy code generation;
-        ``cpp_standalone`` generates, compiles and runs a C++ project.
+        ``cpp_standalone`` generates, compiles and runs a C++ project;
+        ``cuda_standalone`` a CUDA project (Brian2CUDA).
     directory : str, optional
-        Project folder for cpp_standalone (a temporary one is made otherwise
-        and removed afterwards, unless ``keep``).
+        Project folder for the standalone targets (a temporary one is made
+        otherwise and removed afterwards, unless ``keep``).
     fast_math : bool
         Compile with Brian2's default fast-math flags (not bit-faithful).
     keep : bool
-        cpp_standalone: leave the device's project state intact on exit, so
+        Standalone targets: leave the device's project state intact on exit, so
         that the built binary can be rerun (`StandaloneNetwork`); the runtime
         device becomes current again either way.
+    cuda : CudaSettings, optional
+        cuda_standalone: compute capability and toolkit (`cuda.cuda_settings`).
 
     Yields
     ------
@@ -64,23 +123,33 @@ def brian_device(target: str, directory: str | None = None, fast_math: bool = Fa
         yield get_device(), None
         return
     if shutil.which("g++") is None and shutil.which("c++") is None:
-        raise BackendError("cpp_standalone needs a C++ compiler (g++), and none was found on PATH.")
+        raise BackendError(f"{target} needs a C++ compiler (g++), and none was found on PATH.")
     own = directory is None
-    folder = tempfile.mkdtemp(prefix="bioadapt_cpp_") if own else directory
-    old_flags = list(prefs.codegen.cpp.extra_compile_args_gcc)
-    prefs.codegen.cpp.extra_compile_args_gcc = FAST_GCC_FLAGS if fast_math else FAITHFUL_GCC_FLAGS
-    prefs.devices.cpp_standalone.openmp_threads = 0
-    set_device("cpp_standalone", directory=folder, build_on_run=False)
-    device = get_device()
-    # forget any earlier standalone project of this process (Brian2 keeps one device)
-    device.reinit()
-    device.activate(directory=folder, build_on_run=False)
-    try:
-        yield device, folder
-    finally:
-        if not keep:
-            device.reinit()
-        reset_device("runtime")
-        prefs.codegen.cpp.extra_compile_args_gcc = old_flags
-        if own and not keep:
-            shutil.rmtree(folder, ignore_errors=True)
+    folder = tempfile.mkdtemp(prefix="bioadapt_cpp_" if target == "cpp_standalone" else "bioadapt_cuda_") if own else directory
+    if target == "cuda_standalone":
+        if cuda is None:
+            raise BackendError("brian_device('cuda_standalone') needs the settings of cuda.cuda_settings().")
+        from brian2cuda.utils import gputools
+
+        # Brian2CUDA's progress messages (preferences, GPU) at info level would fill the console
+        logging.getLogger("brian2.brian2cuda").setLevel(logging.WARNING)
+        # Brian2CUDA caches the toolkit and GPU it found; forget them so the preferences count
+        gputools.reset_cuda_installation()
+        gputools.reset_gpu_selection()
+        values = _cuda_preferences(cuda, fast_math, folder)
+    else:
+        values = {"codegen.cpp.extra_compile_args_gcc": FAST_GCC_FLAGS if fast_math else FAITHFUL_GCC_FLAGS, "devices.cpp_standalone.openmp_threads": 0}
+    with _preferences(values):
+        set_device(target, directory=folder, build_on_run=False)
+        device = get_device()
+        # forget any earlier project of this device in this process (Brian2 keeps one device per target)
+        device.reinit()
+        device.activate(directory=folder, build_on_run=False)
+        try:
+            yield device, folder
+        finally:
+            if not keep:
+                device.reinit()
+            reset_device("runtime")
+            if own and not keep:
+                shutil.rmtree(folder, ignore_errors=True)

@@ -1,4 +1,4 @@
-"""Run a `NetworkSpec` in Brian2 (numpy runtime or cpp_standalone)."""
+"""Run a `NetworkSpec` in Brian2 (numpy runtime, cpp_standalone or cuda_standalone)."""
 
 from __future__ import annotations
 
@@ -25,27 +25,36 @@ def run_brian(
     drive: dict | None = None,
     directory: str | None = None,
     fast_math: bool = False,
+    compute_capability: float | None = None,
 ) -> SimulationResult:
     """Simulate ``spec`` with Brian2 and return spikes and recorded traces.
 
     Parameters
     ----------
-    target : {"numpy", "cpp_standalone"}
+    target : {"numpy", "cpp_standalone", "cuda_standalone"}
     record : dict, optional
         ``population -> [variables]`` recorded at the end of every step.
     drive : dict, optional
         ``population -> {variable: array (n_steps, size)}`` written at the start
         of every step.
     directory : str, optional
-        cpp_standalone project folder (kept); a temporary one otherwise.
+        Standalone project folder (kept); a temporary one otherwise.
     fast_math : bool
-        cpp_standalone only: compile with fast math (not bit-faithful).
+        Standalone targets only: compile with fast math (not bit-faithful).
+    compute_capability : float, optional
+        cuda_standalone only: GPU architecture (default: the GPU's).
     """
     start = time.perf_counter()
-    if target == "cpp_standalone":
+    if target in ("cpp_standalone", "cuda_standalone"):
         from .standalone import StandaloneNetwork
 
-        compiled = StandaloneNetwork(spec, record=record, drive_vars={p: list(v) for p, v in (drive or {}).items()}, directory=directory, fast_math=fast_math)
+        if target == "cuda_standalone":
+            from .cuda import import_brian2cuda, require_gpu
+
+            import_brian2cuda()
+            require_gpu()  # before minutes of compilation, not after
+        drive_vars = {p: list(v) for p, v in (drive or {}).items()}
+        compiled = StandaloneNetwork(spec, record=record, drive_vars=drive_vars, directory=directory, fast_math=fast_math, target=target, compute_capability=compute_capability)
         try:
             result = compiled.run(drive=drive)
         finally:

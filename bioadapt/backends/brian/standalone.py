@@ -1,14 +1,17 @@
-"""cpp_standalone compiled once per network structure, rerun with new values.
+"""Standalone projects compiled once per network structure, rerun with new values.
 
-`StandaloneNetwork` generates and compiles the C++ project of a network once.
+`StandaloneNetwork` generates and compiles the C++ (cpp_standalone) or CUDA
+(cuda_standalone, Brian2CUDA) project of a network once.
 `StandaloneNetwork.run` then executes the binary with new parameter values,
 weights, delays, drives and input spikes passed as Brian2 ``run_args``
 (about 10 ms of overhead per run instead of seconds of compilation). The
 structure (populations, sizes, which synapses exist, recorded variables) is
 fixed at compile time.
 
-Brian2 keeps one cpp_standalone device per process, so only the most recently
-built `StandaloneNetwork` can run; an older one raises `BackendError`.
+Brian2 keeps one device per standalone target and process, so only the most
+recently built `StandaloneNetwork` of a target can run; an older one raises
+`BackendError`. A cuda_standalone project is generated and compiled without a
+GPU; running it needs one.
 """
 
 from __future__ import annotations
@@ -25,15 +28,19 @@ from ...errors import BackendError
 from ...network.spec import NetworkSpec
 from ...result import SimulationResult, sort_spikes
 from .build import build_network, describe_object, input_raster, root_message
+from .cuda import CUDA_CLOCK_NAME
 from .device import brian_device
 
-__all__ = ["StandaloneNetwork"]
+__all__ = ["StandaloneNetwork", "STANDALONE_TARGETS"]
 
-_GENERATION = [0]
+STANDALONE_TARGETS = ("cpp_standalone", "cuda_standalone")
+
+#: builds per target in this process: only the latest can run
+_GENERATION = {target: 0 for target in STANDALONE_TARGETS}
 
 
 class StandaloneNetwork:
-    """A network compiled once with cpp_standalone.
+    """A network compiled once with cpp_standalone or cuda_standalone.
 
     Parameters
     ----------
@@ -48,25 +55,59 @@ class StandaloneNetwork:
         Project folder (kept). A temporary folder otherwise, removed by `close`.
     fast_math : bool
         Compile with fast math (faster, not bit-faithful).
+    target : {"cpp_standalone", "cuda_standalone"}
+    compile : bool
+        False: only generate the project (`run` then refuses).
+    compute_capability : float, optional
+        cuda_standalone: GPU architecture to compile for (default: the GPU's,
+        see `cuda.cuda_settings`).
+
+    Raises
+    ------
+    BackendError
+        A missing tool (compiler, brian2cuda, CUDA toolkit), or a network the
+        target rejects.
 
     Examples
     --------
     >>> net = StandaloneNetwork(spec, record={"hid": ["u"]})  # doctest: +SKIP
     >>> a = net.run()  # doctest: +SKIP
     >>> b = net.run(values={"hid": {"tau_u": new_tau}}, weights={"recurrent": w})  # doctest: +SKIP
+    >>> gpu = StandaloneNetwork(spec, target="cuda_standalone", compute_capability=9.0)  # doctest: +SKIP
     """
 
-    def __init__(self, spec: NetworkSpec, record: dict | None = None, drive_vars: dict | None = None, directory: str | None = None, fast_math: bool = False):
+    def __init__(
+        self,
+        spec: NetworkSpec,
+        record: dict | None = None,
+        drive_vars: dict | None = None,
+        directory: str | None = None,
+        fast_math: bool = False,
+        target: str = "cpp_standalone",
+        compile: bool = True,
+        compute_capability: float | None = None,
+    ):
+        if target not in STANDALONE_TARGETS:
+            raise BackendError(f"Unknown standalone target '{target}'; use one of {', '.join(STANDALONE_TARGETS)}.")
+        cuda = None
+        if target == "cuda_standalone":
+            from .cuda import cuda_settings
+
+            cuda = cuda_settings(compute_capability, compile=compile)
         self.spec = spec
+        self.target = target
+        self.compiled = compile
+        self.compute_capability = None if cuda is None else cuda.compute_capability
         self.record = {pop: list(v) for pop, v in (record or {}).items()}
         self.drive_vars = {pop: list(v) for pop, v in (drive_vars or {}).items()}
         self._own_directory = directory is None
-        self.directory = tempfile.mkdtemp(prefix="bioadapt_cpp_") if directory is None else directory
+        self.directory = tempfile.mkdtemp(prefix=f"bioadapt_{target.split('_')[0]}_") if directory is None else directory
         start = time.perf_counter()
-        with brian_device("cpp_standalone", directory=self.directory, fast_math=fast_math, keep=True) as (device, _):
+        with brian_device(target, directory=self.directory, fast_math=fast_math, keep=True, cuda=cuda) as (device, _):
             self._device = device
             placeholder = {pop: {var: np.zeros((spec.n_steps, spec.populations[pop].size)) for var in vars_} for pop, vars_ in self.drive_vars.items()}
-            self.net = build_network(spec, record=self.record, drive=placeholder, standalone_inputs=True)
+            clock = {"clock_name": CUDA_CLOCK_NAME} if target == "cuda_standalone" else {}
+            self.net = build_network(spec, record=self.record, drive=placeholder, standalone_inputs=True, **clock)
             device.apply_run_args()
             for proj in spec.projections:
                 if proj.on_pre is not None and proj.size:
@@ -76,11 +117,13 @@ class StandaloneNetwork:
             except BrianObjectException as exc:
                 raise BackendError(f"{spec.source}: {describe_object(spec, getattr(exc, '_brian_objname', '?'))}: {root_message(exc)}") from None
             try:
-                device.build(directory=self.directory, compile=True, run=False, with_output=False)
+                device.build(directory=self.directory, compile=compile, run=False, with_output=False)
             except Exception as exc:
-                raise BackendError(f"{spec.source}: cpp_standalone compilation failed in {self.directory}: {root_message(exc)}") from None
-        _GENERATION[0] += 1
-        self._generation = _GENERATION[0]
+                what = "compilation" if compile else "code generation"
+                raise BackendError(f"{spec.source}: {target} {what} failed in {self.directory} (run make there to see the compiler's messages): {root_message(exc)}") from None
+        _GENERATION[target] += 1
+        self._generation = _GENERATION[target]
+        #: seconds for building the Brian2 objects, generating and (if asked) compiling
         self.compile_time = time.perf_counter() - start
         self.runs = 0
 
@@ -101,8 +144,14 @@ class StandaloneNetwork:
         inputs : dict, optional
             ``input population -> 0/1 array (n_steps, size)``.
         """
-        if self._generation != _GENERATION[0]:
-            raise BackendError("This StandaloneNetwork was superseded by a later cpp_standalone build in this process (Brian2 keeps one standalone device); build it again.")
+        if self._generation != _GENERATION[self.target]:
+            raise BackendError(f"This StandaloneNetwork was superseded by a later {self.target} build in this process (Brian2 keeps one device per target); build it again.")
+        if not self.compiled:
+            raise BackendError(f"This StandaloneNetwork was only generated (compile=False) in {self.directory}; build it with compile=True to run it.")
+        if self.target == "cuda_standalone":
+            from .cuda import require_gpu
+
+            require_gpu()
         start = time.perf_counter()
         spec, net = self.spec, self.net
         run_args = {}
@@ -140,7 +189,7 @@ class StandaloneNetwork:
         try:
             self._device.run(directory=self.directory, with_output=False, run_args=run_args)
         except Exception as exc:
-            raise BackendError(f"{spec.source}: the cpp_standalone binary failed in {self.directory}: {root_message(exc)}") from None
+            raise BackendError(f"{spec.source}: the {self.target} binary failed in {self.directory}: {root_message(exc)}") from None
         self.runs += 1
         empty = np.zeros(0, dtype=np.int64)
         spikes = {name: (empty, empty) for name in spec.populations}
@@ -148,7 +197,7 @@ class StandaloneNetwork:
             steps = np.round(np.asarray(mon.t_) / spec.dt).astype(np.int64)
             spikes[name] = sort_spikes(np.asarray(mon.i[:]), steps)
         traces = {name: {var: np.asarray(getattr(mon, var + "_")).T.copy() for var in self.record[name]} for name, mon in net.state_monitors.items()}
-        return SimulationResult(spikes=spikes, traces=traces, backend="cpp_standalone", dt=spec.dt, n_steps=spec.n_steps, wall_time=time.perf_counter() - start)
+        return SimulationResult(spikes=spikes, traces=traces, backend=self.target, dt=spec.dt, n_steps=spec.n_steps, wall_time=time.perf_counter() - start)
 
     def default_inputs(self) -> dict:
         """The config's input spikes as 0/1 rasters (n_steps, size)."""
