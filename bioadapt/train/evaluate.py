@@ -1,7 +1,7 @@
 """Run a trained network in Brian2 over a test set and compare it with the twin, sample for sample.
 
 The network gets the trained values from the parameter file (`apply_params`),
-cpp_standalone compiles it once and runs every sample through ``run_args``
+cpp_standalone (or cuda_standalone, on a GPU) compiles it once and runs every sample through ``run_args``
 (or the numpy runtime simulates each sample). The twin evaluates the same
 samples in float64 with Brian2's spike-queue order of synaptic sums and the
 elementary functions of the target (``math="libm"`` for cpp_standalone,
@@ -28,7 +28,7 @@ from .params import apply_params, load_params
 
 __all__ = ["evaluate", "trained_network"]
 
-BACKENDS = ("cpp_standalone", "numpy")
+BACKENDS = ("cpp_standalone", "cuda_standalone", "numpy")
 
 
 def trained_network(config: TrainConfig, params_path: str | Path, data=None):
@@ -58,6 +58,11 @@ def evaluate(config: TrainConfig, params_path: str | Path, backend: str = "cpp_s
     """
     if backend not in BACKENDS:
         raise ConfigError(f"evaluate: backend must be one of {', '.join(BACKENDS)}, got {backend!r}.")
+    if backend == "cuda_standalone":  # before anything is built: a GPU, the toolkit, brian2cuda
+        from ..backends.brian.cuda import cuda_settings, require_gpu
+
+        cuda_settings()
+        require_gpu()
     c = config
     spec, data = trained_network(c, params_path)
     idx = data.subset(split)
@@ -71,7 +76,7 @@ def evaluate(config: TrainConfig, params_path: str | Path, backend: str = "cpp_s
 
     # twin: float64, exact synaptic order, the target's elementary functions
     start = time.perf_counter()
-    twin = Twin(spec, drive_vars=drive_vars, dtype=torch.float64, synapses="exact", math="libm" if backend == "cpp_standalone" else "numpy")
+    twin = Twin(spec, drive_vars=drive_vars, dtype=torch.float64, synapses="exact", math="numpy" if backend == "numpy" else "libm")
     twin_y, twin_spikes = [], []
     with torch.no_grad():
         for chunk in batches(idx, c.eval_batch_size, None):
@@ -86,10 +91,10 @@ def evaluate(config: TrainConfig, params_path: str | Path, backend: str = "cpp_s
     # Brian2
     start = time.perf_counter()
     brian_y, brian_spikes = [], []
-    if backend == "cpp_standalone":
+    if backend in ("cpp_standalone", "cuda_standalone"):
         from ..backends.brian.standalone import StandaloneNetwork
 
-        net = StandaloneNetwork(spec, record={pop: [var]}, drive_vars=drive_vars, directory=directory)
+        net = StandaloneNetwork(spec, record={pop: [var]}, drive_vars=drive_vars, directory=directory, target=backend)
         compile_seconds = net.compile_time
         try:
             for n, k in enumerate(idx):

@@ -63,3 +63,12 @@ def test_a_killed_run_resumes_to_the_parameters_of_an_uninterrupted_one(tmp_path
     again = json.loads((killed / "params.json").read_text())
     assert whole["groups"] == again["groups"]
     assert [{k: v for k, v in r.items() if k != "seconds"} for r in whole["meta"]["history"]] == [{k: v for k, v in r.items() if k != "seconds"} for r in again["meta"]["history"]]
+
+
+def test_evaluate_on_cuda_without_a_gpu_is_one_clear_error(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no nvidia-smi, no nvcc on PATH
+    config = write_problem(tmp_path / "p")
+    (tmp_path / "params.json").write_text("{}")
+    assert main(["evaluate", str(config), "--params", str(tmp_path / "params.json"), "--backend", "cuda_standalone"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("bioadapt: error: ") and ("GPU" in err[0] or "brian2cuda" in err[0] or "nvcc" in err[0] or "CUDA" in err[0])
