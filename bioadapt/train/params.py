@@ -191,14 +191,16 @@ def apply_params(spec: NetworkSpec, params: dict) -> NetworkSpec:
         if owner in populations and not populations[owner].is_input:
             pop = populations[owner]
             values = dict(pop.values)
+            eqs = pop.model.brian_equations
             for var, (unit, value) in table.items():
-                if var not in values:
-                    raise ConfigError(f"{source}: '{owner}.{var}' is not a value of the network's population '{owner}'.")
-                expected = _unit_name(pop.model.brian_equations.dimensions.get(var))
+                if var not in eqs.names or var in eqs.subexpr_names:
+                    raise ConfigError(f"{source}: '{owner}.{var}' is not a variable of the network's population '{owner}' (model {pop.model.name}).")
+                expected = _unit_name(eqs.dimensions.get(var))
                 if unit != expected:
                     raise ConfigError(f"{source}: '{owner}.{var}' is in {unit}, the network's variable in {expected}.")
-                if value.shape != np.shape(values[var]):
-                    raise ConfigError(f"{source}: '{owner}.{var}' has {value.size} values, the network {np.size(values[var])}.")
+                shape = np.shape(values[var]) if var in values else ((1,) if "shared" in eqs[var].flags else (pop.size,))
+                if value.shape != shape:
+                    raise ConfigError(f"{source}: '{owner}.{var}' has {value.size} values, the network {int(np.prod(shape))}.")
                 values[var] = value.copy()
             populations[owner] = dataclasses.replace(pop, values=values)
         elif owner in projections:

@@ -70,6 +70,8 @@ def test_parameter_file_errors(problem, tmp_path):
         apply_params(trainer.spec, broken(lambda d: d["groups"]["hid"]["tau_u"].update(unit="ms")))
     with pytest.raises(ConfigError, match="'hid.tau_w' has 3 values, the network 10"):
         apply_params(trainer.spec, broken(lambda d: d["groups"]["hid"]["tau_w"].update(value=[0.1, 0.1, 0.1])))
+    with pytest.raises(ConfigError, match="'hid.ghost' is not a variable of the network's population 'hid'"):
+        apply_params(trainer.spec, broken(lambda d: d["groups"]["hid"].update(ghost={"unit": "1", "value": [0.0] * 10})))
     with pytest.raises(ConfigError, match="'ghost' is not a population or projection"):
         apply_params(trainer.spec, broken(lambda d: d["groups"].update(ghost={})))
     with pytest.raises(ConfigError, match="delay_steps' must be non-negative"):
