@@ -33,7 +33,7 @@ def test_metrics(config, params_path):
     idx = data.subset("test")
     twin = Twin(spec, drive_vars={config.input_population: [config.input_variable]}, dtype=torch.float64, synapses="dense")
     graded = "s" in spec.populations["hid"].model.brian_equations.names
-    record = {"out": ["y"], **({"hid": ["s"]} if graded else {})}
+    record = {"out": ["y"], **({"hid": ["V"]} if graded else {})}  # s > 0 exactly when V > V_th
     x = torch.as_tensor(data.x[idx].transpose(1, 0, 2))
     with torch.no_grad():
         out = twin(drive={config.input_population: {config.input_variable: x}}, record=record)
@@ -41,7 +41,7 @@ def test_metrics(config, params_path):
     y = out.traces["out"]["y"][k0:].numpy()
     target = data.target[idx].transpose(1, 0, 2)[k0:]
     spikes = out.spikes["hid"][k0:].numpy()
-    active = (out.traces["hid"]["s"][k0:].numpy() > 0) if graded else spikes > 0.5
+    active = (out.traces["hid"]["V"][k0:].numpy() > spec.populations["hid"].values["V_th"]) if graded else spikes > 0.5
     return {"test_nrmse": nrmse(y.ravel(), target.ravel()), "events_per_neuron_step": float(spikes.mean()), "active_fraction": float(active.mean())}
 
 
