@@ -62,8 +62,11 @@ class TwinOutput:
     state: dict
 
 
+_DTYPES = {"bool": torch.bool, "int": torch.int64}
+
+
 def _torch_dtype(kind: str, float_dtype: torch.dtype) -> torch.dtype:
-    return {"bool": torch.bool, "int": torch.int64, "float": float_dtype}[kind]
+    return _DTYPES.get(kind, float_dtype) if kind != "float" else float_dtype
 
 
 class Twin(nn.Module):
@@ -499,15 +502,16 @@ class Twin(nn.Module):
 
     def _run_statements(self, plan: BlockPlan, call: _Call, env: dict, state: dict, shape, device, written: dict):
         name = plan.block.name
+        refs = plan.block.refs
         for index, (stmt, value_name) in enumerate(plan.body):
-            value = env[value_name] if value_name is not None else self._evaluate(stmt, env)
+            value = env[value_name] if value_name is not None else (stmt.fn(env) if stmt.where_bool is None else self._evaluate(stmt, env))
             if stmt.op == ":=":
                 env[stmt.var] = value
                 continue
-            ref = plan.block.refs[stmt.var]
+            ref = refs[stmt.var]
             new = call.casts.get((name, index)) if value_name is not None else None
             if new is None:
-                new = self._cast(self._combine(stmt.op, env[stmt.var], value), ref, shape if not ref.scalar else (), device)
+                new = self._cast(value if stmt.op == "=" else self._combine(stmt.op, env[stmt.var], value), ref, shape if not ref.scalar else (), device)
             if ref.conditional is not None and ref.conditional not in plan.block.override:
                 cond = env.get(ref.conditional)
                 if cond is None:
