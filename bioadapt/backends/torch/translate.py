@@ -106,7 +106,10 @@ def _as_float(x):
 
 def divide(a, b):
     """IEEE division with numpy's semantics (a Python-number numerator becomes a 0-d tensor)."""
-    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+    a_tensor = isinstance(a, torch.Tensor)
+    if a_tensor and isinstance(b, torch.Tensor) and a.is_floating_point() and b.is_floating_point():
+        return a / b  # the common case, without the conversions below
+    if a_tensor or isinstance(b, torch.Tensor):
         a, b = _as_float(a), _as_float(b)
         if not isinstance(a, torch.Tensor):
             a = _like(a, b)

@@ -176,6 +176,7 @@ class Twin(nn.Module):
                 self._detach[block.group] = set(block.extra["surrogate"][2])
         # execution plans: per block, what is fixed over a call and what is read every step
         self._plans = {b.name: plan_block(b, prog, math, gathered=b.kind in ("pathway", "summed")) for b in prog.blocks if b.kind not in ("generator", "drive")}
+        self._schedule = tuple((b.kind, b, self._plans.get(b.name)) for b in prog.blocks)
         self._gathers = {}  # synapse blocks: index name -> synapse-ordered indices
         for b in prog.blocks:
             if b.kind == "pathway":
@@ -415,8 +416,7 @@ class Twin(nn.Module):
             if self._uses_t:
                 t = torch.tensor(((start_step + k) * self.program.dt), dtype=torch.float64, device=device)
             fired, stacks = {}, {}
-            for block in self.program.blocks:
-                kind = block.kind
+            for kind, block, plan in self._schedule:
                 if kind == "generator":
                     x = feeds["steps"][block.group][k]
                     fired[block.group] = x
@@ -424,11 +424,11 @@ class Twin(nn.Module):
                 elif kind == "drive":
                     state[(block.group, block.extra["var"])] = feeds["drive"][block.group][block.extra["var"]][k]
                 elif kind == "pathway":
-                    self._run_pathway(self._plans[block.name], call, state, fired, history, stacks, t, k - begin)
+                    self._run_pathway(plan, call, state, fired, history, stacks, t, k - begin)
                 elif kind == "summed":
-                    self._run_summed(self._plans[block.name], call, state, t)
+                    self._run_summed(plan, call, state, t)
                 else:
-                    self._run_neurons(self._plans[block.name], call, state, fired, history, t)
+                    self._run_neurons(plan, call, state, fired, history, t)
             for group in self._emitting:
                 s = fired.get(group)
                 if s is None:
