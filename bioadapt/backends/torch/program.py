@@ -72,6 +72,7 @@ class Statement:
     where_bool: str | None = None  # evaluate where(where_bool, fn_true, fn_false) instead of fn
     fn_true: object = None
     fn_false: object = None
+    names: frozenset = frozenset()  # names the expression could read when it was compiled
 
     def __repr__(self) -> str:
         return f"{self.var} {self.op} {self.expr}"
@@ -147,7 +148,7 @@ def _compile_statements(statements, names: set[str], where: str, math: str) -> t
                     fn_true = compile_expression(simplified, known, where, math)
                 else:
                     fn_false = compile_expression(simplified, known, where, math)
-        compiled.append(Statement(stmt.var, stmt.op, stmt.expr, fn, boolean, fn_true, fn_false))
+        compiled.append(Statement(stmt.var, stmt.op, stmt.expr, fn, boolean, fn_true, fn_false, frozenset(known)))
         known.add(stmt.var)
     return tuple(compiled)
 

@@ -81,7 +81,8 @@ class _Spike(torch.autograd.Function):
 
 def spike(x: torch.Tensor, fired: torch.Tensor, surrogate: Surrogate) -> torch.Tensor:
     """Spikes as floats: forward ``fired`` (exact), backward ``surrogate'(x)``."""
-    x = torch.broadcast_to(x, fired.shape)
+    if x.shape != fired.shape:
+        x = torch.broadcast_to(x, fired.shape)
     return _Spike.apply(x, fired, surrogate)
 
 
@@ -97,8 +98,7 @@ def unbroadcast(grad: torch.Tensor, shape) -> torch.Tensor:
 
 class _SpikeWhere(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, s, new, old):
-        mask = s > 0
+    def forward(ctx, s, new, old, mask):
         ctx.save_for_backward(mask, new, old)
         ctx.shapes = (s.shape, new.shape, old.shape)
         return torch.where(mask, new, old)
@@ -111,14 +111,19 @@ class _SpikeWhere(torch.autograd.Function):
         g_new = unbroadcast(torch.where(mask, grad, zero), new_shape) if ctx.needs_input_grad[1] else None
         g_old = unbroadcast(torch.where(mask, zero, grad), old_shape) if ctx.needs_input_grad[2] else None
         g_s = unbroadcast(grad * (new - old), s_shape) if ctx.needs_input_grad[0] else None
-        return g_s, g_new, g_old
+        return g_s, g_new, g_old, None
 
 
-def spike_where(s: torch.Tensor, new, old) -> torch.Tensor:
-    """``where(s > 0, new, old)`` exactly; the gradient reaches ``s`` as ``new - old``."""
+def spike_where(s: torch.Tensor, new, old, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """``where(s > 0, new, old)`` exactly; the gradient reaches ``s`` as ``new - old``.
+
+    ``mask``, if given, is ``s > 0`` already computed by the caller.
+    """
     ref = s
     new = new if isinstance(new, torch.Tensor) else torch.tensor(new, dtype=ref.dtype, device=ref.device)
     old = old if isinstance(old, torch.Tensor) else torch.tensor(old, dtype=ref.dtype, device=ref.device)
+    if mask is None:
+        mask = s > 0
     if not (s.requires_grad and torch.is_grad_enabled()):
-        return torch.where(s > 0, new, old)
-    return _SpikeWhere.apply(s, new, old)
+        return torch.where(mask, new, old)
+    return _SpikeWhere.apply(s, new, old, mask)

@@ -106,7 +106,10 @@ def _as_float(x):
 
 def divide(a, b):
     """IEEE division with numpy's semantics (a Python-number numerator becomes a 0-d tensor)."""
-    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+    a_tensor = isinstance(a, torch.Tensor)
+    if a_tensor and isinstance(b, torch.Tensor) and a.is_floating_point() and b.is_floating_point():
+        return a / b  # the common case, without the conversions below
+    if a_tensor or isinstance(b, torch.Tensor):
         a, b = _as_float(a), _as_float(b)
         if not isinstance(a, torch.Tensor):
             a = _like(a, b)
@@ -330,7 +333,30 @@ def _not(x):
     return not x
 
 
-def compile_expression(expr: str, names: set[str], where: str, math: str = "numpy") -> Compiled:
+def is_fixed_expression(expr: str, fixed: set[str], math: str = "numpy") -> bool:
+    """Whether ``expr`` reads only names in ``fixed`` (and calls only pure known functions)."""
+    return _is_fixed(ast.parse(expr, mode="eval").body, fixed, MATH_MODES[math])
+
+
+def _is_fixed(node: ast.AST, fixed, functions) -> bool:
+    if isinstance(node, ast.Constant):
+        return True
+    if isinstance(node, ast.Name):
+        return node.id in fixed or node.id in _NAMED_CONSTANTS
+    if isinstance(node, ast.Call):
+        name = node.func.id if isinstance(node.func, ast.Name) else None
+        if name not in functions or name in _RANDOM or node.keywords:
+            return False
+        return all(_is_fixed(a, fixed, functions) for a in node.args)
+    if isinstance(node, (ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare)):
+        return all(_is_fixed(c, fixed, functions) for c in ast.iter_child_nodes(node) if not isinstance(c, (ast.operator, ast.unaryop, ast.boolop, ast.cmpop)))
+    return False
+
+
+_RANDOM = ("rand", "randn", "poisson")
+
+
+def compile_expression(expr: str, names: set[str], where: str, math: str = "numpy", fixed: set[str] | None = None, hoisted: list | None = None, prefix: str = "_fixed_") -> Compiled:
     """Compile one Brian2 expression into a function of an environment.
 
     Parameters
@@ -345,6 +371,18 @@ def compile_expression(expr: str, names: set[str], where: str, math: str = "nump
     math : {"numpy", "libm"}
         Whose elementary functions to reproduce: Brian2's numpy runtime or
         compiled code (cpp_standalone).
+
+    fixed : set of str, optional
+        Names whose values do not change over a run (parameters, constants,
+        ``dt``). With ``hoisted``, every largest sub-expression that reads only
+        such names (``exp(-dt/tau)``, ``-tau``) is compiled on its own and
+        appended to ``hoisted`` as ``(name, fn)``; the returned function reads
+        its value from ``env[name]``. Evaluating the hoisted functions once per
+        run, in order, gives bitwise the values of evaluating them every step.
+    hoisted : list, optional
+        Receives the hoisted sub-expressions (see ``fixed``).
+    prefix : str
+        Prefix of the generated names (``prefix + str(index in hoisted)``).
 
     Returns
     -------
@@ -365,7 +403,12 @@ def compile_expression(expr: str, names: set[str], where: str, math: str = "nump
     except SyntaxError as exc:
         raise BackendError(f"{where}: cannot parse expression '{expr}': {exc}") from None
 
-    def build(node: ast.AST) -> Compiled:
+    def build(node: ast.AST, hoist: bool = fixed is not None and hoisted is not None) -> Compiled:
+        if hoist and not isinstance(node, (ast.Constant, ast.Name)) and _is_fixed(node, fixed, functions):
+            inner = build(node, False)
+            name = f"{prefix}{len(hoisted)}"
+            hoisted.append((name, inner))
+            return lambda env: env[name]
         if isinstance(node, ast.Constant):
             value = node.value
             return lambda env: value
@@ -379,10 +422,10 @@ def compile_expression(expr: str, names: set[str], where: str, math: str = "nump
             raise BackendError(f"{where}: unknown name '{name}' in '{expr}'.")
         if isinstance(node, ast.BinOp) and type(node.op) in binary:
             fn = binary[type(node.op)]
-            left, right = build(node.left), build(node.right)
+            left, right = build(node.left, hoist), build(node.right, hoist)
             return lambda env: fn(left(env), right(env))
         if isinstance(node, ast.UnaryOp):
-            operand = build(node.operand)
+            operand = build(node.operand, hoist)
             if isinstance(node.op, ast.USub):
                 return lambda env: -operand(env)
             if isinstance(node.op, ast.UAdd):
@@ -390,13 +433,13 @@ def compile_expression(expr: str, names: set[str], where: str, math: str = "nump
             if isinstance(node.op, ast.Not):
                 return lambda env: _not(operand(env))
         if isinstance(node, ast.BoolOp):
-            parts = [build(v) for v in node.values]
+            parts = [build(v, hoist) for v in node.values]
             op = "and" if isinstance(node.op, ast.And) else "or"
             return lambda env: _logical(op, [p(env) for p in parts])
         if isinstance(node, ast.Compare):
-            left = build(node.left)
+            left = build(node.left, hoist)
             ops = [_COMPARE[type(o)] for o in node.ops]
-            rights = [build(c) for c in node.comparators]
+            rights = [build(c, hoist) for c in node.comparators]
             if len(ops) == 1:
                 op, right = ops[0], rights[0]
                 return lambda env: op(left(env), right(env))
@@ -409,9 +452,9 @@ def compile_expression(expr: str, names: set[str], where: str, math: str = "nump
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.keywords:
             fname = node.func.id
             if fname in names and fname not in functions:  # provided by the environment
-                args = [build(a) for a in node.args]
+                args = [build(a, hoist) for a in node.args]
                 return lambda env: env[fname](*[a(env) for a in args])
-            if fname in ("rand", "randn", "poisson"):
+            if fname in _RANDOM:
                 try:
                     functions[fname]()
                 except _RandomRefused as exc:
@@ -422,7 +465,7 @@ def compile_expression(expr: str, names: set[str], where: str, math: str = "nump
                     f"Functions it knows: {', '.join(sorted(functions))}."
                 )
             fn = functions[fname]
-            args = [build(a) for a in node.args]
+            args = [build(a, hoist) for a in node.args]
             return lambda env: fn(*[a(env) for a in args])
         raise BackendError(f"{where}: the twin cannot translate '{ast.unparse(node)}' in '{expr}'.")
 

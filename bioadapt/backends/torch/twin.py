@@ -27,7 +27,7 @@ Semantics copied from Brian2, generically (no per-model code):
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -35,6 +35,7 @@ from torch import nn
 
 from ...errors import BackendError
 from ...network.spec import NetworkSpec
+from .plan import SCALAR, BlockPlan, plan_block
 from .program import Block, Program, Ref, extract_program
 from ...schemes.exact import DERIVED_PREFIX, linear_system
 from .spikes import Surrogate, spike, spike_where
@@ -61,8 +62,11 @@ class TwinOutput:
     state: dict
 
 
+_DTYPES = {"bool": torch.bool, "int": torch.int64}
+
+
 def _torch_dtype(kind: str, float_dtype: torch.dtype) -> torch.dtype:
-    return {"bool": torch.bool, "int": torch.int64, "float": float_dtype}[kind]
+    return _DTYPES.get(kind, float_dtype) if kind != "float" else float_dtype
 
 
 class Twin(nn.Module):
@@ -170,6 +174,29 @@ class Twin(nn.Module):
         for block in prog.blocks:
             if block.kind == "threshold" and block.extra["surrogate"] is not None:
                 self._detach[block.group] = set(block.extra["surrogate"][2])
+        # execution plans: per block, what is fixed over a call and what is read every step
+        self._plans = {b.name: plan_block(b, prog, math, gathered=b.kind in ("pathway", "summed")) for b in prog.blocks if b.kind not in ("generator", "drive")}
+        self._schedule = tuple((b.kind, b, self._plans.get(b.name)) for b in prog.blocks)
+        self._gathers = {}  # synapse blocks: index name -> synapse-ordered indices
+        for b in prog.blocks:
+            if b.kind == "pathway":
+                path = self._pathways[b.group]
+                self._gathers[b.name] = {_PRE: path["pre"], _POST: path["post"], _SELF: path["perm"]}
+            elif b.kind == "summed":
+                path = self._pathways[b.group]
+                self._gathers[b.name] = {_PRE: path["i"], _POST: path["j"]}
+        # names each pathway statement reads (the read-after-write check of on_pre code)
+        self._reads = {name: [frozenset(re.findall(r"[A-Za-z_]\w*", stmt.expr)) for stmt, _ in plan.body] for name, plan in self._plans.items() if plan.block.kind == "pathway"}
+        self._uses_t = any(plan.clock_t for plan in self._plans.values()) or any(b.kind == "threshold" and b.extra["refractory"] for b in prog.blocks)
+        self._dense_blocks = {b.name: (b, self._dense[b.group]) for b in prog.blocks if b.kind == "pathway" and self._dense.get(b.group) is not None}
+        # dense pathways from input populations whose spikes enter the history
+        # before the pathway runs: their contributions of all steps are one
+        # matrix product per delay (the input spikes are known in advance)
+        position = {b.name: k for k, b in enumerate(prog.blocks)}
+        generators = {b.group: position[b.name] for b in prog.blocks if b.kind == "generator"}
+        self._generators = set(generators)
+        self._emitting = tuple(g for g in prog.spiking if g not in generators)
+        self._from_inputs = {name for name, (b, _) in self._dense_blocks.items() if generators.get(b.extra["source"], len(prog.blocks)) < position[name]}
 
     def _dense_plan(self, block: Block):
         """Targets of a pathway whose contributions depend on synaptic values only, else None."""
@@ -180,6 +207,8 @@ class Twin(nn.Module):
                 return None
             if any(isinstance(r, Ref) and r.owner == self.program.clock and r.var == "t" for r in used):
                 return None
+            if any(isinstance(r, Ref) and (r.owner, r.var) in self.program.written for r in used):
+                return None  # the weight matrices are built once per call from fixed values
             if stmt.op == ":=":
                 continue
             ref = block.refs[stmt.var]
@@ -187,7 +216,18 @@ class Twin(nn.Module):
                 return None
             targets.append(stmt)
         delays = self._pathways[block.group]["delay"]
-        return {"targets": targets, "delays": sorted(set(delays.tolist()))}
+        # synapses of each distinct delay, found once (queue-order positions,
+        # presynaptic and postsynaptic indices), and whether a (pre, post)
+        # pair occurs twice there (then contributions must be accumulated)
+        groups = []
+        for d in sorted(set(delays.tolist())):
+            where = torch.nonzero(delays == d).flatten() if len(set(delays.tolist())) > 1 else None
+            pre = self._pathways[block.group]["pre"] if where is None else self._pathways[block.group]["pre"][where]
+            post = self._pathways[block.group]["post"] if where is None else self._pathways[block.group]["post"][where]
+            n_post = self.program.sizes[block.extra["target"]]
+            unique = len(torch.unique(pre * n_post + post)) == len(pre)
+            groups.append((d, where, pre, post, unique))
+        return {"targets": targets, "delays": groups}
 
     # ------------------------------------------------------------------ state
     def initial_state(self, batch: int = 1, device: torch.device | str | None = None) -> dict:
@@ -219,7 +259,7 @@ class Twin(nn.Module):
         return inputs
 
     # ---------------------------------------------------------------- forward
-    def forward(self, inputs: dict | None = None, state: dict | None = None, drive: dict | None = None, n_steps: int | None = None, record: dict | None = None, start_step: int = 0) -> TwinOutput:
+    def forward(self, inputs: dict | None = None, state: dict | None = None, drive: dict | None = None, n_steps: int | None = None, record: dict | None = None, start_step: int = 0, checkpoint_every: int | None = None) -> TwinOutput:
         """Run ``n_steps`` steps.
 
         Parameters
@@ -238,6 +278,15 @@ class Twin(nn.Module):
             ``population -> [variables]`` to return at the end of every step.
         start_step : int
             Index of the first step (sets ``t``), for continuing a run.
+        checkpoint_every : int, optional
+            Gradient checkpointing: run the steps in chunks of this many steps
+            under `torch.utils.checkpoint` (state, including the spikes in
+            flight, passed from chunk to chunk), so that backpropagation keeps
+            the activations of one chunk at a time and recomputes each chunk
+            during the backward pass. Outputs and gradients are identical to a
+            plain run (a test checks this bit for bit); memory falls from
+            O(n_steps) to O(n_steps / K + K) per step's activations, time rises
+            by about one extra forward pass. Ignored when gradients are off.
         """
         inputs = self.default_inputs() if inputs is None else inputs
         drive = drive or {}
@@ -262,6 +311,13 @@ class Twin(nn.Module):
             for var in variables:
                 if (pop, var) not in self.program.written and (pop, var) not in self.program.initial:
                     raise BackendError(f"record: '{var}' is not a variable of population '{pop}' used by the program.")
+        if checkpoint_every is not None and (isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int) or checkpoint_every < 1):
+            raise BackendError(f"checkpoint_every must be a positive number of steps, got {checkpoint_every!r}.")
+        for block in self.program.blocks:
+            if block.kind == "generator" and block.group not in inputs:
+                raise BackendError(f"no input spikes given for input population '{block.group}'.")
+            if block.kind == "drive" and block.extra["var"] not in drive.get(block.group, {}):
+                raise BackendError(f"drive for '{block.group}.{block.extra['var']}' is missing in forward().")
         device = self._device()
         state = dict(self.initial_state(batch, device) if state is None else state)
         history = {}
@@ -272,46 +328,124 @@ class Twin(nn.Module):
                 history[group] = list(carried.unbind(0))
             else:
                 history[group] = [torch.zeros(batch, self.program.sizes[group], dtype=self.float_dtype, device=device)] * depth
+        call = self._prepare(batch, device)
+        # per-step slices taken once (unbind: one backward node, not one per step)
+        feeds = {
+            "inputs": {pop: x[:n_steps] for pop, x in inputs.items()},
+            "steps": {pop: x[:n_steps].unbind(0) for pop, x in inputs.items()},
+            "drive": {pop: {var: v[:n_steps].to(self.float_dtype).unbind(0) for var, v in variables.items()} for pop, variables in drive.items()},
+        }
+        if checkpoint_every is not None and checkpoint_every < n_steps and torch.is_grad_enabled():
+            spikes, traces, state, history = self._run_checkpointed(call, state, history, feeds, n_steps, record, start_step, checkpoint_every)
+        else:
+            spikes, traces = self._run_steps(call, state, history, feeds, 0, n_steps, record, start_step)
+        # one stack over all steps (also after checkpointed chunks: the same
+        # autograd graph as a plain run, hence the same gradients bit for bit)
+        spikes = {g: feeds["inputs"][g] if g in self._generators else torch.stack(v) if v else torch.zeros(0) for g, v in spikes.items()}
+        traces = {pop: {var: torch.stack(v) for var, v in variables.items()} for pop, variables in traces.items()}
+        for group, entries in history.items():
+            state[("_history", group)] = torch.stack(entries)
+        return TwinOutput(spikes=spikes, traces=traces, state=state)
+
+    def _run_checkpointed(self, call, state, history, feeds, n_steps, record, start_step, every):
+        """`_run_steps` in chunks of ``every`` steps, each under `torch.utils.checkpoint`."""
+        from torch.utils.checkpoint import checkpoint
+
+        def chunk(state_in, history_in, begin, end):
+            # work on copies: the checkpoint keeps the arguments to recompute the chunk
+            state_out, history_out = dict(state_in), {g: list(h) for g, h in history_in.items()}
+            spikes, traces = self._run_steps(call, state_out, history_out, feeds, begin, end, record, start_step)
+            return spikes, traces, state_out, history_out
+
+        spikes = {g: [] for g in self.program.spiking}
+        traces = {pop: {var: [] for var in variables} for pop, variables in record.items()}
+        for begin in range(0, n_steps, every):
+            end = min(begin + every, n_steps)
+            part_spikes, part_traces, state, history = checkpoint(chunk, state, history, begin, end, use_reentrant=False)
+            for g, values in part_spikes.items():
+                spikes[g] += values
+            for pop, variables in part_traces.items():
+                for var, values in variables.items():
+                    traces[pop][var] += values
+        return spikes, traces, state, history
+
+    def _prepare(self, batch: int, device) -> _Call:
+        """Everything fixed over one forward call, computed once (gradients flow through it)."""
         dt = torch.tensor(self.program.dt, dtype=torch.float64, device=device)
-        # propagators of the exact scheme, from the current parameters: they
-        # live in this call's working state and are not returned
-        derived = []
+        fixed = {}
+        # propagators of the exact scheme, from the current parameters
         for pop, system in self._systems.items():
             names = system.derived_names()
             params = [self.params[pop][p] for p in system.parameters]
             values = _Propagators.apply(system, self.program.sizes[pop], self.program.dt, tuple(names), *params)
             for k, name in enumerate(names):
-                state[(pop, name)] = values[k].to(self.float_dtype)
-                derived.append((pop, name))
-        cache = {}  # per call: values that are constant over the run (dense weight matrices)
+                fixed[(pop, name)] = values[k].to(self.float_dtype)
+        call = _Call(batch, dt, fixed, {}, {}, {})
+        for name, plan in self._plans.items():
+            block = plan.block
+            gather = self._gathers.get(name)
+            env = dict(plan.constants)
+            for var_name, owner, var, how in plan.fixed:
+                env[var_name] = _take(self._read({}, owner, var, fixed), how, gather)
+            for var_name in plan.clock_dt:
+                env[var_name] = dt
+            if gather is None:
+                env["_vectorisation_idx"] = torch.arange(self.program.sizes[block.group], device=device)
+            for var_name, fn, stmt in plan.prelude:
+                env[var_name] = self._evaluate(stmt, env) if stmt is not None else fn(env)
+            call.envs[name] = env
+            if gather is None:  # fixed writes of neuron code, at the block's shape
+                shape = (batch, self.program.sizes[block.group])
+                for index, (stmt, value_name) in enumerate(plan.body):
+                    if value_name is not None and stmt.op == "=":
+                        ref = block.refs[stmt.var]
+                        call.casts[(name, index)] = self._cast(env[value_name], ref, shape if not ref.scalar else (), device)
+        for name, (block, dense) in self._dense_blocks.items():
+            call.dense[name] = self._dense_weights(block, dense, call.envs[name], device)
+        return call
+
+    def _run_steps(self, call, state, history, feeds, begin, end, record, start_step):
+        """Steps ``begin .. end - 1`` of the feeds (updates ``state`` and ``history`` in
+        place); returns per-step lists of spikes (empty for input populations) and traces."""
+        batch, device = call.batch, call.dt.device
+        call.inputs = self._dense_inputs(call, history, feeds["inputs"], begin, end)
         spikes_out = {g: [] for g in self.program.spiking}
         traces = {pop: {var: [] for var in vars_} for pop, vars_ in record.items()}
-        for step in range(start_step, start_step + n_steps):
-            t = torch.tensor((step * self.program.dt), dtype=torch.float64, device=device)
-            fired = {}
-            for block in self.program.blocks:
-                self._run_block(block, state, fired, history, inputs, drive, step - start_step, t, dt, batch, cache)
-            for group in self.program.spiking:
+        t = None
+        for k in range(begin, end):
+            if self._uses_t:
+                t = torch.tensor(((start_step + k) * self.program.dt), dtype=torch.float64, device=device)
+            fired, stacks = {}, {}
+            for kind, block, plan in self._schedule:
+                if kind == "generator":
+                    x = feeds["steps"][block.group][k]
+                    fired[block.group] = x
+                    history[block.group] = history[block.group][1:] + [x]
+                elif kind == "drive":
+                    state[(block.group, block.extra["var"])] = feeds["drive"][block.group][block.extra["var"]][k]
+                elif kind == "pathway":
+                    self._run_pathway(plan, call, state, fired, history, stacks, t, k - begin)
+                elif kind == "summed":
+                    self._run_summed(plan, call, state, t)
+                else:
+                    self._run_neurons(plan, call, state, fired, history, t)
+            for group in self._emitting:
                 s = fired.get(group)
                 if s is None:
                     s = torch.zeros(batch, self.program.sizes[group], dtype=self.float_dtype, device=device)
                 spikes_out[group].append(s)
             for pop, variables in traces.items():
                 for var, values in variables.items():
-                    values.append(torch.broadcast_to(self._read(state, pop, var), (batch, self.program.sizes[pop])))
-        for group, entries in history.items():
-            state[("_history", group)] = torch.stack(entries)
-        spikes = {g: torch.stack(v) if v else torch.zeros(0) for g, v in spikes_out.items()}
-        traces = {pop: {var: torch.stack(v) for var, v in variables.items()} for pop, variables in traces.items()}
-        for key in derived:
-            del state[key]
-        return TwinOutput(spikes=spikes, traces=traces, state=state)
+                    values.append(_expand(self._read(state, pop, var, call.fixed), (batch, self.program.sizes[pop])))
+        return spikes_out, traces
 
     # ------------------------------------------------------------- execution
-    def _read(self, state: dict, owner: str, var: str):
+    def _read(self, state: dict, owner: str, var: str, fixed: dict | None = None):
         key = (owner, var)
         if key in state:
             return state[key]
+        if fixed and key in fixed:
+            return fixed[key]
         if owner in self.params and var in self.params[owner]:
             return self.params[owner][var]
         if key in self._constants:
@@ -319,21 +453,17 @@ class Twin(nn.Module):
         value = self.program.initial[key]
         return torch.as_tensor(np.asarray(value))
 
-    def _env(self, block: Block, state: dict, t, dt, gather: dict | None = None) -> dict:
-        env = {}
-        for name, ref in block.refs.items():
-            if not isinstance(ref, Ref):
-                env[name] = ref.item() if hasattr(ref, "item") else ref
-                continue
-            if ref.owner == self.program.clock:
-                env[name] = t if ref.var == "t" else dt
-                continue
-            value = self._read(state, ref.owner, ref.var)
-            if ref.scalar or ref.index == _SCALAR:
-                value = value[..., 0]
-            elif gather is not None and ref.index in gather:
-                value = value[..., gather[ref.index]]
-            env[name] = value
+    def _env(self, plan: BlockPlan, call: _Call, state: dict, t) -> dict:
+        """The block's names for this step: fixed values of the call, state, ``t``."""
+        env = call.envs[plan.block.name].copy()
+        gather = self._gathers.get(plan.block.name)
+        for name, owner, var, how in plan.step:
+            value = state.get((owner, var))
+            if value is None:
+                value = self._read(state, owner, var, call.fixed)
+            env[name] = _take(value, how, gather)
+        for name in plan.clock_t:
+            env[name] = t
         return env
 
     @staticmethod
@@ -368,60 +498,43 @@ class Twin(nn.Module):
             return torch.full(shape, value, dtype=dtype, device=device)
         if value.dtype != dtype:
             value = value.to(dtype)
-        return torch.broadcast_to(value, shape)
+        return _expand(value, shape)
 
-    def _run_statements(self, block: Block, env: dict, shape, device, written: dict):
-        for stmt in block.scalar + block.vector:
-            value = self._evaluate(stmt, env)
+    def _run_statements(self, plan: BlockPlan, call: _Call, env: dict, state: dict, shape, device, written: dict):
+        name = plan.block.name
+        refs = plan.block.refs
+        for index, (stmt, value_name) in enumerate(plan.body):
+            value = env[value_name] if value_name is not None else (stmt.fn(env) if stmt.where_bool is None else self._evaluate(stmt, env))
             if stmt.op == ":=":
                 env[stmt.var] = value
                 continue
-            ref = block.refs[stmt.var]
-            new = self._cast(self._combine(stmt.op, env[stmt.var], value), ref, shape if not ref.scalar else (), device)
-            if ref.conditional is not None and ref.conditional not in block.override:
+            ref = refs[stmt.var]
+            new = call.casts.get((name, index)) if value_name is not None else None
+            if new is None:
+                new = self._cast(value if stmt.op == "=" else self._combine(stmt.op, env[stmt.var], value), ref, shape if not ref.scalar else (), device)
+            if ref.conditional is not None and ref.conditional not in plan.block.override:
                 cond = env.get(ref.conditional)
                 if cond is None:
-                    cond = self._read(written["__state__"], ref.owner, ref.conditional)
-                new = torch.where(cond, new, torch.broadcast_to(env[stmt.var], new.shape))
+                    cond = self._read(state, ref.owner, ref.conditional)
+                new = torch.where(cond, new, _expand(env[stmt.var], new.shape))
             env[stmt.var] = new
             written[stmt.var] = ref
 
-    def _run_block(self, block: Block, state, fired, history, inputs, drive, k, t, dt, batch, cache):
+    def _run_neurons(self, plan: BlockPlan, call: _Call, state, fired, history, t):
+        """A block of neuron code: state update or program block, threshold, reset."""
+        block = plan.block
         kind = block.kind
-        device = dt.device
-        if kind == "generator":
-            x = inputs.get(block.group)
-            if x is None:
-                raise BackendError(f"no input spikes given for input population '{block.group}'.")
-            fired[block.group] = x[k]
-            history[block.group] = history[block.group][1:] + [x[k]]
-            return
-        if kind == "drive":
-            var = block.extra["var"]
-            values = drive.get(block.group, {}).get(var)
-            if values is None:
-                raise BackendError(f"drive for '{block.group}.{var}' is missing in forward().")
-            state[(block.group, var)] = values[k].to(self.float_dtype)
-            return
-        if kind == "pathway":
-            self._run_pathway(block, state, fired, history, t, dt, batch, cache)
-            return
-        if kind == "summed":
-            self._run_summed(block, state, t, dt, batch)
-            return
-        size = self.program.sizes[block.group]
-        shape = (batch, size)
-        env = self._env(block, state, t, dt)
-        env["_vectorisation_idx"] = torch.arange(size, device=device)
-        written = {"__state__": state}
-        self._run_statements(block, env, shape, device, written)
-        del written["__state__"]
+        device = call.dt.device
+        shape = (call.batch, self.program.sizes[block.group])
+        env = self._env(plan, call, state, t)
+        written = {}
+        self._run_statements(plan, call, env, state, shape, device, written)
         if kind == "code":
             for name, ref in written.items():
                 state[(ref.owner, ref.var)] = env[name]
             return
         if kind == "threshold":
-            cond = torch.broadcast_to(torch.as_tensor(env["_cond"], device=device), shape)  # a constant condition ("True") is a Python bool
+            cond = _expand(torch.as_tensor(env["_cond"], device=device), shape)  # a constant condition ("True") is a Python bool
             surrogate = block.extra["surrogate"]
             if surrogate is not None and torch.is_grad_enabled():
                 left, right, _ = surrogate
@@ -439,39 +552,44 @@ class Twin(nn.Module):
             mask = s > 0
             detach = self._detach.get(block.group, set())
             for name, ref in written.items():
-                old = torch.broadcast_to(self._read(state, ref.owner, ref.var), shape)
+                old = _expand(self._read(state, ref.owner, ref.var), shape)
                 new = env[name]
                 if ref.var in detach or not new.is_floating_point():
                     state[(ref.owner, ref.var)] = torch.where(mask, new, old)
                 else:
-                    state[(ref.owner, ref.var)] = spike_where(s, new, old)
+                    state[(ref.owner, ref.var)] = spike_where(s, new, old, mask)
             return
         raise BackendError(f"unknown block kind '{kind}'")
 
-    def _run_pathway(self, block: Block, state, fired, history, t, dt, batch, cache):
+    def _run_pathway(self, plan: BlockPlan, call: _Call, state, fired, history, stacks, t, k):
+        block = plan.block
         name = block.group
         path = self._pathways[name]
         source = block.extra["source"]
+        batch, device = call.batch, call.dt.device
         if source not in fired:  # an input group or a group without threshold this step
-            fired_now = torch.zeros(batch, self.program.sizes[source], dtype=self.float_dtype, device=dt.device)
+            fired_now = torch.zeros(batch, self.program.sizes[source], dtype=self.float_dtype, device=device)
             history[source] = history[source][1:] + [fired_now]
-        plan = self._dense.get(name)
-        if plan is not None:
-            self._run_dense(block, plan, state, history[source], t, dt, batch, cache)
+        if block.name in call.dense:
+            self._run_dense(block, call, state, history[source], k)
             return
-        hist = torch.stack(history[source])  # (depth, batch, n_source); last entry is this step
+        # the spike history stacked once per source and step, shared by its pathways
+        entry = stacks.get(source)
+        if entry is None or entry[0] is not history[source]:
+            entry = stacks[source] = (history[source], torch.stack(history[source]))
+        hist = entry[1]  # (depth, batch, n_source); last entry is this step
         depth = hist.shape[0]
         s_syn = hist[depth - 1 - path["delay"], :, path["pre"]].transpose(0, 1)  # (batch, n_syn) in queue order
-        gather = {_PRE: path["pre"], _POST: path["post"], _SELF: path["perm"]}
-        env = self._env(block, state, t, dt, gather=gather)
-        n_syn = len(path["perm"])
-        shape = (batch, n_syn)
+        gather = self._gathers[block.name]
+        env = self._env(plan, call, state, t)
+        shape = (batch, len(path["perm"]))
+        zero = None
         touched = set()
-        for stmt in block.scalar + block.vector:
-            read_after_write = touched & set(re.findall(r"[A-Za-z_]\w*", stmt.expr))
+        for (stmt, value_name), used in zip(plan.body, self._reads[block.name]):
+            read_after_write = touched & used
             if read_after_write:
                 raise BackendError(f"{self.spec.source}: projection '{name}': on_pre reads {sorted(read_after_write)} after writing it; the twin supports on_pre code that writes neuron variables with += or -= only at its end.")
-            value = self._evaluate(stmt, env)
+            value = env[value_name] if value_name is not None else self._evaluate(stmt, env)
             if stmt.op == ":=":
                 env[stmt.var] = value
                 continue
@@ -480,73 +598,130 @@ class Twin(nn.Module):
                 if stmt.op not in ("+=", "-="):
                     raise BackendError(f"{self.spec.source}: projection '{name}': on_pre statement '{stmt}' assigns a neuron variable; the twin supports '+=' and '-=' on *_pre/*_post variables.")
                 contribution = value if stmt.op == "+=" else -value
-                contribution = self._cast(contribution, ref, shape, dt.device)
+                contribution = self._cast(contribution, ref, shape, device)
+                zero = torch.zeros((), dtype=contribution.dtype, device=device)
                 if ref.conditional is not None and ref.conditional not in block.override:
                     cond = self._read(state, ref.owner, ref.conditional)[..., gather[ref.index]]
-                    contribution = torch.where(torch.broadcast_to(cond, shape), contribution, torch.zeros((), dtype=contribution.dtype, device=dt.device))
-                contribution = spike_where(s_syn, contribution, torch.zeros((), dtype=contribution.dtype, device=dt.device))
+                    contribution = torch.where(torch.broadcast_to(cond, shape), contribution, zero)
+                contribution = spike_where(s_syn, contribution, zero)
                 key = (ref.owner, ref.var)
                 current = torch.broadcast_to(self._read(state, *key), (batch, self.program.sizes[ref.owner]))
                 state[key] = current.index_add(1, gather[ref.index], contribution)
                 touched.add(stmt.var)
             else:
-                new = self._cast(self._combine(stmt.op, env[stmt.var], value), ref, shape, dt.device)
+                new = self._cast(self._combine(stmt.op, env[stmt.var], value), ref, shape, device)
                 new = spike_where(s_syn, new, torch.broadcast_to(env[stmt.var], shape))
                 env[stmt.var] = new
                 state[(ref.owner, ref.var)] = new[..., path["inverse"]]
 
-    def _dense_weights(self, block: Block, plan, state, t, dt) -> list:
+    def _dense_weights(self, block: Block, dense: dict, fixed_env: dict, device) -> list:
         """Per target statement, ``[(delay, W_d)]``: built once per call (the
         contributions depend on synaptic values only, constant over a run)."""
         path = self._pathways[block.group]
         n_pre, n_post = self.program.sizes[block.extra["source"]], self.program.sizes[block.extra["target"]]
-        env = self._env(block, state, t, dt, gather={_SELF: path["perm"]})
+        env = dict(fixed_env)
         for stmt in block.scalar + block.vector:
-            if stmt.op == ":=":
+            if stmt.op == ":=" and stmt.var not in env:
                 env[stmt.var] = self._evaluate(stmt, env)
         matrices = []
-        for stmt in plan["targets"]:
+        for stmt in dense["targets"]:
             value = self._evaluate(stmt, env)
-            value = torch.broadcast_to(torch.as_tensor(value, dtype=self.float_dtype, device=dt.device), (len(path["perm"]),))
+            value = torch.broadcast_to(torch.as_tensor(value, dtype=self.float_dtype, device=device), (len(path["perm"]),))
             if stmt.op == "-=":
                 value = -value
             per_delay = []
-            for d in plan["delays"]:
-                mask = path["delay"] == d
-                weights = torch.zeros(n_pre, n_post, dtype=self.float_dtype, device=dt.device)
-                per_delay.append((d, weights.index_put((path["pre"][mask], path["post"][mask]), value[mask], accumulate=True)))
+            for d, where, pre, post, unique in dense["delays"]:
+                weights = torch.zeros(n_pre, n_post, dtype=self.float_dtype, device=device)
+                per_delay.append((d, weights.index_put((pre, post), value if where is None else value[where], accumulate=not unique)))
             matrices.append((stmt, per_delay))
         return matrices
 
-    def _run_dense(self, block: Block, plan, state, hist, t, dt, batch, cache):
+    def _dense_inputs(self, call: _Call, history: dict, inputs: dict, begin: int, end: int) -> dict:
+        """Dense contributions of input populations for steps ``begin .. end - 1``,
+        one matrix product per delay over all steps (input spikes are known in
+        advance): ``block name -> [per target statement: tuple of (batch, n_post)]``."""
+        out = {}
+        n = end - begin
+        for name in self._from_inputs:
+            block = self._dense_blocks[name][0]
+            source = block.extra["source"]
+            x = inputs[source][begin:end].to(self.float_dtype)
+            carried = history[source]  # spikes of the steps before `begin`, oldest first
+            depth = len(carried)
+            totals = []
+            for _, per_delay in call.dense[name]:
+                total = None
+                for d, weights in per_delay:
+                    # spikes of steps k - d for k = begin .. end - 1
+                    if d == 0:
+                        delayed = x
+                    else:
+                        earlier = torch.stack(carried[depth - d : depth - d + n]) if d <= depth else None
+                        delayed = torch.cat([earlier, x[: max(n - d, 0)]]) if n > d else earlier
+                    product = delayed @ weights
+                    total = product if total is None else total + product
+                totals.append(total.unbind(0))
+            out[name] = totals
+        return out
+
+    def _run_dense(self, block: Block, call: _Call, state, hist, k):
         """``X_post += sum_d spikes[t - d] @ W_d``, one matrix per distinct delay."""
         n_post = self.program.sizes[block.extra["target"]]
-        if block.name not in cache:
-            cache[block.name] = self._dense_weights(block, plan, state, t, dt)
+        precomputed = call.inputs.get(block.name)
         depth = len(hist)
-        for stmt, per_delay in cache[block.name]:
+        for index, (stmt, per_delay) in enumerate(call.dense[block.name]):
             ref = block.refs[stmt.var]
-            total = torch.zeros(batch, n_post, dtype=self.float_dtype, device=dt.device)
-            for d, weights in per_delay:
-                total = total + hist[depth - 1 - d] @ weights
+            if precomputed is not None:
+                total = precomputed[index][k]
+            else:
+                total = None
+                for d, weights in per_delay:
+                    product = hist[depth - 1 - d] @ weights
+                    total = product if total is None else total + product
             key = (ref.owner, ref.var)
             if ref.conditional is not None and ref.conditional not in block.override:
-                total = torch.where(self._read(state, ref.owner, ref.conditional), total, torch.zeros((), dtype=total.dtype, device=dt.device))
-            state[key] = torch.broadcast_to(self._read(state, *key), (batch, n_post)) + total
+                total = torch.where(self._read(state, ref.owner, ref.conditional), total, torch.zeros((), dtype=total.dtype, device=total.device))
+            state[key] = _expand(self._read(state, *key), (call.batch, n_post)) + total
 
-    def _run_summed(self, block: Block, state, t, dt, batch):
-        name = block.group
-        path = self._pathways[name]
-        gather = {_PRE: path["i"], _POST: path["j"]}
-        env = self._env(block, state, t, dt, gather=gather)
-        shape = (batch, len(path["i"]))
-        for stmt in block.scalar + block.vector:
-            env[stmt.var] = self._evaluate(stmt, env)
+    def _run_summed(self, plan: BlockPlan, call: _Call, state, t):
+        block = plan.block
+        path = self._pathways[block.group]
+        env = self._env(plan, call, state, t)
+        shape = (call.batch, len(path["i"]))
+        for stmt, value_name in plan.body:
+            env[stmt.var] = env[value_name] if value_name is not None else self._evaluate(stmt, env)
         value = env["_synaptic_var"]
         value = torch.broadcast_to(value if isinstance(value, torch.Tensor) else torch.tensor(value, dtype=self.float_dtype), shape).to(self.float_dtype)
         target = block.extra["target"]
-        zeros = torch.zeros(batch, self.program.sizes[target], dtype=self.float_dtype, device=dt.device)
+        zeros = torch.zeros(call.batch, self.program.sizes[target], dtype=self.float_dtype, device=call.dt.device)
         state[(target, block.extra["target_var"])] = zeros.index_add(1, path["j"], value)
+
+
+def _expand(value: torch.Tensor, shape) -> torch.Tensor:
+    """``broadcast_to`` that skips the view (and its autograd node) when the shape is already right."""
+    return value if value.shape == shape else torch.broadcast_to(value, shape)
+
+
+def _take(value, how, gather):
+    """``value`` as a block reads it: whole, its first element, or gathered for synapses."""
+    if how == SCALAR:
+        return value[..., 0]
+    if how is not None and gather is not None and how in gather:
+        return value[..., gather[how]]
+    return value
+
+
+@dataclass
+class _Call:
+    """Values fixed over one forward call (see `Twin._prepare`)."""
+
+    batch: int
+    dt: torch.Tensor
+    fixed: dict  # (owner, var) -> tensor: propagators of the exact scheme
+    envs: dict  # block name -> {name: value} for the block's fixed names and hoisted expressions
+    casts: dict  # (block name, body index) -> fixed value of a write, at the block's shape
+    dense: dict = field(default_factory=dict)  # pathway block name -> [(statement, [(delay, W)])]
+    inputs: dict = field(default_factory=dict)  # pathway block name -> precomputed input contributions per step
 
 
 class _Propagators(torch.autograd.Function):

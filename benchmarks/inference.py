@@ -1,0 +1,166 @@
+"""Inference of the recurrent SE-adLIF network: Brian2 cpp_standalone (compiled
+once, rerun per sample) against the twin's batched inference (no gradients).
+
+    python benchmarks/inference.py [--samples 64 --steps 250 --hidden 256 256 --batch 64 --threads 1]
+
+Brian2: `StandaloneNetwork` generates and compiles the C++ project once
+(compile time reported), then runs the binary once per test sample with the
+sample's input raster passed as run_args (one process per sample, one core:
+no OpenMP). Reported per sample: the CPU time of the simulation loop inside
+the binary (Brian2's own timing, ``std::clock``; real-time factor = simulated
+time / this time) and the CPU time of the whole call (the binary's process:
+start, loading and saving arrays; plus reading the monitors back here). The
+readout ``y`` and all spikes are recorded. CPU times, not wall times: on a
+shared machine the wall time also counts waiting for a core.
+
+Twin: float32, ``synapses="dense"``, no gradients, the test set in batches of
+``--batch``, ``torch.set_num_threads(--threads)``. Its real-time factor is the
+simulated time of all samples over the CPU time.
+
+Before timing, one sample is run on both and compared (the twin in float64
+with exact synapses and ``math="libm"``, the setting that is bitwise equal to
+cpp_standalone).
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import time
+
+import numpy as np
+import torch
+
+from common import adlif_network, fmt, machine, poisson_inputs, save
+
+from bioadapt import network_from_dict
+from bioadapt.backends.brian.standalone import StandaloneNetwork
+from bioadapt.backends.torch import Twin
+from bioadapt.result import sort_spikes
+
+
+def same_spikes(brian_result, twin_out, populations) -> bool:
+    for pop in populations:
+        steps, idx = torch.nonzero(twin_out.spikes[pop][:, 0, :] > 0, as_tuple=True)
+        i, k = sort_spikes(idx.numpy(), steps.numpy())
+        bi, bk = brian_result.spikes[pop]
+        if not (np.array_equal(i, bi) and np.array_equal(k, bk)):
+            return False
+    return True
+
+
+def brian_inference(spec, rasters, compile_dir=None, fast_math=False) -> dict:
+    """Compile once, run every sample; times per sample."""
+    start = time.perf_counter()
+    net = StandaloneNetwork(spec, record={"out": ["y"]}, directory=compile_dir, fast_math=fast_math)
+    compile_time = time.perf_counter() - start
+    loop, call, call_cpu = [], [], []
+    results = []
+    try:
+        for raster in rasters:
+            start, own = time.perf_counter(), time.process_time()
+            children = resource.getrusage(resource.RUSAGE_CHILDREN)
+            result = net.run(inputs={"inp": raster})
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            call.append(time.perf_counter() - start)
+            call_cpu.append(time.process_time() - own + (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime))
+            # Brian2's timing of the simulation loop inside the binary: std::clock()
+            # without OpenMP, i.e. CPU time of the (single-threaded) loop
+            loop.append(net._device._last_run_time)
+            results.append(result)
+    finally:
+        net.close()
+    return {"compile_s": compile_time, "loop_cpu_s": loop, "call_s": call, "call_cpu_s": call_cpu, "results": results}
+
+
+def twin_inference(twin, x: torch.Tensor, batch: int, reps: int) -> dict:
+    """Whole test set in batches; best of ``reps`` (wall and CPU time)."""
+    wall, cpu = [], []
+    with torch.no_grad():
+        twin(inputs={"inp": x[:, :batch]})  # warm-up
+        for _ in range(reps):
+            start, start_cpu = time.perf_counter(), time.process_time()
+            for b in range(0, x.shape[1], batch):
+                twin(inputs={"inp": x[:, b : b + batch]}, record={"out": ["y"]})
+            wall.append(time.perf_counter() - start)
+            cpu.append(time.process_time() - start_cpu)
+    return {"wall_s": wall, "cpu_s": cpu}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--samples", type=int, default=64, help="test set size")
+    parser.add_argument("--steps", type=int, default=250)
+    parser.add_argument("--inputs", type=int, default=140)
+    parser.add_argument("--hidden", type=int, nargs="+", default=[256, 256])
+    parser.add_argument("--batch", type=int, default=64, help="twin batch size")
+    parser.add_argument("--reps", type=int, default=3, help="repetitions of the twin's pass over the test set")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--fast-math", action="store_true", help="also compile with Brian2's fast-math flags")
+    parser.add_argument("--name", default="inference")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    info = machine()
+    config = adlif_network(n_in=args.inputs, hidden=tuple(args.hidden), steps=args.steps)
+    spec = network_from_dict(config)
+    x = poisson_inputs(args.steps, args.samples, args.inputs, seed=3)  # (T, samples, n_in)
+    rasters = [x[:, n].double().numpy() for n in range(args.samples)]
+    simulated = args.steps * spec.dt
+
+    variants = {"faithful": brian_inference(spec, rasters)}
+    if args.fast_math:
+        variants["fast_math"] = brian_inference(spec, rasters, fast_math=True)
+    brian = variants["faithful"]
+    exact = Twin(spec, dtype=torch.float64, math="libm")
+    with torch.no_grad():
+        check = same_spikes(brian["results"][0], exact(inputs={"inp": x[:, :1].double()}), [p for p in spec.populations if p != "out"])
+    fast = Twin(spec, dtype=torch.float32, synapses="dense")
+    twin = twin_inference(fast, x, args.batch, args.reps)
+    rates = {pop: float(np.mean([len(r.spikes[pop][0]) for r in brian["results"]])) / spec.populations[pop].size / simulated for pop in ("inp", "h1", "h2")}
+
+    results = {}
+    table = []
+    for label, run in variants.items():
+        loop = statistics.median(run["loop_cpu_s"])
+        call, call_cpu = statistics.median(run["call_s"]), statistics.median(run["call_cpu_s"])
+        results[f"brian_cpp_standalone_{label}"] = {
+            "compile_s": run["compile_s"],
+            "loop_cpu_per_sample_s": loop,
+            "loop_cpu_per_step_s": loop / args.steps,
+            "call_per_sample_s": call,
+            "call_cpu_per_sample_s": call_cpu,
+            "real_time_factor_loop": simulated / loop,
+            "real_time_factor_call_cpu": simulated / call_cpu,
+            "samples_per_s_wall": args.samples / sum(run["call_s"]),
+            "samples_per_s_cpu": args.samples / sum(run["call_cpu_s"]),
+            **{k: run[k] for k in ("loop_cpu_s", "call_s", "call_cpu_s")},
+        }
+        flags = "-O3 -fno-fast-math -ffp-contract=off" if label == "faithful" else "-O3 -ffast-math -march=native"
+        table.append([f"Brian2 cpp_standalone ({flags}), simulation loop", fmt(loop), f"{simulated / loop:.0f}x", f"{1 / loop:.0f}", f"{run['compile_s']:.1f} s"])
+        table.append(["  same, whole run() call (new process, load/save arrays)", fmt(call_cpu), f"{simulated / call_cpu:.1f}x", f"{args.samples / sum(run['call_cpu_s']):.1f}", ""])
+    twin_cpu, twin_wall = min(twin["cpu_s"]), min(twin["wall_s"])
+    results["twin_float32_dense_no_grad"] = {
+        "batch": args.batch,
+        "cpu_per_sample_s": twin_cpu / args.samples,
+        "wall_per_sample_s": twin_wall / args.samples,
+        "real_time_factor_cpu": args.samples * simulated / twin_cpu,
+        "samples_per_s_cpu": args.samples / twin_cpu,
+        "samples_per_s_wall": args.samples / twin_wall,
+        "wall_s": twin["wall_s"],
+        "cpu_s": twin["cpu_s"],
+    }
+    table.append([f"twin float32 dense, batch {args.batch}, no grad", fmt(twin_cpu / args.samples), f"{args.samples * simulated / twin_cpu:.0f}x", f"{args.samples / twin_cpu:.1f}", "-"])
+    results["firing_rates_hz"] = rates
+    results["first_sample_identical_spikes_cpp_vs_twin_float64_libm"] = check
+    notes = [
+        f"network: {args.inputs} Poisson inputs (20 Hz), {' x '.join(map(str, args.hidden))} recurrent SE-adLIF, 20 leaky-integrator outputs, dt = 1 ms, {args.steps} steps ({simulated * 1e3:.0f} ms) per sample, {args.samples} samples; mean rates inp {rates['inp']:.1f} Hz, h1 {rates['h1']:.1f} Hz, h2 {rates['h2']:.1f} Hz",
+        "cpp_standalone: compiled once (time: code generation + g++), then one binary run per sample with the sample's inputs as run_args; single-threaded (no OpenMP). 'simulation loop': Brian2's own timing of the loop in the binary (std::clock, CPU time), median per sample; 'whole run() call': CPU time of the binary process plus this process's Python side, median per sample",
+        f"twin: {args.threads} torch thread(s), CPU time of the best of {args.reps} passes over the test set",
+        f"first sample, cpp_standalone vs twin (float64, exact synapses, libm math): identical spikes: {check}",
+    ]
+    save(args.name, info, {"args": vars(args), "network": config}, results, table, ["", "CPU per sample", "real-time factor", "samples / s", "compile"], notes)
+
+
+if __name__ == "__main__":
+    main()

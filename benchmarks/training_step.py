@@ -1,0 +1,129 @@
+"""Training step (forward + backward) of the recurrent SE-adLIF network:
+the twin against a hand-written eager PyTorch loop and against snnTorch.
+
+    python benchmarks/training_step.py [--batch 64 --steps 250 --hidden 256 256 --reps 5 --threads 1]
+
+One training step is: forward over ``steps`` steps, cross-entropy of the
+time-averaged readout against random labels, backward. All three run in
+float32 on the CPU with ``torch.set_num_threads(--threads)`` (1 by default:
+a one-core comparison). The twin runs with ``synapses="dense"``. Calls are
+interleaved so that load from other processes hits all three alike; the table
+gives medians. Before timing, the script checks in float64 that the twin and
+the hand-written loop compute the same network (same spikes, readout equal to
+rounding).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+
+from baselines import HandWritten, SnnTorchNet
+from common import adlif_network, fmt, machine, poisson_inputs, save, time_calls
+
+from bioadapt import network_from_dict
+from bioadapt.backends.torch import Twin
+
+
+def check_same_network(config: dict, batch: int = 4) -> dict:
+    """Twin (float64, exact synapses) against the hand-written loops built from it."""
+    spec = network_from_dict(config)
+    twin = Twin(spec, dtype=torch.float64)
+    x = poisson_inputs(spec.n_steps, batch, spec.populations["inp"].size, dtype=torch.float64, seed=1)
+    with torch.no_grad():
+        out = twin(inputs={"inp": x}, record={"out": ["y"]})
+    check = {}
+    for form in ("natural", "program"):
+        hand = HandWritten(twin, form=form)
+        with torch.no_grad():
+            y, spikes = hand(x)
+        check[form] = {
+            "spikes_twin": sum(int(out.spikes[g].sum()) for g in hand.layers),
+            "spike_mismatches": sum(int((out.spikes[g] != s).sum()) for g, s in zip(hand.layers, spikes)),
+            "max_abs_readout_difference": float((out.traces["out"]["y"] - y).abs().max()),
+        }
+    return check
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=250)
+    parser.add_argument("--inputs", type=int, default=140)
+    parser.add_argument("--hidden", type=int, nargs="+", default=[256, 256])
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--no-snntorch", action="store_true", help="skip snnTorch (if it is not installed)")
+    parser.add_argument("--name", default="training_step", help="result file name (in benchmarks/results)")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    info = machine()
+    config = adlif_network(n_in=args.inputs, hidden=tuple(args.hidden), steps=args.steps)
+    check = check_same_network(config)
+    print("twin vs hand-written (float64):", check)
+
+    spec = network_from_dict(config)
+    twin = Twin(spec, dtype=torch.float32, synapses="dense")
+    models = {"twin": twin, "hand-written": HandWritten(twin), "hand-written, program form": HandWritten(twin, form="program")}
+    if not args.no_snntorch:
+        try:
+            models["snntorch"] = SnnTorchNet(args.inputs, tuple(args.hidden), 20)
+        except ImportError:
+            print("snntorch is not installed: skipped (pip install --no-deps snntorch)")
+    x = poisson_inputs(args.steps, args.batch, args.inputs)
+    labels = torch.randint(0, 20, (args.batch,), generator=torch.Generator().manual_seed(2))
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def readout(name):
+        if name == "twin":
+            return twin(inputs={"inp": x}, record={"out": ["y"]}).traces["out"]["y"]
+        return models[name](x)[0]
+
+    def step(name):
+        def run():
+            model = models[name]
+            model.zero_grad(set_to_none=True)
+            loss = loss_fn(readout(name).mean(0), labels)
+            loss.backward()
+
+        return run
+
+    def forward_only(name):
+        def run():
+            with torch.no_grad():
+                readout(name)
+
+        return run
+
+    train = time_calls({name: step(name) for name in models}, args.reps)
+    infer = time_calls({name: forward_only(name) for name in models}, args.reps)
+    # ratios from CPU time (one thread: the core's work, robust to load from
+    # other processes); wall times are in the JSON too
+    base = train["hand-written"]["cpu_median_s"]
+    results = {name: {"train_step": train[name], "forward_no_grad": infer[name], "ratio_to_hand_written": train[name]["cpu_median_s"] / base} for name in models}
+    if "snntorch" in models:
+        results["twin"]["speedup_over_snntorch"] = train["snntorch"]["cpu_median_s"] / train["twin"]["cpu_median_s"]
+    results["twin"]["ratio_to_program_form"] = train["twin"]["cpu_median_s"] / train["hand-written, program form"]["cpu_median_s"]
+    results["check_float64"] = check
+    table = [
+        [name, fmt(train[name]["cpu_median_s"]), fmt(train[name]["median_s"]), fmt(train[name]["cpu_median_s"] / args.steps), f"{train[name]['cpu_median_s'] / base:.2f}", fmt(infer[name]["cpu_median_s"])]
+        for name in models
+    ]
+    notes = [
+        f"network: {args.inputs} Poisson inputs, {' x '.join(map(str, args.hidden))} recurrent SE-adLIF, 20 leaky-integrator outputs; {args.steps} steps, batch {args.batch}, float32, CPU, {args.threads} torch thread(s); median of {args.reps} (ratios from CPU time)",
+        "twin: synapses='dense'; snnTorch: RLeaky layers of the same sizes (no adaptation variable)",
+        "hand-written: the SE-adLIF step as one writes it by hand (u = alpha*u + (1 - alpha)*(I - w)); 'program form': the same loop with the expressions of the program Brian2 generates, which the twin executes (divisions by tau, exponential-Euler form)",
+        *(
+            f"float64 check, twin vs hand-written ({form}): {c['spike_mismatches']} spike mismatches of {c['spikes_twin']} spikes, max readout difference {c['max_abs_readout_difference']:.2g}"
+            for form, c in check.items()
+        ),
+    ]
+    notes.append(f"twin / hand-written, program form: {results['twin']['ratio_to_program_form']:.2f}")
+    if "snntorch" in models:
+        notes.append(f"snnTorch / twin: {results['twin']['speedup_over_snntorch']:.2f} (the twin is that many times faster)")
+    save(args.name, info, {"args": vars(args), "network": config}, results, table, ["model", "train step (fwd+bwd), CPU", "wall", "per time step", "x hand-written", "forward, no grad, CPU"], notes)
+
+
+if __name__ == "__main__":
+    main()
