@@ -33,7 +33,6 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse
 import time
 
-import numpy as np
 import torch
 
 from common import adlif_network, fmt, machine, save
@@ -129,7 +128,7 @@ def main():
         ("Brian2: whole loop (benchmark network + solo)", "brian", "loop_per_step_s"),
         ("Brian2: benchmark network (sum of its code objects)", "brian", "network_per_step_s"),
         (f"Brian2: solo population, {args.solo} neurons", "brian", "solo_per_step_s"),
-        (f"Brian2: solo state updater", "brian", "solo_stateupdater_per_step_s"),
+        ("Brian2: solo state updater", "brian", "solo_stateupdater_per_step_s"),
         (f"twin: benchmark network, forward, batch {args.batch}", "twin_network", "forward_per_step_s"),
         (f"twin: benchmark network, training step, batch {args.batch}", "twin_network", "train_per_step_s"),
         (f"twin: solo population, forward, batch {args.batch}", "twin_solo", "forward_per_step_s"),
