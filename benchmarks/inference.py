@@ -24,6 +24,13 @@ cpp_standalone).
 
 from __future__ import annotations
 
+import os
+
+# one core for numpy/scipy's BLAS too (scipy's expm in the exact scheme): its
+# idle threads spin and would be counted in this process's CPU time
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
 import argparse
 import resource
 import statistics

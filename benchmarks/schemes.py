@@ -14,19 +14,25 @@ of the code objects of the benchmark sub-network and of the solo population
 (CPU time per code object; each timing adds ~1 us of clock overhead, which
 matters for the small objects of the benchmark network, not for solo).
 
-Twin: float32, ``synapses="dense"``, batch ``--batch``; the cost per step is the
-slope between runs of ``--steps`` and ``--steps // 5`` steps (so it excludes
-per-call costs such as the exact scheme's propagators, reported separately as
-the intercept); forward without gradients, and training step (forward +
-backward of the summed readout) for the benchmark network.
+Twin: float32, ``synapses="dense"``, batch ``--batch``; the cost per step is
+the difference between runs of ``--twin-steps`` steps and of 1 step, divided by
+``--twin-steps - 1`` (so it excludes per-call costs such as the exact scheme's
+propagators, reported separately); forward without gradients, and training
+step (forward + backward of the summed readout) for the benchmark network.
 """
 
 from __future__ import annotations
 
+import os
+
+# one core for numpy/scipy's BLAS too (scipy's expm in the exact scheme): its
+# idle threads spin and would be counted in this process's CPU time
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
 import argparse
 import time
 
-import numpy as np
 import torch
 
 from common import adlif_network, fmt, machine, save
@@ -62,41 +68,43 @@ def brian_costs(spec, steps: int) -> dict:
     return {"loop_per_step_s": loop / steps, "solo_per_step_s": solo / steps, "solo_stateupdater_per_step_s": updater / steps, "network_per_step_s": (sum(t for _, t in profile) - solo) / steps, "build_and_run_s": build, "profile": profile}
 
 
-def twin_costs(spec_long, spec_short, batch: int, reps: int, train: bool) -> dict:
-    """Per-step and per-call time of the twin from two run lengths (best of reps)."""
-    def best(spec, grad):
-        twin = Twin(spec, dtype=torch.float32, synapses="dense")
-        n_in = spec.populations["inp"].size
-        x = (torch.rand(spec.n_steps, batch, n_in, generator=torch.Generator().manual_seed(0)) < 0.02).float()
-        state = twin.initial_state(batch)
-        times = []
-        for _ in range(reps + 1):  # first: warm-up
-            twin.zero_grad(set_to_none=True)
-            start = time.process_time()
-            with torch.set_grad_enabled(grad):
-                pop, var = ("out", "y") if "out" in spec.populations else ("solo", "u")
-                out = twin(inputs={"inp": x}, state=dict(state), record={pop: [var]})
-                if grad:
-                    out.traces[pop][var].sum().backward()
-            times.append(time.process_time() - start)
-        return min(times[1:])
+def twin_costs(spec, batch: int, reps: int, train: bool) -> dict:
+    """Per-step and per-call CPU time of the twin, from runs of ``spec.n_steps``
+    steps and of 1 step (interleaved, best of ``reps``)."""
+    twin = Twin(spec, dtype=torch.float32, synapses="dense")
+    n_in = spec.populations["inp"].size
+    x = (torch.rand(spec.n_steps, batch, n_in, generator=torch.Generator().manual_seed(0)) < 0.02).float()
+    pop, var = ("out", "y") if "out" in spec.populations else ("solo", "u")
+
+    def run(steps, grad):
+        twin.zero_grad(set_to_none=True)
+        start = time.process_time()
+        with torch.set_grad_enabled(grad):
+            out = twin(inputs={"inp": x[:steps]}, record={pop: [var]})
+            if grad:
+                out.traces[pop][var].sum().backward()
+        return time.process_time() - start
 
     result = {}
     for label, grad in (("forward", False), ("train", True)) if train else (("forward", False),):
-        long, short = best(spec_long, grad), best(spec_short, grad)
-        per_step = (long - short) / (spec_long.n_steps - spec_short.n_steps)
+        run(spec.n_steps, grad)  # warm-up
+        long, one = [], []
+        for _ in range(reps):
+            long.append(run(spec.n_steps, grad))
+            one.append(run(1, grad))
+        per_step = (min(long) - min(one)) / (spec.n_steps - 1)
         result[f"{label}_per_step_s"] = per_step
-        result[f"{label}_per_call_s"] = long - per_step * spec_long.n_steps
+        result[f"{label}_per_call_s"] = min(one) - per_step
     return result
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=1000, help="steps of the Brian2 runs and of the long twin runs")
-    parser.add_argument("--twin-steps", type=int, default=250, help="steps of the long twin runs (the short ones: a fifth)")
+    parser.add_argument("--twin-steps", type=int, default=250, help="steps of the long twin runs (per step: against 1-step runs)")
     parser.add_argument("--solo", type=int, default=8192, help="size of the population without synapses")
     parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--schemes", nargs="+", default=["exponential_euler", "exact", "symplectic_euler"])
     parser.add_argument("--no-brian", action="store_true")
@@ -109,11 +117,10 @@ def main():
         entry = {}
         if not args.no_brian:
             entry["brian"] = brian_costs(network_from_dict(scheme_network(scheme, args.steps, args.solo)), args.steps)
-        long, short = args.twin_steps, max(args.twin_steps // 5, 1)
-        entry["twin_network"] = twin_costs(network_from_dict(scheme_network(scheme, long, 0)), network_from_dict(scheme_network(scheme, short, 0)), args.batch, args.reps, train=True)
-        solo_long = {"dt": "1*ms", "duration": f"{long}*ms", "seed": 0, "populations": {"inp": {"kind": "poisson", "size": 1, "rate": "1*Hz"}, **{k: v for k, v in scheme_network(scheme, long, args.solo)["populations"].items() if k == "solo"}}, "projections": []}
-        solo_short = dict(solo_long, duration=f"{short}*ms")
-        entry["twin_solo"] = twin_costs(network_from_dict(solo_long), network_from_dict(solo_short), args.batch, args.reps, train=False)
+        steps = args.twin_steps
+        entry["twin_network"] = twin_costs(network_from_dict(scheme_network(scheme, steps, 0)), args.batch, args.reps, train=True)
+        solo = {"dt": "1*ms", "duration": f"{steps}*ms", "seed": 0, "populations": {"inp": {"kind": "poisson", "size": 1, "rate": "1*Hz"}, "solo": scheme_network(scheme, steps, args.solo)["populations"]["solo"]}, "projections": []}
+        entry["twin_solo"] = twin_costs(network_from_dict(solo), args.batch, args.reps, train=False)
         results[scheme] = entry
         print(scheme, {k: {m: (fmt(v) if isinstance(v, float) else "...") for m, v in e.items()} for k, e in entry.items()})
     base = "exponential_euler"
@@ -121,7 +128,7 @@ def main():
         ("Brian2: whole loop (benchmark network + solo)", "brian", "loop_per_step_s"),
         ("Brian2: benchmark network (sum of its code objects)", "brian", "network_per_step_s"),
         (f"Brian2: solo population, {args.solo} neurons", "brian", "solo_per_step_s"),
-        (f"Brian2: solo state updater", "brian", "solo_stateupdater_per_step_s"),
+        ("Brian2: solo state updater", "brian", "solo_stateupdater_per_step_s"),
         (f"twin: benchmark network, forward, batch {args.batch}", "twin_network", "forward_per_step_s"),
         (f"twin: benchmark network, training step, batch {args.batch}", "twin_network", "train_per_step_s"),
         (f"twin: solo population, forward, batch {args.batch}", "twin_solo", "forward_per_step_s"),
@@ -145,7 +152,7 @@ def main():
                 ratios[f"{where}.{key}"] = results["exact"][where][key] / results[base][where][key]
     results["exact_over_exponential_euler"] = ratios
     notes = [
-        f"Brian2: {args.steps} steps, -O3 -fno-fast-math -ffp-contract=off, single-threaded, one compiled project per scheme (with Brian2's profiling on); twin: float32, dense synapses, {args.threads} torch thread(s), slope between {args.twin_steps} and {max(args.twin_steps // 5, 1)} steps, best of {args.reps}",
+        f"Brian2: {args.steps} steps, -O3 -fno-fast-math -ffp-contract=off, single-threaded, one compiled project per scheme (with Brian2's profiling on); twin: float32, dense synapses, {args.threads} torch thread(s), per step = (run of {args.twin_steps} steps - run of 1 step) / {args.twin_steps - 1}, best of {args.reps} interleaved",
     ]
     if "exact" in results and "twin_network" in results["exact"]:
         notes.append(f"twin, exact scheme, per-call cost (propagators from the parameters, scipy expm forward, matrix_exp backward): forward {fmt(results['exact']['twin_network']['forward_per_call_s'])}, training step {fmt(results['exact']['twin_network']['train_per_call_s'])} (exponential Euler: {fmt(results[base]['twin_network']['forward_per_call_s'])}, {fmt(results[base]['twin_network']['train_per_call_s'])})" if base in results else "")

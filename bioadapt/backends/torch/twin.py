@@ -287,6 +287,10 @@ class Twin(nn.Module):
             plain run (a test checks this bit for bit); memory falls from
             O(n_steps) to O(n_steps / K + K) per step's activations, time rises
             by about one extra forward pass. Ignored when gradients are off.
+            With glibc's default allocator the memory freed within a chunk
+            may not be reused (the resident set then grows as without
+            checkpointing); ``MALLOC_MMAP_THRESHOLD_=65536`` in the
+            environment avoids that (see ``benchmarks/scaling.py``).
         """
         inputs = self.default_inputs() if inputs is None else inputs
         drive = drive or {}
