@@ -22,8 +22,23 @@ def split_indices(n: int, fractions, seed: int) -> dict:
     return {"train": np.sort(order[:n_train]), "valid": np.sort(order[n_train:n_train + n_valid]), "test": np.sort(order[n_train + n_valid:])}
 
 
+class _Samples:
+    """What both dataset kinds share: ``x`` is (samples, steps, channels), ``splits`` names index sets."""
+
+    @property
+    def n_steps(self) -> int:
+        return self.x.shape[1]
+
+    @property
+    def n_channels(self) -> int:
+        return self.x.shape[2]
+
+    def subset(self, split: str) -> np.ndarray:
+        return self.splits[split]
+
+
 @dataclass
-class SpikeDataset:
+class SpikeDataset(_Samples):
     """Spike rasters with class labels.
 
     x : uint8 array (samples, steps, channels), 0/1 spikes per time step
@@ -38,20 +53,9 @@ class SpikeDataset:
     name: str = "spikes"
     kind: str = "classification"
 
-    @property
-    def n_steps(self) -> int:
-        return self.x.shape[1]
-
-    @property
-    def n_channels(self) -> int:
-        return self.x.shape[2]
-
-    def subset(self, split: str) -> np.ndarray:
-        return self.splits[split]
-
 
 @dataclass
-class SequenceDataset:
+class SequenceDataset(_Samples):
     """Real-valued sequences for regression.
 
     x : float64 array (samples, steps, channels), the input at each step
@@ -63,14 +67,3 @@ class SequenceDataset:
     splits: dict = field(default_factory=dict)
     name: str = "sequences"
     kind: str = "regression"
-
-    @property
-    def n_steps(self) -> int:
-        return self.x.shape[1]
-
-    @property
-    def n_channels(self) -> int:
-        return self.x.shape[2]
-
-    def subset(self, split: str) -> np.ndarray:
-        return self.splits[split]

@@ -34,7 +34,7 @@ from ..backends.torch import Twin
 from ..errors import ConfigError
 from .config import TrainConfig, make_surrogate
 from .data import batches, make_dataset, to_inputs
-from .losses import readout_loss, score
+from .losses import predict, readout_loss, score
 from .params import atomic_write, attach_rules, clamp_, save_params, trainable_values
 
 __all__ = ["Trainer", "TrainResult", "train"]
@@ -237,8 +237,6 @@ class Trainer:
                 self.running["loss"] += float(loss) * len(idx)
                 self.running["count"] += len(idx)
                 if self.data.kind == "classification":
-                    from .losses import predict
-
                     self.running["correct"] += float((predict(c.loss, y.detach(), c.ignore_first) == target).sum())
                 self.running["seconds"] += time.perf_counter() - start
                 self.steps.append((self.position["step"], float(loss)))
