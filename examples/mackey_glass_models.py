@@ -3,12 +3,15 @@
 Each network (examples/mackey_glass/*.toml: analog input through a relay
 population, 64 hidden neurons, a leaky-integrator readout) is trained with the
 same budget on windows of the first 10 Lyapunov times of the series and tested
-on the next 10. Reported: test NRMSE at the horizon of the configs (1 sample =
-197/75 time units), and activity sparsity on two axes: events per neuron and
+on the next 10. Reported: test NRMSE at each horizon (1 sample = 197/75 time
+units; the persistence forecast x[t + h] = x[t] as a baseline), and activity sparsity on two axes: events per neuron and
 step (spikes; MTC: upstrokes through V_th) and the fraction of neuron-steps
 that are active (spiking neurons: a spike in that step; MTC: graded output s > 0).
 
-    python examples/mackey_glass_models.py --out examples/results/mackey_glass
+A figure shows a test window of each model's prediction against the series.
+
+    python examples/mackey_glass_models.py --out examples/results/mackey_glass         # horizon 1, the configs' epochs
+    python examples/mackey_glass_models.py --full --out RUN                             # horizons 1 and 84, 100 epochs
 """
 
 import argparse
@@ -28,7 +31,7 @@ from bioadapt.train.trainer import Trainer
 HERE = Path(__file__).parent / "mackey_glass"
 
 
-def test_metrics(config, params_path):
+def test_metrics(config, params_path, window=None):
     spec, data = trained_network(config, params_path)
     idx = data.subset("test")
     twin = Twin(spec, drive_vars={config.input_population: [config.input_variable]}, dtype=torch.float64, synapses="dense")
@@ -42,34 +45,65 @@ def test_metrics(config, params_path):
     target = data.target[idx].transpose(1, 0, 2)[k0:]
     spikes = out.spikes["hid"][k0:].numpy()
     active = (out.traces["hid"]["V"][k0:].numpy() > spec.populations["hid"].values["V_th"]) if graded else spikes > 0.5
-    return {"test_nrmse": nrmse(y.ravel(), target.ravel()), "events_per_neuron_step": float(spikes.mean()), "active_fraction": float(active.mean())}
+    persistence = data.x[idx].transpose(1, 0, 2)[k0:]
+    if window is not None:  # the first test window, for the figure
+        window.update(y=y[:, 0, 0], target=target[:, 0, 0])
+    return {"test_nrmse": nrmse(y.ravel(), target.ravel()), "persistence_nrmse": nrmse(persistence.ravel(), target.ravel()),
+            "events_per_neuron_step": float(spikes.mean()), "active_fraction": float(active.mean())}
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="mackey_glass")
     parser.add_argument("--epochs", type=int, help="override the configs' epochs")
+    parser.add_argument("--horizons", default="1", help="comma-separated prediction horizons in samples")
+    parser.add_argument("--full", action="store_true", help="horizons 1 and 84, 100 epochs")
     parser.add_argument("--models", default="adlif,lif,mtc")
     args = parser.parse_args()
+    horizons = [1, 84] if args.full else [int(h) for h in args.horizons.split(",")]
+    epochs = 100 if args.full else args.epochs
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(1)
-    rows = []
-    for model in args.models.split(","):
-        config = load_train_config(HERE / f"{model}.toml")
-        if args.epochs:
-            config = dataclasses.replace(config, epochs=args.epochs)
-        trainer = Trainer(config, out / model)
-        result = trainer.fit()
-        row = {"model": model, "epochs": config.epochs, "train_seconds": sum(r["seconds"] for r in result.history), "valid_nmse": result.history[-1]["valid_nmse"], **test_metrics(config, result.params_path)}
-        rows.append(row)
-        print(json.dumps(row))
+    rows, windows = [], {}
+    for horizon in horizons:
+        for model in args.models.split(","):
+            config = load_train_config(HERE / f"{model}.toml")
+            config = dataclasses.replace(config, epochs=epochs or config.epochs, task={**config.task, "horizon": horizon})
+            trainer = Trainer(config, out / (model if horizon == 1 else f"{model}_h{horizon}"))
+            result = trainer.fit()
+            windows[(horizon, model)] = {}
+            row = {"model": model, "horizon": horizon, "epochs": config.epochs, "train_seconds": sum(r["seconds"] for r in result.history),
+                   "valid_nmse": result.history[-1]["valid_nmse"], **test_metrics(config, result.params_path, windows[(horizon, model)])}
+            rows.append(row)
+            print(json.dumps(row), flush=True)
     (out / "results.json").write_text(json.dumps(rows, indent=1))
-    lines = ["| model | test NRMSE (horizon 1) | events / neuron / step | active fraction | train s |", "|---|---|---|---|---|"]
-    lines += [f"| {r['model']} | {r['test_nrmse']:.3f} | {r['events_per_neuron_step']:.4f} | {r['active_fraction']:.4f} | {r['train_seconds']:.0f} |" for r in rows]
+    lines = ["| model | horizon | test NRMSE | persistence NRMSE | events / neuron / step | active fraction | epochs | train s |", "|---|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['model']} | {r['horizon']} | {r['test_nrmse']:.3f} | {r['persistence_nrmse']:.3f} | {r['events_per_neuron_step']:.4f} | {r['active_fraction']:.4f} | {r['epochs']} | {r['train_seconds']:.0f} |" for r in rows]
     (out / "results.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+    _plot(windows, out / "predictions.png")
 
+
+def _plot(windows, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    horizons = sorted({h for h, _ in windows})
+    fig, axes = plt.subplots(len(horizons), 1, figsize=(8, 2.8 * len(horizons)), squeeze=False)
+    for ax, horizon in zip(axes[:, 0], horizons):
+        models = [m for h, m in windows if h == horizon]
+        ax.plot(windows[(horizon, models[0])]["target"], "k", lw=2, label="Mackey-Glass x[t + h]")
+        for k, model in enumerate(models):
+            ax.plot(windows[(horizon, model)]["y"], f"C{k}", lw=1, label=model)
+        ax.set_title(f"first test window, horizon {horizon} (after the ignored steps)")
+        ax.set_xlabel("sample")
+        ax.legend(fontsize=8, ncol=4)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 if __name__ == "__main__":
     main()

@@ -1,9 +1,10 @@
 """Twin modes: batches of independent trials, float32, dense synapses, continuing a run."""
 
+import numpy as np
 import pytest
 import torch
 
-from bioadapt import BackendError, network_from_dict
+from bioadapt import BackendError, network_from_dict, simulate
 from bioadapt.backends.torch import Twin
 from helpers import model_network
 
@@ -111,5 +112,55 @@ def test_on_pre_reading_a_written_neuron_variable_is_refused():
         "populations": {"inp": {"kind": "poisson", "size": 2, "rate": "10*Hz"}, "hid": {"model": "lif", "size": 2}},
         "projections": [{"source": "inp", "target": "hid", "on_pre": "v_post += weight\nI_post += 0.5*(v_post)", "connect": "all_to_all"}],
     })
-    with pytest.raises(BackendError, match=r"on_pre reads \['v_post'\] after writing it"):
+    with pytest.raises(BackendError, match=r"on_pre reads 'v_post' while adding to 'hid.v'"):
         Twin(spec)()
+    one_to_one = network_from_dict({**spec_dict(), "projections": [{"source": "inp", "target": "hid", "on_pre": "v_post += weight\nI_post += 0.5*(v_post)", "connect": "one_to_one"}]})
+    with pytest.raises(BackendError, match=r"on_pre reads \['v_post'\] after writing it"):
+        Twin(one_to_one)()
+
+
+def spec_dict():
+    return {"dt": "0.1*ms", "duration": "2*ms", "seed": 3,
+            "populations": {"inp": {"kind": "poisson", "size": 3, "rate": "2000*Hz"}, "hid": {"model": "lif", "size": 3, "values": {"theta": 5.0}}}}
+
+
+def test_order_dependent_on_pre_is_refused_and_order_free_form_matches_brian():
+    """``v_post += w*(E - v_post)``: Brian2 applies it synapse by synapse; the twin
+    refuses it when several synapses reach one neuron and runs it bitwise like the
+    numpy runtime when each neuron has one synapse."""
+    code = "v_post += weight*(2 - v_post)"
+    many = network_from_dict({**spec_dict(), "projections": [{"name": "g", "source": "inp", "target": "hid", "on_pre": code, "connect": "all_to_all", "weight": "uniform(0, 0.3)"}]})
+    with pytest.raises(BackendError, match=r"projection 'g': on_pre reads 'v_post' while adding to 'hid.v'.*synapse by synapse"):
+        Twin(many)
+    single = network_from_dict({**spec_dict(), "projections": [{"name": "g", "source": "inp", "target": "hid", "on_pre": code, "connect": "one_to_one", "weight": "uniform(0, 0.3)"}]})
+    record = {"hid": ["v"]}
+    brian, twin = simulate(single, backend="numpy", record=record), simulate(single, backend="torch", record=record)
+    assert np.array_equal(brian.traces["hid"]["v"], twin.traces["hid"]["v"]) and np.abs(brian.traces["hid"]["v"]).max() > 0
+
+
+@pytest.mark.parametrize("synapses", ["exact", "dense"])
+def test_to_moves_every_tensor_and_refuses_casts(synapses):
+    """``twin.to(device)`` moves the index arrays and constants kept outside
+    parameters too (checked on the meta device, which any machine has)."""
+    twin = Twin(network_from_dict(model_network("adlif", steps=20)), synapses=synapses, dtype=torch.float32)
+    twin.to("meta")
+    left, seen = [], []
+
+    def walk(value, path):
+        if isinstance(value, torch.Tensor):
+            seen.append(path)
+            if value.device.type != "meta":
+                left.append(path)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                walk(item, f"{path}[{key!r}]")
+        elif isinstance(value, (list, tuple)):
+            for k, item in enumerate(value):
+                walk(item, f"{path}[{k}]")
+        elif hasattr(value, "__dict__") and not isinstance(value, (torch.nn.Module, type)):
+            walk(vars(value), f"{path}.{type(value).__name__}")
+
+    walk(vars(twin), "twin")
+    assert len(seen) > 20 and left == [] and all(p.device.type == "meta" for p in twin.parameters())
+    with pytest.raises(BackendError, match=r"built for torch.float32; build it with Twin\(\.\.\., dtype=torch.float64\)"):
+        twin.double()

@@ -162,6 +162,9 @@ class Twin(nn.Module):
                 "i": torch.as_tensor(i, dtype=torch.int64),
                 "j": torch.as_tensor(j, dtype=torch.int64),
             }
+        for block in prog.blocks:
+            if block.kind == "pathway":
+                self._check_order_independent(block)
         self._dense = {block.group: self._dense_plan(block) for block in prog.blocks if block.kind == "pathway"} if synapses == "dense" else {}
         self.max_delay = {}
         for syn in prog.synapses.values():
@@ -197,6 +200,32 @@ class Twin(nn.Module):
         self._generators = set(generators)
         self._emitting = tuple(g for g in prog.spiking if g not in generators)
         self._from_inputs = {name for name, (b, _) in self._dense_blocks.items() if generators.get(b.extra["source"], len(prog.blocks)) < position[name]}
+
+    def _check_order_independent(self, block: Block):
+        """Refuse on_pre code whose result depends on the order of the synapses.
+
+        Code that adds to a neuron variable and also reads that variable
+        (``v_post += w*(E - v_post)`` with several synapses onto one neuron, or
+        ``x_post += w*x_pre`` within one group) is applied by Brian2 one synapse after another, each synapse seeing the
+        changes of the earlier ones (Brian2 warns that such code "may not be
+        well-defined"). The twin adds the contributions of all synapses of a step
+        at once, so it refuses such code instead of silently differing.
+        """
+        statements = block.scalar + block.vector
+        post = self._pathways[block.group]["post"]
+        one_per_target = len(torch.unique(post)) == len(post)  # then no two synapses touch one neuron
+        written = {(block.refs[s.var].owner, block.refs[s.var].var) for s in statements
+                   if s.op in ("+=", "-=") and s.var in block.refs and block.refs[s.var].index in (_PRE, _POST)}
+        for stmt in statements:
+            for name in re.findall(r"[A-Za-z_]\w*", stmt.expr):
+                ref = block.refs.get(name)
+                if isinstance(ref, Ref) and (ref.owner, ref.var) in written and not (ref.index == _POST and one_per_target):
+                    raise BackendError(
+                        f"{self.spec.source}: projection '{block.group}': on_pre reads '{name}' while adding to "
+                        f"'{ref.owner}.{ref.var}'; Brian2 applies such code synapse by synapse (the result depends on "
+                        "their order) and the twin adds all contributions of a step at once. Make the change "
+                        "independent of the variable it changes (e.g. add to a conductance that the neuron's "
+                        "equations use).")
 
     def _dense_plan(self, block: Block):
         """Targets of a pathway whose contributions depend on synaptic values only, else None."""
@@ -242,6 +271,22 @@ class Twin(nn.Module):
             tensor = torch.as_tensor(value).to(device=device, dtype=_torch_dtype(kind, self.float_dtype))
             state[key] = tensor.unsqueeze(0).expand(batch, -1).clone()
         return state
+
+    def _apply(self, fn, recurse=True):
+        """``.to(device)``, ``.cuda()``: move the tensors kept outside parameters too
+        (synapse orders and indices, derived constants, dense-pathway indices).
+
+        Casting a built twin to another float type is refused: its constants were
+        rounded for the dtype it was built with; build it with ``dtype=`` instead.
+        """
+        super()._apply(fn, recurse)
+        for name, value in vars(self).items():
+            if name.startswith("_") and name not in ("_parameters", "_buffers", "_modules"):
+                setattr(self, name, _map_tensors(value, fn))
+        changed = {p.dtype for p in self.parameters()} - {self.float_dtype}
+        if changed:
+            raise BackendError(f"The twin was built for {self.float_dtype}; build it with Twin(..., dtype={changed.pop()}) instead of casting it.")
+        return self
 
     def _device(self) -> torch.device:
         for p in self.parameters():
@@ -699,6 +744,17 @@ class Twin(nn.Module):
         target = block.extra["target"]
         zeros = torch.zeros(call.batch, self.program.sizes[target], dtype=self.float_dtype, device=call.dt.device)
         state[(target, block.extra["target_var"])] = zeros.index_add(1, path["j"], value)
+
+
+def _map_tensors(value, fn):
+    """``value`` with ``fn`` applied to every tensor inside its dicts, lists and tuples."""
+    if isinstance(value, torch.Tensor):
+        return fn(value)
+    if isinstance(value, dict):
+        return {k: _map_tensors(v, fn) for k, v in value.items()}
+    if isinstance(value, (list, tuple)) and not hasattr(value, "_fields"):
+        return type(value)(_map_tensors(v, fn) for v in value)
+    return value
 
 
 def _expand(value: torch.Tensor, shape) -> torch.Tensor:
