@@ -13,12 +13,21 @@ G x G grid). Both networks have the same shape:
 - input: each hidden neuron reads the 3x3 pixel neighbourhood of its pixel
   (``I_post += weight*x_pre``);
 - readout: each output pixel reads all channels of its 3x3 neighbourhood;
-- recurrence, STC: an autapse per neuron feeds the memory gain
-  (``G_h_post += weight``) and the 3x3 x C neighbourhood (without the neuron
-  itself) feeds the input gain (``G_x_post += weight``); LIF: the same
-  synapses, autapses included, add to the input current (``I_post += weight``).
-  The two networks have exactly the same synapses; per neuron, STC trains its
-  threshold ``theta`` and LIF its membrane time constant ``tau_m``.
+- recurrence, three variants with the same neurons:
+  ``stc``: an autapse per neuron feeds the memory gain (``G_h_post += weight``)
+  and the 3x3 x C neighbourhood (without the neuron itself) feeds the input
+  gain (``G_x_post += weight``);
+  ``stc_k``: as ``stc``, but the memory gain is fed by the whole 3x3 x C
+  neighbourhood, autapses included, as the paper's K_h convolution is (twice
+  the recurrent weights of the others);
+  ``lif``: LIF neurons (exponential Euler, tau_syn = dt, no refractory
+  period) with the synapses of ``stc`` (autapses + neighbourhood) adding to
+  the input current (``I_post += weight``): exactly as many weights as ``stc``.
+  Per neuron, STC trains its threshold ``theta`` and LIF its ``tau_m``.
+
+All start from the same seeds and distributions where they share a
+projection, and train with the same budget (epochs, samples, batch, learning
+rate, schedule).
 
 Mapping from the paper's convolutions to synapses: a convolution over a
 feature map with kernel k x k is, at neuron level, a set of synapses from the
@@ -65,8 +74,8 @@ from bioadapt.train.trainer import Trainer
 
 #: scale -> grid side G, channels C, samples, frames per clip, epochs, Brian2 test clips
 SCALES = {
-    "default": {"grid": 8, "channels": 6, "samples": 800, "frames": 16, "epochs": 20, "brian_samples": 8},
-    "full": {"grid": 12, "channels": 4, "samples": 2000, "frames": 20, "epochs": 40, "brian_samples": 32},
+    "default": {"grid": 8, "channels": 6, "samples": 1200, "frames": 16, "epochs": 30, "brian_samples": 8},
+    "full": {"grid": 12, "channels": 8, "samples": 4000, "frames": 20, "epochs": 60, "brian_samples": 32},
     "smoke": {"grid": 5, "channels": 1, "samples": 20, "frames": 6, "epochs": 1, "brian_samples": 0},
 }
 
@@ -95,7 +104,7 @@ source = "enc"
 target = "hid"
 on_pre = "I_post += weight*x_pre"
 connect = {{ condition = "abs(i % {G} - (j % {P}) % {G}) <= 1 and abs(i // {G} - (j % {P}) // {G}) <= 1" }}
-weight = "uniform(0, 1)"
+weight = "uniform(-0.5, 1)"
 {recurrence}
 [[projections]]
 name = "readout"                 # all channels of the 3x3 neighbourhood of the output pixel
@@ -115,7 +124,25 @@ source = "hid"
 target = "hid"
 on_pre = "G_h_post += weight"
 connect = "one_to_one"
-weight = "uniform(-0.5, 0.5)"
+weight = "uniform(-0.5, 0.1)"
+
+[[projections]]
+name = "lateral"                 # input gain: previous spikes of the 3x3 neighbourhood, all channels
+source = "hid"
+target = "hid"
+on_pre = "G_x_post += weight"
+connect = {{ condition = "{neighbours} and i != j" }}
+weight = "uniform(-0.3, 0.3)"
+"""
+
+STC_K_RECURRENCE = """
+[[projections]]
+name = "memory"                  # memory gain: previous spikes of the 3x3 neighbourhood, all channels, itself included
+source = "hid"
+target = "hid"
+on_pre = "G_h_post += weight"
+connect = {{ condition = "{neighbours}" }}
+weight = "uniform(-0.5, 0.1)"
 
 [[projections]]
 name = "lateral"                 # input gain: previous spikes of the 3x3 neighbourhood, all channels
@@ -183,6 +210,14 @@ MODELS = {
         "recurrence": STC_RECURRENCE,
         "hidden_rule": 'theta = { clamp = [0.2, 3.0] }',
         "projections": ("input", "autapses", "lateral", "readout"),
+    },
+    "stc_k": {
+        "title": "STC grid, the paper's K_h: 3x3 neighbourhood (autapses included) -> memory gain, lateral -> input gain",
+        "model": "stc",
+        "hidden_values": "[populations.hid.values]\ntheta = 1.0\n",
+        "recurrence": STC_K_RECURRENCE,
+        "hidden_rule": 'theta = { clamp = [0.2, 3.0] }',
+        "projections": ("input", "memory", "lateral", "readout"),
     },
     "lif": {
         "title": "LIF grid: the same synapses, recurrence into the input current",
@@ -291,7 +326,7 @@ def main():
             "hidden_spikes_per_neuron_step": rate,
             "train_seconds": seconds,
         }
-        if model == "stc" and scale["brian_samples"]:
+        if MODELS[model]["model"] == "stc" and scale["brian_samples"]:
             ev = evaluate(config, result.params_path, backend="cpp_standalone", split="test", max_samples=scale["brian_samples"], directory=str(run / "brian"))
             row["brian"] = {k: ev[k] for k in ("backend", "samples", "identical_spike_trains", "spikes_twin", "spikes_brian", "max_readout_difference")}
             row["brian"]["mse_twin"], row["brian"]["mse_brian"] = ev["twin"]["loss"], ev["brian"]["loss"]
