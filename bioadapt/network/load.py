@@ -216,11 +216,12 @@ def _condition_mask(condition, n_src: int, n_tgt: int, where: str) -> np.ndarray
         raise ConfigError(f"{key} must be a Brian2 boolean expression in i (presynaptic) and j (postsynaptic), got {condition!r}.")
     functions = {}
     for name, f in DEFAULT_FUNCTIONS.items():
+        if name in _NOT_IN_CONDITIONS:
+            continue
         try:
             functions[name] = f.implementations[NumpyCodeObject].get_code(None)
-        except KeyError:  # no numpy implementation (Brian2 has C++ only for expm1, exprel, log1p)
+        except KeyError:  # no numpy implementation (expm1, exprel, log1p are C++ only in Brian2)
             continue
-    functions = {name: f for name, f in functions.items() if name not in _NOT_IN_CONDITIONS}
     namespace = {**functions, **{name: c.value for name, c in DEFAULT_CONSTANTS.items() if name.isidentifier()}, "logical_not": np.logical_not, "N_pre": n_src, "N_post": n_tgt, "True": True, "False": False}
     unknown = sorted(get_identifiers(condition) - set(namespace) - {"i", "j", "and", "or", "not"})
     if unknown:
