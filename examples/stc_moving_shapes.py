@@ -1,4 +1,4 @@
-"""Next-frame prediction of bouncing squares with an STC grid network and a LIF grid network.
+"""Next-frame prediction of bouncing squares with STC grid networks and LIF grid networks of the same size.
 
 The experiment
 --------------
@@ -6,14 +6,14 @@ The STC paper (Wang & Yu, ICML 2024) predicts Moving MNIST frames with layers
 of spiking neurons whose memory and input are scaled by two gains driven by the
 layer's previous spikes. Here the same idea runs at neuron level on a small,
 locally generated video (`bioadapt.tasks.moving_shapes`: squares bouncing on a
-G x G grid). Both networks have the same shape:
+G x G grid). All networks have the same shape:
 
     frame (G*G relays, analog x) -> hidden grid (C channels x G x G neurons) -> readout (G*G `li`)
 
 - input: each hidden neuron reads the 3x3 pixel neighbourhood of its pixel
   (``I_post += weight*x_pre``);
 - readout: each output pixel reads all channels of its 3x3 neighbourhood;
-- recurrence, three variants with the same neurons:
+- recurrence, four variants with the same number of neurons:
   ``stc``: an autapse per neuron feeds the memory gain (``G_h_post += weight``)
   and the 3x3 x C neighbourhood (without the neuron itself) feeds the input
   gain (``G_x_post += weight``);
@@ -38,8 +38,11 @@ k x k spatial neighbourhood (all input channels) to each neuron, with one
 weight per synapse instead of one shared kernel per channel pair (no weight
 sharing: the network has more free weights than the convolution, and edge
 pixels have fewer inputs). The paper's K_h (5x5 grouped convolution of the
-previous spikes into the memory gain) becomes autapses, its K_x lateral 3x3
-synapses into the input gain, and the connectivity is written as a Brian2
+previous spikes into the memory gain) becomes autapses (``stc``) or 3x3
+neighbourhood synapses (``stc_k``), its K_x lateral 3x3 synapses into the
+input gain; the initial weights into G_h are mostly negative (uniform(-0.5,
+0.1)), so that a spike starts by shrinking the memory (without spikes both
+gains are 1: the neuron starts as a non-leaky integrator). The connectivity is written as a Brian2
 condition on the neuron indices (``connect = { condition = ... }``), so the
 Brian2 network is built with exactly these pairs. The paper's GroupNorm after
 the gate convolutions pools statistics over whole channel groups and has no
@@ -48,15 +51,15 @@ synaptic equivalent; it is left out.
 Timing: frame t is written into the relays at step t, reaches the hidden grid
 at step t + 1 and the readout at step t + 2, so the task is built with
 ``latency = 2``: the readout at step t predicts frame t - 1 from frames up to
-t - 2 (one frame ahead of what it has seen). Baseline: copy the last frame the
-readout can have seen (frame t - 2), and predicting all zeros.
+t - 2 (one frame ahead of what it has seen). Baselines: copy the last frame the
+readout can have seen (frame t - 2), and predict an empty frame.
 
-After training, the trained STC network is simulated in Brian2
+After training, the trained STC networks are simulated in Brian2
 (cpp_standalone, `bioadapt.train.evaluate`) on test clips and compared spike
 for spike with the float64 twin.
 
-    python examples/stc_moving_shapes.py --out examples/results/stc_moving_shapes          # ~15 min on 2 shared cores
-    python examples/stc_moving_shapes.py --full --out examples/results/stc_moving_shapes_full
+    python examples/stc_moving_shapes.py --out examples/results/stc_moving_shapes          # 8-12 min on 2 shared cores
+    python examples/stc_moving_shapes.py --full --out examples/results/stc_moving_shapes_full   # 12x12 grid, 8 channels (not run here)
 
 Results (markdown and JSON tables, a figure) go to ``--out``; training runs to
 ``--out/runs/`` (ignored by git).
