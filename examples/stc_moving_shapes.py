@@ -39,12 +39,13 @@ weight per synapse instead of one shared kernel per channel pair (no weight
 sharing: the network has more free weights than the convolution, and edge
 pixels have fewer inputs). The paper's K_h (5x5 grouped convolution of the
 previous spikes into the memory gain) becomes autapses (``stc``) or 3x3
-neighbourhood synapses (``stc_k``), its K_x lateral 3x3 synapses into the
-input gain; the initial weights into G_h are mostly negative (uniform(-0.5,
-0.1)), so that a spike starts by shrinking the memory (without spikes both
-gains are 1: the neuron starts as a non-leaky integrator). The connectivity is written as a Brian2
-condition on the neuron indices (``connect = { condition = ... }``), so the
-Brian2 network is built with exactly these pairs. The paper's GroupNorm after
+(not 5x5) neighbourhood synapses (``stc_k``), its K_x lateral 3x3 synapses
+into the input gain. The initial weights into G_h are mostly negative
+(uniform(-0.5, 0.1)), so that a spike starts by shrinking the memory (without
+spikes both gains are 1: the neuron starts as a non-leaky integrator). The
+connectivity is written as a Brian2 condition on the neuron indices
+(``connect = { condition = ... }``), so the Brian2 network is built with
+exactly these pairs. The paper's GroupNorm after
 the gate convolutions pools statistics over whole channel groups and has no
 synaptic equivalent; it is left out.
 
