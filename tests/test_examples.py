@@ -35,3 +35,18 @@ def test_mtc_iv_example(tmp_path, capsys):
     assert regimes == {"quiescent": "quiescent", "bursting": "bursting", "tonic": "tonic", "phasic": "phasic"}
     for name in ("mtc_iv.png", "mtc_iv_phasic.png", "mtc_regimes.png"):
         assert (tmp_path / name).stat().st_size > 20_000
+
+
+def test_stc_moving_shapes_example_smoke(tmp_path, capsys):
+    """The pipeline of the STC example at a tiny scale (training, baselines, tables, figure; no Brian2)."""
+    pytest.importorskip("matplotlib")
+    import json
+
+    out = _run("examples/stc_moving_shapes.py", ["--smoke", "--out", str(tmp_path)], capsys)
+    rows = json.loads((tmp_path / "results.json").read_text())["rows"]
+    stc, stc_k, lif, lif_v = rows
+    assert [r["model"] for r in rows] == ["stc", "stc_k", "lif", "lif_v"]
+    assert stc["trained_parameters"] == lif["trained_parameters"] < stc_k["trained_parameters"] == lif_v["trained_parameters"]  # pairs with the same synapses
+    assert stc["copy_last_frame_mse"] == lif["copy_last_frame_mse"] > 0  # the same test clips
+    assert "| stc | 25 |" in out and (tmp_path / "results.md").is_file()
+    assert (tmp_path / "frames.png").stat().st_size > 5_000

@@ -15,9 +15,19 @@ optional ``scheme`` and a ``[populations.NAME.values]`` table of overrides
 ``[[projections]]``: ``source``, ``target``, optional ``name``, either
 ``on_pre`` (Brian2 statements; the per-synapse weight is ``weight``) or
 ``summed`` (``"X_post = weight*s_pre"``, graded transmission), ``connect``
-(``"all_to_all"``, ``"one_to_one"``, or a table with ``p`` or ``rule`` and
-``autapses``), ``weight`` and ``delay`` (number, quantity or distribution;
-delays are rounded to whole steps).
+(``"all_to_all"``, ``"one_to_one"``, or a table with ``p`` or ``rule``,
+``condition`` and ``autapses``), ``weight`` and ``delay`` (number, quantity
+or distribution; delays are rounded to whole steps).
+
+``connect = { condition = "..." }`` keeps the pairs for which a Brian2
+expression is true, as ``Synapses.connect(condition=...)`` does: ``i`` is the
+presynaptic and ``j`` the postsynaptic index, ``N_pre`` and ``N_post`` the
+sizes, with Brian2's operators (``and``, ``or``, ``not``, ``//``, ``%``) and
+deterministic functions (``abs``, ``sqrt``, ``floor``, ...). A 3x3
+neighbourhood on a 16-wide grid, for example, is
+``"abs(i % 16 - j % 16) <= 1 and abs(i // 16 - j // 16) <= 1 and i != j"``.
+With ``p`` as well, each pair satisfying the condition is kept with
+probability ``p``.
 
 Every random draw comes from ``seed`` through numpy, one independent stream per
 key, so adding a population does not change the draws of another.
@@ -46,7 +56,11 @@ __all__ = ["load_network", "network_from_dict", "stream"]
 _TOP = {"dt", "duration", "seed", "scheme", "populations", "projections"}
 _POP = {"kind", "model", "size", "scheme", "values", "rate"}
 _PROJ = {"name", "source", "target", "on_pre", "summed", "connect", "weight", "delay"}
-_CONNECT = {"rule", "p", "autapses"}
+_CONNECT = {"rule", "p", "autapses", "condition"}
+#: Brian2 functions that draw random numbers or read the clock: no meaning in a connection condition.
+_NOT_IN_CONDITIONS = {"rand", "randn", "poisson", "timestep"}
+#: Pairs evaluated per block of a condition (bounds the memory of large projections).
+_CONDITION_BLOCK = 1 << 22
 _IDENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 
@@ -183,11 +197,63 @@ def _values(name: str, model: ModelSpec, overrides: dict, size: int, where: str,
     return values
 
 
+def _condition_mask(condition, n_src: int, n_tgt: int, where: str) -> np.ndarray:
+    """Boolean (n_src, n_tgt) mask of a Brian2 connection condition, evaluated with numpy.
+
+    The expression is rendered by Brian2's own ``NumpyNodeRenderer`` (``and``
+    becomes ``&``, ``not`` ``logical_not``) and evaluated with the numpy
+    implementations of Brian2's default functions, on int32 indices as Brian2
+    stores them, so integer ``//`` and ``%`` follow Python's floor semantics
+    there as here.
+    """
+    from brian2.codegen.runtime.numpy_rt import NumpyCodeObject
+    from brian2.core.functions import DEFAULT_CONSTANTS, DEFAULT_FUNCTIONS
+    from brian2.parsing.rendering import NumpyNodeRenderer
+    from brian2.utils.stringtools import get_identifiers
+
+    key = f"{where}: connect.condition"
+    if not isinstance(condition, str) or not condition.strip():
+        raise ConfigError(f"{key} must be a Brian2 boolean expression in i (presynaptic) and j (postsynaptic), got {condition!r}.")
+    functions = {}
+    for name, f in DEFAULT_FUNCTIONS.items():
+        if name in _NOT_IN_CONDITIONS:
+            continue
+        try:
+            functions[name] = f.implementations[NumpyCodeObject].get_code(None)
+        except KeyError:  # no numpy implementation (expm1, exprel, log1p are C++ only in Brian2)
+            continue
+    namespace = {**functions, **{name: c.value for name, c in DEFAULT_CONSTANTS.items() if name.isidentifier()}, "logical_not": np.logical_not, "N_pre": n_src, "N_post": n_tgt, "True": True, "False": False}
+    unknown = sorted(get_identifiers(condition) - set(namespace) - {"i", "j", "and", "or", "not"})
+    if unknown:
+        raise ConfigError(f"{key}: unknown name(s) {unknown} in {condition!r}; a condition may use i, j, N_pre, N_post, the constants pi, e, inf and the functions {', '.join(sorted(functions))}.")
+    try:
+        code = compile(NumpyNodeRenderer().render_expr(condition), "<condition>", "eval")
+    except (SyntaxError, ValueError, TypeError) as exc:
+        raise ConfigError(f"{key}: {condition!r} is not a valid Brian2 expression ({exc}).") from None
+    mask = np.zeros((n_src, n_tgt), dtype=bool)
+    j = np.arange(n_tgt, dtype=np.int32)[None, :]
+    rows = max(1, _CONDITION_BLOCK // max(n_tgt, 1))
+    for start in range(0, n_src, rows):
+        i = np.arange(start, min(start + rows, n_src), dtype=np.int32)[:, None]
+        try:
+            with np.errstate(all="ignore"):
+                value = eval(code, {"__builtins__": {}}, {**namespace, "i": i, "j": j})
+        except Exception as exc:  # noqa: BLE001 - any failure of the user's expression is a config error
+            raise ConfigError(f"{key}: evaluating {condition!r} failed: {exc}") from None
+        value = np.asarray(value)
+        if value.dtype != bool:
+            raise ConfigError(f"{key}: {condition!r} must be a boolean expression (a comparison, 'and', 'or', 'not'), it gives {value.dtype} values.")
+        mask[start:start + len(i)] = np.broadcast_to(value, (len(i), n_tgt))
+    return mask
+
+
 def _connect(spec, n_src: int, n_tgt: int, same: bool, rng: np.random.Generator, where: str):
     if isinstance(spec, str):
         spec = {"rule": spec}
     _check_keys(spec, _CONNECT, f"{where}: key 'connect'")
-    rule = spec.get("rule", "random" if "p" in spec else None)
+    if "condition" in spec and "rule" in spec:
+        raise ConfigError(f"{where}: key 'connect': give either 'rule' or 'condition' (optionally with 'p'), not both.")
+    rule = spec.get("rule", "condition" if "condition" in spec else "random" if "p" in spec else None)
     autapses = spec.get("autapses", True)
     if not isinstance(autapses, bool):
         raise ConfigError(f"{where}: connect.autapses must be true or false.")
@@ -197,13 +263,15 @@ def _connect(spec, n_src: int, n_tgt: int, same: bool, rng: np.random.Generator,
         if n_src != n_tgt:
             raise ConfigError(f"{where}: one_to_one needs equal sizes, got {n_src} and {n_tgt}.")
         mask = np.eye(n_src, dtype=bool)
-    elif rule == "random":
-        p = spec.get("p")
-        if not isinstance(p, (int, float)) or isinstance(p, bool) or not 0 <= p <= 1:
-            raise ConfigError(f"{where}: connect.p must be a probability in [0, 1], got {p!r}.")
-        mask = rng.random((n_src, n_tgt)) < p
+    elif rule in ("random", "condition"):
+        mask = _condition_mask(spec["condition"], n_src, n_tgt, where) if rule == "condition" else np.ones((n_src, n_tgt), dtype=bool)
+        if "p" in spec or rule == "random":
+            p = spec.get("p")
+            if not isinstance(p, (int, float)) or isinstance(p, bool) or not 0 <= p <= 1:
+                raise ConfigError(f"{where}: connect.p must be a probability in [0, 1], got {p!r}.")
+            mask &= rng.random((n_src, n_tgt)) < p
     else:
-        raise ConfigError(f"{where}: key 'connect' must be 'all_to_all', 'one_to_one' or a table with 'p'; got {spec!r}.")
+        raise ConfigError(f"{where}: key 'connect' must be 'all_to_all', 'one_to_one' or a table with 'p' and/or 'condition'; got {spec!r}.")
     if same and not autapses:
         np.fill_diagonal(mask, False)
     i, j = np.nonzero(mask)

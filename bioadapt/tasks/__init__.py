@@ -4,6 +4,7 @@ from .base import SpikeDataset, SequenceDataset, split_indices
 from .bsd import burst_sequence_detection
 from .heidelberg import load_heidelberg
 from .mackey_glass import LYAPUNOV_TIME, POINTS_PER_LYAPUNOV, lyapunov_split, mackey_glass, mackey_glass_task, nrmse, prediction_pairs
+from .moving_shapes import moving_shapes
 from .oscillator import spring_chain
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "lyapunov_split",
     "mackey_glass",
     "mackey_glass_task",
+    "moving_shapes",
     "nrmse",
     "prediction_pairs",
     "split_indices",

@@ -5,7 +5,7 @@ network = "bsd_network.toml"     # network file, relative to this file
 seed = 0                         # batch order and torch seed
 
 [task]
-name = "bsd"                     # bsd | oscillator | heidelberg | mackey_glass
+name = "bsd"                     # bsd | oscillator | heidelberg | mackey_glass | moving_shapes
 input = "inp"                    # the network's `kind = "spikes"` population fed with the samples
 samples = 2000                   # further keys are the task's options
 
@@ -51,7 +51,7 @@ from ..quantities import parse_quantity
 __all__ = ["TrainConfig", "ParamRule", "load_train_config", "make_surrogate", "LOSSES", "TASKS", "SCHEDULES"]
 
 LOSSES = ("ce_sum_softmax", "ce_mean", "mse")
-TASKS = ("bsd", "oscillator", "heidelberg", "mackey_glass")
+TASKS = ("bsd", "oscillator", "heidelberg", "mackey_glass", "moving_shapes")
 SCHEDULES = ("constant", "cosine", "step", "exponential")
 _TOP = {"network", "seed", "task", "readout", "train"}
 _READOUT = {"population", "variable", "loss", "ignore_first"}

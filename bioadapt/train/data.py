@@ -8,12 +8,12 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError
-from ..tasks import burst_sequence_detection, load_heidelberg, mackey_glass_task, spring_chain
+from ..tasks import burst_sequence_detection, load_heidelberg, mackey_glass_task, moving_shapes, spring_chain
 
 __all__ = ["make_dataset", "batches", "to_inputs"]
 
-_MAKERS = {"bsd": burst_sequence_detection, "oscillator": spring_chain, "heidelberg": load_heidelberg, "mackey_glass": mackey_glass_task}
-_RENAMES = {"bsd": {"samples": "n_samples"}, "oscillator": {"samples_per_sequence": "samples", "sequences": "n_sequences"}}
+_MAKERS = {"bsd": burst_sequence_detection, "oscillator": spring_chain, "heidelberg": load_heidelberg, "mackey_glass": mackey_glass_task, "moving_shapes": moving_shapes}
+_RENAMES = {"bsd": {"samples": "n_samples"}, "moving_shapes": {"samples": "n_samples"}, "oscillator": {"samples_per_sequence": "samples", "sequences": "n_sequences"}}
 
 
 def make_dataset(config):

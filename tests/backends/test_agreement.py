@@ -93,3 +93,39 @@ def test_scheme_twin_equals_cpp_standalone(scheme):
     res = run_all(_scheme_spec(scheme), ["cpp_standalone", "torch:libm"], {"hid": ["v", "I"]})
     assert_same_spikes(res["cpp_standalone"], res["torch:libm"])
     assert_same_traces(res["cpp_standalone"], res["torch:libm"])
+
+
+def _stc_grid_spec(grid=5, channels=2, steps=60):
+    """An STC grid as in examples/stc_moving_shapes.py: analog frames through relays, 3x3
+    neighbourhoods written as Brian2 conditions, autapses into G_h, lateral synapses into G_x,
+    a leaky-integrator readout; some synaptic delays."""
+    p, n = grid * grid, channels * grid * grid
+    near = f"abs((i % {p}) % {grid} - (j % {p}) % {grid}) <= 1 and abs((i % {p}) // {grid} - (j % {p}) // {grid}) <= 1"
+    net = {
+        "dt": "1*ms",
+        "duration": f"{steps}*ms",
+        "seed": 4,
+        "populations": {"enc": {"model": "relay", "size": p}, "hid": {"model": "stc", "size": n, "values": {"theta": "uniform(0.5, 1.5)"}}, "out": {"model": "li", "size": p, "values": {"tau": "uniform(1*ms, 3*ms)"}}},
+        "projections": [
+            {"name": "input", "source": "enc", "target": "hid", "on_pre": "I_post += weight*x_pre", "connect": {"condition": f"abs(i % {grid} - (j % {p}) % {grid}) <= 1 and abs(i // {grid} - (j % {p}) // {grid}) <= 1"}, "weight": "uniform(-0.5, 1)"},
+            {"name": "autapses", "source": "hid", "target": "hid", "on_pre": "G_h_post += weight", "connect": {"condition": "i == j"}, "weight": "uniform(-1, 0.5)", "delay": "uniform(0*ms, 1.4*ms)"},
+            {"name": "lateral", "source": "hid", "target": "hid", "on_pre": "G_x_post += weight", "connect": {"condition": near + " and i != j"}, "weight": "normal(0, 0.5)"},
+            {"name": "readout", "source": "hid", "target": "out", "on_pre": "I_post += weight", "connect": {"condition": f"abs((i % {p}) % {grid} - j % {grid}) <= 1 and abs((i % {p}) // {grid} - j // {grid}) <= 1"}, "weight": "uniform(-0.1, 0.3)"},
+        ],
+    }
+    return network_from_dict(net, source="<stc grid>")
+
+
+def test_stc_grid_twin_equals_numpy_runtime_bitwise():
+    from bioadapt import simulate
+    from bioadapt.tasks import moving_shapes
+
+    spec = _stc_grid_spec()
+    lateral = next(p for p in spec.projections if p.name == "lateral")
+    assert lateral.size == 2 * 2 * (9 * 9 + 12 * 6 + 4 * 4) - spec.populations["hid"].size  # 3x3 pixels (fewer at borders), 2 x 2 channels, no self
+    frames = moving_shapes(n_samples=1, seed=2, height=5, width=5, frames=spec.n_steps).x[0]
+    record = {"hid": ["H", "G_h", "G_x"], "out": ["y"]}
+    res = {b: simulate(spec, backend=b, record=record, drive={"enc": {"x": frames}}) for b in ("numpy", "torch")}
+    assert res["numpy"].spike_count("hid") > 50
+    assert_same_spikes(res["numpy"], res["torch"])
+    assert_same_traces(res["numpy"], res["torch"])

@@ -49,6 +49,87 @@ def test_connect_rules_and_autapses():
     assert self_.size == 4 and np.all(self_.i == self_.j)
 
 
+GRID = "abs(i % 6 - j % 6) <= 1 and abs(i // 6 - j // 6) <= 1"
+
+
+def _brian_pairs(n_src, n_tgt, condition):
+    """The (i, j) pairs Brian2's runtime creates for ``Synapses.connect(condition=...)``: the reference."""
+    import brian2
+
+    brian2.set_device("runtime")
+    brian2.prefs.codegen.target = "numpy"
+    pre, post = brian2.NeuronGroup(n_src, "v : 1"), brian2.NeuronGroup(n_tgt, "v : 1")
+    syn = brian2.Synapses(pre, post, "w : 1")
+    syn.connect(condition=condition)
+    brian2.Network(pre, post, syn)  # (objects never put in a network draw a warning on deletion)
+    return sorted(zip(np.asarray(syn.i[:]).tolist(), np.asarray(syn.j[:]).tolist()))
+
+
+@pytest.mark.parametrize(
+    "n_src, n_tgt, condition",
+    [
+        (36, 36, GRID + " and i != j"),  # 3x3 neighbourhood on a 6x6 grid, no autapses
+        (36, 36, "(i % 6 - j % 6)**2 + (i // 6 - j // 6)**2 <= 2.5**2"),  # a disc, float arithmetic
+        (72, 36, "i % 36 == j or not (i // 36 == 0 or abs(i % 36 - j) > 7)"),  # two channels of a grid, 'not', 'or'
+        (10, 7, "j * N_pre >= i * N_post and sqrt(i + j) < 3.7"),  # sizes, a function, int/float mix
+        (9, 9, "i / 2 == j // 2"),  # true division of ints vs floor division
+        (5, 5, "False"),
+    ],
+)
+def test_connect_condition_matches_brian2(n_src, n_tgt, condition):
+    net = {
+        "dt": "1*ms",
+        "duration": "2*ms",
+        "populations": {"a": {"model": "lif", "size": n_src}, "b": {"model": "lif", "size": n_tgt}},
+        "projections": [{"source": "a", "target": "b", "on_pre": "v_post += weight", "connect": {"condition": condition}}],
+    }
+    proj = network_from_dict(net).projections[0]
+    assert sorted(zip(proj.i.tolist(), proj.j.tolist())) == _brian_pairs(n_src, n_tgt, condition)
+
+
+def test_connect_condition_with_p_and_autapses():
+    """``p`` thins the pairs of the condition (from the network's seed); ``autapses = false`` removes i == j."""
+    net = base(populations={"inp": {"kind": "poisson", "size": 5, "rate": "100*Hz"}, "hid": {"model": "lif", "size": 36}})
+    net["projections"] = [
+        {"name": "all", "source": "hid", "target": "hid", "on_pre": "v_post += weight", "connect": {"condition": GRID, "autapses": False}},
+        {"name": "half", "source": "hid", "target": "hid", "on_pre": "v_post += weight", "connect": {"condition": GRID, "p": 0.5}},
+    ]
+    all_, half = network_from_dict(net).projections
+    neighbours = set(_brian_pairs(36, 36, GRID))
+    assert set(zip(all_.i.tolist(), all_.j.tolist())) == {(i, j) for i, j in neighbours if i != j}
+    kept = set(zip(half.i.tolist(), half.j.tolist()))
+    assert kept < neighbours and 0.35 < len(kept) / len(neighbours) < 0.65
+    again = network_from_dict(net).projections[1]
+    assert np.array_equal(again.i, half.i) and np.array_equal(again.j, half.j)
+
+
+@pytest.mark.parametrize(
+    "connect, message",
+    [
+        ({"condition": "abs(i - k) <= 1"}, r"connect.condition: unknown name\(s\) \['k'\]"),
+        ({"condition": "rand() < 0.5"}, r"connect.condition: unknown name\(s\) \['rand'\]"),
+        ({"condition": "abs(i - j) <="}, r"connect.condition: 'abs\(i - j\) <=' is not a valid Brian2 expression"),
+        ({"condition": "i - j"}, r"connect.condition: 'i - j' must be a boolean expression"),
+        ({"condition": 3}, r"connect.condition must be a Brian2 boolean expression"),
+        ({"condition": "i == j", "rule": "all_to_all"}, r"give either 'rule' or 'condition'"),
+        ({"condition": "i == j", "p": 2}, r"connect.p must be a probability"),
+        ({"rule": "random"}, r"connect.p must be a probability in \[0, 1\], got None"),
+    ],
+)
+def test_connect_condition_errors(connect, message):
+    net = base()
+    net["projections"][0]["connect"] = connect
+    with pytest.raises(ConfigError, match=r"<dict>: projections\[0\]: .*" + message):
+        network_from_dict(net)
+
+
+def test_connect_condition_error_names_file(tmp_path):
+    path = tmp_path / "grid.toml"
+    path.write_text('dt = "1*ms"\nduration = "2*ms"\n[populations.hid]\nmodel = "lif"\nsize = 4\n[[projections]]\nsource = "hid"\ntarget = "hid"\non_pre = "v_post += weight"\nconnect = { condition = "abs(i - j) < radius" }\n')
+    with pytest.raises(ConfigError, match=r"grid\.toml: projections\[0\]: connect.condition: unknown name\(s\) \['radius'\]"):
+        load_network(path)
+
+
 def test_example_config_loads():
     spec = load_network("examples/adlif_network.toml")
     assert spec.n_steps == 5000 and spec.populations["hid"].scheme == "symplectic_euler"
