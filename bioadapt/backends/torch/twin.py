@@ -27,6 +27,7 @@ Semantics copied from Brian2, generically (no per-model code):
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -41,7 +42,9 @@ from ...schemes.exact import DERIVED_PREFIX, linear_system
 from .spikes import Surrogate, spike, spike_where
 from .translate import MATH_MODES, divide
 
-__all__ = ["Twin", "TwinOutput", "run_twin"]
+__all__ = ["Twin", "TwinOutput", "RelaxedDelays", "run_twin", "RELAXATIONS"]
+
+RELAXATIONS = ("gaussian", "linear")
 
 _PRE, _POST, _SELF, _SCALAR = "_presynaptic_idx", "_postsynaptic_idx", "_idx", "0"
 
@@ -197,6 +200,50 @@ class Twin(nn.Module):
         self._generators = set(generators)
         self._emitting = tuple(g for g in prog.spiking if g not in generators)
         self._from_inputs = {name for name, (b, _) in self._dense_blocks.items() if generators.get(b.extra["source"], len(prog.blocks)) < position[name]}
+        self.relaxed_delays = nn.ModuleDict()  # projection -> RelaxedDelays (see `learn_delays`)
+
+    def learn_delays(self, projection: str, max_steps: int, relaxation: str = "gaussian") -> "RelaxedDelays":
+        """Give every synapse of ``projection`` a continuous, trainable delay position.
+
+        The projection's contributions become ``sum_d spikes[t - d] @ W_d``
+        over all taps ``d = 0 .. max_steps``, with ``W_d[pre, post]`` the sum
+        over synapses of the synaptic contribution times the synapse's kernel
+        at ``d`` (`RelaxedDelays.kernel`). The positions start at the network's
+        integer delays. This is the dense pathway with more taps, so it needs
+        ``synapses="dense"`` and ``on_pre`` code of the dense form; the
+        spike history of the source deepens to ``max_steps``.
+        """
+        if self.synapse_mode != "dense":
+            raise BackendError(f"projection '{projection}': learnable delays need the dense synaptic pathway (synapses='dense').")
+        if projection not in self.program.synapses:
+            raise BackendError(f"'{projection}' is not a spike-triggered projection of {self.spec.source}.")
+        if self._dense.get(projection) is None:
+            raise BackendError(f"projection '{projection}': its on_pre code is not of the form X_post += f(synaptic values), which learnable delays need.")
+        if relaxation not in RELAXATIONS:
+            raise BackendError(f"relaxation must be one of {', '.join(RELAXATIONS)}, got '{relaxation}'.")
+        syn = self.program.synapses[projection]
+        initial = np.asarray(syn["delay_steps"], dtype=np.float64)
+        if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
+            raise BackendError(f"projection '{projection}': the largest delay must be a positive number of steps, got {max_steps!r}.")
+        if initial.size and initial.max() > max_steps:
+            raise BackendError(f"projection '{projection}': the network's delays reach {int(initial.max())} steps, above the largest learnable delay {max_steps}.")
+        module = RelaxedDelays(initial, max_steps, relaxation, self.float_dtype).to(self._device())
+        self.relaxed_delays[projection] = module
+        self._dense[projection]["relaxed"] = module
+        self.max_delay[syn["source"]] = max(self.max_delay.get(syn["source"], 0), max_steps)
+        return module
+
+    @contextmanager
+    def hard_delays(self):
+        """Within the block, relaxed delays act as their rounded whole steps (what Brian2 simulates)."""
+        before = {name: m.hard for name, m in self.relaxed_delays.items()}
+        for m in self.relaxed_delays.values():
+            m.hard = True
+        try:
+            yield self
+        finally:
+            for name, m in self.relaxed_delays.items():
+                m.hard = before[name]
 
     def _dense_plan(self, block: Block):
         """Targets of a pathway whose contributions depend on synaptic values only, else None."""
@@ -628,11 +675,18 @@ class Twin(nn.Module):
             if stmt.op == ":=" and stmt.var not in env:
                 env[stmt.var] = self._evaluate(stmt, env)
         matrices = []
+        relaxed = dense.get("relaxed")
+        kernel = relaxed.kernel()[path["perm"]] if relaxed is not None else None  # (n_syn, taps), queue order
         for stmt in dense["targets"]:
             value = self._evaluate(stmt, env)
             value = torch.broadcast_to(torch.as_tensor(value, dtype=self.float_dtype, device=device), (len(path["perm"]),))
             if stmt.op == "-=":
                 value = -value
+            if relaxed is not None:  # W_d = sum over synapses of value * kernel(d), every tap
+                flat = torch.zeros(kernel.shape[1], n_pre * n_post, dtype=self.float_dtype, device=device)
+                flat = flat.index_add(1, path["pre"] * n_post + path["post"], (value[:, None] * kernel).T)
+                matrices.append((stmt, list(enumerate(flat.reshape(-1, n_pre, n_post).unbind(0)))))
+                continue
             per_delay = []
             for d, where, pre, post, unique in dense["delays"]:
                 weights = torch.zeros(n_pre, n_post, dtype=self.float_dtype, device=device)
@@ -699,6 +753,47 @@ class Twin(nn.Module):
         target = block.extra["target"]
         zeros = torch.zeros(call.batch, self.program.sizes[target], dtype=self.float_dtype, device=call.dt.device)
         state[(target, block.extra["target_var"])] = zeros.index_add(1, path["j"], value)
+
+
+class RelaxedDelays(nn.Module):
+    """Continuous delay positions of one projection's synapses (a DCLS-like relaxation).
+
+    ``position`` (steps, synapse order, clamped to ``[0, max_steps]`` by the
+    trainer) is the trainable parameter. During training each synapse spreads
+    its contribution over the taps ``d = 0 .. max_steps`` with `kernel`:
+
+    - ``gaussian``: a Gaussian centred at the position with width ``sigma``
+      (a buffer the trainer anneals), normalized over the taps (a softmax of
+      ``-(d - p)**2 / (2 sigma**2)``, so a tiny sigma at a whole-step position
+      gives exactly one tap with weight 1);
+    - ``linear``: linear interpolation between the two neighbouring taps.
+
+    With ``hard`` set, the kernel is one tap at the rounded position (the
+    whole-step delay written to the parameter file and simulated by Brian2).
+    """
+
+    def __init__(self, initial_steps, max_steps: int, relaxation: str, dtype: torch.dtype):
+        super().__init__()
+        self.max_steps = max_steps
+        self.relaxation = relaxation
+        self.hard = False
+        self.position = nn.Parameter(torch.as_tensor(np.asarray(initial_steps, dtype=np.float64)).to(dtype))
+        self.register_buffer("sigma", torch.tensor(max_steps / 2, dtype=torch.float64))
+
+    def rounded(self) -> torch.Tensor:
+        """Whole-step delays: the positions rounded (half to even) and clipped to ``[0, max_steps]``."""
+        return torch.round(self.position.detach()).clamp(0, self.max_steps).to(torch.int64)
+
+    def kernel(self) -> torch.Tensor:
+        """``(n_synapses, max_steps + 1)``, each row summing to 1."""
+        p = self.position
+        taps = torch.arange(self.max_steps + 1, dtype=p.dtype, device=p.device)
+        if self.hard:
+            return (taps == self.rounded().to(p.dtype)[:, None]).to(p.dtype)
+        if self.relaxation == "linear":
+            return torch.clamp(1 - torch.abs(taps - p[:, None]), min=0)
+        sigma = self.sigma.to(p.dtype)
+        return torch.softmax(-0.5 * ((taps - p[:, None]) / sigma) ** 2, dim=1)
 
 
 def _expand(value: torch.Tensor, shape) -> torch.Tensor:
