@@ -22,6 +22,10 @@ Semantics copied from Brian2, generically (no per-model code):
   (push step, then presynaptic index, then synapse index), so sums round
   exactly as in Brian2;
 - summed (graded) variables are summed in synapse order into zero.
+
+For training, `Twin.learn_delays` replaces a projection's whole-step delays
+by continuous per-synapse positions (`RelaxedDelays`), a relaxation that only
+the dense pathway runs; rounded, they are ordinary delays again.
 """
 
 from __future__ import annotations
@@ -676,7 +680,9 @@ class Twin(nn.Module):
                 env[stmt.var] = self._evaluate(stmt, env)
         matrices = []
         relaxed = dense.get("relaxed")
-        kernel = relaxed.kernel()[path["perm"]] if relaxed is not None else None  # (n_syn, taps), queue order
+        if relaxed is not None:  # (n_syn, taps) in queue order, and each synapse's (pre, post) slot
+            kernel = relaxed.kernel()[path["perm"].to(device)]
+            slots = (path["pre"] * n_post + path["post"]).to(device)
         for stmt in dense["targets"]:
             value = self._evaluate(stmt, env)
             value = torch.broadcast_to(torch.as_tensor(value, dtype=self.float_dtype, device=device), (len(path["perm"]),))
@@ -684,7 +690,7 @@ class Twin(nn.Module):
                 value = -value
             if relaxed is not None:  # W_d = sum over synapses of value * kernel(d), every tap
                 flat = torch.zeros(kernel.shape[1], n_pre * n_post, dtype=self.float_dtype, device=device)
-                flat = flat.index_add(1, path["pre"] * n_post + path["post"], (value[:, None] * kernel).T)
+                flat = flat.index_add(1, slots, (value[:, None] * kernel).T)
                 matrices.append((stmt, list(enumerate(flat.reshape(-1, n_pre, n_post).unbind(0)))))
                 continue
             per_delay = []
