@@ -200,3 +200,18 @@ def test_a_projection_the_dense_pathway_cannot_take_is_refused(tmp_path):
     (folder / "net.toml").write_text(NETWORK.replace('on_pre = "I_post += weight"\nconnect = "all_to_all"\nweight = "uniform(-6, 6)"', 'on_pre = "I_post += weight*(1 + u_post)"\nconnect = "all_to_all"\nweight = "uniform(-6, 6)"', 1))
     with pytest.raises(ConfigError, match=r"\[train.params.input\] key 'delay': projection 'input': its on_pre code is not of the form"):
         Trainer(load_train_config(path), tmp_path / "run")
+
+
+def test_learn_delays_refuses_what_it_cannot_relax(network_and_inputs):
+    from bioadapt.errors import BackendError
+
+    spec, _ = network_and_inputs
+    with pytest.raises(BackendError, match="learnable delays need the dense synaptic pathway"):
+        Twin(spec, synapses="exact").learn_delays("input", 4)
+    twin = Twin(spec, synapses="dense")
+    with pytest.raises(BackendError, match="the network's delays reach 3 steps, above the largest learnable delay 2"):
+        twin.learn_delays("recurrent", 2)
+    with pytest.raises(BackendError, match="'hid' is not a spike-triggered projection"):
+        twin.learn_delays("hid", 4)
+    with pytest.raises(BackendError, match="relaxation must be one of gaussian, linear"):
+        twin.learn_delays("input", 4, "box")
