@@ -50,3 +50,19 @@ def test_stc_moving_shapes_example_smoke(tmp_path, capsys):
     assert stc["copy_last_frame_mse"] == lif["copy_last_frame_mse"] > 0  # the same test clips
     assert "| stc | 25 |" in out and (tmp_path / "results.md").is_file()
     assert (tmp_path / "frames.png").stat().st_size > 5_000
+
+
+def test_delays_adaptation_example(tmp_path, capsys):
+    """Tiny scale (no Brian2 run): four variants trained, table and figure written, delays learned and rounded."""
+    pytest.importorskip("matplotlib")
+    import json
+
+    out = _run("examples/delays_adaptation.py", ["--out", str(tmp_path), "--samples", "48", "--epochs", "1", "--hidden", "6", "--seeds", "1", "--brian-samples", "0"], capsys)
+    for name in ("LIF", "adaptation", "delays", "both"):
+        assert f"{name:10s} seed 0: test accuracy" in out
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert [r["variant"] for r in results["rows"]] == ["LIF", "adaptation", "delays", "both"]
+    both = results["rows"][3]
+    assert 0 <= both["mean_delay_input"] <= 25 and both["moved_input"] > 0  # positions moved off the initial whole steps
+    assert "| both |" in (tmp_path / "results.md").read_text()
+    assert (tmp_path / "delays_adaptation.png").stat().st_size > 10_000

@@ -1,8 +1,8 @@
 """Training the twin, and carrying the result back to Brian2."""
 
-from .config import TrainConfig, ParamRule, load_train_config
+from .config import DelayRelaxation, TrainConfig, ParamRule, load_train_config
 from .params import apply_params, load_params, save_params
 from .trainer import Trainer, TrainResult, train
 from .evaluate import evaluate, trained_network
 
-__all__ = ["TrainConfig", "ParamRule", "load_train_config", "apply_params", "load_params", "save_params", "Trainer", "TrainResult", "train", "evaluate", "trained_network"]
+__all__ = ["TrainConfig", "ParamRule", "DelayRelaxation", "load_train_config", "apply_params", "load_params", "save_params", "Trainer", "TrainResult", "train", "evaluate", "trained_network"]

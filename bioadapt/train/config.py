@@ -34,6 +34,8 @@ a = { scale = 120, range = [0, 1] }            # a = q*a_raw, a_raw clamped to [
 theta = { clamp = [0.5, 2] }                   # the value itself clamped
 [train.params.recurrent]
 weight = {}                                    # free
+[train.params.input]                           # learnable delays of a projection (steps; see DelayRelaxation)
+delay = { max = 25, lr_scale = 100, relaxation = "gaussian", sigma = [12.5, 0.23], anneal = 0.25 }
 ```
 """
 
@@ -48,7 +50,7 @@ from ..network.load import load_network
 from ..network.spec import NetworkSpec
 from ..quantities import parse_quantity
 
-__all__ = ["TrainConfig", "ParamRule", "load_train_config", "make_surrogate", "LOSSES", "TASKS", "SCHEDULES"]
+__all__ = ["TrainConfig", "ParamRule", "DelayRelaxation", "load_train_config", "make_surrogate", "LOSSES", "TASKS", "SCHEDULES"]
 
 LOSSES = ("ce_sum_softmax", "ce_mean", "mse")
 TASKS = ("bsd", "oscillator", "heidelberg", "mackey_glass", "moving_shapes")
@@ -57,8 +59,35 @@ _TOP = {"network", "seed", "task", "readout", "train"}
 _READOUT = {"population", "variable", "loss", "ignore_first"}
 _TRAIN = {"epochs", "batch_size", "lr", "clip_grad_norm", "schedule", "step_size", "gamma", "surrogate", "dtype", "synapses", "checkpoint_every", "rate_regularization", "params", "device", "eval_batch_size", "max_samples", "threads"}
 _RULE = {"interpolate", "scale", "range", "clamp", "lr_scale"}
+_DELAY = {"max", "lr_scale", "relaxation", "sigma", "anneal"}
 _SURROGATE = {"kind", "alpha", "c"}
 _REG = {"population", "target", "strength"}
+
+
+@dataclass(frozen=True)
+class DelayRelaxation:
+    """How the delays of a projection are learned (the key ``delay`` of ``[train.params.PROJECTION]``).
+
+    Each synapse gets a continuous position in steps, clamped to
+    ``[0, max_steps]`` and starting at the network's delay. ``gaussian``
+    spreads a synapse over the delay taps with a normalized Gaussian whose
+    width falls geometrically from ``sigma[0]`` (default ``max_steps / 2``)
+    to ``sigma[1]`` (default 0.23) over the first ``anneal`` fraction of the
+    optimizer steps, then stays there (the DCLS schedule of Hammouamri et al.
+    2024); ``linear`` interpolates between the two neighbouring taps. The
+    parameter file gets the positions rounded to whole steps.
+    """
+
+    max_steps: int
+    relaxation: str = "gaussian"
+    sigma: tuple = (None, 0.23)
+    anneal: float = 0.25
+
+    def sigma_at(self, step: int, total: int) -> float:
+        """Width after ``step`` of ``total`` optimizer steps."""
+        start = self.max_steps / 2 if self.sigma[0] is None else self.sigma[0]
+        fraction = min(1.0, step / max(1e-12, self.anneal * total))
+        return start * (self.sigma[1] / start) ** fraction
 
 
 @dataclass(frozen=True)
@@ -67,8 +96,10 @@ class ParamRule:
 
     kind ``free``: value = raw; ``clamp``: value = raw in [low, high];
     ``interpolate``: value = r*high + (1-r)*low, r in [0, 1];
-    ``scale``: value = scale*raw, raw in [low, high] (the q scaling of SE-adLIF).
-    Bounds are SI floats.
+    ``scale``: value = scale*raw, raw in [low, high] (the q scaling of SE-adLIF);
+    ``delay``: the projection's delays (var ``delay``), positions in steps in
+    [low, high] = [0, max] learned as ``delay`` describes.
+    Bounds are SI floats (steps for delays).
     """
 
     owner: str
@@ -78,6 +109,7 @@ class ParamRule:
     high: float | None = None
     scale: float = 1.0
     lr_scale: float = 1.0
+    delay: DelayRelaxation | None = None
 
 
 @dataclass(frozen=True)
@@ -182,7 +214,41 @@ def _variable_dim(spec: NetworkSpec, owner: str, var: str, where: str):
     raise ConfigError(f"{where}: '{owner}' is neither a neuron population nor a projection ({', '.join(names)}).")
 
 
+def _delay_rule(owner: str, data, spec: NetworkSpec, where: str) -> ParamRule:
+    _keys(data, _DELAY, where)
+    proj = next((p for p in spec.projections if p.name == owner), None)
+    if proj is None or proj.on_pre is None:
+        names = [p.name for p in spec.projections if p.on_pre is not None]
+        raise ConfigError(f"{where}: '{owner}' is not a spike-triggered projection of the network ({', '.join(names)}); only those have delays.")
+    if "max" not in data:
+        raise ConfigError(f"{where}: key 'max' (the largest delay, in steps) is required.")
+    max_steps = _number(data["max"], f"{where}: key 'max'", minimum=1, integer=True)
+    if proj.delay_steps.size and int(proj.delay_steps.max()) > max_steps:
+        raise ConfigError(f"{where}: key 'max': the network's delays reach {int(proj.delay_steps.max())} steps, more than max = {max_steps}.")
+    lr_scale = _number(data.get("lr_scale", 1.0), f"{where}: key 'lr_scale'", minimum=0)
+    from ..backends.torch.twin import RELAXATIONS
+
+    relaxation = data.get("relaxation", "gaussian")
+    if relaxation not in RELAXATIONS:
+        raise ConfigError(f"{where}: key 'relaxation' must be one of {', '.join(RELAXATIONS)}, got {relaxation!r}.")
+    if relaxation != "gaussian" and ({"sigma", "anneal"} & set(data)):
+        raise ConfigError(f"{where}: keys 'sigma' and 'anneal' apply to relaxation = \"gaussian\" only.")
+    sigma = data.get("sigma", [max_steps / 2, 0.23])
+    if not isinstance(sigma, list) or len(sigma) != 2:
+        raise ConfigError(f"{where}: key 'sigma' must be [start, end] in steps, got {sigma!r}.")
+    sigma = tuple(float(_number(v, f"{where}: key 'sigma'")) for v in sigma)
+    if min(sigma) <= 0:
+        raise ConfigError(f"{where}: key 'sigma' must be positive widths in steps, got {list(sigma)}.")
+    anneal = float(_number(data.get("anneal", 0.25), f"{where}: key 'anneal'", minimum=0))
+    if not 0 < anneal <= 1:
+        raise ConfigError(f"{where}: key 'anneal' is the fraction of training over which sigma falls, in (0, 1]; got {anneal!r}.")
+    relax = DelayRelaxation(max_steps, relaxation, sigma, anneal)
+    return ParamRule(owner, "delay", "delay", 0.0, float(max_steps), lr_scale=lr_scale, delay=relax)
+
+
 def _rule(owner: str, var: str, data, spec: NetworkSpec, where: str) -> ParamRule:
+    if var == "delay":
+        return _delay_rule(owner, data, spec, where)
     if data is True:
         data = {}
     _keys(data, _RULE, where)
@@ -327,5 +393,8 @@ def load_train_config(path: str | Path) -> TrainConfig:
             rules.append(_rule(owner, var, rule, spec, f"{where}: [train.params.{owner}] key '{var}'"))
     if not rules:
         raise ConfigError(f"{where}: [train.params] names no trainable value.")
+    delayed = [r for r in rules if r.kind == "delay"]
+    if delayed and kw.get("synapses", "dense") != "dense":
+        raise ConfigError(f"{where}: [train.params.{delayed[0].owner}] key 'delay': learnable delays need [train] synapses = \"dense\".")
     kw["params"] = tuple(rules)
     return TrainConfig(source=where, network=spec, seed=seed, task=task, readout_population=readout["population"], readout_variable=readout["variable"], loss=readout["loss"], ignore_first=ignore_first, **kw)

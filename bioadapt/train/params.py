@@ -27,7 +27,7 @@ from ..errors import ConfigError
 from ..network.spec import NetworkSpec
 from .config import ParamRule
 
-__all__ = ["attach_rules", "clamp_", "trainable_values", "save_params", "load_params", "apply_params", "PARAMS_FORMAT"]
+__all__ = ["attach_rules", "clamp_", "anneal_delays", "rounded_delays", "trainable_values", "save_params", "load_params", "apply_params", "PARAMS_FORMAT"]
 
 PARAMS_FORMAT = "bioadapt-params/1"
 
@@ -59,7 +59,7 @@ class _Scale(nn.Module):
 def _bounds(rule: ParamRule):
     if rule.kind == "interpolate":
         return 0.0, 1.0
-    if rule.kind in ("scale", "clamp"):
+    if rule.kind in ("scale", "clamp", "delay"):
         return rule.low, rule.high
     return None, None
 
@@ -68,8 +68,11 @@ def attach_rules(twin, rules) -> list:
     """Make the values named by ``rules`` trainable (and only those); returns the parameter groups.
 
     Values outside a rule's bounds at the start are an error naming the value
-    (an initial distribution wider than the trained range).
+    (an initial distribution wider than the trained range). A ``delay`` rule
+    gives the projection continuous delay positions (`Twin.learn_delays`).
     """
+    from ..errors import BackendError
+
     named = {(r.owner, r.var): r for r in rules}
     for owner, table in twin.params.items():
         for var in list(table.keys()):
@@ -77,6 +80,13 @@ def attach_rules(twin, rules) -> list:
                 table[var].requires_grad_(False)
     groups = {}
     for rule in rules:
+        if rule.kind == "delay":
+            try:
+                position = twin.learn_delays(rule.owner, rule.delay.max_steps, rule.delay.relaxation).position
+            except BackendError as exc:
+                raise ConfigError(f"[train.params.{rule.owner}] key 'delay': {exc}") from None
+            groups.setdefault(rule.lr_scale, []).append(position)
+            continue
         if rule.owner not in twin.params or rule.var not in twin.params[rule.owner]:
             raise ConfigError(f"[train.params.{rule.owner}] key '{rule.var}': the network's program does not read it (nothing to train).")
         table = twin.params[rule.owner]
@@ -98,6 +108,8 @@ def attach_rules(twin, rules) -> list:
 
 
 def _raw(twin, rule: ParamRule) -> nn.Parameter:
+    if rule.kind == "delay":
+        return twin.relaxed_delays[rule.owner].position
     table = twin.params[rule.owner]
     if parametrize.is_parametrized(table, rule.var):
         return getattr(table.parametrizations, rule.var).original
@@ -111,6 +123,22 @@ def clamp_(twin, rules) -> None:
         low, high = _bounds(rule)
         if low is not None:
             _raw(twin, rule).clamp_(low, high)
+
+
+@torch.no_grad()
+def anneal_delays(twin, rules, step: int, total: int) -> None:
+    """Set the kernel width of every Gaussian delay relaxation for optimizer step ``step`` of ``total``."""
+    for rule in rules:
+        if rule.kind == "delay" and rule.delay.relaxation == "gaussian":
+            twin.relaxed_delays[rule.owner].sigma.fill_(rule.delay.sigma_at(step, total))
+
+
+def rounded_delays(spec: NetworkSpec, twin) -> NetworkSpec:
+    """A copy of ``spec`` whose projections with learned delays have the rounded whole-step delays."""
+    if not len(twin.relaxed_delays):
+        return spec
+    projections = tuple(dataclasses.replace(p, delay_steps=twin.relaxed_delays[p.name].rounded().cpu().numpy()) if p.name in twin.relaxed_delays else p for p in spec.projections)
+    return dataclasses.replace(spec, projections=projections)
 
 
 @torch.no_grad()

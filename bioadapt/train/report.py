@@ -78,19 +78,20 @@ def plot_run(sample_npz: Path, params_initial: dict, params_trained: dict, out: 
     fig.savefig(out / "raster_traces.png", dpi=110)
     plt.close(fig)
     written.append(out / "raster_traces.png")
-    rules = [r for r in rules if np.size(params_trained[r.owner][r.var]) > 1]
-    if rules:
-        cols = min(4, len(rules))
-        rows = int(np.ceil(len(rules) / cols))
+    shown = [(r.owner, "delay_steps" if r.kind == "delay" else r.var) for r in rules]  # learned delays: the rounded steps
+    shown = [(owner, var) for owner, var in shown if np.size(params_trained[owner][var]) > 1]
+    if shown:
+        cols = min(4, len(shown))
+        rows = int(np.ceil(len(shown) / cols))
         fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 2.4 * rows), squeeze=False)
-        for ax, rule in zip(axes.flat, rules):
-            before = np.ravel(params_initial[rule.owner][rule.var])
-            after = np.ravel(params_trained[rule.owner][rule.var])
+        for ax, (owner, var) in zip(axes.flat, shown):
+            before = np.ravel(params_initial[owner][var])
+            after = np.ravel(params_trained[owner][var])
             bins = np.histogram_bin_edges(np.concatenate([before, after]), bins=30)
             ax.hist(before, bins=bins, alpha=0.5, label="initial")
             ax.hist(after, bins=bins, alpha=0.5, label="trained")
-            ax.set_title(f"{rule.owner}.{rule.var}", fontsize=9)
-        for ax in list(axes.flat)[len(rules):]:
+            ax.set_title(f"{owner}.{var}", fontsize=9)
+        for ax in list(axes.flat)[len(shown):]:
             ax.axis("off")
         axes.flat[0].legend(frameon=False, fontsize=7)
         fig.tight_layout()

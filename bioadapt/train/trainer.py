@@ -9,7 +9,10 @@ epoch, metrics so far), written atomically every ``checkpoint_every`` optimizer
 steps and at the end of every epoch; a run started again on the same folder
 continues from it and reaches the parameters it would have reached without the
 interruption (batch order is a function of seed and epoch, the CPU arithmetic
-is deterministic). At the end, ``out/params.json`` holds the trained values with
+is deterministic). Learned delays (a ``delay`` rule) train as continuous
+positions with an annealed kernel width that is a function of the optimizer
+step; validation and the parameter file use the positions rounded to whole
+steps. At the end, ``out/params.json`` holds the trained values with
 units (for Brian2), and ``metrics.csv``/``metrics.jsonl`` and
 ``learning_curve.png`` the learning curves.
 """
@@ -35,7 +38,7 @@ from ..errors import ConfigError
 from .config import TrainConfig, make_surrogate
 from .data import batches, make_dataset, to_inputs
 from .losses import predict, readout_loss, score
-from .params import atomic_write, attach_rules, clamp_, save_params, trainable_values
+from .params import anneal_delays, atomic_write, attach_rules, clamp_, rounded_delays, save_params, trainable_values
 
 __all__ = ["Trainer", "TrainResult", "train"]
 
@@ -108,6 +111,8 @@ class Trainer:
         self.groups = attach_rules(self.twin, config.params)
         self.optimizer = torch.optim.Adam([{"params": g["params"], "lr": config.lr * g["lr_scale"]} for g in self.groups], lr=config.lr)
         self.steps_per_epoch = len(batches(self._train_indices(), config.batch_size, None))
+        self.total_steps = config.epochs * self.steps_per_epoch
+        anneal_delays(self.twin, config.params, 0, self.total_steps)
         self.scheduler = self._scheduler()
         self.position = {"epoch": 0, "batch": 0, "step": 0}
         self.running = {"loss": 0.0, "correct": 0.0, "count": 0, "seconds": 0.0}
@@ -185,13 +190,15 @@ class Trainer:
         return total, loss, y, target, out.spikes
 
     def evaluate_split(self, split: str) -> dict:
-        """Loss and accuracy (or NMSE) of the training twin on a split, and mean firing rates (Hz)."""
+        """Loss and accuracy (or NMSE) of the training twin on a split, and mean firing rates (Hz);
+        learned delays act as their rounded whole steps (as in Brian2)."""
         idx = self.data.subset(split)
         if len(idx) == 0:
             return {}
         ys, targets, spikes = [], [], {}
         for chunk in batches(idx, self.config.eval_batch_size, None):
-            _, _, y, target, s = self.batch_loss(chunk, grad=False)
+            with self.twin.hard_delays():
+                _, _, y, target, s = self.batch_loss(chunk, grad=False)
             ys.append(y.detach().to(torch.float64).cpu())
             targets.append(target.cpu())
             for pop, v in s.items():
@@ -221,6 +228,7 @@ class Trainer:
                 idx = plan[self.position["batch"]]
                 start = time.perf_counter()
                 self.optimizer.zero_grad(set_to_none=True)
+                anneal_delays(self.twin, c.params, self.position["step"], self.total_steps)
                 total, loss, y, target, _ = self.batch_loss(idx)
                 if not torch.isfinite(total):
                     raise ConfigError(f"{c.source}: the loss became {float(total.detach())} at step {self.position['step']} (epoch {epoch + 1}); lower [train] lr, or bound the parameters in [train.params].")
@@ -278,7 +286,9 @@ class Trainer:
         """Write the trained values (params.json) and the learning curve figure."""
         self.write_metrics()
         meta = {"config": self.config.source, "epochs": self.config.epochs, "steps": self.position["step"], "history": self.history}
-        path = save_params(self.out / "params.json", self.spec, trainable_values(self.twin), meta=meta)
+        if len(self.twin.relaxed_delays):  # the continuous positions, for reference (Brian2 gets delay_steps)
+            meta["delay_positions"] = {name: m.position.detach().to("cpu", torch.float64).tolist() for name, m in self.twin.relaxed_delays.items()}
+        path = save_params(self.out / "params.json", rounded_delays(self.spec, self.twin), trainable_values(self.twin), meta=meta)
         from .report import plot_learning_curve
 
         plot_learning_curve(self.history, self.steps, self.out / "learning_curve.png")

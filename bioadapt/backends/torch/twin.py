@@ -22,11 +22,16 @@ Semantics copied from Brian2, generically (no per-model code):
   (push step, then presynaptic index, then synapse index), so sums round
   exactly as in Brian2;
 - summed (graded) variables are summed in synapse order into zero.
+
+For training, `Twin.learn_delays` replaces a projection's whole-step delays
+by continuous per-synapse positions (`RelaxedDelays`), a relaxation that only
+the dense pathway runs; rounded, they are ordinary delays again.
 """
 
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -41,7 +46,9 @@ from ...schemes.exact import DERIVED_PREFIX, linear_system
 from .spikes import Surrogate, spike, spike_where
 from .translate import MATH_MODES, divide
 
-__all__ = ["Twin", "TwinOutput", "run_twin"]
+__all__ = ["Twin", "TwinOutput", "RelaxedDelays", "run_twin", "RELAXATIONS"]
+
+RELAXATIONS = ("gaussian", "linear")
 
 _PRE, _POST, _SELF, _SCALAR = "_presynaptic_idx", "_postsynaptic_idx", "_idx", "0"
 
@@ -200,6 +207,50 @@ class Twin(nn.Module):
         self._generators = set(generators)
         self._emitting = tuple(g for g in prog.spiking if g not in generators)
         self._from_inputs = {name for name, (b, _) in self._dense_blocks.items() if generators.get(b.extra["source"], len(prog.blocks)) < position[name]}
+        self.relaxed_delays = nn.ModuleDict()  # projection -> RelaxedDelays (see `learn_delays`)
+
+    def learn_delays(self, projection: str, max_steps: int, relaxation: str = "gaussian") -> "RelaxedDelays":
+        """Give every synapse of ``projection`` a continuous, trainable delay position.
+
+        The projection's contributions become ``sum_d spikes[t - d] @ W_d``
+        over all taps ``d = 0 .. max_steps``, with ``W_d[pre, post]`` the sum
+        over synapses of the synaptic contribution times the synapse's kernel
+        at ``d`` (`RelaxedDelays.kernel`). The positions start at the network's
+        integer delays. This is the dense pathway with more taps, so it needs
+        ``synapses="dense"`` and ``on_pre`` code of the dense form; the
+        spike history of the source deepens to ``max_steps``.
+        """
+        if self.synapse_mode != "dense":
+            raise BackendError(f"projection '{projection}': learnable delays need the dense synaptic pathway (synapses='dense').")
+        if projection not in self.program.synapses:
+            raise BackendError(f"'{projection}' is not a spike-triggered projection of {self.spec.source}.")
+        if self._dense.get(projection) is None:
+            raise BackendError(f"projection '{projection}': its on_pre code is not of the form X_post += f(synaptic values), which learnable delays need.")
+        if relaxation not in RELAXATIONS:
+            raise BackendError(f"relaxation must be one of {', '.join(RELAXATIONS)}, got '{relaxation}'.")
+        syn = self.program.synapses[projection]
+        initial = np.asarray(syn["delay_steps"], dtype=np.float64)
+        if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
+            raise BackendError(f"projection '{projection}': the largest delay must be a positive number of steps, got {max_steps!r}.")
+        if initial.size and initial.max() > max_steps:
+            raise BackendError(f"projection '{projection}': the network's delays reach {int(initial.max())} steps, above the largest learnable delay {max_steps}.")
+        module = RelaxedDelays(initial, max_steps, relaxation, self.float_dtype).to(self._device())
+        self.relaxed_delays[projection] = module
+        self._dense[projection]["relaxed"] = module
+        self.max_delay[syn["source"]] = max(self.max_delay.get(syn["source"], 0), max_steps)
+        return module
+
+    @contextmanager
+    def hard_delays(self):
+        """Within the block, relaxed delays act as their rounded whole steps (what Brian2 simulates)."""
+        before = {name: m.hard for name, m in self.relaxed_delays.items()}
+        for m in self.relaxed_delays.values():
+            m.hard = True
+        try:
+            yield self
+        finally:
+            for name, m in self.relaxed_delays.items():
+                m.hard = before[name]
 
     def _check_order_independent(self, block: Block):
         """Refuse on_pre code whose result depends on the order of the synapses.
@@ -280,9 +331,10 @@ class Twin(nn.Module):
         rounded for the dtype it was built with; build it with ``dtype=`` instead.
         """
         super()._apply(fn, recurse)
-        for name, value in vars(self).items():
-            if name.startswith("_") and name not in ("_parameters", "_buffers", "_modules"):
-                setattr(self, name, _map_tensors(value, fn))
+        memo = {}
+        for name, value in list(vars(self).items()):
+            if name not in _MODULE_ATTRIBUTES:
+                setattr(self, name, _map_tensors(value, fn, memo))
         changed = {p.dtype for p in self.parameters()} - {self.float_dtype}
         if changed:
             raise BackendError(f"The twin was built for {self.float_dtype}; build it with Twin(..., dtype={changed.pop()}) instead of casting it.")
@@ -673,11 +725,20 @@ class Twin(nn.Module):
             if stmt.op == ":=" and stmt.var not in env:
                 env[stmt.var] = self._evaluate(stmt, env)
         matrices = []
+        relaxed = dense.get("relaxed")
+        if relaxed is not None:  # (n_syn, taps) in queue order, and each synapse's (pre, post) slot
+            kernel = relaxed.kernel()[path["perm"].to(device)]
+            slots = (path["pre"] * n_post + path["post"]).to(device)
         for stmt in dense["targets"]:
             value = self._evaluate(stmt, env)
             value = torch.broadcast_to(torch.as_tensor(value, dtype=self.float_dtype, device=device), (len(path["perm"]),))
             if stmt.op == "-=":
                 value = -value
+            if relaxed is not None:  # W_d = sum over synapses of value * kernel(d), every tap
+                flat = torch.zeros(kernel.shape[1], n_pre * n_post, dtype=self.float_dtype, device=device)
+                flat = flat.index_add(1, slots, (value[:, None] * kernel).T)
+                matrices.append((stmt, list(enumerate(flat.reshape(-1, n_pre, n_post).unbind(0)))))
+                continue
             per_delay = []
             for d, where, pre, post, unique in dense["delays"]:
                 weights = torch.zeros(n_pre, n_post, dtype=self.float_dtype, device=device)
@@ -746,15 +807,73 @@ class Twin(nn.Module):
         state[(target, block.extra["target_var"])] = zeros.index_add(1, path["j"], value)
 
 
-def _map_tensors(value, fn):
-    """``value`` with ``fn`` applied to every tensor inside its dicts, lists and tuples."""
+#: attributes every nn.Module has (parameters, buffers, hooks): not the twin's own
+_MODULE_ATTRIBUTES = frozenset(vars(nn.Module()))
+
+
+def _map_tensors(value, fn, memo: dict):
+    """``value`` with ``fn`` applied to every tensor inside its dicts, lists and
+    tuples. Dicts and lists are updated in place and ``memo`` maps each object
+    once, so structures shared between attributes stay shared."""
+    key = id(value)
+    if key in memo:
+        return memo[key]
     if isinstance(value, torch.Tensor):
-        return fn(value)
-    if isinstance(value, dict):
-        return {k: _map_tensors(v, fn) for k, v in value.items()}
-    if isinstance(value, (list, tuple)) and not hasattr(value, "_fields"):
-        return type(value)(_map_tensors(v, fn) for v in value)
-    return value
+        out = fn(value)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            value[k] = _map_tensors(v, fn, memo)
+        out = value
+    elif isinstance(value, list):
+        value[:] = [_map_tensors(v, fn, memo) for v in value]
+        out = value
+    elif isinstance(value, tuple) and not hasattr(value, "_fields"):
+        out = tuple(_map_tensors(v, fn, memo) for v in value)
+    else:
+        out = value
+    memo[key] = out
+    return out
+
+
+class RelaxedDelays(nn.Module):
+    """Continuous delay positions of one projection's synapses (a DCLS-like relaxation).
+
+    ``position`` (steps, synapse order, clamped to ``[0, max_steps]`` by the
+    trainer) is the trainable parameter. During training each synapse spreads
+    its contribution over the taps ``d = 0 .. max_steps`` with `kernel`:
+
+    - ``gaussian``: a Gaussian centred at the position with width ``sigma``
+      (a buffer the trainer anneals), normalized over the taps (a softmax of
+      ``-(d - p)**2 / (2 sigma**2)``, so a tiny sigma at a whole-step position
+      gives exactly one tap with weight 1);
+    - ``linear``: linear interpolation between the two neighbouring taps.
+
+    With ``hard`` set, the kernel is one tap at the rounded position (the
+    whole-step delay written to the parameter file and simulated by Brian2).
+    """
+
+    def __init__(self, initial_steps, max_steps: int, relaxation: str, dtype: torch.dtype):
+        super().__init__()
+        self.max_steps = max_steps
+        self.relaxation = relaxation
+        self.hard = False
+        self.position = nn.Parameter(torch.as_tensor(np.asarray(initial_steps, dtype=np.float64)).to(dtype))
+        self.register_buffer("sigma", torch.tensor(max_steps / 2, dtype=torch.float64))
+
+    def rounded(self) -> torch.Tensor:
+        """Whole-step delays: the positions rounded (half to even) and clipped to ``[0, max_steps]``."""
+        return torch.round(self.position.detach()).clamp(0, self.max_steps).to(torch.int64)
+
+    def kernel(self) -> torch.Tensor:
+        """``(n_synapses, max_steps + 1)``, each row summing to 1."""
+        p = self.position
+        taps = torch.arange(self.max_steps + 1, dtype=p.dtype, device=p.device)
+        if self.hard:
+            return (taps == self.rounded().to(p.dtype)[:, None]).to(p.dtype)
+        if self.relaxation == "linear":
+            return torch.clamp(1 - torch.abs(taps - p[:, None]), min=0)
+        sigma = self.sigma.to(p.dtype)
+        return torch.softmax(-0.5 * ((taps - p[:, None]) / sigma) ** 2, dim=1)
 
 
 def _expand(value: torch.Tensor, shape) -> torch.Tensor:
