@@ -66,3 +66,46 @@ def test_delays_adaptation_example(tmp_path, capsys):
     assert 0 <= both["mean_delay_input"] <= 25 and both["moved_input"] > 0  # positions moved off the initial whole steps
     assert "| both |" in (tmp_path / "results.md").read_text()
     assert (tmp_path / "delays_adaptation.png").stat().st_size > 10_000
+
+
+def test_se_adlif_example_smoke(tmp_path, capsys):
+    """Tiny scale: the four variants differ only in scheme and q, each is trained and scored."""
+    pytest.importorskip("matplotlib")
+    import json
+
+    _run("examples/se_adlif.py", ["--out", str(tmp_path), "--samples", "60", "--epochs", "1", "--seeds", "1", "--tasks", "bsd"], capsys)
+    rows = json.loads((tmp_path / "results.json").read_text())
+    assert [(r["variant"], r["scheme"], r["q"]) for r in rows] == [("SE-adLIF", "symplectic_euler", 120), ("EF-adLIF", "exponential_euler", 60), ("EF-adLIF q=120", "exponential_euler", 120), ("LIF", "symplectic_euler", 0)]
+    assert all(0 <= r["test_metric"] <= 1 for r in rows)
+    assert "| LIF | symplectic_euler | 0 |" in (tmp_path / "results.md").read_text() and (tmp_path / "variants.png").stat().st_size > 10_000
+
+
+def test_se_adlif_variant_changes_only_scheme_and_adaptation_scale():
+    import dataclasses
+    import runpy
+
+    import numpy as np
+
+    from bioadapt.demo import CONFIG
+    from bioadapt.train import load_train_config
+
+    variant = runpy.run_path("examples/se_adlif.py")["variant"]
+    base = load_train_config(CONFIG)
+    ef = variant(base, "exponential_euler", 60)
+    pop, ref = ef.network.populations["hid"], base.network.populations["hid"]
+    assert pop.scheme == "exponential_euler" and np.array_equal(pop.values["a"], ref.values["a"] * 60 / 120) and np.array_equal(pop.values["tau_u"], ref.values["tau_u"])
+    assert {(r.var, r.scale) for r in ef.params if r.owner == "hid" and r.var in ("a", "b")} == {("a", 60.0), ("b", 60.0)}
+    lif = variant(base, "symplectic_euler", 0)
+    assert not lif.network.populations["hid"].values["a"].any() and not any(r.owner == "hid" and r.var in ("a", "b") for r in lif.params)
+    assert dataclasses.replace(lif, network=base.network, params=base.params) == base
+
+
+def test_mackey_glass_example_smoke(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    import json
+
+    out = _run("examples/mackey_glass_models.py", ["--out", str(tmp_path), "--epochs", "1", "--seeds", "1", "--models", "adlif,mtc"], capsys)
+    rows = json.loads((tmp_path / "results.json").read_text())
+    assert [r["model"] for r in rows] == ["adlif", "mtc"] and rows[0]["persistence_nrmse"] == rows[1]["persistence_nrmse"] > 0
+    assert 0 < rows[1]["events_per_neuron_step"] <= rows[1]["active_fraction"] <= 1  # MTC: upstrokes are rarer than graded activity
+    assert "| mtc | 1 |" in out and (tmp_path / "predictions.png").stat().st_size > 10_000

@@ -223,29 +223,41 @@ def nrmse(prediction: np.ndarray, target: np.ndarray) -> float:
     return float(np.sqrt(np.mean((prediction - target) ** 2)) / np.std(target))
 
 
-def mackey_glass_task(seed: int = 0, horizon: int = 1, train_lyapunov: float = 10, test_lyapunov: float = 10, window: int = 150, stride: int = 10, valid_fraction: float = 0.1, points_per_lyapunov: int = POINTS_PER_LYAPUNOV):
+def mackey_glass_task(seed: int = 0, horizon: int = 1, train_lyapunov: float = 10, test_lyapunov: float = 10, window: int = 150, stride: int = 10, valid_fraction: float = 0.1, points_per_lyapunov: int = POINTS_PER_LYAPUNOV, latency: int = 0, standardize: bool = False):
     """Windows of a Mackey-Glass series for ``horizon``-step-ahead prediction (a `SequenceDataset`).
 
     The series is cut NeuroBench-style into ``train_lyapunov`` Lyapunov times
     for training (windows every ``stride`` samples; the last ``valid_fraction``
     of them for validation) followed by ``test_lyapunov`` Lyapunov times for
-    testing (the same windowing); input ``x[t]``, target ``x[t + horizon]``.
+    testing (the same windowing); input ``x[t]``, target ``x[t - latency + horizon]``.
+
+    ``latency`` is the number of steps a value needs to reach the readout: a
+    relay -> hidden -> leaky-integrator network shows ``x[t]`` in its readout at
+    step ``t + 2``, so with ``latency = 2`` the readout at step ``t`` predicts
+    ``horizon`` samples beyond the last value it has seen.
+
+    ``standardize`` maps the series to zero mean and unit variance with the
+    mean and standard deviation of the training segment (the test segment is
+    not looked at); NRMSE does not change under this map.
     """
     from .base import SequenceDataset
 
     n_train = int(round(train_lyapunov * points_per_lyapunov))
     n_test = int(round(test_lyapunov * points_per_lyapunov))
-    if window < 2 or stride < 1 or horizon < 1:
-        raise ParameterError(f"mackey_glass_task: need window >= 2, stride >= 1, horizon >= 1 (got {window}, {stride}, {horizon}).")
+    if window < 2 or stride < 1 or horizon < 1 or latency < 0:
+        raise ParameterError(f"mackey_glass_task: need window >= 2, stride >= 1, horizon >= 1, latency >= 0 (got {window}, {stride}, {horizon}, {latency}).")
     if window + horizon > min(n_train, n_test):
         raise ParameterError(f"mackey_glass_task: window + horizon ({window + horizon}) exceeds the train ({n_train}) or test ({n_test}) segment.")
     series = mackey_glass(n_train + n_test + horizon, seed=seed)
+    if standardize:
+        series = (series - series[:n_train].mean()) / series[:n_train].std()
     segments = {"train": (0, n_train), "test": (n_train, n_train + n_test)}
     xs, ys, splits, offset = [], [], {}, 0
     for name, (lo, hi) in segments.items():
-        starts = np.arange(lo, hi - window - horizon + 1, stride)
+        shift = horizon - latency  # target index minus input index
+        starts = np.arange(lo + max(0, -shift), hi - window - max(0, shift) + 1, stride)
         xs += [series[s:s + window] for s in starts]
-        ys += [series[s + horizon:s + horizon + window] for s in starts]
+        ys += [series[s + shift:s + shift + window] for s in starts]
         splits[name] = np.arange(offset, offset + len(starts))
         offset += len(starts)
     n_valid = int(round(valid_fraction * len(splits["train"])))

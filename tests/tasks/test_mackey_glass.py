@@ -136,3 +136,19 @@ def test_prediction_windows_split_in_time():
     train_valid = np.concatenate([data.splits["train"], data.splits["valid"]])
     assert train_valid.max() < first_test and len(data.splits["valid"]) == round(0.1 * len(train_valid))
     assert data.splits["valid"].min() > data.splits["train"].max()  # validation: the latest training windows
+
+
+@pytest.mark.parametrize("horizon,latency", [(1, 2), (3, 2), (2, 2)])
+def test_latency_shifts_the_target_behind_the_input(horizon, latency):
+    """With latency L the target at step t is x[t - L + horizon], for every window and step."""
+    from bioadapt.tasks import mackey_glass_task
+
+    data = mackey_glass_task(seed=2, horizon=horizon, latency=latency, train_lyapunov=4, test_lyapunov=4, window=50, stride=7)
+    series = mackey_glass(4 * 75 + 4 * 75 + horizon, seed=2)
+    x, target = data.x[..., 0], data.target[..., 0]
+    shift = horizon - latency
+    for k in range(len(x)):
+        start = int(np.flatnonzero(series == x[k, 0])[0])
+        assert np.array_equal(x[k], series[start:start + 50])
+        assert start + shift >= 0 and np.array_equal(target[k], series[start + shift:start + shift + 50])
+    assert np.array_equal(x[0], series[max(0, -shift):max(0, -shift) + 50])
