@@ -75,6 +75,12 @@ def main():
     spec = network_from_dict(config)
     twin = Twin(spec, dtype=torch.float32, synapses="dense")
     models = {"twin": twin, "hand-written": HandWritten(twin), "hand-written, program form": HandWritten(twin, form="program")}
+    # the same gradients: the hand-written loops reset to the constant 0 and
+    # have no u_rest to train, so the twin does not train it either
+    frozen = [f"{g}.u_rest" for g in models["hand-written"].layers]
+    for name in frozen:
+        pop, var = name.split(".")
+        twin.params[pop][var].requires_grad_(False)
     if not args.no_snntorch:
         try:
             models["snntorch"] = SnnTorchNet(args.inputs, tuple(args.hidden), 20)
@@ -121,7 +127,7 @@ def main():
     ]
     notes = [
         f"network: {args.inputs} Poisson inputs, {' x '.join(map(str, args.hidden))} recurrent SE-adLIF, 20 leaky-integrator outputs; {args.steps} steps, batch {args.batch}, float32, CPU, {args.threads} torch thread(s); minimum CPU time of {args.reps} interleaved repetitions (ratios from it)",
-        "twin: synapses='dense'; snnTorch: RLeaky layers of the same sizes (no adaptation variable)",
+        f"twin: synapses='dense', the parameters of the hand-written loops trained ({', '.join(frozen)} frozen: the loops reset to a constant); snnTorch: RLeaky layers of the same sizes (no adaptation variable)",
         "hand-written: the SE-adLIF step as one writes it by hand (u = alpha*u + (1 - alpha)*(I - w), reset by multiplication, gains of w multiplied once); 'program form': the same loop with the expressions of the program Brian2 generates, which the twin executes (reset as a select, w = beta*w + (1 - beta)*(a*u + b*z))",
         *(
             f"float64 check, twin vs hand-written ({form}): {c['spike_mismatches']} spike mismatches of {c['spikes_twin']} spikes, max readout difference {c['max_abs_readout_difference']:.2g}"
