@@ -49,13 +49,16 @@ class HandWritten(nn.Module):
     """The benchmark network in plain eager PyTorch, parameters copied from ``twin``.
 
     ``form="natural"`` writes the SE-adLIF update as one would by hand
-    (``u = alpha*u + (1 - alpha)*(I - w)``, 4 operations); ``form="program"``
-    writes, by hand, the very expressions of the program Brian2 generates for
-    the ``symplectic_euler`` scheme and that the twin executes
-    (``_BA_u = -tau_u*(I/tau_u - w/tau_u); u = -_BA_u + (_BA_u + u)*exp(-dt/tau_u)``,
-    8 operations), with the same hoisting of time-constant factors: the limit
-    of eager PyTorch for that program, which separates the cost of the
-    twin's generality from the cost of the expression form.
+    (``u = alpha*u + (1 - alpha)*(I - w)``, a multiplicative reset,
+    ``w = beta*w + (1 - beta)*a*u + (1 - beta)*b*s`` with the gains
+    multiplied once); ``form="program"`` writes, by hand, the very
+    expressions of the program Brian2 generates for the ``symplectic_euler``
+    scheme and that the twin executes (``_decay_u := exp(-dt/tau_u);
+    u = _decay_u*u + (1 - _decay_u)*(I - w)``, the reset as a select,
+    ``w = _decay_w*w + (1 - _decay_w)*(a*u + b*z)``), with the same hoisting
+    of time-constant factors: the limit of eager PyTorch for that program,
+    which separates the cost of the twin's generality from the cost of the
+    expression form.
     """
 
     def __init__(self, twin, form: str = "natural"):
@@ -126,17 +129,15 @@ class HandWritten(nn.Module):
         p, dt = self.p, self.dt
         T, B, _ = x.shape
         n_layers = len(self.layers)
-        tau_u = [p[f"{g}_tau_u"] for g in self.layers]
-        tau_w = [p[f"{g}_tau_w"] for g in self.layers]
         a = [p[f"{g}_a"] for g in self.layers]
         b = [p[f"{g}_b"] for g in self.layers]
         theta = [p[f"{g}_theta"] for g in self.layers]
         w_in = [p[f"{g}_w_in"] for g in self.layers]
         w_rec = [p[f"{g}_w_rec"] for g in self.layers]
-        neg_tau_u = [-t for t in tau_u]
-        neg_tau_w = [-t for t in tau_w]
-        decay_u = [torch.exp(-dt / t) for t in tau_u]
-        decay_w = [torch.exp(-dt / t) for t in tau_w]
+        decay_u = [torch.exp(-dt / p[f"{g}_tau_u"]) for g in self.layers]
+        decay_w = [torch.exp(-dt / p[f"{g}_tau_w"]) for g in self.layers]
+        gain_u = [1.0 - d for d in decay_u]
+        gain_w = [1.0 - d for d in decay_w]
         decay_o = torch.exp(-dt / p["out_tau"])
         gain_o = 1.0 - decay_o
         x_in = (x @ w_in[0]).unbind(0)
@@ -146,8 +147,7 @@ class HandWritten(nn.Module):
         ys, spikes = [], [[] for _ in self.layers]
         for k in range(T):
             for n in range(n_layers):
-                ba = neg_tau_u[n] * (current[n] / tau_u[n] - w[n] / tau_u[n])
-                u[n] = -ba + (ba + u[n]) * decay_u[n]
+                u[n] = decay_u[n] * u[n] + gain_u[n] * (current[n] - w[n])
             y = decay_o * y + gain_o * current_o
             s = [_SpikeFn.apply(u[n] - theta[n]) for n in range(n_layers)]
             for n in range(n_layers):
@@ -156,8 +156,7 @@ class HandWritten(nn.Module):
             current_o = s[-1] @ p["w_out"]
             for n in range(n_layers):
                 u[n] = torch.where(s[n].detach() > 0, 0.0, u[n])
-                ba = neg_tau_w[n] * (a[n] * u[n] / tau_w[n] + b[n] * s[n] / tau_w[n])
-                w[n] = -ba + (ba + w[n]) * decay_w[n]
+                w[n] = decay_w[n] * w[n] + gain_w[n] * (a[n] * u[n] + b[n] * s[n])
                 spikes[n].append(s[n])
             ys.append(y)
         return torch.stack(ys), [torch.stack(v) for v in spikes]

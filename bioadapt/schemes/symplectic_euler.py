@@ -7,6 +7,17 @@ variables earlier in the order is already the new one):
 
     x_k <- -B_k/A_k + (x_k + B_k/A_k) * exp(A_k*dt)     (x_k <- x_k + dt*B_k if A_k == 0)
 
+written as the decay towards the variable's fixed point R_k = -B_k/A_k,
+
+    _decay_x := exp(A_k*dt);  x_k <- _decay_x*x_k + (1 - _decay_x)*R_k
+
+(``u = alpha*u + (1 - alpha)*(I - w)`` for the adaptive LIF). This is the same
+map with half the operations of Brian2's exponential-Euler form
+(``_BA_u = -tau_u*(I/tau_u - w/tau_u)``, two divisions), and ``_decay_x`` and
+``1 - _decay_x`` read only parameters and ``dt`` when A_k does, so the twin
+computes them once per call (`bioadapt.backends.torch.plan`); Brian2 runs the
+very same statements, so both still agree bit for bit.
+
 The variables that appear in the threshold condition (the membrane) are
 advanced in the ``groups`` slot, before the threshold; all others in the
 ``after_resets`` slot, after the threshold and the reset. This is the order of
@@ -46,12 +57,20 @@ def sequential_code(equations, variables, names: list[str]) -> str:
         if A == 0:
             code.append(f"{var} = {sympy_to_str(x + dt * B)}")
         elif B != 0:
-            ratio = f"_BA_{var}"
-            code.append(f"{ratio} = {sympy_to_str(B / A)}")
-            code.append(f"{var} = {sympy_to_str((x + sp.Symbol(ratio)) * sp.exp(A * dt) - sp.Symbol(ratio))}")
+            decay = sp.Symbol(f"_decay_{var}")
+            code.append(f"{decay} = {sympy_to_str(sp.exp(A * dt))}")
+            code.append(f"{var} = {sympy_to_str(decay * x + (1 - decay) * fixed_point(A, B))}")
         else:
             code.append(f"{var} = {sympy_to_str(x * sp.exp(A * dt))}")
     return "\n".join(code)
+
+
+def fixed_point(A, B):
+    """-B/A in its shorter form: sympy's own (``I - w`` for the adaptive LIF) or,
+    if shorter, with common factors cancelled (``(E*g + v)/(g + 1)``)."""
+    ratio = -B / A
+    cancelled = sp.cancel(ratio)
+    return cancelled if sp.count_ops(cancelled) < sp.count_ops(ratio) else ratio
 
 
 def ordered_diff_vars(equations) -> list[str]:

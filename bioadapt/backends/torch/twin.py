@@ -187,6 +187,13 @@ class Twin(nn.Module):
         # execution plans: per block, what is fixed over a call and what is read every step
         self._plans = {b.name: plan_block(b, prog, math, gathered=b.kind in ("pathway", "summed")) for b in prog.blocks if b.kind not in ("generator", "drive")}
         self._schedule = tuple((b.kind, b, self._plans.get(b.name)) for b in prog.blocks)
+        # code blocks that only write values fixed over a call (I = 0, z = 0):
+        # per step they just put the call's prepared values into the state
+        self._constant_writes = {}
+        for name, plan in self._plans.items():
+            refs = plan.block.refs
+            if plan.block.kind == "code" and all(value is not None and stmt.op == "=" and refs[stmt.var].conditional in (None, *plan.block.override) for stmt, value in plan.body):
+                self._constant_writes[name] = tuple((index, (refs[stmt.var].owner, refs[stmt.var].var)) for index, (stmt, _) in enumerate(plan.body))
         self._gathers = {}  # synapse blocks: index name -> synapse-ordered indices
         for b in prog.blocks:
             if b.kind == "pathway":
@@ -481,7 +488,7 @@ class Twin(nn.Module):
             values = _Propagators.apply(system, self.program.sizes[pop], self.program.dt, tuple(names), *params)
             for k, name in enumerate(names):
                 fixed[(pop, name)] = values[k].to(self.float_dtype)
-        call = _Call(batch, dt, fixed, {}, {}, {})
+        call = _Call(batch, dt, fixed, envs={}, casts={})
         for name, plan in self._plans.items():
             block = plan.block
             gather = self._gathers.get(name)
@@ -500,7 +507,11 @@ class Twin(nn.Module):
                 for index, (stmt, value_name) in enumerate(plan.body):
                     if value_name is not None and stmt.op == "=":
                         ref = block.refs[stmt.var]
-                        call.casts[(name, index)] = self._cast(env[value_name], ref, shape if not ref.scalar else (), device)
+                        cast = call.casts[(name, index)] = self._cast(env[value_name], ref, shape if not ref.scalar else (), device)
+                        if cast.is_floating_point() and not cast.requires_grad and bool(torch.isfinite(cast).all()):
+                            call.finite.add(id(cast))
+                            if not torch.any(cast.signbit() | (cast != 0)):
+                                call.zeros.add(id(cast))
         for name, (block, dense) in self._dense_blocks.items():
             call.dense[name] = self._dense_weights(block, dense, call.envs[name], device)
         return call
@@ -516,7 +527,7 @@ class Twin(nn.Module):
         for k in range(begin, end):
             if self._uses_t:
                 t = torch.tensor(((start_step + k) * self.program.dt), dtype=torch.float64, device=device)
-            fired, stacks = {}, {}
+            fired, stacks, masks = {}, {}, {}
             for kind, block, plan in self._schedule:
                 if kind == "generator":
                     x = feeds["steps"][block.group][k]
@@ -529,7 +540,7 @@ class Twin(nn.Module):
                 elif kind == "summed":
                     self._run_summed(plan, call, state, t)
                 else:
-                    self._run_neurons(plan, call, state, fired, history, t)
+                    self._run_neurons(plan, call, state, fired, history, t, masks)
             for group in self._emitting:
                 s = fired.get(group)
                 if s is None:
@@ -621,10 +632,19 @@ class Twin(nn.Module):
             env[stmt.var] = new
             written[stmt.var] = ref
 
-    def _run_neurons(self, plan: BlockPlan, call: _Call, state, fired, history, t):
-        """A block of neuron code: state update or program block, threshold, reset."""
+    def _run_neurons(self, plan: BlockPlan, call: _Call, state, fired, history, t, masks):
+        """A block of neuron code: state update or program block, threshold, reset.
+
+        ``masks`` carries each group's boolean spikes of this step from its
+        threshold to its reset.
+        """
         block = plan.block
         kind = block.kind
+        writes = self._constant_writes.get(block.name)
+        if writes is not None:
+            for index, key in writes:
+                state[key] = call.casts[(block.name, index)]
+            return
         device = call.dt.device
         shape = (call.batch, self.program.sizes[block.group])
         env = self._env(plan, call, state, t)
@@ -643,6 +663,7 @@ class Twin(nn.Module):
             else:
                 s = cond.to(self.float_dtype)
             fired[block.group] = s
+            masks[block.group] = cond
             history[block.group] = history[block.group][1:] + [s]
             if block.extra["refractory"]:
                 state[(block.group, "lastspike")] = torch.where(cond, t.to(state[(block.group, "lastspike")].dtype), state[(block.group, "lastspike")])
@@ -650,15 +671,21 @@ class Twin(nn.Module):
             return
         if kind == "reset":
             s = fired[block.group]
-            mask = s > 0
+            mask = masks[block.group]
             detach = self._detach.get(block.group, set())
             for name, ref in written.items():
-                old = _expand(self._read(state, ref.owner, ref.var), shape)
+                old = self._read(state, ref.owner, ref.var)
                 new = env[name]
                 if ref.var in detach or not new.is_floating_point():
-                    state[(ref.owner, ref.var)] = torch.where(mask, new, old)
+                    state[(ref.owner, ref.var)] = torch.where(mask, new, _expand(old, shape))
+                elif id(old) in call.zeros and id(new) in call.finite:
+                    # a spike variable cleared every step and set to a constant
+                    # by the reset (z = 1): where(s > 0, c, +0) is s*c bit for
+                    # bit (s is 0 or 1, c finite), and d/ds = c = new - old, the
+                    # gradient spike_where gives, without a Python autograd node
+                    state[(ref.owner, ref.var)] = s * new
                 else:
-                    state[(ref.owner, ref.var)] = spike_where(s, new, old, mask)
+                    state[(ref.owner, ref.var)] = spike_where(s, new, _expand(old, shape), mask)
             return
         raise BackendError(f"unknown block kind '{kind}'")
 
@@ -791,7 +818,10 @@ class Twin(nn.Module):
             key = (ref.owner, ref.var)
             if ref.conditional is not None and ref.conditional not in block.override:
                 total = torch.where(self._read(state, ref.owner, ref.conditional), total, torch.zeros((), dtype=total.dtype, device=total.device))
-            state[key] = _expand(self._read(state, *key), (call.batch, n_post)) + total
+            current = self._read(state, *key)
+            # a target cleared this step (I = 0) takes the sum itself: +0 + x is
+            # x except for x = -0 (the dense sums are not Brian2's order anyway)
+            state[key] = _expand(total, (call.batch, n_post)) if id(current) in call.zeros else _expand(current, (call.batch, n_post)) + total
 
     def _run_summed(self, plan: BlockPlan, call: _Call, state, t):
         block = plan.block
@@ -899,6 +929,9 @@ class _Call:
     fixed: dict  # (owner, var) -> tensor: propagators of the exact scheme
     envs: dict  # block name -> {name: value} for the block's fixed names and hoisted expressions
     casts: dict  # (block name, body index) -> fixed value of a write, at the block's shape
+    # ids of the casts (constants, no gradient) that are finite, and +0 everywhere (`Twin._run_dense`, the reset)
+    finite: set = field(default_factory=set)
+    zeros: set = field(default_factory=set)
     dense: dict = field(default_factory=dict)  # pathway block name -> [(statement, [(delay, W)])]
     inputs: dict = field(default_factory=dict)  # pathway block name -> precomputed input contributions per step
 
