@@ -25,12 +25,12 @@ Keys of a model file
 
 from __future__ import annotations
 
-import tomllib
 from importlib import resources
 from pathlib import Path
 
 from brian2 import Equations
 
+from .._files import read_toml
 from ..errors import ModelError, ParameterError
 from ..quantities import parse_quantity
 from ..schemes import SCHEMES
@@ -102,10 +102,7 @@ def load_model(name_or_path: str | Path, relative_to: Path | None = None) -> Mod
         Brian2 rejects, or defaults/programs that refer to unknown variables.
     """
     path = model_path(name_or_path, relative_to)
-    try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise ModelError(f"{path}: not valid TOML: {exc}") from None
+    data = read_toml(path, "Model file", ModelError)
     unknown = set(data) - _KEYS
     if unknown:
         raise ModelError(f"{path}: unknown key(s) {sorted(unknown)}; allowed keys are {sorted(_KEYS)}.")

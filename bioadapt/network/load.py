@@ -36,7 +36,6 @@ key, so adding a population does not change the draws of another.
 from __future__ import annotations
 
 import re
-import tomllib
 import zlib
 from pathlib import Path
 
@@ -44,6 +43,7 @@ import numpy as np
 from brian2.units import fundamentalunits as fu
 from brian2 import second, Hz
 
+from .._files import read_toml
 from ..errors import ConfigError, ModelError, ParameterError
 from ..models.load import load_model
 from ..models.spec import ModelSpec
@@ -81,12 +81,7 @@ def load_network(path: str | Path) -> NetworkSpec:
         For a model file that cannot be used.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"Network file '{path}' does not exist.")
-    try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    data = read_toml(path, "Network file")
     return network_from_dict(data, source=str(path), folder=path.parent)
 
 

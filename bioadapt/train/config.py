@@ -41,10 +41,10 @@ delay = { max = 25, lr_scale = 100, relaxation = "gaussian", sigma = [12.5, 0.23
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .._files import read_toml
 from ..errors import ConfigError, ParameterError
 from ..network.load import load_network
 from ..network.spec import NetworkSpec
@@ -289,12 +289,7 @@ def _rule(owner: str, var: str, data, spec: NetworkSpec, where: str) -> ParamRul
 def load_train_config(path: str | Path) -> TrainConfig:
     """Read a training configuration and its network; every error names the file and key."""
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"Training file '{path}' does not exist.")
-    try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    data = read_toml(path, "Training file")
     where = str(path)
     _keys(data, _TOP, where)
     for key in ("network", "task", "readout"):
