@@ -2,7 +2,7 @@
 curves of conductance-based neurons, firing-regime classification, and
 heterogeneity (value distributions, homogeneous networks, robustness)."""
 
-from .heterogeneity import distributions, homogeneous, perturb, plot_distributions, robustness
+from .heterogeneity import distributions, homogeneous, per_step_values, perturb, plot_distributions, robustness
 from .iv import IVCurves, LocalizedCurrent, Timescale, iv_curves, plot_iv
 from .regimes import FiringPattern, Regime, classify_regime, upstrokes
 from .stability import DiscreteMap, discrete_map, stability_grid
@@ -21,6 +21,7 @@ __all__ = [
     "perturb",
     "plot_distributions",
     "robustness",
+    "per_step_values",
     "iv_curves",
     "plot_iv",
     "stability_grid",

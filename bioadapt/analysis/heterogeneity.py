@@ -12,14 +12,16 @@ input noise (spikes flipped with a probability).
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import ConfigError
+from ..network.retime import at_dt
 from ..network.spec import NetworkSpec
 
-__all__ = ["distributions", "plot_distributions", "homogeneous", "perturb", "robustness"]
+__all__ = ["distributions", "plot_distributions", "homogeneous", "perturb", "robustness", "per_step_values"]
 
 
 def _values(source) -> dict:
@@ -133,12 +135,37 @@ def perturb(spec: NetworkSpec, owner: str, variables, relative: float, seed: int
     return _replace_values(spec, owner, changes)
 
 
-def robustness(config, params_path, targets, relative=(0.0, 0.05, 0.1, 0.2), input_flip=(0.0,), split: str = "test", max_samples: int | None = None, seeds=(0,), dtype=None) -> list:
-    """Twin accuracy (or NMSE) of a trained network under value perturbations and input noise.
+def per_step_values(spec: NetworkSpec) -> list:
+    """What in ``spec`` is defined per time step, so that changing dt changes the model.
+
+    Variables a model clears every step (``I = 0``: one step of synaptic input,
+    whose effect then scales with dt) and populations run by a discrete-time
+    program (a map per step). Returns one description per finding.
+    """
+    found = []
+    for pop in spec.populations.values():
+        if pop.is_input:
+            continue
+        if pop.scheme in pop.model.programs:
+            found.append(f"population '{pop.name}' runs the '{pop.scheme}' program of {pop.model.name}, a map per step")
+            continue
+        cleared = [m.group(1) for code in pop.model.every_step.values() for m in re.finditer(r"^\s*([A-Za-z_]\w*)\s*=\s*0(?:\.0*)?\s*$", code, re.M)]
+        if cleared:
+            found.append(f"population '{pop.name}' ({pop.model.name}) clears {', '.join(repr(v) for v in cleared)} every step (one step of input)")
+    return found
+
+
+def robustness(config, params_path, targets, relative=(0.0, 0.05, 0.1, 0.2), input_flip=(0.0,), split: str = "test", max_samples: int | None = None, seeds=(0,), dtype=None, refine=(1,)) -> list:
+    """Twin accuracy (or NMSE) of a trained network under value perturbations, input noise and a finer dt.
 
     ``targets`` is a list of ``(owner, [variables])`` perturbed together by each
     ``relative`` level; ``input_flip`` flips each input spike bit with that
-    probability (spike inputs only). Returns one row per (relative, flip, seed).
+    probability (spike inputs only); each ``refine`` factor k runs the network
+    at ``dt/k`` (`bioadapt.network.at_dt`: the same physics, delays in the new
+    steps, each input spike at its original time) and reads the readout at the
+    end of every original step. A finer dt is refused for networks whose values
+    mean "per step" (see `per_step_values`). Returns one row per (relative,
+    flip, refine, seed).
     """
     import torch
 
@@ -150,13 +177,23 @@ def robustness(config, params_path, targets, relative=(0.0, 0.05, 0.1, 0.2), inp
     spec, data = trained_network(config, params_path)
     idx = data.subset(split)[:max_samples] if max_samples else data.subset(split)
     dtype = dtype or torch.float64
+    if any(k != 1 for k in refine):
+        if any(not (isinstance(k, int) and k >= 1) for k in refine):
+            raise ConfigError(f"robustness: refine factors must be whole numbers >= 1, got {list(refine)}.")
+        if config.input_variable is not None:
+            raise ConfigError(f"robustness: a finer dt needs spike input; '{config.task['input']}' is driven with one value per step.")
+        per_step = per_step_values(spec)
+        if per_step:
+            raise ConfigError(f"robustness: a finer dt would change what {spec.source} computes: {'; '.join(per_step)}. "
+                              "A dt study needs models whose inputs and state have physical units (e.g. equations/lif.toml).")
     rows = []
     for level in relative:
         for flip in input_flip:
-            for seed in seeds:
+            for k, seed in [(k, seed) for k in refine for seed in seeds]:
                 s = spec
                 for owner, variables in targets:
                     s = perturb(s, owner, variables, level, seed=seed) if level else s
+                s = at_dt(s, s.dt / k) if k != 1 else s
                 twin = Twin(s, drive_vars={config.input_population: [config.input_variable]} if config.input_variable else None, dtype=dtype, synapses="dense")
                 rng = np.random.default_rng([int(seed), 17])
                 ys = []
@@ -167,11 +204,16 @@ def robustness(config, params_path, targets, relative=(0.0, 0.05, 0.1, 0.2), inp
                             if config.input_variable is not None:
                                 raise ConfigError("robustness: input_flip applies to spike inputs.")
                             x = np.where(rng.random(x.shape) < flip, 1 - x, x)
+                        if k != 1:  # each spike at its time, in the first of the k fine steps
+                            fine = np.zeros((x.shape[0] * k,) + x.shape[1:])
+                            fine[::k] = x
+                            x = fine
                         xt = torch.as_tensor(x, dtype=dtype)
                         inputs, drive = ({config.input_population: xt}, {}) if config.input_variable is None else ({}, {config.input_population: {config.input_variable: xt}})
                         out = twin(inputs=inputs, drive=drive, record={config.readout_population: [config.readout_variable]})
-                        ys.append(out.traces[config.readout_population][config.readout_variable].to(torch.float64))
+                        y = out.traces[config.readout_population][config.readout_variable].to(torch.float64)
+                        ys.append(y[k - 1::k])  # at the end of every original step
                 y = torch.cat(ys, dim=1)
                 target = data.y[idx] if data.kind == "classification" else data.target[idx].transpose(1, 0, 2)
-                rows.append({"relative": level, "input_flip": flip, "seed": seed, **score(config.loss, y, torch.as_tensor(target), config.ignore_first)})
+                rows.append({"relative": level, "input_flip": flip, "refine": k, "dt": s.dt, "seed": seed, **score(config.loss, y, torch.as_tensor(target), config.ignore_first)})
     return rows

@@ -38,7 +38,7 @@ def at_dt(spec: NetworkSpec, dt: float) -> NetworkSpec:
         warnings.warn(RoundingWarning(f"{spec.source}: duration {spec.duration * 1e3:g} ms is not a multiple of dt = {dt * 1e3:g} ms; it becomes {n_steps * dt * 1e3:g} ms."), stacklevel=2)
     populations = {}
     for name, pop in spec.populations.items():
-        if not pop.is_input:
+        if not pop.is_input or pop.input_steps is None:  # neurons, or spikes given at run time
             populations[name] = pop
             continue
         times = pop.input_steps * spec.dt

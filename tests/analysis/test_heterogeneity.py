@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from bioadapt import ConfigError
-from bioadapt.analysis import distributions, homogeneous, perturb, plot_distributions, robustness
+from bioadapt.analysis import distributions, homogeneous, per_step_values, perturb, plot_distributions, robustness
 from bioadapt.train import load_train_config
 from bioadapt.train.trainer import train
 
@@ -69,3 +69,95 @@ def test_robustness_degrades_with_perturbation(trained):
     assert all(r["loss"] > clean["loss"] for r in rows[1:])
     path = plot_distributions(params_path, folder / "dist.png", reference=config.network)
     assert path.is_file() and path.stat().st_size > 10_000
+
+
+LIF_NETWORK = """
+dt = "1*ms"
+duration = "40*ms"
+seed = 3
+
+[populations.inp]
+kind = "spikes"
+size = 6
+
+[populations.hid]
+model = "lif"
+size = 12
+scheme = "exact"
+[populations.hid.values]
+tau_m = "uniform(10*ms, 30*ms)"
+{hidden_theta}
+
+[populations.out]
+model = "lif"                    # a non-spiking leaky readout with a synaptic current
+size = 4
+scheme = "exact"
+[populations.out.values]
+theta = "inf"
+
+[[projections]]
+name = "input"
+source = "inp"
+target = "hid"
+on_pre = "I_post += weight"
+connect = "all_to_all"
+weight = "uniform(0, 1.5)"
+delay = "uniform(0*ms, 3*ms)"
+
+[[projections]]
+name = "readout"
+source = "hid"
+target = "out"
+on_pre = "I_post += weight"
+connect = "all_to_all"
+weight = "uniform(-1, 1)"
+
+[[projections]]
+name = "direct"
+source = "inp"
+target = "out"
+on_pre = "I_post += weight"
+connect = "all_to_all"
+weight = "uniform(-0.5, 0.5)"
+"""
+
+
+def _lif_problem(folder, hidden_theta=""):
+    from train_problem import TRAIN
+
+    text = TRAIN.format(dtype="float64", synapses="dense").replace('variable = "y"', 'variable = "v"').replace("epochs = 5", "epochs = 1")
+    text = text[: text.index("[train.params.hid]")] + "[train.params.readout]\nweight = {}\n[train.params.direct]\nweight = {}\n"
+    return load_train_config(write_problem(folder, train_text=text, network_text=LIF_NETWORK.format(hidden_theta=hidden_theta)))
+
+
+def test_finer_dt_is_refused_where_values_mean_per_step(trained):
+    config, params_path, _ = trained
+    with pytest.raises(ConfigError, match=r"population 'hid' \(adlif\) clears 'I', 'z' every step.*population 'out' runs the 'discrete' program of li"):
+        robustness(config, params_path, targets=[], relative=(0.0,), refine=(1, 2), split="train")
+    with pytest.raises(ConfigError, match="refine factors must be whole numbers"):
+        robustness(config, params_path, targets=[], relative=(0.0,), refine=(1, 1.5), split="train")
+
+
+def test_finer_dt_converges_for_a_physical_network(tmp_path):
+    """LIF neurons with synaptic currents (no per-step values), exact propagator,
+    no spikes in the hidden layer: the readout, driven by the input spikes
+    directly, is a linear function of them whose only dt dependence is the
+    one-step latency of a synaptic event, so the loss converges at first order
+    as dt -> 0."""
+    config = _lif_problem(tmp_path / "p", hidden_theta='theta = "inf"')
+    assert per_step_values(config.network) == []
+    params = train(config, tmp_path / "run").params_path
+    rows = robustness(config, params, targets=[], relative=(0.0,), refine=(1, 2, 4, 8, 16), split="train")
+    assert [r["refine"] for r in rows] == [1, 2, 4, 8, 16] and rows[1]["dt"] == config.network.dt / 2
+    loss = np.array([r["loss"] for r in rows])
+    ratios = np.abs(np.diff(loss))[1:] / np.abs(np.diff(loss))[:-1]
+    # first order: each halving of dt roughly halves the change, closer to 1/2 the finer the grid
+    assert np.all((ratios > 0.3) & (ratios < 0.55)) and abs(ratios[-1] - 0.5) < abs(ratios[0] - 0.5)
+    assert robustness(config, params, targets=[], relative=(0.0,), split="train")[0]["loss"] == rows[0]["loss"]
+
+
+def test_finer_dt_runs_for_a_spiking_physical_network(tmp_path):
+    config = _lif_problem(tmp_path / "p")
+    params = train(config, tmp_path / "run").params_path
+    rows = robustness(config, params, targets=[], relative=(0.0,), refine=(1, 4), split="train")
+    assert all(np.isfinite(r["loss"]) and 0 <= r["accuracy"] <= 1 for r in rows)
