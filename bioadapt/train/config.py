@@ -226,7 +226,7 @@ def _delay_rule(owner: str, data, spec: NetworkSpec, where: str) -> ParamRule:
     if proj.delay_steps.size and int(proj.delay_steps.max()) > max_steps:
         raise ConfigError(f"{where}: key 'max': the network's delays reach {int(proj.delay_steps.max())} steps, more than max = {max_steps}.")
     lr_scale = _number(data.get("lr_scale", 1.0), f"{where}: key 'lr_scale'", minimum=0)
-    from ..backends.torch.twin import RELAXATIONS
+    from ..backends.torch.delays import RELAXATIONS
 
     relaxation = data.get("relaxation", "gaussian")
     if relaxation not in RELAXATIONS:

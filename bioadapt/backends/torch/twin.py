@@ -43,12 +43,11 @@ from ...network.spec import NetworkSpec
 from .plan import SCALAR, BlockPlan, plan_block
 from .program import Block, Program, Ref, extract_program
 from ...schemes.exact import DERIVED_PREFIX, linear_system
+from .delays import RELAXATIONS, RelaxedDelays
 from .spikes import Surrogate, spike, spike_where
 from .translate import MATH_MODES, divide
 
 __all__ = ["Twin", "TwinOutput", "RelaxedDelays", "run_twin", "RELAXATIONS"]
-
-RELAXATIONS = ("gaussian", "linear")
 
 _PRE, _POST, _SELF, _SCALAR = "_presynaptic_idx", "_postsynaptic_idx", "_idx", "0"
 
@@ -863,47 +862,6 @@ def _map_tensors(value, fn, memo: dict):
         out = value
     memo[key] = out
     return out
-
-
-class RelaxedDelays(nn.Module):
-    """Continuous delay positions of one projection's synapses (a DCLS-like relaxation).
-
-    ``position`` (steps, synapse order, clamped to ``[0, max_steps]`` by the
-    trainer) is the trainable parameter. During training each synapse spreads
-    its contribution over the taps ``d = 0 .. max_steps`` with `kernel`:
-
-    - ``gaussian``: a Gaussian centred at the position with width ``sigma``
-      (a buffer the trainer anneals), normalized over the taps (a softmax of
-      ``-(d - p)**2 / (2 sigma**2)``, so a tiny sigma at a whole-step position
-      gives exactly one tap with weight 1);
-    - ``linear``: linear interpolation between the two neighbouring taps.
-
-    With ``hard`` set, the kernel is one tap at the rounded position (the
-    whole-step delay written to the parameter file and simulated by Brian2).
-    """
-
-    def __init__(self, initial_steps, max_steps: int, relaxation: str, dtype: torch.dtype):
-        super().__init__()
-        self.max_steps = max_steps
-        self.relaxation = relaxation
-        self.hard = False
-        self.position = nn.Parameter(torch.as_tensor(np.asarray(initial_steps, dtype=np.float64)).to(dtype))
-        self.register_buffer("sigma", torch.tensor(max_steps / 2, dtype=torch.float64))
-
-    def rounded(self) -> torch.Tensor:
-        """Whole-step delays: the positions rounded (half to even) and clipped to ``[0, max_steps]``."""
-        return torch.round(self.position.detach()).clamp(0, self.max_steps).to(torch.int64)
-
-    def kernel(self) -> torch.Tensor:
-        """``(n_synapses, max_steps + 1)``, each row summing to 1."""
-        p = self.position
-        taps = torch.arange(self.max_steps + 1, dtype=p.dtype, device=p.device)
-        if self.hard:
-            return (taps == self.rounded().to(p.dtype)[:, None]).to(p.dtype)
-        if self.relaxation == "linear":
-            return torch.clamp(1 - torch.abs(taps - p[:, None]), min=0)
-        sigma = self.sigma.to(p.dtype)
-        return torch.softmax(-0.5 * ((taps - p[:, None]) / sigma) ** 2, dim=1)
 
 
 def _expand(value: torch.Tensor, shape) -> torch.Tensor:
