@@ -124,7 +124,6 @@ class HandWritten(nn.Module):
             ys.append(y)
         return torch.stack(ys), [torch.stack(v) for v in spikes]
 
-
     def _forward_program(self, x: torch.Tensor) -> tuple[torch.Tensor, list]:
         p, dt = self.p, self.dt
         T, B, _ = x.shape

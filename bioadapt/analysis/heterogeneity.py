@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+from brian2.utils.stringtools import get_identifiers
 
 from ..errors import ConfigError
 from ..network.retime import at_dt
@@ -138,9 +139,10 @@ def perturb(spec: NetworkSpec, owner: str, variables, relative: float, seed: int
 def per_step_values(spec: NetworkSpec) -> list:
     """What in ``spec`` is defined per time step, so that changing dt changes the model.
 
-    Variables a model clears every step (``I = 0``: one step of synaptic input,
-    whose effect then scales with dt) and populations run by a discrete-time
-    program (a map per step). Returns one description per finding.
+    Variables a model sets to a constant every step (``I = 0``, ``I_syn =
+    0*amp``: one step of synaptic input, whose effect then scales with dt) and
+    populations run by a discrete-time program (a map per step). Returns one
+    description per finding.
     """
     found = []
     for pop in spec.populations.values():
@@ -149,7 +151,9 @@ def per_step_values(spec: NetworkSpec) -> list:
         if pop.scheme in pop.model.programs:
             found.append(f"population '{pop.name}' runs the '{pop.scheme}' program of {pop.model.name}, a map per step")
             continue
-        cleared = [m.group(1) for code in pop.model.every_step.values() for m in re.finditer(r"^\s*([A-Za-z_]\w*)\s*=\s*0(?:\.0*)?\s*$", code, re.M)]
+        names = set(pop.model.variables) | {"t"}
+        cleared = [m.group(1) for code in pop.model.every_step.values() for m in re.finditer(r"^\s*([A-Za-z_]\w*)\s*=\s*([^=].*?)\s*$", code, re.M)
+                   if not get_identifiers(m.group(2)) & names]  # set to a constant (0, 0*amp) every step
         if cleared:
             found.append(f"population '{pop.name}' ({pop.model.name}) clears {', '.join(repr(v) for v in cleared)} every step (one step of input)")
     return found

@@ -161,3 +161,17 @@ def test_finer_dt_runs_for_a_spiking_physical_network(tmp_path):
     params = train(config, tmp_path / "run").params_path
     rows = robustness(config, params, targets=[], relative=(0.0,), refine=(1, 4), split="train")
     assert all(np.isfinite(r["loss"]) and 0 <= r["accuracy"] <= 1 for r in rows)
+
+
+def test_per_step_values_finds_constants_with_units(tmp_path):
+    """A physical model that holds one step of current (``I_syn = 0*amp`` every step) is per step too."""
+    from bioadapt import network_from_dict
+
+    (tmp_path / "pulse.toml").write_text(
+        'equations = """\ndv/dt = (-v + R*I_syn)/tau : volt\nI_syn : amp\nR : ohm\ntau : second\n"""\n'
+        'threshold = "v > 10*mV"\nreset = "v = 0*mV"\n'
+        '[every_step]\nafter_groups = "I_syn = 0*amp"\n'
+        '[defaults]\nR = "100*Mohm"\ntau = "10*ms"\n'
+    )
+    spec = network_from_dict({"dt": "0.1*ms", "duration": "1*ms", "populations": {"p": {"model": "pulse.toml", "size": 2}, "q": {"model": "lif", "size": 2}}}, folder=tmp_path)
+    assert per_step_values(spec) == ["population 'p' (pulse) clears 'I_syn' every step (one step of input)"]

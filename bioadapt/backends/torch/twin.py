@@ -72,7 +72,7 @@ _DTYPES = {"bool": torch.bool, "int": torch.int64}
 
 
 def _torch_dtype(kind: str, float_dtype: torch.dtype) -> torch.dtype:
-    return _DTYPES.get(kind, float_dtype) if kind != "float" else float_dtype
+    return float_dtype if kind == "float" else _DTYPES[kind]
 
 
 class Twin(nn.Module):
@@ -168,9 +168,6 @@ class Twin(nn.Module):
                 "i": torch.as_tensor(i, dtype=torch.int64),
                 "j": torch.as_tensor(j, dtype=torch.int64),
             }
-        for block in prog.blocks:
-            if block.kind == "pathway":
-                self._check_order_independent(block)
         self._dense = {block.group: self._dense_plan(block) for block in prog.blocks if block.kind == "pathway"} if synapses == "dense" else {}
         self.max_delay = {}
         for syn in prog.synapses.values():
@@ -203,6 +200,9 @@ class Twin(nn.Module):
                 self._gathers[b.name] = {_PRE: path["i"], _POST: path["j"]}
         # names each pathway statement reads (the read-after-write check of on_pre code)
         self._reads = {name: [frozenset(re.findall(r"[A-Za-z_]\w*", stmt.expr)) for stmt, _ in plan.body] for name, plan in self._plans.items() if plan.block.kind == "pathway"}
+        for name, plan in self._plans.items():
+            if plan.block.kind == "pathway":
+                self._check_order_independent(plan.block, self._reads[name])
         self._uses_t = any(plan.clock_t for plan in self._plans.values()) or any(b.kind == "threshold" and b.extra["refractory"] for b in prog.blocks)
         self._dense_blocks = {b.name: (b, self._dense[b.group]) for b in prog.blocks if b.kind == "pathway" and self._dense.get(b.group) is not None}
         # dense pathways from input populations whose spikes enter the history
@@ -258,23 +258,25 @@ class Twin(nn.Module):
             for name, m in self.relaxed_delays.items():
                 m.hard = before[name]
 
-    def _check_order_independent(self, block: Block):
+    def _check_order_independent(self, block: Block, reads: list):
         """Refuse on_pre code whose result depends on the order of the synapses.
 
         Code that adds to a neuron variable and also reads that variable
         (``v_post += w*(E - v_post)`` with several synapses onto one neuron, or
-        ``x_post += w*x_pre`` within one group) is applied by Brian2 one synapse after another, each synapse seeing the
-        changes of the earlier ones (Brian2 warns that such code "may not be
-        well-defined"). The twin adds the contributions of all synapses of a step
-        at once, so it refuses such code instead of silently differing.
+        ``x_post += w*x_pre`` within one group) is applied by Brian2 one synapse
+        after another, each synapse seeing the changes of the earlier ones
+        (Brian2 warns that such code "may not be well-defined"). The twin adds
+        the contributions of all synapses of a step at once, so it refuses such
+        code instead of silently differing. ``reads`` holds the names each
+        statement of the block reads.
         """
         statements = block.scalar + block.vector
         post = self._pathways[block.group]["post"]
         one_per_target = len(torch.unique(post)) == len(post)  # then no two synapses touch one neuron
         written = {(block.refs[s.var].owner, block.refs[s.var].var) for s in statements
                    if s.op in ("+=", "-=") and s.var in block.refs and block.refs[s.var].index in (_PRE, _POST)}
-        for stmt in statements:
-            for name in re.findall(r"[A-Za-z_]\w*", stmt.expr):
+        for used in reads:
+            for name in sorted(used):
                 ref = block.refs.get(name)
                 if isinstance(ref, Ref) and (ref.owner, ref.var) in written and not (ref.index == _POST and one_per_target):
                     raise BackendError(
@@ -306,8 +308,9 @@ class Twin(nn.Module):
         # presynaptic and postsynaptic indices), and whether a (pre, post)
         # pair occurs twice there (then contributions must be accumulated)
         groups = []
-        for d in sorted(set(delays.tolist())):
-            where = torch.nonzero(delays == d).flatten() if len(set(delays.tolist())) > 1 else None
+        distinct = sorted(set(delays.tolist()))
+        for d in distinct:
+            where = torch.nonzero(delays == d).flatten() if len(distinct) > 1 else None
             pre = self._pathways[block.group]["pre"] if where is None else self._pathways[block.group]["pre"][where]
             post = self._pathways[block.group]["post"] if where is None else self._pathways[block.group]["post"][where]
             n_post = self.program.sizes[block.extra["target"]]
@@ -442,6 +445,9 @@ class Twin(nn.Module):
             "steps": {pop: x[:n_steps].unbind(0) for pop, x in inputs.items()},
             "drive": {pop: {var: v[:n_steps].to(self.float_dtype).unbind(0) for var, v in variables.items()} for pop, variables in drive.items()},
         }
+        # dense contributions of the input populations, for all steps at once
+        # (also when checkpointing: the chunks read them, so both runs agree bit for bit)
+        call.inputs = self._dense_inputs(call, history, feeds["inputs"], n_steps)
         if checkpoint_every is not None and checkpoint_every < n_steps and torch.is_grad_enabled():
             spikes, traces, state, history = self._run_checkpointed(call, state, history, feeds, n_steps, record, start_step, checkpoint_every)
         else:
@@ -519,7 +525,6 @@ class Twin(nn.Module):
         """Steps ``begin .. end - 1`` of the feeds (updates ``state`` and ``history`` in
         place); returns per-step lists of spikes (empty for input populations) and traces."""
         batch, device = call.batch, call.dt.device
-        call.inputs = self._dense_inputs(call, history, feeds["inputs"], begin, end)
         spikes_out = {g: [] for g in self.program.spiking}
         traces = {pop: {var: [] for var in vars_} for pop, vars_ in record.items()}
         t = None
@@ -535,7 +540,7 @@ class Twin(nn.Module):
                 elif kind == "drive":
                     state[(block.group, block.extra["var"])] = feeds["drive"][block.group][block.extra["var"]][k]
                 elif kind == "pathway":
-                    self._run_pathway(plan, call, state, fired, history, stacks, t, k - begin)
+                    self._run_pathway(plan, call, state, fired, history, stacks, t, k)
                 elif kind == "summed":
                     self._run_summed(plan, call, state, t)
                 else:
@@ -772,23 +777,22 @@ class Twin(nn.Module):
             matrices.append((stmt, per_delay))
         return matrices
 
-    def _dense_inputs(self, call: _Call, history: dict, inputs: dict, begin: int, end: int) -> dict:
-        """Dense contributions of input populations for steps ``begin .. end - 1``,
+    def _dense_inputs(self, call: _Call, history: dict, inputs: dict, n: int) -> dict:
+        """Dense contributions of input populations for the call's ``n`` steps,
         one matrix product per delay over all steps (input spikes are known in
         advance): ``block name -> [per target statement: tuple of (batch, n_post)]``."""
         out = {}
-        n = end - begin
         for name in self._from_inputs:
             block = self._dense_blocks[name][0]
             source = block.extra["source"]
-            x = inputs[source][begin:end].to(self.float_dtype)
-            carried = history[source]  # spikes of the steps before `begin`, oldest first
+            x = inputs[source][:n].to(self.float_dtype)
+            carried = history[source]  # spikes of the steps before the call, oldest first
             depth = len(carried)
             totals = []
             for _, per_delay in call.dense[name]:
                 total = None
                 for d, weights in per_delay:
-                    # spikes of steps k - d for k = begin .. end - 1
+                    # spikes of steps k - d for k = 0 .. n - 1
                     if d == 0:
                         delayed = x
                     else:
