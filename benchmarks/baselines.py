@@ -45,6 +45,19 @@ def _matrix(twin, projection: str) -> torch.Tensor:
     return w
 
 
+def _products(spikes, matrices):
+    return [spikes @ m for m in matrices]
+
+
+def _event_products(spikes, matrices):
+    """The twin's event-driven products (`bioadapt.backends.torch.events`),
+    the events found once for all matrices, as the twin does."""
+    from bioadapt.backends.torch.events import Events, pays, spike_product
+
+    found = Events.find(spikes.reshape(-1, spikes.shape[-1]), binary=True) if any(pays(spikes, m) for m in matrices) else None
+    return [spike_product(spikes, m, True, found) if found is not None and pays(spikes, m) else spikes @ m for m in matrices]
+
+
 class HandWritten(nn.Module):
     """The benchmark network in plain eager PyTorch, parameters copied from ``twin``.
 
@@ -58,14 +71,20 @@ class HandWritten(nn.Module):
     ``w = _decay_w*w + (1 - _decay_w)*(a*u + b*z)``), with the same hoisting
     of time-constant factors: the limit of eager PyTorch for that program,
     which separates the cost of the twin's generality from the cost of the
-    expression form.
+    expression form. ``events=True`` (natural form) multiplies spikes with
+    weights as the twin's dense pathways do, from the spikes' events
+    (`bioadapt.backends.torch.events`): the same algorithm, for the cost of
+    generality alone.
     """
 
-    def __init__(self, twin, form: str = "natural"):
+    def __init__(self, twin, form: str = "natural", events: bool = False):
         super().__init__()
         if form not in ("natural", "program"):
             raise ValueError(f"form must be 'natural' or 'program', got {form!r}")
+        if events and form != "natural":
+            raise ValueError("events=True is written for the natural form")
         self.form = form
+        self.events = events
         self.layers = [g for g in ("h1", "h2", "h3", "h4") if g in twin.program.sizes]
         self.dt = twin.program.dt
         p = nn.ParameterDict()
@@ -101,7 +120,8 @@ class HandWritten(nn.Module):
         gain_o = 1 - alpha_o
         # input projection of all steps at once; unbind, not x_in[k]: the
         # backward of indexing would build a (T, B, N) gradient per step
-        x_in = (x @ w_in[0]).unbind(0)
+        product = _event_products if self.events else _products
+        x_in = product(x, [w_in[0]])[0].unbind(0)
         zeros = [x.new_zeros(B, w.shape[1]) for w in w_in]
         u, w, current = list(zeros), list(zeros), list(zeros)
         y = current_o = x.new_zeros(B, p["w_out"].shape[1])
@@ -113,10 +133,11 @@ class HandWritten(nn.Module):
                 u[n] = alpha[n] * u[n] + gain_u[n] * (current[n] - w[n])
             y = alpha_o * y + gain_o * current_o
             s = [_SpikeFn.apply(u[n] - theta[n]) for n in range(n_layers)]
+            # each layer's spikes times its outgoing matrices
+            out = [product(s[n], [w_rec[n], w_in[n + 1] if n + 1 < n_layers else p["w_out"]]) for n in range(n_layers)]
             for n in range(n_layers):
-                feed = x_in[k] if n == 0 else s[n - 1] @ w_in[n]
-                current[n] = feed + s[n] @ w_rec[n]
-            current_o = s[-1] @ p["w_out"]
+                current[n] = (x_in[k] if n == 0 else out[n - 1][1]) + out[n][0]
+            current_o = out[-1][1]
             for n in range(n_layers):
                 u[n] = u[n] * (1 - s[n].detach())  # reset to u_rest = 0
                 w[n] = beta[n] * w[n] + gain_a[n] * u[n] + gain_b[n] * s[n]

@@ -43,8 +43,8 @@ def check_same_network(config: dict, batch: int = 4) -> dict:
     with torch.no_grad():
         out = twin(inputs={"inp": x}, record={"out": ["y"]})
     check = {}
-    for form in ("natural", "program"):
-        hand = HandWritten(twin, form=form)
+    for form in ("natural", "program", "events"):
+        hand = HandWritten(twin, events=True) if form == "events" else HandWritten(twin, form=form)
         with torch.no_grad():
             y, spikes = hand(x)
         check[form] = {
@@ -74,7 +74,12 @@ def main():
 
     spec = network_from_dict(config)
     twin = Twin(spec, dtype=torch.float32, synapses="dense")
-    models = {"twin": twin, "hand-written": HandWritten(twin), "hand-written, program form": HandWritten(twin, form="program")}
+    models = {
+        "twin": twin,
+        "hand-written": HandWritten(twin),
+        "hand-written, program form": HandWritten(twin, form="program"),
+        "hand-written, event products": HandWritten(twin, events=True),
+    }
     # the same gradients: the hand-written loops reset to the constant 0 and
     # have no u_rest to train, so the twin does not train it either
     frozen = [f"{g}.u_rest" for g in models["hand-written"].layers]
@@ -120,6 +125,7 @@ def main():
     if "snntorch" in models:
         results["twin"]["speedup_over_snntorch"] = train["snntorch"]["cpu_min_s"] / train["twin"]["cpu_min_s"]
     results["twin"]["ratio_to_program_form"] = train["twin"]["cpu_min_s"] / train["hand-written, program form"]["cpu_min_s"]
+    results["twin"]["ratio_to_event_products"] = train["twin"]["cpu_min_s"] / train["hand-written, event products"]["cpu_min_s"]
     results["check_float64"] = check
     table = [
         [name, fmt(train[name]["cpu_min_s"]), fmt(train[name]["cpu_median_s"]), fmt(train[name]["cpu_min_s"] / args.steps), f"{train[name]['cpu_min_s'] / base:.2f}", fmt(infer[name]["cpu_min_s"])]
@@ -127,14 +133,15 @@ def main():
     ]
     notes = [
         f"network: {args.inputs} Poisson inputs, {' x '.join(map(str, args.hidden))} recurrent SE-adLIF, 20 leaky-integrator outputs; {args.steps} steps, batch {args.batch}, float32, CPU, {args.threads} torch thread(s); minimum CPU time of {args.reps} interleaved repetitions (ratios from it)",
-        f"twin: synapses='dense', the parameters of the hand-written loops trained ({', '.join(frozen)} frozen: the loops reset to a constant); snnTorch: RLeaky layers of the same sizes (no adaptation variable)",
-        "hand-written: the SE-adLIF step as one writes it by hand (u = alpha*u + (1 - alpha)*(I - w), reset by multiplication, gains of w multiplied once); 'program form': the same loop with the expressions of the program Brian2 generates, which the twin executes (reset as a select, w = beta*w + (1 - beta)*(a*u + b*z))",
+        f"twin: synapses='dense' (spike products from the spikes' events on the CPU, bioadapt/backends/torch/events.py), the parameters of the hand-written loops trained ({', '.join(frozen)} frozen: the loops reset to a constant); snnTorch: RLeaky layers of the same sizes (no adaptation variable)",
+        "hand-written: the SE-adLIF step as one writes it by hand (u = alpha*u + (1 - alpha)*(I - w), reset by multiplication, gains of w multiplied once); 'program form': the same loop with the expressions of the program Brian2 generates, which the twin executes (reset as a select, w = beta*w + (1 - beta)*(a*u + b*z)); 'event products': the natural loop with the twin's event-driven spike products (the same algorithm as the twin)",
         *(
             f"float64 check, twin vs hand-written ({form}): {c['spike_mismatches']} spike mismatches of {c['spikes_twin']} spikes, max readout difference {c['max_abs_readout_difference']:.2g}"
             for form, c in check.items()
         ),
     ]
     notes.append(f"twin / hand-written, program form: {results['twin']['ratio_to_program_form']:.2f}")
+    notes.append(f"twin / hand-written, event products: {results['twin']['ratio_to_event_products']:.2f} (the cost of the twin's generality at the same algorithm)")
     if "snntorch" in models:
         notes.append(f"snnTorch / twin: {results['twin']['speedup_over_snntorch']:.2f} (the twin is that many times faster)")
     save(args.name, info, {"args": vars(args), "network": config}, results, table, ["model", "train step (fwd+bwd), CPU, min", "CPU, median", "per time step", "x hand-written", "forward, no grad, CPU, min"], notes)

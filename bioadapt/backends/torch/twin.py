@@ -44,6 +44,7 @@ from .plan import SCALAR, BlockPlan, plan_block
 from .program import Block, Program, Ref, extract_program
 from ...schemes.exact import DERIVED_PREFIX, linear_system
 from .delays import RELAXATIONS, RelaxedDelays
+from .events import Events, pays, spike_product
 from .spikes import Surrogate, spike, spike_where
 from .translate import MATH_MODES, divide
 
@@ -212,6 +213,7 @@ class Twin(nn.Module):
         generators = {b.group: position[b.name] for b in prog.blocks if b.kind == "generator"}
         self._generators = set(generators)
         self._emitting = tuple(g for g in prog.spiking if g not in generators)
+        self._dense_sources = {b.extra["source"] for b, _ in self._dense_blocks.values()}
         self._from_inputs = {name for name, (b, _) in self._dense_blocks.items() if generators.get(b.extra["source"], len(prog.blocks)) < position[name]}
         self.relaxed_delays = nn.ModuleDict()  # projection -> RelaxedDelays (see `learn_delays`)
 
@@ -445,6 +447,9 @@ class Twin(nn.Module):
             "steps": {pop: x[:n_steps].unbind(0) for pop, x in inputs.items()},
             "drive": {pop: {var: v[:n_steps].to(self.float_dtype).unbind(0) for var, v in variables.items()} for pop, variables in drive.items()},
         }
+        # input spikes are 0/1 as documented, or counts/weights: the event
+        # product then multiplies each event by its value
+        call.binary = {pop: bool(((x == 0) | (x == 1)).all()) for pop, x in feeds["inputs"].items() if pop in self._dense_sources}
         # dense contributions of the input populations, for all steps at once
         # (also when checkpointing: the chunks read them, so both runs agree bit for bit)
         call.inputs = self._dense_inputs(call, history, feeds["inputs"], n_steps)
@@ -545,6 +550,8 @@ class Twin(nn.Module):
                     self._run_summed(plan, call, state, t)
                 else:
                     self._run_neurons(plan, call, state, fired, history, t, masks)
+            if call.events:  # keep the events of spikes still read (delays)
+                call.events = {key: found for key, found in call.events.items() if found[2] == k}
             for group in self._emitting:
                 s = fired.get(group)
                 if s is None:
@@ -798,7 +805,7 @@ class Twin(nn.Module):
                     else:
                         earlier = torch.stack(carried[depth - d : depth - d + n]) if d <= depth else None
                         delayed = torch.cat([earlier, x[: max(n - d, 0)]]) if n > d else earlier
-                    product = delayed @ weights
+                    product = spike_product(delayed, weights, call.binary[source])
                     total = product if total is None else total + product
                 totals.append(total.unbind(0))
             out[name] = totals
@@ -809,6 +816,7 @@ class Twin(nn.Module):
         n_post = self.program.sizes[block.extra["target"]]
         precomputed = call.inputs.get(block.name)
         depth = len(hist)
+        binary = call.binary.get(block.extra["source"], True)  # threshold spikes are 0/1
         for index, (stmt, per_delay) in enumerate(call.dense[block.name]):
             ref = block.refs[stmt.var]
             if precomputed is not None:
@@ -816,7 +824,7 @@ class Twin(nn.Module):
             else:
                 total = None
                 for d, weights in per_delay:
-                    product = hist[depth - 1 - d] @ weights
+                    product = self._spike_product(call, hist[depth - 1 - d], weights, binary, k)
                     total = product if total is None else total + product
             key = (ref.owner, ref.var)
             if ref.conditional is not None and ref.conditional not in block.override:
@@ -825,6 +833,20 @@ class Twin(nn.Module):
             # a target cleared this step (I = 0) takes the sum itself: +0 + x is
             # x except for x = -0 (the dense sums are not Brian2's order anyway)
             state[key] = _expand(total, (call.batch, n_post)) if id(current) in call.zeros else _expand(current, (call.batch, n_post)) + total
+
+    @staticmethod
+    def _spike_product(call: _Call, spikes, weights, binary: bool, k: int):
+        """``spikes @ weights`` from the spikes' events where that pays
+        (`.events`); the events of a step's spikes are found once and shared
+        by every pathway and delay that reads them."""
+        if not pays(spikes, weights):
+            return spikes @ weights
+        found = call.events.get(id(spikes))
+        if found is None or found[0] is not spikes:
+            found = [spikes, Events.find(spikes, binary), k]
+            call.events[id(spikes)] = found
+        found[2] = k
+        return spikes @ weights if found[1] is None else spike_product(spikes, weights, binary, found[1])
 
     def _run_summed(self, plan: BlockPlan, call: _Call, state, t):
         block = plan.block
@@ -895,6 +917,8 @@ class _Call:
     finite: set = field(default_factory=set)
     zeros: set = field(default_factory=set)
     dense: dict = field(default_factory=dict)  # pathway block name -> [(statement, [(delay, W)])]
+    binary: dict = field(default_factory=dict)  # input population -> its spikes are all 0 or 1
+    events: dict = field(default_factory=dict)  # id(spikes) -> [spikes, Events or None, last step read]
     inputs: dict = field(default_factory=dict)  # pathway block name -> precomputed input contributions per step
 
 
