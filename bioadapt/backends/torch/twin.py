@@ -522,6 +522,8 @@ class Twin(nn.Module):
                             call.finite.add(id(cast))
                             if not torch.any(cast.signbit() | (cast != 0)):
                                 call.zeros.add(id(cast))
+                            elif bool((cast == 1).all()):
+                                call.ones.add(id(cast))
         for name, (block, dense) in self._dense_blocks.items():
             call.dense[name] = self._dense_weights(block, dense, call.envs[name], device)
         return call
@@ -693,8 +695,9 @@ class Twin(nn.Module):
                     # a spike variable cleared every step and set to a constant
                     # by the reset (z = 1): where(s > 0, c, +0) is s*c bit for
                     # bit (s is 0 or 1, c finite), and d/ds = c = new - old, the
-                    # gradient spike_where gives, without a Python autograd node
-                    state[(ref.owner, ref.var)] = s * new
+                    # gradient spike_where gives, without a Python autograd node;
+                    # s*1 is s itself
+                    state[(ref.owner, ref.var)] = s if id(new) in call.ones else s * new
                 else:
                     state[(ref.owner, ref.var)] = spike_where(s, new, _expand(old, shape), mask)
             return
@@ -913,9 +916,10 @@ class _Call:
     fixed: dict  # (owner, var) -> tensor: propagators of the exact scheme
     envs: dict  # block name -> {name: value} for the block's fixed names and hoisted expressions
     casts: dict  # (block name, body index) -> fixed value of a write, at the block's shape
-    # ids of the casts (constants, no gradient) that are finite, and +0 everywhere (`Twin._run_dense`, the reset)
+    # ids of the casts (constants, no gradient) that are finite, +0 everywhere, 1 everywhere (`Twin._run_dense`, the reset)
     finite: set = field(default_factory=set)
     zeros: set = field(default_factory=set)
+    ones: set = field(default_factory=set)
     dense: dict = field(default_factory=dict)  # pathway block name -> [(statement, [(delay, W)])]
     binary: dict = field(default_factory=dict)  # input population -> its spikes are all 0 or 1
     events: dict = field(default_factory=dict)  # id(spikes) -> [spikes, Events or None, last step read]
