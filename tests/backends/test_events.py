@@ -102,3 +102,25 @@ def test_twin_with_events_equals_twin_without(always_events, monkeypatch, counts
     assert g_events.keys() == g_dense.keys()
     for name in g_dense:
         torch.testing.assert_close(g_events[name], g_dense[name], rtol=1e-9, atol=1e-12)
+
+
+def test_learned_delays_with_events_equal_learned_delays_without(always_events, monkeypatch):
+    """Learnable delays: one product per tap from the same events; the
+    gradient reaches the positions through the taps' weight gradients."""
+    spec = network_from_dict(model_network("adlif", steps=80))
+
+    def run():
+        twin = Twin(spec, synapses="dense")
+        relaxed = twin.learn_delays("hid_to_hid_1", 6)
+        out = twin(inputs=twin.default_inputs(batch=2), record={"hid": ["u"]})
+        (out.traces["hid"]["u"] ** 2).mean().backward()
+        return out, relaxed.position.grad
+
+    with_events, g_events = run()
+    assert always_events
+    monkeypatch.setattr(events, "EVENTS_FROM_SIZE", float("inf"))
+    without, g_dense = run()
+    assert torch.equal(with_events.spikes["hid"], without.spikes["hid"])
+    torch.testing.assert_close(with_events.traces["hid"]["u"], without.traces["hid"]["u"], rtol=0, atol=1e-12)
+    assert torch.any(g_dense != 0)
+    torch.testing.assert_close(g_events, g_dense, rtol=1e-9, atol=1e-12)

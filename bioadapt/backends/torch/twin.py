@@ -97,7 +97,8 @@ class Twin(nn.Module):
         ``exact`` adds synaptic contributions one by one in Brian2's spike-queue
         order (bitwise equal sums). ``dense`` multiplies delayed spike vectors
         with one weight matrix per distinct delay (fast, batched, GPU-friendly;
-        sums are rounded in another order). ``dense`` applies to ``on_pre``
+        sums are rounded in another order; on the CPU, products large enough
+        to pay are computed from the spikes' events, see `.events`). ``dense`` applies to ``on_pre``
         code of the form ``X_post += f(synaptic variables)``; other pathways
         stay exact.
 
