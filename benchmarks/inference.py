@@ -22,6 +22,15 @@ simulated time of all samples over the CPU time.
 Before timing, one sample is run on both and compared (the twin in float64
 with exact synapses and ``math="libm"``, the setting that is bitwise equal to
 cpp_standalone).
+
+``--train-steps N`` first trains the network (its synaptic weights, Adam, the
+twin in float32 with dense synapses, batch 64, the trainer's firing-rate
+regularization towards 10 Hz) for N steps on a synthetic
+20-class task (`pattern_task`: each class raises the rate of its own fifth
+of the input channels to 60 Hz over a 20 Hz background), and then times
+inference of the trained network on test samples of that task; the accuracy
+of Brian2's readout and of the twin's on them is reported. Without it the
+network keeps its random weights and the inputs are 20 Hz Poisson.
 """
 
 from __future__ import annotations
@@ -45,6 +54,7 @@ from common import adlif_network, fmt, machine, poisson_inputs, save
 
 from bioadapt import network_from_dict
 from bioadapt.backends.brian.standalone import StandaloneNetwork
+from bioadapt.train.params import apply_params
 from bioadapt.backends.torch import Twin
 from bioadapt.result import sort_spikes
 
@@ -86,6 +96,48 @@ def brian_inference(spec, rasters, compile_dir=None, fast_math=False, reps: int 
     return {"compile_s": compile_time, "loop_cpu_s": [min(v) for v in loop], "call_s": [min(v) for v in call], "call_cpu_s": [min(v) for v in call_cpu], "all_loop_cpu_s": loop, "results": results}
 
 
+def pattern_task(steps: int, samples: int, n_in: int, n_classes: int = 20, seed: int = 0, pattern_seed: int = 7):
+    """Rasters ``(steps, samples, n_in)`` and labels: class c raises its own
+    random fifth of the channels from 20 Hz to 60 Hz (dt = 1 ms)."""
+    patterns = torch.rand(n_classes, n_in, generator=torch.Generator().manual_seed(pattern_seed)).argsort(1)[:, : n_in // 5]
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.randint(0, n_classes, (samples,), generator=g)
+    rates = torch.full((samples, n_in), 0.02)
+    rates[torch.arange(samples)[:, None], patterns[labels]] = 0.06
+    x = (torch.rand(steps, samples, n_in, generator=g) < rates).float()
+    return x, labels
+
+
+def train_weights(spec, steps: int, batch: int = 64, lr: float = 2e-3, seed: int = 1, rate_hz: float = 10.0, strength: float = 100.0):
+    """Train every projection's weights of ``spec`` on `pattern_task`; the spec
+    with the trained weights, and the loss and accuracy of the last steps.
+
+    The loss is the readout's cross-entropy plus the trainer's firing-rate
+    regularization (``rate_regularization``: strength times the mean squared
+    difference of each hidden neuron's spikes per step from ``rate_hz * dt``)."""
+    twin = Twin(spec, dtype=torch.float32, synapses="dense")
+    weights = [twin.params[p.name]["weight"] for p in spec.projections]
+    for table in twin.params.values():
+        for value in table.values():
+            value.requires_grad_(any(value is w for w in weights))
+    optimizer = torch.optim.Adam(weights, lr=lr)
+    history = []
+    for step in range(steps):
+        x, labels = pattern_task(spec.n_steps, batch, spec.populations["inp"].size, seed=seed + 1000 * step)
+        out = twin(inputs={"inp": x}, record={"out": ["y"]})
+        y = out.traces["out"]["y"].mean(0)
+        loss = torch.nn.functional.cross_entropy(y, labels)
+        for pop in spec.populations:
+            if pop.startswith("h"):
+                loss = loss + strength * ((out.spikes[pop].mean(0) - rate_hz * spec.dt) ** 2).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        history.append((float(loss), float((y.argmax(1) == labels).float().mean())))
+    trained = {p.name: {"weight": (p.weight_unit, twin.params[p.name]["weight"].detach().double().numpy())} for p in spec.projections}
+    return apply_params(spec, {"dt": spec.dt, "groups": trained}), history
+
+
 def twin_inference(twin, x: torch.Tensor, batch: int, reps: int) -> dict:
     """Whole test set in batches; best of ``reps`` (wall and CPU time)."""
     wall, cpu = [], []
@@ -110,6 +162,7 @@ def main():
     parser.add_argument("--reps", type=int, default=3, help="passes over the test set (Brian2 and twin); per sample the fastest counts")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--fast-math", action="store_true", help="also compile with Brian2's fast-math flags")
+    parser.add_argument("--train-steps", type=int, default=0, help="train the weights this many steps on a 20-class task first (0: random weights, 20 Hz inputs)")
     parser.add_argument("--name", default="inference")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -117,6 +170,13 @@ def main():
     config = adlif_network(n_in=args.inputs, hidden=tuple(args.hidden), steps=args.steps)
     spec = network_from_dict(config)
     x = poisson_inputs(args.steps, args.samples, args.inputs, seed=3)  # (T, samples, n_in)
+    labels, training = None, None
+    if args.train_steps:
+        start = time.process_time()
+        spec, history = train_weights(spec, args.train_steps)
+        training = {"steps": args.train_steps, "cpu_s": time.process_time() - start, "last_10_loss": float(np.mean([h[0] for h in history[-10:]])), "last_10_accuracy": float(np.mean([h[1] for h in history[-10:]])), "history": history}
+        print(f"trained {args.train_steps} steps: loss {training['last_10_loss']:.3f}, accuracy {training['last_10_accuracy']:.3f} (last 10 batches)")
+        x, labels = pattern_task(args.steps, args.samples, args.inputs, seed=10**6)
     rasters = [x[:, n].double().numpy() for n in range(args.samples)]
     simulated = args.steps * spec.dt
 
@@ -164,9 +224,17 @@ def main():
     }
     table.append([f"twin float32 dense, batch {args.batch}, no grad", fmt(twin_cpu / args.samples), f"{args.samples * simulated / twin_cpu:.0f}x", f"{args.samples / twin_cpu:.1f}", "-"])
     results["firing_rates_hz"] = rates
+    if training is not None:
+        brian_y = np.stack([r.traces["out"]["y"] for r in brian["results"]])  # (samples, steps, n_out)
+        with torch.no_grad():
+            twin_y = fast(inputs={"inp": x}, record={"out": ["y"]}).traces["out"]["y"].mean(0)
+        training["test_accuracy_brian"] = float(np.mean(brian_y.mean(1).argmax(1) == labels.numpy()))
+        training["test_accuracy_twin_float32"] = float((twin_y.argmax(1) == labels).float().mean())
+        results["training"] = training
     results["first_sample_identical_spikes_cpp_vs_twin_float64_libm"] = check
+    task = "Poisson inputs (20 Hz)" if training is None else f"inputs of the 20-class pattern task (20 Hz, a fifth of the channels at 60 Hz), weights trained {args.train_steps} steps (last 10 batches: loss {training['last_10_loss']:.3f}, accuracy {training['last_10_accuracy']:.3f}; test accuracy of the readout: Brian2 {training['test_accuracy_brian']:.3f}, twin float32 {training['test_accuracy_twin_float32']:.3f})"
     notes = [
-        f"network: {args.inputs} Poisson inputs (20 Hz), {' x '.join(map(str, args.hidden))} recurrent SE-adLIF, 20 leaky-integrator outputs, dt = 1 ms, {args.steps} steps ({simulated * 1e3:.0f} ms) per sample, {args.samples} samples; mean rates inp {rates['inp']:.1f} Hz, h1 {rates['h1']:.1f} Hz, h2 {rates['h2']:.1f} Hz",
+        f"network: {args.inputs} {task}, {' x '.join(map(str, args.hidden))} recurrent SE-adLIF, 20 leaky-integrator outputs, dt = 1 ms, {args.steps} steps ({simulated * 1e3:.0f} ms) per sample, {args.samples} samples; mean rates inp {rates['inp']:.1f} Hz, h1 {rates['h1']:.1f} Hz, h2 {rates['h2']:.1f} Hz",
         f"cpp_standalone: compiled once (time: code generation + g++), then one binary run per sample with the sample's inputs as run_args; single-threaded (no OpenMP). 'simulation loop': Brian2's own timing of the loop in the binary (std::clock, CPU time); 'whole run() call': CPU time of the binary process plus this process's Python side; each the median over samples of the fastest of {args.reps} runs per sample",
         f"twin: {args.threads} torch thread(s), CPU time of the best of {args.reps} passes over the test set",
         f"first sample, cpp_standalone vs twin (float64, exact synapses, libm math): identical spikes: {check}",
