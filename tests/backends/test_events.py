@@ -124,3 +124,8 @@ def test_learned_delays_with_events_equal_learned_delays_without(always_events, 
     torch.testing.assert_close(with_events.traces["hid"]["u"], without.traces["hid"]["u"], rtol=0, atol=1e-12)
     assert torch.any(g_dense != 0)
     torch.testing.assert_close(g_events, g_dense, rtol=1e-9, atol=1e-12)
+
+
+def test_empty_shapes_take_the_matrix_product(always_events):
+    for spikes, weights in ((torch.zeros(4, 0), torch.zeros(0, 3)), (torch.zeros(0, 5), torch.zeros(5, 3))):
+        assert torch.equal(spike_product(spikes, weights), spikes @ weights)

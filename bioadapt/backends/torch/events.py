@@ -6,21 +6,22 @@ biological rates), so on the CPU the twin computes the forward product and
 the weight gradient from the events alone, as an event-driven simulator
 does:
 
-- forward: the rows of ``W`` of the neurons that fired, added into each
-  sample's output (``index_add``);
-- backward, weight gradient: each event adds the output gradient of its
-  sample to its neuron's row (``index_add``);
+- forward: for each row (sample), the sum of the rows of ``W`` of the
+  neurons that fired (``embedding_bag``, one bag per row);
+- backward, weight gradient: for each neuron, the sum of the output
+  gradients of the rows in which it fired (``embedding_bag``, one bag per
+  neuron);
 - backward, spike gradient (for the surrogate): ``grad @ W.T``, dense, as
   the surrogate derivative is non-zero for every neuron.
 
-Where the product is small or events are not sparse enough for this to pay
-(`EVENTS_FROM_SIZE`, `DENSE_ABOVE`), on CUDA tensors (where ``index_add`` is
-atomic, hence not deterministic, and dense products are fast), and for
-empty inputs, the ordinary matrix product is used. The sums are the same
-numbers added in another order than ``spikes @ W``, so results agree to
-rounding (the dense pathway is not Brian2's summation order either; the
-``exact`` synaptic mode is). A given input always takes the same branch,
-so repeated runs are bitwise identical.
+Non-binary entries (input counts) weight their event. Where the product is
+small or events are not sparse enough for this to pay (`EVENTS_FROM_SIZE`,
+`DENSE_ABOVE`), and on CUDA tensors (where index-based sums are atomic,
+hence not deterministic, and dense products are fast), the ordinary matrix
+product is used. The sums are the same numbers added in another order than
+``spikes @ W``, so results agree to rounding (the dense pathway is not
+Brian2's summation order either; the ``exact`` synaptic mode is). A given
+input always takes the same branch, so repeated runs are bitwise identical.
 """
 
 from __future__ import annotations
@@ -95,8 +96,9 @@ class _SpikeProduct(torch.autograd.Function):
 
 def pays(spikes: torch.Tensor, weights: torch.Tensor) -> bool:
     """Whether ``spikes @ weights`` is large enough for events to be worth finding."""
-    rows = spikes.numel() // spikes.shape[-1] if spikes.dim() else 0
-    return spikes.device.type == "cpu" and rows * weights.numel() >= EVENTS_FROM_SIZE
+    if spikes.device.type != "cpu" or spikes.dim() == 0 or spikes.shape[-1] == 0:
+        return False
+    return spikes.numel() // spikes.shape[-1] * weights.numel() >= EVENTS_FROM_SIZE
 
 
 def spike_product(spikes: torch.Tensor, weights: torch.Tensor, binary: bool = False, events: Events | None = None) -> torch.Tensor:
