@@ -13,10 +13,16 @@ written as the decay towards the variable's fixed point R_k = -B_k/A_k,
 
 (``u = alpha*u + (1 - alpha)*(I - w)`` for the adaptive LIF). This is the same
 map with half the operations of Brian2's exponential-Euler form
-(``_BA_u = -tau_u*(I/tau_u - w/tau_u)``, two divisions), and ``_decay_x`` and
-``1 - _decay_x`` read only parameters and ``dt`` when A_k does, so the twin
-computes them once per call (`bioadapt.backends.torch.plan`); Brian2 runs the
-very same statements, so both still agree bit for bit.
+(``_BA_u = -tau_u*(I/tau_u - w/tau_u)``, two divisions).
+
+Where A_k is arithmetic in parameters that no code of the network writes (a
+time constant), exp(A_k*dt) is the same in every step: it becomes the derived
+per-neuron constant ``bioadapt_decay_x`` (`DecaySystem`), computed once per
+network (numpy) and handed to Brian2 as a value, as the ``exact`` scheme's
+propagators are, so that Brian2 does not evaluate ``exp`` per neuron and step;
+the twin recomputes it from the parameters in every forward call, with the
+same numpy function forward and torch derivatives backward. Both backends run
+the same statements reading the same constants, so they agree bit for bit.
 
 The variables that appear in the threshold condition (the membrane) are
 advanced in the ``groups`` slot, before the threshold; all others in the
@@ -31,17 +37,26 @@ exp(-dt/tau_u)*exp(-dt/tau_w) for every coupling a (see
 
 from __future__ import annotations
 
+import numpy as np
 import sympy as sp
-from brian2.equations.equations import DIFFERENTIAL_EQUATION
+from brian2.equations.equations import DIFFERENTIAL_EQUATION, PARAMETER
 from brian2.parsing.sympytools import sympy_to_str
 from brian2.stateupdaters.base import StateUpdateMethod, UnsupportedEquationsException
 from brian2.stateupdaters.exponential_euler import get_conditionally_linear_system
 
-__all__ = ["SymplecticEuler", "sequential_code"]
+from ..errors import SchemeNotApplicable
+from .exact import DERIVED_PREFIX
+
+__all__ = ["SymplecticEuler", "sequential_code", "DecaySystem"]
 
 
-def sequential_code(equations, variables, names: list[str]) -> str:
-    """Abstract code advancing ``names`` one after the other (exponential Euler each)."""
+def sequential_code(equations, variables, names: list[str], decays: dict | None = None) -> str:
+    """Abstract code advancing ``names`` one after the other (exponential Euler each).
+
+    ``decays`` maps variables to the derived constants holding their
+    exp(A*dt) (`DecaySystem`); the others evaluate it in the code.
+    """
+    decays = decays or {}
     try:
         system = get_conditionally_linear_system(equations, variables)
     except ValueError:
@@ -57,11 +72,15 @@ def sequential_code(equations, variables, names: list[str]) -> str:
         if A == 0:
             code.append(f"{var} = {sympy_to_str(x + dt * B)}")
         elif B != 0:
-            decay = sp.Symbol(f"_decay_{var}")
-            code.append(f"{decay} = {sympy_to_str(sp.exp(A * dt))}")
+            if var in decays:
+                decay = sp.Symbol(decays[var])
+            else:
+                decay = sp.Symbol(f"_decay_{var}")
+                code.append(f"{decay} = {sympy_to_str(sp.exp(A * dt))}")
             code.append(f"{var} = {sympy_to_str(decay * x + (1 - decay) * fixed_point(A, B))}")
         else:
-            code.append(f"{var} = {sympy_to_str(x * sp.exp(A * dt))}")
+            factor = sp.Symbol(decays[var]) if var in decays else sp.exp(A * dt)
+            code.append(f"{var} = {sympy_to_str(x * factor)}")
     return "\n".join(code)
 
 
@@ -90,10 +109,70 @@ class SymplecticEuler(StateUpdateMethod):
             raise UnsupportedEquationsException("symplectic_euler cannot integrate stochastic equations.")
         later = set((method_options or {}).get("after_resets", ()))
         names = [v for v in ordered_diff_vars(equations) if v not in later]
-        return sequential_code(equations, variables, names)
+        return sequential_code(equations, variables, names, (method_options or {}).get("decays"))
 
 
-def after_reset_code(equations, variables, later: list[str]) -> str:
+def after_reset_code(equations, variables, later: list[str], decays: dict | None = None) -> str:
     """Abstract code of the ``after_resets`` part: the non-membrane variables."""
     names = [v for v in ordered_diff_vars(equations) if v in set(later)]
-    return sequential_code(equations, variables, names)
+    return sequential_code(equations, variables, names, decays)
+
+
+class DecaySystem:
+    """The per-neuron constants exp(A_x*dt) of the variables whose A_x is
+    arithmetic in parameters that nothing writes during a run.
+
+    The same interface as the exact scheme's `LinearSystem` (``parameters``,
+    `derived_names`, `propagators`, `torch_propagators`), so that Brian2
+    receives the values and the twin recomputes them with gradients.
+    """
+
+    def __init__(self, equations, written: set):
+        try:
+            system = get_conditionally_linear_system(equations, None)
+        except ValueError:
+            system = {}
+        dt = sp.Symbol("dt")
+        constant = {name for name in equations.names if equations[name].type == PARAMETER and name not in written}
+        self.names, self._products, used = [], {}, set()
+        for var in ordered_diff_vars(equations):
+            if var not in system:
+                continue
+            A = system[var][0]
+            symbols = {s.name for s in A.free_symbols}
+            if A == 0 or not symbols or not symbols <= constant or A.atoms(sp.Function):
+                continue
+            self.names.append(var)
+            self._products[var] = A * dt
+            used |= symbols
+        self.parameters = sorted(used)
+        plain = {s: sp.Symbol(s.name) for expr in self._products.values() for s in expr.free_symbols}
+        args = [sp.Symbol(p) for p in self.parameters] + [dt]
+        # arithmetic only: the same functions evaluate numpy arrays and torch tensors
+        self._functions = {var: sp.lambdify(args, expr.subs(plain), modules="numpy") for var, expr in self._products.items()}
+
+    def decays(self) -> dict:
+        """Variable -> name of its derived constant."""
+        return {var: f"{DERIVED_PREFIX}decay_{var}" for var in self.names}
+
+    def derived_names(self) -> list[str]:
+        return list(self.decays().values())
+
+    def propagators(self, values: dict, size: int, dt: float) -> dict:
+        """The derived constants for ``size`` neurons (SI parameter values; missing -> 0, as Brian2)."""
+        args = [np.broadcast_to(np.asarray(values.get(p, 0.0), dtype=float), (size,)) for p in self.parameters]
+        out = {}
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            for var, name in self.decays().items():
+                value = np.exp(np.broadcast_to(np.asarray(self._functions[var](*args, dt), dtype=float), (size,)))
+                if not np.all(np.isfinite(value)):
+                    raise SchemeNotApplicable(f"scheme 'symplectic_euler': exp({sympy_to_str(self._products[var])}) for '{var}' is not finite for some neurons (check the time constants).")
+                out[name] = value.copy()
+        return out
+
+    def torch_propagators(self, params: dict, size: int, dt: float) -> dict:
+        """The same constants computed with torch (differentiable; used for gradients)."""
+        import torch
+
+        args = [torch.broadcast_to(torch.as_tensor(params[p], dtype=torch.float64), (size,)) for p in self.parameters]
+        return {name: torch.exp(torch.broadcast_to(torch.as_tensor(self._functions[var](*args, dt), dtype=torch.float64), (size,))) for var, name in self.decays().items()}

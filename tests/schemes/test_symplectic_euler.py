@@ -1,5 +1,7 @@
 """symplectic_euler on any conditionally linear ODE model, in every backend."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -59,3 +61,86 @@ def test_unknown_scheme_lists_the_valid_ones():
     net = {"dt": "0.1*ms", "duration": "1*ms", "populations": {"p": {"model": "lif", "size": 2, "scheme": "leapfrog"}}}
     with pytest.raises(ConfigError, match=r"scheme 'leapfrog' is neither a program of model 'lif' \(none\) nor a scheme \(euler, exact, "):
         network_from_dict(net)
+
+
+def _adlif_spec(steps=400, **values):
+    net = model_network("adlif", steps=steps)
+    net["populations"]["hid"]["scheme"] = "symplectic_euler"
+    net["populations"]["hid"].setdefault("values", {}).update(values)
+    return network_from_dict(net)
+
+
+def test_time_constant_decays_are_constants_brian2_receives():
+    """exp(-dt/tau) is computed once per network (the derived constants
+    bioadapt_decay_*), not per neuron and step: the code Brian2 generates
+    (read back by the twin after Brian2's before_run) reads them."""
+    from bioadapt.backends.brian.build import build_network
+    from bioadapt.backends.brian.device import brian_device
+    from bioadapt.backends.torch.program import extract_program
+
+    spec = _adlif_spec()
+    pop = spec.populations["hid"]
+    with brian_device("numpy"):
+        group = build_network(spec).network["hid"]
+        for var, tau in (("u", "tau_u"), ("w", "tau_w")):
+            expected = np.exp(-spec.dt / np.broadcast_to(pop.values[tau], (pop.size,)))
+            assert np.array_equal(group.variables[f"bioadapt_decay_{var}"].get_value(), expected)
+    blocks = [b for b in extract_program(spec).blocks if b.group == "hid" and b.kind == "code"]
+    code = " ".join(repr(s) for b in blocks for s in b.scalar + b.vector)
+    assert "exp" not in code and "bioadapt_decay_u" in code and "bioadapt_decay_w" in code
+
+
+def test_a_time_constant_written_during_the_run_is_not_made_constant(tmp_path):
+    """A time constant that code writes (here an every-step block that lets
+    tau_w grow) keeps the per-step exp, and the twin still equals Brian2 bit
+    for bit; driven variables are excluded the same way."""
+    from bioadapt.backends.brian.build import decay_system
+    from bioadapt.backends.torch import Twin
+
+    spec = _adlif_spec(steps=200)
+    assert decay_system(spec, spec.populations["hid"]).names == ["u", "w"]
+    assert decay_system(spec, spec.populations["hid"], driven=["tau_u"]).names == ["w"]
+    model = (Path(__file__).parents[2] / "equations" / "adlif.toml").read_text()
+    model = model.replace('after_groups = """\nI = 0', 'after_groups = """\ntau_w = tau_w*1.01\nI = 0')
+    assert "tau_w*1.01" in model
+    (tmp_path / "growing.toml").write_text(model)
+    net = model_network("adlif", steps=200)
+    net["populations"]["hid"]["model"] = str(tmp_path / "growing.toml")
+    spec = network_from_dict(net)
+    assert decay_system(spec, spec.populations["hid"]).names == ["u"]
+    assert Twin(spec)._systems["hid"].names == ["u"]
+    res = {b: simulate(spec, backend=b, record={"hid": ["u", "w"]}) for b in ("numpy", "torch")}
+    assert res["numpy"].spike_count("hid") > 10
+    assert_same_spikes(res["numpy"], res["torch"])
+    assert_same_traces(res["numpy"], res["torch"])
+
+
+def test_gradient_through_the_decay_constants_matches_finite_differences():
+    import torch
+    from bioadapt.backends.torch import Twin
+
+    spec = _adlif_spec(steps=60, theta=1e3)  # no spikes: a smooth function of tau
+    twin = Twin(spec, synapses="dense")
+    inputs = twin.default_inputs(batch=2)
+    tau = twin.params["hid"]["tau_w"]
+
+    def loss():
+        out = twin(inputs=inputs, record={"hid": ["u", "w"]})
+        return (out.traces["hid"]["w"] ** 2).mean() + (out.traces["hid"]["u"] ** 2).mean()
+
+    twin.zero_grad()
+    loss().backward()
+    grad = tau.grad.clone()
+    assert torch.any(grad != 0)
+    assert not twin(inputs=inputs).spikes["hid"].any()
+    direction = torch.randn(tau.shape, dtype=tau.dtype, generator=torch.Generator().manual_seed(0)) * 1e-3
+    eps = 1e-4
+    with torch.no_grad():
+        base = tau.detach().clone()
+        tau.copy_(base + eps * direction)
+        up = loss()
+        tau.copy_(base - eps * direction)
+        down = loss()
+        tau.copy_(base)
+    numeric = float((up - down) / (2 * eps))
+    assert abs(float((grad * direction).sum()) - numeric) <= 1e-6 * abs(numeric) + 1e-12

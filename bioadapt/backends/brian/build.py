@@ -30,7 +30,7 @@ from brian2.utils.stringtools import get_identifiers
 from ...errors import BackendError, ConfigError, SchemeNotApplicable
 from ...schemes import brian_method
 from ...schemes.exact import linear_system
-from ...schemes.symplectic_euler import after_reset_code
+from ...schemes.symplectic_euler import DecaySystem, after_reset_code
 from ...network.spec import NetworkSpec, PopulationSpec, ProjectionSpec
 
 __all__ = ["BrianNetwork", "build_network"]
@@ -86,7 +86,39 @@ def _fail(pop_or_proj: str, what: str, exc: Exception, source: str):
     raise BackendError(f"{source}: {pop_or_proj}: Brian2 rejected the {what}: {root_message(exc)}") from None
 
 
-def _neuron_group(pop: PopulationSpec, spec: NetworkSpec, clock: Clock, namespace: dict, net: "BrianNetwork") -> NeuronGroup:
+def written_names(spec: NetworkSpec, pop: PopulationSpec, driven=()) -> set:
+    """Names of ``pop``'s variables that code of the network may write during a
+    run (conservatively: every name its reset, every-step and program code
+    mentions, every ``X_post``/``X_pre`` name of projections touching it, and
+    its driven variables)."""
+    model = pop.model
+    codes = [model.reset or ""] + list(model.every_step.values()) + [code for blocks in model.programs.values() for code in blocks.values()]
+    names = set(driven)
+    for code in codes:
+        names |= get_identifiers(code)
+    for proj in spec.projections:
+        for code in (proj.on_pre, proj.summed):
+            if not code:
+                continue
+            for name in get_identifiers(code):
+                if proj.target == pop.name and name.endswith("_post"):
+                    names.add(name[: -len("_post")])
+                if proj.source == pop.name and name.endswith("_pre"):
+                    names.add(name[: -len("_pre")])
+            if proj.summed and proj.target == pop.name:
+                names.add(proj.summed.split("=")[0].strip().removesuffix("_post"))
+    return names
+
+
+def decay_system(spec: NetworkSpec, pop: PopulationSpec, driven=()) -> DecaySystem | None:
+    """The derived decay constants of a ``symplectic_euler`` population, or None."""
+    if pop.is_input or pop.scheme in pop.model.programs or pop.scheme is None or not brian_method(pop.scheme).split_at_reset:
+        return None
+    system = DecaySystem(pop.model.brian_equations, written_names(spec, pop, driven))
+    return system if system.names else None
+
+
+def _neuron_group(pop: PopulationSpec, spec: NetworkSpec, clock: Clock, namespace: dict, net: "BrianNetwork", driven=()) -> NeuronGroup:
     model = pop.model
     scheme_name = pop.scheme
     uses_program = scheme_name in model.programs
@@ -108,6 +140,11 @@ def _neuron_group(pop: PopulationSpec, spec: NetworkSpec, clock: Clock, namespac
             membrane = get_identifiers(model.threshold)
             later = [v for v in model.brian_equations.diff_eq_names if v not in membrane]
             options = {"after_resets": later}
+        if scheme.split_at_reset:  # time-constant decays as derived constants
+            system = decay_system(spec, pop, driven)
+            if system is not None:
+                equations += "\n" + "\n".join(f"{name} : 1 (constant)" for name in system.derived_names())
+                options = dict(options or {}, decays=system.decays())
     try:
         group = NeuronGroup(
             pop.size,
@@ -122,14 +159,18 @@ def _neuron_group(pop: PopulationSpec, spec: NetworkSpec, clock: Clock, namespac
             namespace=namespace,
         )
         if later:
-            code = after_reset_code(group.equations, group.variables, later)
+            code = after_reset_code(group.equations, group.variables, later, (options or {}).get("decays"))
             group.run_regularly(code, when="after_resets", order=PROGRAM_ORDER, name=f"{pop.name}_scheme_after_resets")
     except Exception as exc:  # Brian2 raises many exception types for bad models
         _fail(f"population '{pop.name}' (model file {model.path}, scheme '{scheme_name}')", "model", exc, spec.source)
     for var, values in pop.values.items():
         group.variables[var].set_value(values)
     if system is not None:
-        for var, values in system.propagators(pop.values, pop.size, spec.dt).items():
+        try:
+            derived = system.propagators(pop.values, pop.size, spec.dt)
+        except SchemeNotApplicable as exc:
+            raise ConfigError(f"{spec.source}: [populations.{pop.name}] (model file {model.path}): {exc}") from None
+        for var, values in derived.items():
             group.variables[var].set_value(values)
         net.linear_systems[pop.name] = system  # to recompute propagators for new values
     blocks = dict(model.programs[scheme_name]) if uses_program else {}
@@ -229,7 +270,7 @@ def build_network(
                     raise ConfigError(f"drive for '{pop.name}.{var}' must have shape (n_steps, size) = {(spec.n_steps, pop.size)}, got {values.shape}.")
                 namespace[f"drive_{var}"] = TimedArray(values, dt=spec.dt * second, name=f"{pop.name}_drive_{var}_values")
                 net.timed_arrays[(pop.name, var)] = namespace[f"drive_{var}"]
-            group = _neuron_group(pop, spec, clock, namespace, net)
+            group = _neuron_group(pop, spec, clock, namespace, net, driven=tuple(drive.get(pop.name, {})))
             for var in drive.get(pop.name, {}):
                 if var not in group.variables or not re.match(r"^[A-Za-z_]\w*$", var):
                     raise ConfigError(f"drive: '{var}' is not a variable of population '{pop.name}'.")

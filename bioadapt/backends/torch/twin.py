@@ -43,6 +43,7 @@ from ...network.spec import NetworkSpec
 from .plan import SCALAR, BlockPlan, plan_block
 from .program import Block, Program, Ref, extract_program
 from ...schemes.exact import DERIVED_PREFIX, linear_system
+from ..brian.build import decay_system
 from .delays import RELAXATIONS, RelaxedDelays
 from .events import Events, pays, spike_product
 from .spikes import Surrogate, spike, spike_where
@@ -141,13 +142,19 @@ class Twin(nn.Module):
                 self._constants[(owner, var)] = tensor.to(dtype)
             else:
                 self._constants[(owner, var)] = tensor.to(torch.int64 if tensor.dtype != torch.bool else torch.bool)
-        # populations integrated with the exact scheme: their propagators are
-        # recomputed from the parameters in every forward (gradients flow)
+        # derived per-neuron constants (the exact scheme's propagators, the
+        # symplectic_euler decays): recomputed from the parameters in every
+        # forward (gradients flow), as Brian2 receives them
         self._systems = {}
         for pop in spec.populations.values():
-            if pop.is_input or pop.scheme in pop.model.programs or pop.scheme != "exact":
+            if pop.is_input or pop.scheme in pop.model.programs:
                 continue
-            system = linear_system(pop.model.brian_equations, f"{spec.source}: [populations.{pop.name}]")
+            if pop.scheme == "exact":
+                system = linear_system(pop.model.brian_equations, f"{spec.source}: [populations.{pop.name}]")
+            else:
+                system = decay_system(spec, pop, self.drive_vars.get(pop.name, ()))
+                if system is None:
+                    continue
             self._systems[pop.name] = system
             for name in system.parameters:
                 if pop.name not in self.params:
