@@ -105,8 +105,6 @@ def written_names(spec: NetworkSpec, pop: PopulationSpec, driven=()) -> set:
                     names.add(name[: -len("_post")])
                 if proj.source == pop.name and name.endswith("_pre"):
                     names.add(name[: -len("_pre")])
-            if proj.summed and proj.target == pop.name:
-                names.add(proj.summed.split("=")[0].strip().removesuffix("_post"))
     return names
 
 

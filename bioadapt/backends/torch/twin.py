@@ -499,7 +499,7 @@ class Twin(nn.Module):
         """Everything fixed over one forward call, computed once (gradients flow through it)."""
         dt = torch.tensor(self.program.dt, dtype=torch.float64, device=device)
         fixed = {}
-        # propagators of the exact scheme, from the current parameters
+        # derived constants (exact propagators, symplectic_euler decays), from the current parameters
         for pop, system in self._systems.items():
             names = system.derived_names()
             params = [self.params[pop][p] for p in system.parameters]
@@ -921,7 +921,7 @@ class _Call:
 
     batch: int
     dt: torch.Tensor
-    fixed: dict  # (owner, var) -> tensor: propagators of the exact scheme
+    fixed: dict  # (owner, var) -> tensor: derived constants (exact propagators, symplectic_euler decays)
     envs: dict  # block name -> {name: value} for the block's fixed names and hoisted expressions
     casts: dict  # (block name, body index) -> fixed value of a write, at the block's shape
     # ids of the casts (constants, no gradient) that are finite, +0 everywhere, 1 everywhere (`Twin._run_dense`, the reset)
