@@ -144,3 +144,27 @@ def test_gradient_through_the_decay_constants_matches_finite_differences():
         tau.copy_(base)
     numeric = float((up - down) / (2 * eps))
     assert abs(float((grad * direction).sum()) - numeric) <= 1e-6 * abs(numeric) + 1e-12
+
+
+@pytest.mark.brian_standalone
+def test_standalone_recomputes_decays_for_new_values(tmp_path):
+    """New time constants passed to a compiled network (run_args) get their decay constants."""
+    import dataclasses
+
+    from bioadapt.backends.brian.standalone import StandaloneNetwork
+
+    spec = _adlif_spec(steps=300)
+    net = StandaloneNetwork(spec, record={"hid": ["u", "w"]}, directory=str(tmp_path / "p"))
+    try:
+        tau_w = np.random.default_rng(4).uniform(30e-3, 300e-3, spec.populations["hid"].size)
+        hid = spec.populations["hid"]
+        new = dataclasses.replace(spec, populations=dict(spec.populations, hid=dataclasses.replace(hid, values=dict(hid.values, tau_w=tau_w))))
+        got = net.run(values={"hid": {"tau_w": tau_w}})
+    finally:
+        net.close()
+    want = simulate(new, backend="torch", record={"hid": ["u", "w"]}, math="libm")
+    old = simulate(spec, backend="torch", record={"hid": ["w"]}, math="libm")
+    assert got.spike_count("hid") > 10
+    assert not np.array_equal(old.traces["hid"]["w"], want.traces["hid"]["w"])
+    assert_same_spikes(got, want)
+    assert_same_traces(got, want)
