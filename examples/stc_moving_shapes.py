@@ -124,15 +124,7 @@ weight = "uniform(-0.1, 0.3)"
 
 NEIGHBOURS = "abs((i % {P}) % {G} - (j % {P}) % {G}) <= 1 and abs((i % {P}) // {G} - (j % {P}) // {G}) <= 1"
 
-STC_RECURRENCE = """
-[[projections]]
-name = "autapses"                # memory gain: the neuron's own previous spike
-source = "hid"
-target = "hid"
-on_pre = "G_h_post += weight"
-connect = "one_to_one"
-weight = "uniform(-0.5, 0.1)"
-
+LATERAL = """
 [[projections]]
 name = "lateral"                 # input gain: previous spikes of the 3x3 neighbourhood, all channels
 source = "hid"
@@ -141,6 +133,16 @@ on_pre = "G_x_post += weight"
 connect = {{ condition = "{neighbours} and i != j" }}
 weight = "uniform(-0.3, 0.3)"
 """
+
+STC_RECURRENCE = """
+[[projections]]
+name = "autapses"                # memory gain: the neuron's own previous spike
+source = "hid"
+target = "hid"
+on_pre = "G_h_post += weight"
+connect = "one_to_one"
+weight = "uniform(-0.5, 0.1)"
+""" + LATERAL
 
 STC_K_RECURRENCE = """
 [[projections]]
@@ -150,15 +152,7 @@ target = "hid"
 on_pre = "G_h_post += weight"
 connect = {{ condition = "{neighbours}" }}
 weight = "uniform(-0.5, 0.1)"
-
-[[projections]]
-name = "lateral"                 # input gain: previous spikes of the 3x3 neighbourhood, all channels
-source = "hid"
-target = "hid"
-on_pre = "G_x_post += weight"
-connect = {{ condition = "{neighbours} and i != j" }}
-weight = "uniform(-0.3, 0.3)"
-"""
+""" + LATERAL
 
 LIF_RECURRENCE = """
 [[projections]]

@@ -58,7 +58,7 @@ class BrianNetwork:
     drive_objects: dict = field(default_factory=dict)
     #: TimedArrays by ``(population, variable)`` (drives) and ``(population, None)`` (input spikes)
     timed_arrays: dict = field(default_factory=dict)
-    #: linear systems of populations integrated with the exact scheme
+    #: derived-constant systems by population (exact propagators, symplectic_euler decays)
     linear_systems: dict = field(default_factory=dict)
 
 

@@ -116,6 +116,9 @@ class Program:
     spiking: tuple  # groups that emit spikes, in schedule order
     dt: float
     clock: str
+    # population -> the derived-constant system its Brian2 group was built with
+    # (exact propagators, symplectic_euler decays; `..brian.build`)
+    systems: dict = field(default_factory=dict)
 
 
 def _dtype_name(dtype) -> str:
@@ -313,4 +316,4 @@ def extract_program(spec: NetworkSpec, drive_vars: dict | None = None, math: str
             }
         dt = float(net.clock.variables["dt"].get_value()[0])
         clock = net.clock.name
-    return Program(tuple(blocks), sizes, initial, dtypes, frozenset(written), synapses, tuple(spiking), dt, clock)
+    return Program(tuple(blocks), sizes, initial, dtypes, frozenset(written), synapses, tuple(spiking), dt, clock, dict(net.linear_systems))

@@ -42,8 +42,7 @@ from ...errors import BackendError
 from ...network.spec import NetworkSpec
 from .plan import SCALAR, BlockPlan, plan_block
 from .program import Block, Program, Ref, extract_program
-from ...schemes.exact import DERIVED_PREFIX, linear_system
-from ..brian.build import decay_system
+from ...schemes.exact import DERIVED_PREFIX
 from .delays import RELAXATIONS, RelaxedDelays
 from .events import Events, pays, spike_product
 from .spikes import Surrogate, spike, spike_where
@@ -145,17 +144,9 @@ class Twin(nn.Module):
         # derived per-neuron constants (the exact scheme's propagators, the
         # symplectic_euler decays): recomputed from the parameters in every
         # forward (gradients flow), as Brian2 receives them
-        self._systems = {}
-        for pop in spec.populations.values():
-            if pop.is_input or pop.scheme in pop.model.programs:
-                continue
-            if pop.scheme == "exact":
-                system = linear_system(pop.model.brian_equations, f"{spec.source}: [populations.{pop.name}]")
-            else:
-                system = decay_system(spec, pop, self.drive_vars.get(pop.name, ()))
-                if system is None:
-                    continue
-            self._systems[pop.name] = system
+        self._systems = dict(prog.systems)  # the very objects Brian2's build used
+        for pop_name, system in self._systems.items():
+            pop = spec.populations[pop_name]
             for name in system.parameters:
                 if pop.name not in self.params:
                     self.params[pop.name] = nn.ParameterDict()
