@@ -124,8 +124,8 @@ def markdown(info: dict, rows: list[dict]) -> str:
         f"{info['date']}, {info['gpu']} (compute capability {info['compute_capability']:g}), {info['cpu']} ({info['cpu_cores']} cores), CUDA {info['cuda_toolkit']}, "
         + ", ".join(f"{k} {v}" for k, v in info["versions"].items()),
         "",
-        "| neurons | synapses | steps | cpp build s | cpp run s | cuda build s | cuda run s | run speed-up | spikes cpp | spikes cuda | same spikes |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| neurons | in-degree | synapses | steps | cpp build s | cpp run s | cuda build s | cuda run s | run speed-up | spikes cpp | spikes cuda | same spikes |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         cpp, gpu = r.get("cpp_standalone"), r["cuda_standalone"]
@@ -133,7 +133,7 @@ def markdown(info: dict, rows: list[dict]) -> str:
         cells = [cpp["build_s"], cpp["run_s"]] if cpp else ["-", "-"]
         same = f"{r['same_spike_fraction']:.4f}" if cpp else "-"
         lines.append(
-            f"| {r['neurons']} | {r['synapses']} | {r['steps']} | {cells[0]} | {cells[1]} | {gpu['build_s']} | {gpu['run_s']} | {speed} | {cpp['spikes_hid'] if cpp else '-'} | {gpu['spikes_hid']} | {same} |"
+            f"| {r['neurons']} | {r['in_degree']} | {r['synapses']} | {r['steps']} | {cells[0]} | {cells[1]} | {gpu['build_s']} | {gpu['run_s']} | {speed} | {cpp['spikes_hid'] if cpp else '-'} | {gpu['spikes_hid']} | {same} |"
         )
     lines += ["", "Build: Brian2 objects, code generation and compilation; run: the binary once, with start-up and reading results back.", ""]
     return "\n".join(lines)
@@ -144,7 +144,7 @@ def main(argv=None) -> int:
     parser.add_argument("--sizes", default="1e3,1e4,1e5,1e6", help="comma-separated numbers of neurons")
     parser.add_argument("--steps", type=int, default=1000, help="time steps of 1 ms")
     parser.add_argument("--inputs", type=int, default=1000, help="Poisson inputs (10 Hz)")
-    parser.add_argument("--in-degree", type=int, default=100, help="synapses per neuron from each source")
+    parser.add_argument("--in-degree", default="100", help="synapses per neuron from each source: one number, or one per size (comma-separated)")
     parser.add_argument("--max-delay", type=int, default=5, help="largest delay in steps")
     parser.add_argument("--cpp-max", type=float, default=1e6, help="largest network also run with cpp_standalone")
     parser.add_argument("--compute-capability", type=float, help="default: the GPU's")
@@ -156,10 +156,16 @@ def main(argv=None) -> int:
     except BackendError as exc:
         print(f"cuda_vs_cpp: {exc}", file=sys.stderr)
         return 2
+    sizes = [int(float(s)) for s in args.sizes.split(",")]
+    degrees = [int(d) for d in args.in_degree.split(",")]
+    if len(degrees) == 1:
+        degrees *= len(sizes)
+    if len(degrees) != len(sizes):
+        parser.error(f"--in-degree: give one number or one per size ({len(sizes)}), got {len(degrees)}")
     rows = []
-    for size in [int(float(s)) for s in args.sizes.split(",")]:
-        spec = adaptive_network(size, args.inputs, args.in_degree, args.max_delay, args.steps, args.seed)
-        row = {"neurons": size, "synapses": sum(p.size for p in spec.projections), "steps": args.steps}
+    for size, in_degree in zip(sizes, degrees):
+        spec = adaptive_network(size, args.inputs, in_degree, args.max_delay, args.steps, args.seed)
+        row = {"neurons": size, "in_degree": in_degree, "synapses": sum(p.size for p in spec.projections), "steps": args.steps}
         for target in ("cpp_standalone", "cuda_standalone"):
             if target == "cpp_standalone" and size > args.cpp_max:
                 continue
@@ -176,13 +182,17 @@ def main(argv=None) -> int:
             if target in row:
                 del row[target]["spikes"]
         rows.append(row)
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "cuda_vs_cpp.json"), "w") as f:
-        json.dump({"machine": info, "settings": vars(args), "rows": rows}, f, indent=2)
-    with open(os.path.join(args.out, "cuda_vs_cpp.md"), "w") as f:
-        f.write(markdown(info, rows))
+        write(args.out, info, vars(args), rows)  # after every size: a run stopped later keeps these
     print(f"wrote {args.out}/cuda_vs_cpp.json and cuda_vs_cpp.md")
     return 0
+
+
+def write(out: str, info: dict, settings: dict, rows: list[dict]) -> None:
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "cuda_vs_cpp.json"), "w") as f:
+        json.dump({"machine": info, "settings": settings, "rows": rows}, f, indent=2)
+    with open(os.path.join(out, "cuda_vs_cpp.md"), "w") as f:
+        f.write(markdown(info, rows))
 
 
 if __name__ == "__main__":

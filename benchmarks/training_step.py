@@ -1,12 +1,13 @@
 """Training step (forward + backward) of the recurrent SE-adLIF network:
 the twin against a hand-written eager PyTorch loop and against snnTorch.
 
-    python benchmarks/training_step.py [--batch 64 --steps 250 --hidden 256 256 --reps 5 --threads 1]
+    python benchmarks/training_step.py [--batch 64 --steps 250 --hidden 256 256 --reps 5 --threads 1 --device cpu]
 
 One training step is: forward over ``steps`` steps, cross-entropy of the
 time-averaged readout against random labels, backward. All three run in
 float32 on the CPU with ``torch.set_num_threads(--threads)`` (1 by default:
-a one-core comparison). The twin runs with ``synapses="dense"``. Calls are
+a one-core comparison), or on a GPU with ``--device cuda`` (wall time of
+synchronized steps). The twin runs with ``synapses="dense"``. Calls are
 interleaved so that load from other processes hits all three alike; the table
 gives the minimum CPU time of the repetitions (on a shared machine load only
 ever adds time, so the minimum is the closest to the unloaded cost; medians
@@ -63,6 +64,7 @@ def main():
     parser.add_argument("--hidden", type=int, nargs="+", default=[256, 256])
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--device", default="cpu", help="torch device of the timed runs (cpu, cuda); the float64 check runs on the CPU")
     parser.add_argument("--no-snntorch", action="store_true", help="skip snnTorch (if it is not installed)")
     parser.add_argument("--name", default="training_step", help="result file name (in benchmarks/results)")
     args = parser.parse_args()
@@ -73,6 +75,8 @@ def main():
     print("twin vs hand-written (float64):", check)
 
     spec = network_from_dict(config)
+    device = torch.device(args.device)
+    gpu = device.type == "cuda"
     twin = Twin(spec, dtype=torch.float32, synapses="dense")
     models = {
         "twin": twin,
@@ -91,8 +95,10 @@ def main():
             models["snntorch"] = SnnTorchNet(args.inputs, tuple(args.hidden), 20)
         except ImportError:
             print("snntorch is not installed: skipped (pip install --no-deps snntorch)")
-    x = poisson_inputs(args.steps, args.batch, args.inputs)
-    labels = torch.randint(0, 20, (args.batch,), generator=torch.Generator().manual_seed(2))
+    for model in models.values():
+        model.to(device)
+    x = poisson_inputs(args.steps, args.batch, args.inputs).to(device)
+    labels = torch.randint(0, 20, (args.batch,), generator=torch.Generator().manual_seed(2)).to(device)
     loss_fn = torch.nn.CrossEntropyLoss()
 
     def readout(name):
@@ -106,6 +112,8 @@ def main():
             model.zero_grad(set_to_none=True)
             loss = loss_fn(readout(name).mean(0), labels)
             loss.backward()
+            if gpu:  # the step ends when the GPU is done
+                torch.cuda.synchronize(device)
 
         return run
 
@@ -113,27 +121,34 @@ def main():
         def run():
             with torch.no_grad():
                 readout(name)
+            if gpu:
+                torch.cuda.synchronize(device)
 
         return run
 
     train = time_calls({name: step(name) for name in models}, args.reps)
     infer = time_calls({name: forward_only(name) for name in models}, args.reps)
-    # ratios from CPU time (one thread: the core's work, robust to load from
-    # other processes); wall times are in the JSON too
-    base = train["hand-written"]["cpu_min_s"]
-    results = {name: {"train_step": train[name], "forward_no_grad": infer[name], "ratio_to_hand_written": train[name]["cpu_min_s"] / base} for name in models}
+    # on the CPU, ratios from CPU time (one thread: the core's work, robust to
+    # load from other processes); on a GPU from wall time (synchronized);
+    # both are in the JSON
+    key = "min_s" if gpu else "cpu_min_s"
+    median = "median_s" if gpu else "cpu_median_s"
+    clock = "wall" if gpu else "CPU"
+    base = train["hand-written"][key]
+    results = {name: {"train_step": train[name], "forward_no_grad": infer[name], "ratio_to_hand_written": train[name][key] / base} for name in models}
     if "snntorch" in models:
-        results["twin"]["speedup_over_snntorch"] = train["snntorch"]["cpu_min_s"] / train["twin"]["cpu_min_s"]
-    results["twin"]["ratio_to_program_form"] = train["twin"]["cpu_min_s"] / train["hand-written, program form"]["cpu_min_s"]
-    results["twin"]["ratio_to_event_products"] = train["twin"]["cpu_min_s"] / train["hand-written, event products"]["cpu_min_s"]
+        results["twin"]["speedup_over_snntorch"] = train["snntorch"][key] / train["twin"][key]
+    results["twin"]["ratio_to_program_form"] = train["twin"][key] / train["hand-written, program form"][key]
+    results["twin"]["ratio_to_event_products"] = train["twin"][key] / train["hand-written, event products"][key]
     results["check_float64"] = check
     table = [
-        [name, fmt(train[name]["cpu_min_s"]), fmt(train[name]["cpu_median_s"]), fmt(train[name]["cpu_min_s"] / args.steps), f"{train[name]['cpu_min_s'] / base:.2f}", fmt(infer[name]["cpu_min_s"])]
+        [name, fmt(train[name][key]), fmt(train[name][median]), fmt(train[name][key] / args.steps), f"{train[name][key] / base:.2f}", fmt(infer[name][key])]
         for name in models
     ]
+    where = f"GPU ({torch.cuda.get_device_name(device)}, torch {torch.__version__}, CUDA {torch.version.cuda})" if gpu else "CPU"
     notes = [
-        f"network: {args.inputs} Poisson inputs, {' x '.join(map(str, args.hidden))} recurrent SE-adLIF, 20 leaky-integrator outputs; {args.steps} steps, batch {args.batch}, float32, CPU, {args.threads} torch thread(s); minimum CPU time of {args.reps} interleaved repetitions (ratios from it)",
-        f"twin: synapses='dense' (spike products from the spikes' events on the CPU, bioadapt/backends/torch/events.py), the parameters of the hand-written loops trained ({', '.join(frozen)} frozen: the loops reset to a constant); snnTorch: RLeaky layers of the same sizes (no adaptation variable)",
+        f"network: {args.inputs} Poisson inputs, {' x '.join(map(str, args.hidden))} recurrent SE-adLIF, 20 leaky-integrator outputs; {args.steps} steps, batch {args.batch}, float32, {where}, {args.threads} torch thread(s); minimum {clock} time of {args.reps} interleaved repetitions (ratios from it)",
+        f"twin: synapses='dense' (on the CPU, spike products from the spikes' events, bioadapt/backends/torch/events.py; on a GPU, matrix products), the parameters of the hand-written loops trained ({', '.join(frozen)} frozen: the loops reset to a constant); snnTorch: RLeaky layers of the same sizes (no adaptation variable)",
         "hand-written: the SE-adLIF step as one writes it by hand (u = alpha*u + (1 - alpha)*(I - w), reset by multiplication, gains of w multiplied once); 'program form': the same loop with the expressions of the program Brian2 generates, which the twin executes (reset as a select, w = beta*w + (1 - beta)*(a*u + b*z)); 'event products': the natural loop with the twin's event-driven spike products (the same algorithm as the twin)",
         *(
             f"float64 check, twin vs hand-written ({form}): {c['spike_mismatches']} spike mismatches of {c['spikes_twin']} spikes, max readout difference {c['max_abs_readout_difference']:.2g}"
@@ -144,7 +159,8 @@ def main():
     notes.append(f"twin / hand-written, event products: {results['twin']['ratio_to_event_products']:.2f} (the cost of the twin's generality at the same algorithm)")
     if "snntorch" in models:
         notes.append(f"snnTorch / twin: {results['twin']['speedup_over_snntorch']:.2f} (the twin is that many times faster)")
-    save(args.name, info, {"args": vars(args), "network": config}, results, table, ["model", "train step (fwd+bwd), CPU, min", "CPU, median", "per time step", "x hand-written", "forward, no grad, CPU, min"], notes)
+    header = ["model", f"train step (fwd+bwd), {clock}, min", f"{clock}, median", "per time step", "x hand-written", f"forward, no grad, {clock}, min"]
+    save(args.name, info, {"args": vars(args), "network": config}, results, table, header, notes)
 
 
 if __name__ == "__main__":

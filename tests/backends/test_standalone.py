@@ -67,3 +67,70 @@ def test_superseded_network_refuses_to_run(tmp_path):
 
     with pytest.raises(BackendError, match="superseded by a later cpp_standalone build"):
         old.run()
+
+
+def _without_delays(config):
+    for proj in config["projections"]:
+        if "delay" in proj:
+            proj["delay"] = "0*ms"
+    return config
+
+
+def _with_inputs(spec, raster):
+    steps, idx = np.nonzero(raster)
+    pops = dict(spec.populations, inp=dataclasses.replace(spec.populations["inp"], input_steps=steps, input_indices=idx))
+    return dataclasses.replace(spec, populations=pops)
+
+
+def test_samples_in_one_call_each_match_a_fresh_run(tmp_path):
+    # lif: refractoriness and its write protection of v must end between samples
+    spec = network_from_dict(_without_delays(model_network("lif", steps=400)))
+    record = {"hid": ["v", "I"]}
+    rasters = (np.random.default_rng(3).random((3, spec.n_steps, spec.populations["inp"].size)) < 0.05).astype(float)
+    net = StandaloneNetwork(spec, record=record, directory=str(tmp_path / "project"), samples=3)
+
+    results = net.run_samples(inputs={"inp": rasters})
+    assert len(results) == 3
+    for raster, result in zip(rasters, results):
+        twin = simulate(_with_inputs(spec, raster), backend="torch", record=record, math="libm")
+        assert_same_spikes(result, twin)
+        assert_same_traces(result, twin)
+    # every sample ends with neurons refractory or away from rest: the restore matters
+    assert all(len(r.spikes["hid"][0]) > 100 for r in results)
+
+    # fewer samples than compiled; new initial state and parameters for all of them
+    hid = spec.populations["hid"]
+    v0 = np.linspace(-0.5, 0.9, hid.size)
+    tau_m = np.full(hid.size, 15e-3)
+    again = net.run_samples(inputs={"inp": rasters[:2]}, values={"hid": {"v": v0, "tau_m": tau_m}})
+    assert len(again) == 2
+    changed = dataclasses.replace(spec, populations=dict(spec.populations, hid=dataclasses.replace(hid, values=dict(hid.values, v=v0, tau_m=tau_m))))
+    for raster, result in zip(rasters, again):
+        twin = simulate(_with_inputs(changed, raster), backend="torch", record=record, math="libm")
+        assert_same_spikes(result, twin)
+        assert_same_traces(result, twin)
+
+    from bioadapt import BackendError
+
+    with pytest.raises(BackendError, match="at most 3"):
+        net.run_samples(inputs={"inp": np.zeros((4, spec.n_steps, spec.populations["inp"].size))})
+    with pytest.raises(BackendError, match="use run_samples"):
+        net.run()
+    rec = [p for p in spec.projections if p.source == p.target][0]
+    with pytest.raises(BackendError, match="spikes in flight"):
+        net.run_samples(delay_steps={rec.name: np.ones(rec.size, dtype=int)})
+
+
+def test_samples_refuse_state_that_outlives_a_sample(tmp_path):
+    from bioadapt import BackendError
+
+    spec = network_from_dict(model_network("adlif", steps=50))  # heterogeneous delays
+    with pytest.raises(BackendError, match="has delays"):
+        StandaloneNetwork(spec, directory=str(tmp_path / "a"), samples=2)
+    with pytest.raises(BackendError, match="positive integer"):
+        StandaloneNetwork(spec, directory=str(tmp_path / "b"), samples=0)
+    # a model that reads the absolute time
+    (tmp_path / "clocked.toml").write_text('equations = """\ndv/dt = (sin(2*pi*t/(50*ms)) - v)/tau : 1\ntau : second\n"""\nthreshold = "v > 0.5"\nreset = "v = 0"\n[defaults]\ntau = "10*ms"\n')
+    net = {"dt": "0.1*ms", "duration": "1*ms", "populations": {"p": {"model": "clocked.toml", "size": 2}}}
+    with pytest.raises(BackendError, match=r"population 'p' \(model file .*clocked.toml\) reads \['t'\]"):
+        StandaloneNetwork(network_from_dict(net, folder=tmp_path), directory=str(tmp_path / "c"), samples=2)

@@ -42,6 +42,8 @@ PROGRAM_ORDER = 1
 EVERY_STEP_ORDER = 2
 #: Order of external drives in the ``start`` slot: before anything else.
 DRIVE_ORDER = -10
+#: Order of the restore of the initial state between samples: before the drives.
+RESTORE_ORDER = -20
 
 
 @dataclass
@@ -60,6 +62,9 @@ class BrianNetwork:
     timed_arrays: dict = field(default_factory=dict)
     #: derived-constant systems by population (exact propagators, symplectic_euler decays)
     linear_systems: dict = field(default_factory=dict)
+    #: variables set back to their initial values between samples (``build_network(samples > 1)``)
+    #: by population; each has a copy ``bioadapt_initial_<name>``
+    restored: dict = field(default_factory=dict)
 
 
 def root_message(exc: BaseException) -> str:
@@ -108,6 +113,60 @@ def written_names(spec: NetworkSpec, pop: PopulationSpec, driven=()) -> set:
     return names
 
 
+#: prefix of the copies of initial values kept for the restore between samples
+INITIAL_PREFIX = "bioadapt_initial_"
+_ASSIGNMENT = re.compile(r"^\s*([A-Za-z_]\w*)\s*(?:=|\+=|-=|\*=|/=)(?!=)")
+
+
+def _unit_text(dim) -> str:
+    unit = fu.get_unit(dim)
+    return "1" if unit == fu.Unit(1) else repr(unit)
+
+
+def check_samples(spec: NetworkSpec, where: str):
+    """Refuse networks whose samples cannot follow one another in one run
+    (``build_network(samples > 1)``): state that outlives a sample's restore
+    (spikes in flight on delayed synapses, synaptic variables written by
+    ``on_pre``) or code that reads the absolute time."""
+    for pop in spec.populations.values():
+        if pop.is_input:
+            continue
+        model = pop.model
+        codes = [str(model.brian_equations), model.threshold or "", model.reset or "", *model.every_step.values(), *(c for blocks in model.programs.values() for c in blocks.values())]
+        clock_names = {"t", "lastspike"} & set().union(*(get_identifiers(c) for c in codes))
+        if clock_names:
+            raise BackendError(f"{where}: population '{pop.name}' (model file {model.path}) reads {sorted(clock_names)}: the absolute time differs from sample to sample when samples run one after another; run one sample per binary call.")
+    for proj in spec.projections:
+        if proj.on_pre is not None and proj.size and np.any(np.asarray(proj.delay_steps) > 0):
+            raise BackendError(f"{where}: projection '{proj.name}' has delays: its spikes in flight at the end of a sample would reach the next one; run one sample per binary call.")
+        for line in (proj.on_pre or "").splitlines():
+            match = _ASSIGNMENT.match(line)
+            if match and not match.group(1).endswith(("_pre", "_post")):
+                raise BackendError(f"{where}: projection '{proj.name}': on_pre writes the synaptic variable '{match.group(1)}', which would carry over from one sample to the next; run one sample per binary call.")
+
+
+def restored_names(spec: NetworkSpec, pop: PopulationSpec, driven=()) -> list:
+    """``pop``'s variables that code may change during a run (`written_names`
+    and the differential equations' variables): what is set back to its
+    initial value at the start of every sample."""
+    equations = pop.model.brian_equations
+    names = (written_names(spec, pop, driven) | set(equations.diff_eq_names)) & set(equations.names)
+    return sorted(n for n in names if n in equations.diff_eq_names or n in equations.parameter_names)
+
+
+def _add_restore(group: NeuronGroup, pop: PopulationSpec, spec: NetworkSpec, clock: Clock, restored: list):
+    """Code that sets ``group`` back to the state a run starts from, at the
+    start of every sample (``n_steps``): refractoriness ended first (so that
+    the write protection of ``(unless refractory)`` variables lets the
+    restore through), then every restored variable from its copy."""
+    every = spec.n_steps * clock.dt
+    if "lastspike" in group.variables:  # Brian2's initial values
+        group.run_regularly("lastspike = -1e4*second\nnot_refractory = True", dt=every, when="start", order=RESTORE_ORDER - 1, name=f"{pop.name}_restore_refractory")
+    if restored:
+        code = "\n".join(f"{name} = {INITIAL_PREFIX}{name}" for name in restored)
+        group.run_regularly(code, dt=every, when="start", order=RESTORE_ORDER, name=f"{pop.name}_restore")
+
+
 def decay_system(spec: NetworkSpec, pop: PopulationSpec, driven=()) -> DecaySystem | None:
     """The derived decay constants of a ``symplectic_euler`` population, or None."""
     if pop.is_input or pop.scheme in pop.model.programs or pop.scheme is None or not brian_method(pop.scheme).split_at_reset:
@@ -116,7 +175,7 @@ def decay_system(spec: NetworkSpec, pop: PopulationSpec, driven=()) -> DecaySyst
     return system if system.names else None
 
 
-def _neuron_group(pop: PopulationSpec, spec: NetworkSpec, clock: Clock, namespace: dict, net: "BrianNetwork", driven=()) -> NeuronGroup:
+def _neuron_group(pop: PopulationSpec, spec: NetworkSpec, clock: Clock, namespace: dict, net: "BrianNetwork", driven=(), keep_initial: bool = False) -> NeuronGroup:
     model = pop.model
     scheme_name = pop.scheme
     uses_program = scheme_name in model.programs
@@ -143,6 +202,11 @@ def _neuron_group(pop: PopulationSpec, spec: NetworkSpec, clock: Clock, namespac
             if system is not None:
                 equations += "\n" + "\n".join(f"{name} : 1 (constant)" for name in system.derived_names())
                 options = dict(options or {}, decays=system.decays())
+    if keep_initial:
+        restored = restored_names(spec, pop, driven)
+        declared = model.brian_equations
+        equations += "\n" + "\n".join(f"{INITIAL_PREFIX}{name} : {_unit_text(declared[name].dim)} (constant)" for name in restored)
+        net.restored[pop.name] = restored
     try:
         group = NeuronGroup(
             pop.size,
@@ -163,6 +227,10 @@ def _neuron_group(pop: PopulationSpec, spec: NetworkSpec, clock: Clock, namespac
         _fail(f"population '{pop.name}' (model file {model.path}, scheme '{scheme_name}')", "model", exc, spec.source)
     for var, values in pop.values.items():
         group.variables[var].set_value(values)
+    if keep_initial:
+        for name in restored:  # Brian2 starts variables the spec leaves out at 0
+            group.variables[INITIAL_PREFIX + name].set_value(pop.values.get(name, 0.0))
+        _add_restore(group, pop, spec, clock, restored)
     if system is not None:
         try:
             derived = system.propagators(pop.values, pop.size, spec.dt)
@@ -195,9 +263,7 @@ def _synapses(proj: ProjectionSpec, spec: NetworkSpec, groups: dict, clock: Cloc
         var = lhs[: -len("_post")]
         if var not in target.variables:
             raise ConfigError(f"{spec.source}: projection '{proj.name}': key 'summed' writes '{lhs}', but '{var}' is not a variable of population '{proj.target}'.")
-        unit = fu.get_unit(target.variables[var].dim)
-        unit_text = "1" if unit == fu.Unit(1) else repr(unit)
-        model += f"\n{lhs} = {expr.strip()} : {unit_text} (summed)"
+        model += f"\n{lhs} = {expr.strip()} : {_unit_text(target.variables[var].dim)} (summed)"
     try:
         syn = Synapses(source, target, model=model, on_pre=proj.on_pre, clock=clock, name=proj.name, namespace={}, method="euler")
         if proj.size:
@@ -223,7 +289,13 @@ def input_raster(pop: PopulationSpec, n_steps: int) -> np.ndarray:
 
 
 def build_network(
-    spec: NetworkSpec, record: dict | None = None, drive: dict | None = None, monitors: bool = True, standalone_inputs: bool = False, clock_name: str = "bioadapt_clock"
+    spec: NetworkSpec,
+    record: dict | None = None,
+    drive: dict | None = None,
+    monitors: bool = True,
+    standalone_inputs: bool = False,
+    clock_name: str = "bioadapt_clock",
+    samples: int = 1,
 ) -> BrianNetwork:
     """Create the Brian2 objects of ``spec`` on the current device.
 
@@ -247,15 +319,28 @@ def build_network(
     clock_name : str
         Name of the network's one clock (cuda_standalone needs its own, see
         `cuda.CUDA_CLOCK_NAME`).
+    samples : int
+        Build for this many samples run one after another in one run of
+        ``samples * n_steps`` steps (with ``standalone_inputs``): input
+        rasters and drives span all of them, and at the start of every
+        sample each variable that code may change is set back to its initial
+        value (a ``bioadapt_initial_`` copy) and refractoriness ends, so that
+        every sample starts as a run does (`check_samples` refuses what
+        cannot be restored so).
     """
     record = record or {}
     drive = drive or {}
+    total_steps = samples * spec.n_steps
+    if samples > 1:
+        if not standalone_inputs:
+            raise BackendError("build_network(samples > 1) needs standalone_inputs=True (inputs as rasters over all samples).")
+        check_samples(spec, spec.source)
     clock = Clock(dt=spec.dt * second, name=clock_name)
     objects = []
     net = BrianNetwork(network=None, clock=clock)
     for pop in spec.populations.values():
         if pop.is_input and standalone_inputs:
-            raster = TimedArray(input_raster(pop, spec.n_steps), dt=spec.dt * second, name=f"{pop.name}_raster")
+            raster = TimedArray(np.tile(input_raster(pop, spec.n_steps), (samples, 1)), dt=spec.dt * second, name=f"{pop.name}_raster")
             group = NeuronGroup(pop.size, "", threshold="raster(t, i) > 0.5", reset="", clock=clock, name=pop.name, namespace={"raster": raster})
             net.timed_arrays[(pop.name, None)] = raster
         elif pop.is_input:
@@ -264,11 +349,11 @@ def build_network(
             namespace = {}
             for var, values in drive.get(pop.name, {}).items():
                 values = np.asarray(values, dtype=np.float64)
-                if values.shape != (spec.n_steps, pop.size):
-                    raise ConfigError(f"drive for '{pop.name}.{var}' must have shape (n_steps, size) = {(spec.n_steps, pop.size)}, got {values.shape}.")
+                if values.shape != (total_steps, pop.size):
+                    raise ConfigError(f"drive for '{pop.name}.{var}' must have shape (samples * n_steps, size) = {(total_steps, pop.size)}, got {values.shape}.")
                 namespace[f"drive_{var}"] = TimedArray(values, dt=spec.dt * second, name=f"{pop.name}_drive_{var}_values")
                 net.timed_arrays[(pop.name, var)] = namespace[f"drive_{var}"]
-            group = _neuron_group(pop, spec, clock, namespace, net, driven=tuple(drive.get(pop.name, {})))
+            group = _neuron_group(pop, spec, clock, namespace, net, driven=tuple(drive.get(pop.name, {})), keep_initial=samples > 1)
             for var in drive.get(pop.name, {}):
                 if var not in group.variables or not re.match(r"^[A-Za-z_]\w*$", var):
                     raise ConfigError(f"drive: '{var}' is not a variable of population '{pop.name}'.")

@@ -8,6 +8,15 @@ weights, delays, drives and input spikes passed as Brian2 ``run_args``
 structure (populations, sizes, which synapses exist, recorded variables) is
 fixed at compile time.
 
+With ``samples=K`` the binary runs K samples one after another in one
+process (`StandaloneNetwork.run_samples`): one run of K * n_steps steps in
+which, at the start of every sample, every variable that code may change is
+set back to its initial value and refractoriness ends, so that each sample
+starts as a fresh run does; one process start and one loading of the arrays
+serve the whole batch. Networks whose state outlives that restore (delayed
+synapses, synaptic variables written by ``on_pre``) or whose code reads the
+absolute time are refused (`build.check_samples`).
+
 Brian2 keeps one device per standalone target and process, so only the most
 recently built `StandaloneNetwork` of a target can run; an older one raises
 `BackendError`. A cuda_standalone project is generated and compiled without a
@@ -27,7 +36,7 @@ from brian2.core.base import BrianObjectException
 from ...errors import BackendError
 from ...network.spec import NetworkSpec
 from ...result import SimulationResult, sort_spikes
-from .build import build_network, describe_object, input_raster, root_message
+from .build import INITIAL_PREFIX, build_network, describe_object, input_raster, root_message
 from .cuda import CUDA_CLOCK_NAME
 from .device import brian_device
 
@@ -61,6 +70,8 @@ class StandaloneNetwork:
     compute_capability : float, optional
         cuda_standalone: GPU architecture to compile for (default: the GPU's,
         see `cuda.cuda_settings`).
+    samples : int
+        Samples per binary call (`run_samples`); 1: `run`.
 
     Raises
     ------
@@ -74,6 +85,8 @@ class StandaloneNetwork:
     >>> a = net.run()  # doctest: +SKIP
     >>> b = net.run(values={"hid": {"tau_u": new_tau}}, weights={"recurrent": w})  # doctest: +SKIP
     >>> gpu = StandaloneNetwork(spec, target="cuda_standalone", compute_capability=9.0)  # doctest: +SKIP
+    >>> batch = StandaloneNetwork(spec, samples=64)  # doctest: +SKIP
+    >>> results = batch.run_samples(inputs={"inp": rasters})  # rasters (64, n_steps, size)  # doctest: +SKIP
     """
 
     def __init__(
@@ -86,6 +99,7 @@ class StandaloneNetwork:
         target: str = "cpp_standalone",
         compile: bool = True,
         compute_capability: float | None = None,
+        samples: int = 1,
     ):
         if target not in STANDALONE_TARGETS:
             raise BackendError(f"Unknown standalone target '{target}'; use one of {', '.join(STANDALONE_TARGETS)}.")
@@ -94,7 +108,10 @@ class StandaloneNetwork:
             from .cuda import cuda_settings
 
             cuda = cuda_settings(compute_capability, compile=compile)
+        if not isinstance(samples, int) or samples < 1:
+            raise BackendError(f"samples must be a positive integer, got {samples!r}.")
         self.spec = spec
+        self.samples = samples
         self.target = target
         self.compiled = compile
         self.compute_capability = None if cuda is None else cuda.compute_capability
@@ -105,15 +122,15 @@ class StandaloneNetwork:
         start = time.perf_counter()
         with brian_device(target, directory=self.directory, fast_math=fast_math, keep=True, cuda=cuda) as (device, _):
             self._device = device
-            placeholder = {pop: {var: np.zeros((spec.n_steps, spec.populations[pop].size)) for var in vars_} for pop, vars_ in self.drive_vars.items()}
+            placeholder = {pop: {var: np.zeros((samples * spec.n_steps, spec.populations[pop].size)) for var in vars_} for pop, vars_ in self.drive_vars.items()}
             clock = {"clock_name": CUDA_CLOCK_NAME} if target == "cuda_standalone" else {}
-            self.net = build_network(spec, record=self.record, drive=placeholder, standalone_inputs=True, **clock)
+            self.net = build_network(spec, record=self.record, drive=placeholder, standalone_inputs=True, samples=samples, **clock)
             device.apply_run_args()
             for proj in spec.projections:
                 if proj.on_pre is not None and proj.size:
                     self.net.synapses[proj.name].pre.delay = "delay_value"
             try:
-                self.net.network.run(spec.n_steps * spec.dt * second, namespace={})
+                self.net.network.run(samples * spec.n_steps * spec.dt * second, namespace={})
             except BrianObjectException as exc:
                 raise BackendError(f"{spec.source}: {describe_object(spec, getattr(exc, '_brian_objname', '?'))}: {root_message(exc)}") from None
             try:
@@ -144,6 +161,34 @@ class StandaloneNetwork:
         inputs : dict, optional
             ``input population -> 0/1 array (n_steps, size)``.
         """
+        if self.samples != 1:
+            raise BackendError(f"This StandaloneNetwork runs {self.samples} samples per call; use run_samples.")
+        return self._execute(values, weights, delay_steps, drive or {}, inputs or {}, 1, single=True)[0]
+
+    def run_samples(self, inputs: dict | None = None, drive: dict | None = None, values: dict | None = None, weights: dict | None = None, delay_steps: dict | None = None) -> list:
+        """Run up to ``samples`` samples in one call of the binary; one
+        `SimulationResult` per sample, each equal to what a fresh `run` of
+        that sample gives.
+
+        ``inputs`` (``population -> array (n, n_steps, size)``) and ``drive``
+        (``population -> {variable: array (n, n_steps, size)}``) hold the
+        samples; ``values``, ``weights`` and ``delay_steps`` are shared (see
+        `run`). With fewer samples than compiled, the binary still simulates
+        all of them (the rest with no input spikes and zero drives) and only
+        the first ``n`` are returned.
+        """
+        arrays = list((inputs or {}).values()) + [a for d in (drive or {}).values() for a in d.values()]
+        counts = {np.shape(a)[0] if np.ndim(a) else 0 for a in arrays}
+        if len(counts) > 1:
+            raise BackendError(f"run_samples: inputs and drives hold different numbers of samples ({sorted(counts)}).")
+        n = counts.pop() if counts else self.samples
+        if not 1 <= n <= self.samples:
+            raise BackendError(f"run_samples: {n} samples given; this network was compiled for at most {self.samples} (samples=...).")
+        return self._execute(values, weights, delay_steps, drive or {}, inputs or {}, n)
+
+    def _execute(self, values, weights, delay_steps, drive, inputs, n, single=False) -> list:
+        """Run the binary on ``n`` samples (``single``: drive and inputs are one
+        sample's arrays, without the sample axis)."""
         if self._generation != _GENERATION[self.target]:
             raise BackendError(f"This StandaloneNetwork was superseded by a later {self.target} build in this process (Brian2 keeps one device per target); build it again.")
         if not self.compiled:
@@ -154,14 +199,18 @@ class StandaloneNetwork:
             require_gpu()
         start = time.perf_counter()
         spec, net = self.spec, self.net
+        steps, total = spec.n_steps, self.samples * spec.n_steps
         run_args = {}
         for pop, variables in (values or {}).items():
             group = self._group(pop)
             size = spec.populations[pop].size
             for var, value in variables.items():
-                if var not in group.variables:
+                if var not in group.variables or var.startswith(INITIAL_PREFIX):
                     raise BackendError(f"run(values=...): '{var}' is not a variable of population '{pop}'.")
-                run_args[getattr(group, var)] = Quantity(self._shaped(value, (size,), f"{pop}.{var}"), dim=group.variables[var].dim)
+                value = Quantity(self._shaped(value, (size,), f"{pop}.{var}"), dim=group.variables[var].dim)
+                run_args[getattr(group, var)] = value
+                if var in net.restored.get(pop, ()):  # also the value every sample starts from
+                    run_args[getattr(group, INITIAL_PREFIX + var)] = value
             system = net.linear_systems.get(pop)
             if system is not None:  # the exact scheme's propagators follow the parameters
                 merged = dict(spec.populations[pop].values, **{k: np.asarray(v, dtype=float) for k, v in variables.items()})
@@ -172,32 +221,50 @@ class StandaloneNetwork:
             run_args[syn.weight] = self._shaped(value, (self._proj(name).size,), f"{name}.weight")
         for name, value in (delay_steps or {}).items():
             syn = self._synapses(name)
-            steps = np.asarray(value)
-            if steps.shape != (self._proj(name).size,) or not np.issubdtype(steps.dtype, np.integer) or np.any(steps < 0):
+            delays = np.asarray(value)
+            if delays.shape != (self._proj(name).size,) or not np.issubdtype(delays.dtype, np.integer) or np.any(delays < 0):
                 raise BackendError(f"run(delay_steps=...): '{name}' needs {self._proj(name).size} non-negative integers.")
-            run_args[syn.delay_value] = steps * spec.dt * second
-        for pop, variables in (drive or {}).items():
+            if self.samples > 1 and np.any(delays > 0):
+                raise BackendError(f"run_samples(delay_steps=...): '{name}' would get delays; spikes in flight would reach the next sample. Compile with samples=1 for delays.")
+            run_args[syn.delay_value] = delays * spec.dt * second
+        for pop, variables in drive.items():
             for var, value in variables.items():
                 key = (pop, var)
                 if key not in net.timed_arrays:
                     raise BackendError(f"run(drive=...): '{pop}.{var}' was not declared in drive_vars when the network was compiled.")
-                run_args[net.timed_arrays[key]] = self._shaped(value, (spec.n_steps, spec.populations[pop].size), f"drive {pop}.{var}")
-        for pop, raster in (inputs or {}).items():
+                run_args[net.timed_arrays[key]] = self._stacked(value, n, (steps, spec.populations[pop].size), total, f"drive {pop}.{var}", single)
+        for pop, raster in inputs.items():
             if (pop, None) not in net.timed_arrays:
                 raise BackendError(f"run(inputs=...): '{pop}' is not an input population.")
-            run_args[net.timed_arrays[(pop, None)]] = self._shaped(raster, (spec.n_steps, spec.populations[pop].size), f"inputs {pop}")
+            run_args[net.timed_arrays[(pop, None)]] = self._stacked(raster, n, (steps, spec.populations[pop].size), total, f"inputs {pop}", single)
+        if n < self.samples:  # the samples not given: no input spikes (zero drives apply by default)
+            for (pop, var), timed in net.timed_arrays.items():
+                if timed not in run_args:
+                    size = spec.populations[pop].size
+                    default = np.zeros((n, steps, size)) if var is not None else np.broadcast_to(input_raster(spec.populations[pop], steps), (n, steps, size))
+                    run_args[timed] = self._stacked(default, n, (steps, size), total, "")
         try:
             self._device.run(directory=self.directory, with_output=False, run_args=run_args)
         except Exception as exc:
             raise BackendError(f"{spec.source}: the {self.target} binary failed in {self.directory}: {root_message(exc)}") from None
         self.runs += 1
         empty = np.zeros(0, dtype=np.int64)
-        spikes = {name: (empty, empty) for name in spec.populations}
+        spikes = [{name: (empty, empty) for name in spec.populations} for _ in range(n)]
         for name, mon in net.spike_monitors.items():
-            steps = np.round(np.asarray(mon.t_) / spec.dt).astype(np.int64)
-            spikes[name] = sort_spikes(np.asarray(mon.i[:]), steps)
-        traces = {name: {var: np.asarray(getattr(mon, var + "_")).T.copy() for var in self.record[name]} for name, mon in net.state_monitors.items()}
-        return SimulationResult(spikes=spikes, traces=traces, backend=self.target, dt=spec.dt, n_steps=spec.n_steps, wall_time=time.perf_counter() - start)
+            step = np.round(np.asarray(mon.t_) / spec.dt).astype(np.int64)
+            index = np.asarray(mon.i[:])
+            which = step // steps
+            for k in range(n):
+                mine = which == k
+                spikes[k][name] = sort_spikes(index[mine], step[mine] - k * steps)
+        traces = [{} for _ in range(n)]
+        for name, mon in net.state_monitors.items():
+            for var in self.record[name]:
+                values_ = np.asarray(getattr(mon, var + "_"))  # (size, samples * n_steps)
+                for k in range(n):
+                    traces[k].setdefault(name, {})[var] = values_[:, k * steps : (k + 1) * steps].T.copy()
+        wall = (time.perf_counter() - start) / n
+        return [SimulationResult(spikes=spikes[k], traces=traces[k], backend=self.target, dt=spec.dt, n_steps=steps, wall_time=wall) for k in range(n)]
 
     def default_inputs(self) -> dict:
         """The config's input spikes as 0/1 rasters (n_steps, size)."""
@@ -222,6 +289,18 @@ class StandaloneNetwork:
     def _synapses(self, name):
         self._proj(name)
         return self.net.synapses[name]
+
+    @classmethod
+    def _stacked(cls, value, n, shape, total, what, single=False):
+        """``n`` samples ``(n, *shape)`` (``single``: one sample ``shape``) as
+        one array over all compiled samples (``total`` rows; samples not given
+        are zeros)."""
+        array = cls._shaped(value, shape, what) if single else cls._shaped(value, (n, *shape), what)
+        if n * shape[0] == total:
+            return array.reshape(total, shape[1])
+        out = np.zeros((total, shape[1]))
+        out[: n * shape[0]] = array.reshape(-1, shape[1])
+        return out
 
     @staticmethod
     def _shaped(value, shape, what):
