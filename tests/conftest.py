@@ -1,4 +1,4 @@
-"""Test set-up: float64, deterministic torch, fixed seeds, warnings are errors
+"""Test set-up: deterministic torch, fixed seeds, warnings are errors
 (pyproject's filterwarnings), and automatic skips for missing capabilities."""
 
 import random
@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import torch
 
-torch.set_default_dtype(torch.float64)
 torch.use_deterministic_algorithms(True)
 
 

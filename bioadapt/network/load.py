@@ -243,6 +243,7 @@ def _condition_mask(condition, n_src: int, n_tgt: int, where: str) -> np.ndarray
 
 
 def _connect(spec, n_src: int, n_tgt: int, same: bool, rng: np.random.Generator, where: str):
+    given = spec
     if isinstance(spec, str):
         spec = {"rule": spec}
     _check_keys(spec, _CONNECT, f"{where}: key 'connect'")
@@ -266,7 +267,7 @@ def _connect(spec, n_src: int, n_tgt: int, same: bool, rng: np.random.Generator,
                 raise ConfigError(f"{where}: connect.p must be a probability in [0, 1], got {p!r}.")
             mask &= rng.random((n_src, n_tgt)) < p
     else:
-        raise ConfigError(f"{where}: key 'connect' must be 'all_to_all', 'one_to_one' or a table with 'p' and/or 'condition'; got {spec!r}.")
+        raise ConfigError(f"{where}: key 'connect' must be 'all_to_all', 'one_to_one' or a table with 'p' and/or 'condition'; got {given!r}.")
     if same and not autapses:
         np.fill_diagonal(mask, False)
     i, j = np.nonzero(mask)

@@ -134,3 +134,24 @@ def test_samples_refuse_state_that_outlives_a_sample(tmp_path):
     net = {"dt": "0.1*ms", "duration": "1*ms", "populations": {"p": {"model": "clocked.toml", "size": 2}}}
     with pytest.raises(BackendError, match=r"population 'p' \(model file .*clocked.toml\) reads \['t'\]"):
         StandaloneNetwork(network_from_dict(net, folder=tmp_path), directory=str(tmp_path / "c"), samples=2)
+
+
+def test_samples_restore_a_shared_written_variable(tmp_path):
+    # the shared drive m relaxes during a sample and must start from m(0) again
+    spec = network_from_dict(
+        {
+            "dt": "0.5*ms",
+            "duration": "100*ms",
+            "populations": {"inp": {"kind": "spikes", "size": 10}, "p": {"model": "../models/valid/shared_drive.toml", "size": 6}},
+            "projections": [{"source": "inp", "target": "p", "on_pre": "I_post += weight", "weight": 0.6}],
+        },
+        folder=os.path.dirname(__file__),
+    )
+    record = {"p": ["v", "m"]}
+    rasters = (np.random.default_rng(5).random((2, spec.n_steps, 10)) < 0.1).astype(float)
+    results = StandaloneNetwork(spec, record=record, directory=str(tmp_path / "project"), samples=2).run_samples(inputs={"inp": rasters})
+    for raster, result in zip(rasters, results):
+        twin = simulate(_with_inputs(spec, raster), backend="torch", record=record, math="libm")
+        assert_same_spikes(result, twin)
+        assert_same_traces(result, twin)
+        assert result.traces["p"]["m"][0, 0] < -0.4 and result.spike_count("p") > 10

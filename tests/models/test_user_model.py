@@ -3,9 +3,12 @@ runs in all three backends with identical spikes, without touching the library."
 
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 
 from bioadapt import network_from_dict
+from bioadapt.backends.torch import Twin
 from helpers import assert_same_spikes, assert_same_traces, run_all
 
 HERE = Path(__file__).parent
@@ -118,3 +121,84 @@ def test_brian2_methods_bit_exact(model, scheme):
     assert res["numpy"].spike_count("p") > 100
     assert_same_spikes(res["numpy"], res["torch"])
     assert_same_traces(res["numpy"], res["torch"])
+
+
+def _shared_spec(scheme, steps=600):
+    return network_from_dict(
+        {
+            "dt": "0.5*ms",
+            "duration": f"{steps}*0.5*ms",
+            "seed": 3,
+            "scheme": scheme,
+            "populations": {
+                "inp": {"kind": "poisson", "size": 20, "rate": "80*Hz"},
+                "p": {"model": "valid/shared_drive.toml", "size": 12, "values": {"tau": "uniform(5*ms, 20*ms)"}},
+            },
+            "projections": [{"source": "inp", "target": "p", "on_pre": "I_post += weight", "connect": {"p": 0.5}, "weight": "normal(0.5, 0.2)"}],
+        },
+        folder=HERE,
+    )
+
+
+@pytest.mark.parametrize("scheme", ["exact", "symplectic_euler"])
+def test_shared_variable_written_every_step(scheme):
+    """A shared variable that code writes is one value per sample, read by every neuron."""
+    spec = _shared_spec(scheme)
+    res = run_all(spec, ["numpy", "torch"], {"p": ["v", "m"]})
+    assert res["numpy"].spike_count("p") > 50
+    assert_same_spikes(res["numpy"], res["torch"])
+    assert_same_traces(res["numpy"], res["torch"])
+    m = res["torch"].traces["p"]["m"]
+    assert np.all(m == m[:, :1]) and m[0, 0] > -0.5 and abs(m[-1, 0] - 0.8) < 1e-3
+
+    # a batch as large as the population: each sample equals its own run
+    twin = Twin(spec)
+    x = (torch.rand((spec.n_steps, 12, 20), generator=torch.Generator().manual_seed(1)) < 0.04).double()
+    with torch.no_grad():
+        together = twin(inputs={"inp": x}, record={"p": ["v", "m"]})
+        for k in (0, 5, 11):
+            alone = twin(inputs={"inp": x[:, k : k + 1]}, record={"p": ["v", "m"]})
+            assert torch.equal(together.traces["p"]["v"][:, k], alone.traces["p"]["v"][:, 0])
+            assert torch.equal(together.traces["p"]["m"][:, k], torch.as_tensor(m))
+
+
+def test_shared_variable_gradient_closed_form():
+    """m_k = m_inf + (m_0 - m_inf) (1 - dt/tau_d)^k, so d(sum_k m_k)/d m_inf = sum_k 1 - (1 - dt/tau_d)^k."""
+    twin = Twin(_shared_spec("exact", steps=200))
+    m = twin(record={"p": ["m"]}).traces["p"]["m"]
+    m[:, 0, 0].sum().backward()
+    k = np.arange(1, 201)
+    expected = np.sum(1 - (1 - 0.5e-3 / 40e-3) ** k)
+    assert twin.params["p"]["m_inf"].grad.item() == pytest.approx(expected, rel=1e-12)
+
+
+def _integer_spec(steps=3000):
+    return network_from_dict(
+        {
+            "dt": "0.1*ms",
+            "duration": f"{steps}*0.1*ms",
+            "seed": 1,
+            "populations": {
+                "inp": {"kind": "poisson", "size": 20, "rate": "200*Hz"},
+                "p": {"model": "valid/integer_arithmetic.toml", "size": 10, "values": {"tau": "uniform(5*ms, 20*ms)"}},
+            },
+            "projections": [{"source": "inp", "target": "p", "on_pre": "v_post += 0.4*weight", "connect": {"p": 0.5}, "weight": "normal(1.5, 0.3)"}],
+        },
+        folder=HERE,
+    )
+
+
+def test_integer_arithmetic_follows_numpy():
+    """Integers and booleans meet floats in float64, `%` and `//` as numpy computes them."""
+    res = run_all(_integer_spec(), ["numpy", "torch"], {"p": ["v", "phase", "n"]})
+    assert res["numpy"].spike_count("p") > 500
+    assert_same_spikes(res["numpy"], res["torch"])
+    assert_same_traces(res["numpy"], res["torch"])
+
+
+@pytest.mark.brian_standalone
+def test_integer_arithmetic_follows_compiled_code():
+    """cpp_standalone's `%` and `//` of floats are Brian2's C++ formulas (math='libm')."""
+    res = run_all(_integer_spec(), ["cpp_standalone", "torch:libm"], {"p": ["v", "phase", "n"]})
+    assert_same_spikes(res["cpp_standalone"], res["torch:libm"])
+    assert_same_traces(res["cpp_standalone"], res["torch:libm"])

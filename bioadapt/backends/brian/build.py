@@ -151,7 +151,9 @@ def restored_names(spec: NetworkSpec, pop: PopulationSpec, driven=()) -> list:
     initial value at the start of every sample."""
     equations = pop.model.brian_equations
     names = (written_names(spec, pop, driven) | set(equations.diff_eq_names)) & set(equations.names)
-    return sorted(n for n in names if n in equations.diff_eq_names or n in equations.parameter_names)
+    names = [n for n in names if n in equations.diff_eq_names or n in equations.parameter_names]
+    # shared variables first: Brian2 wants a block's scalar writes before its vector writes
+    return sorted(names, key=lambda n: ("shared" not in equations[n].flags, n))
 
 
 def _add_restore(group: NeuronGroup, pop: PopulationSpec, spec: NetworkSpec, clock: Clock, restored: list):
@@ -205,7 +207,7 @@ def _neuron_group(pop: PopulationSpec, spec: NetworkSpec, clock: Clock, namespac
     if keep_initial:
         restored = restored_names(spec, pop, driven)
         declared = model.brian_equations
-        equations += "\n" + "\n".join(f"{INITIAL_PREFIX}{name} : {_unit_text(declared[name].dim)} (constant)" for name in restored)
+        equations += "\n" + "\n".join(f"{INITIAL_PREFIX}{name} : {_unit_text(declared[name].dim)} ({'constant, shared' if 'shared' in declared[name].flags else 'constant'})" for name in restored)
         net.restored[pop.name] = restored
     try:
         group = NeuronGroup(

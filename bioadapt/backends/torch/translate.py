@@ -66,9 +66,7 @@ def _numpy_unary(name: str, np_fn: Callable, torch_fn: Callable, derivative: Cal
     def apply(x):
         if not isinstance(x, torch.Tensor):
             return float(np_fn(np.float64(x)))
-        if not x.is_floating_point():
-            x = x.to(torch.get_default_dtype() if x.dtype != torch.bool else torch.float64)
-        return _Op.apply(x)
+        return _Op.apply(_as_float(x))
 
     return apply
 
@@ -293,22 +291,77 @@ FUNCTIONS["exprel"] = _exprel_with(FUNCTIONS)
 #: ``math=`` modes of the twin: whose transcendental functions it reproduces.
 MATH_MODES = {"numpy": FUNCTIONS, "libm": LIBM_FUNCTIONS}
 
+def _promoting(op: Callable) -> Callable:
+    """``op`` with numpy's promotion of an integer or boolean tensor meeting a
+    Python float: float64 (torch alone would compute in its default float32)."""
+
+    def apply(a, b):
+        if type(b) is float and isinstance(a, torch.Tensor) and not a.is_floating_point():
+            a = a.to(torch.float64)
+        elif type(a) is float and isinstance(b, torch.Tensor) and not b.is_floating_point():
+            b = b.to(torch.float64)
+        return op(a, b)
+
+    return apply
+
+
+def _remainder(a, b):
+    """``%`` of the numpy runtime: Python's sign convention (``np.remainder``)."""
+    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+        return torch.remainder(a, b) if isinstance(a, torch.Tensor) else torch.remainder(torch.as_tensor(a, dtype=b.dtype if b.is_floating_point() else None), b)
+    return float(np.remainder(a, b)) if isinstance(a, float) or isinstance(b, float) else a % b
+
+
+def _floor_divide(a, b):
+    """``//`` of the numpy runtime (``np.floor_divide``)."""
+    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+        a = a if isinstance(a, torch.Tensor) else torch.as_tensor(a, dtype=b.dtype if b.is_floating_point() else None)
+        return torch.div(a, b, rounding_mode="floor")
+    return float(np.floor_divide(a, b)) if isinstance(a, float) or isinstance(b, float) else a // b
+
+
+def _compiled_remainder(a, b):
+    """``%`` of Brian2's generated C++ (``_brian_mod``): Python's convention for
+    integers, ``x - y*floor(1.0*x/y)`` for floating-point numbers."""
+    if _integral(a) and _integral(b):
+        return _remainder(a, b)
+    a, b = _as_float(a), _as_float(b)
+    return a - b * _floor(divide(a, b))
+
+
+def _compiled_floor_divide(a, b):
+    """``//`` of Brian2's generated C++ (``_brian_floordiv``): Python's
+    convention for integers, ``floor(1.0*x/y)`` for floating-point numbers."""
+    if _integral(a) and _integral(b):
+        return _floor_divide(a, b)
+    return _floor(divide(_as_float(a), _as_float(b)))
+
+
+def _integral(x) -> bool:
+    return not x.is_floating_point() if isinstance(x, torch.Tensor) else isinstance(x, (int, bool, np.integer))
+
+
+def _floor(x):
+    return torch.floor(x) if isinstance(x, torch.Tensor) else float(np.floor(x))
+
+
 _BINARY = {
-    ast.Add: operator.add,
-    ast.Sub: operator.sub,
-    ast.Mult: operator.mul,
+    ast.Add: _promoting(operator.add),
+    ast.Sub: _promoting(operator.sub),
+    ast.Mult: _promoting(operator.mul),
     ast.Div: divide,
     ast.Pow: _pow,
-    ast.Mod: lambda a, b: torch.remainder(a, b) if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor) else a % b,
+    ast.Mod: _promoting(_remainder),
+    ast.FloorDiv: _promoting(_floor_divide),
 }
 
 _COMPARE = {
-    ast.Lt: operator.lt,
-    ast.LtE: operator.le,
-    ast.Gt: operator.gt,
-    ast.GtE: operator.ge,
-    ast.Eq: operator.eq,
-    ast.NotEq: operator.ne,
+    ast.Lt: _promoting(operator.lt),
+    ast.LtE: _promoting(operator.le),
+    ast.Gt: _promoting(operator.gt),
+    ast.GtE: _promoting(operator.ge),
+    ast.Eq: _promoting(operator.eq),
+    ast.NotEq: _promoting(operator.ne),
 }
 
 _NAMED_CONSTANTS = {"True": True, "False": False, "inf": float("inf")}
@@ -397,7 +450,7 @@ def compile_expression(expr: str, names: set[str], where: str, math: str = "nump
     functions = MATH_MODES[math]
     binary = dict(_BINARY)
     if math == "libm":
-        binary[ast.Pow] = _libm_pow
+        binary.update({ast.Pow: _libm_pow, ast.Mod: _promoting(_compiled_remainder), ast.FloorDiv: _promoting(_compiled_floor_divide)})
     try:
         tree = ast.parse(expr, mode="eval").body
     except SyntaxError as exc:

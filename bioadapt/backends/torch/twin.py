@@ -516,7 +516,7 @@ class Twin(nn.Module):
                 for index, (stmt, value_name) in enumerate(plan.body):
                     if value_name is not None and stmt.op == "=":
                         ref = block.refs[stmt.var]
-                        cast = call.casts[(name, index)] = self._cast(env[value_name], ref, shape if not ref.scalar else (), device)
+                        cast = call.casts[(name, index)] = self._cast(env[value_name], ref, _block_shape(ref, shape), device)
                         if cast.is_floating_point() and not cast.requires_grad and bool(torch.isfinite(cast).all()):
                             call.finite.add(id(cast))
                             if not torch.any(cast.signbit() | (cast != 0)):
@@ -635,7 +635,7 @@ class Twin(nn.Module):
             ref = refs[stmt.var]
             new = call.casts.get((name, index)) if value_name is not None else None
             if new is None:
-                new = self._cast(value if stmt.op == "=" else self._combine(stmt.op, env[stmt.var], value), ref, shape if not ref.scalar else (), device)
+                new = self._cast(value if stmt.op == "=" else self._combine(stmt.op, env[stmt.var], value), ref, _block_shape(ref, shape), device)
             if ref.conditional is not None and ref.conditional not in plan.block.override:
                 cond = env.get(ref.conditional)
                 if cond is None:
@@ -897,10 +897,16 @@ def _expand(value: torch.Tensor, shape) -> torch.Tensor:
     return value if value.shape == shape else torch.broadcast_to(value, shape)
 
 
+def _block_shape(ref: Ref, shape) -> tuple:
+    """The shape a write of ``ref`` takes in a block of ``shape`` (batch, size):
+    a shared variable keeps one value per sample."""
+    return (*shape[:-1], 1) if ref.scalar else shape
+
+
 def _take(value, how, gather):
     """``value`` as a block reads it: whole, its first element, or gathered for synapses."""
-    if how == SCALAR:
-        return value[..., 0]
+    if how == SCALAR:  # a shared variable: one value per sample, (batch, 1) or (1,)
+        return value[..., :1]
     if how is not None and gather is not None and how in gather:
         return value[..., gather[how]]
     return value
