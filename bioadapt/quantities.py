@@ -18,7 +18,7 @@ from brian2.units import allunits, stdunits
 
 from .errors import ParameterError
 
-__all__ = ["parse_quantity", "sample_values", "DISTRIBUTIONS", "unit_namespace"]
+__all__ = ["parse_quantity", "sample_values", "unit_name", "DISTRIBUTIONS", "unit_namespace"]
 
 
 def unit_namespace() -> dict[str, object]:
@@ -116,6 +116,8 @@ def parse_quantity(value: object, where: str):
     if isinstance(value, bool):
         raise ParameterError(f"{where}: expected a number or quantity, got a boolean.")
     if isinstance(value, (int, float)):
+        if value != value:
+            raise ParameterError(f"{where}: got NaN (not a number).")
         return float(value)
     if not isinstance(value, str):
         raise ParameterError(f"{where}: expected a number or quantity string, got {type(value).__name__}.")
@@ -130,6 +132,8 @@ def _same_dims(where: str, *values):
     dims = {fu.get_dimensions(v) for v in values}
     if len(dims) > 1:
         raise ParameterError(f"{where}: the arguments of the distribution have different units: {values}.")
+    if not all(np.isfinite(np.asarray(v, dtype=np.float64)) for v in values):
+        raise ParameterError(f"{where}: the arguments of the distribution must be finite, got {values}.")
 
 
 def _uniform(rng, n, where):
@@ -155,6 +159,8 @@ def _normal(rng, n, where):
 
 def _lognormal(rng, n, where):
     def draw(median, sigma):
+        if not (np.isfinite(np.asarray(median, dtype=np.float64)) and np.isfinite(np.asarray(sigma, dtype=np.float64))):
+            raise ParameterError(f"{where}: lognormal(median, sigma) needs finite arguments.")
         if fu.get_dimensions(sigma) is not fu.DIMENSIONLESS:
             raise ParameterError(f"{where}: lognormal(median, sigma) needs a dimensionless sigma.")
         unit = fu.get_unit(fu.get_dimensions(median))
@@ -193,6 +199,8 @@ def sample_values(value: object, n: int, rng: np.random.Generator, where: str):
         result = _evaluate(tree, calls, where)
     else:
         result = parse_quantity(value, where)
+    if np.any(np.isnan(np.asarray(result, dtype=np.float64))):
+        raise ParameterError(f"{where}: {value!r} gives NaN (not a number).")
     if isinstance(result, fu.Quantity) and result.shape == (n,):
         return result
     if isinstance(result, np.ndarray) and result.shape == (n,):
@@ -200,3 +208,8 @@ def sample_values(value: object, n: int, rng: np.random.Generator, where: str):
     if isinstance(result, fu.Quantity):
         return np.full(n, float(result / fu.get_unit(result.dim))) * fu.get_unit(result.dim)
     return np.full(n, float(result))
+
+
+def unit_name(dim) -> str:
+    """How a message names the unit of dimensions ``dim`` (``"dimensionless"``, ``"second"``)."""
+    return "dimensionless" if dim is fu.DIMENSIONLESS else repr(fu.get_unit(dim))

@@ -25,10 +25,12 @@ Keys of a model file
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 from pathlib import Path
 
 from brian2 import Equations
+from brian2.utils.stringtools import get_identifiers
 
 from .._files import read_toml
 from ..errors import ModelError, ParameterError
@@ -85,6 +87,29 @@ def _check_blocks(blocks, table: str, path: Path):
             raise ModelError(f"{path}: {table} key '{slot}' must be a string of Brian2 abstract code.")
 
 
+_PLAIN_ASSIGNMENT = re.compile(r"^([A-Za-z_]\w*)\s*=(?!=)(.*)$")
+
+
+def check_dead_assignments(code: str, known, where: str, error=ModelError, also=()):
+    """Refuse a plain assignment to a name that is neither ``known`` (a
+    variable) nor read by a later statement of the block: Brian2 takes it as
+    a temporary and the statement silently does nothing (a misspelt name).
+    ``also``: further names that may be assigned (Brian2's own variables),
+    left out of the message."""
+    statements = [line.split("#", 1)[0].strip() for line in code.splitlines()]
+    statements = [line for line in statements if line]
+    for k, line in enumerate(statements):
+        match = _PLAIN_ASSIGNMENT.match(line)
+        if match is None or match.group(1) in known or match.group(1) in also:
+            continue
+        name = match.group(1)
+        if not any(name in get_identifiers(later) for later in statements[k + 1 :]):
+            raise error(
+                f"{where}: '{line}' assigns '{name}', which is not a variable ({', '.join(sorted(known))}) "
+                f"and which no later statement reads: it would have no effect. A misspelt name?"
+            )
+
+
 def load_model(name_or_path: str | Path, relative_to: Path | None = None) -> ModelSpec:
     """Load and validate a model file.
 
@@ -132,6 +157,12 @@ def load_model(name_or_path: str | Path, relative_to: Path | None = None) -> Mod
     every_step = data.get("every_step", {})
     _check_blocks(every_step, "[every_step]", path)
 
+    reset = _string(data, "reset", path)
+    for what, code in [("key 'reset'", reset or "")] + [(f"[every_step] key '{slot}'", c) for slot, c in every_step.items()] + [
+        (f"[programs.{scheme}] key '{slot}'", c) for scheme, blocks in programs.items() for slot, c in blocks.items()
+    ]:
+        check_dead_assignments(code, names, f"{path}: {what}", also=("lastspike", "not_refractory"))
+
     default_scheme = _string(data, "default_scheme", path)
     if default_scheme is not None and default_scheme not in programs and default_scheme not in SCHEMES:
         raise ModelError(f"{path}: key 'default_scheme' = '{default_scheme}' is neither a program of the model nor a scheme ({', '.join(sorted(SCHEMES))}).")
@@ -144,7 +175,7 @@ def load_model(name_or_path: str | Path, relative_to: Path | None = None) -> Mod
         path=path,
         equations=equations,
         threshold=_string(data, "threshold", path),
-        reset=_string(data, "reset", path),
+        reset=reset,
         refractory=data.get("refractory") if not isinstance(data.get("refractory"), (int, float)) else str(data["refractory"]),
         defaults=dict(defaults),
         programs={k: dict(v) for k, v in programs.items()},

@@ -42,13 +42,14 @@ from pathlib import Path
 import numpy as np
 from brian2.units import fundamentalunits as fu
 from brian2 import second, Hz
+from brian2.utils.stringtools import get_identifiers
 
 from .._files import read_toml
 from ..errors import ConfigError, ModelError, ParameterError
-from ..models.load import load_model
+from ..models.load import check_dead_assignments, load_model
 from ..models.spec import ModelSpec
 from .spec import NetworkSpec, PopulationSpec, ProjectionSpec
-from ..quantities import parse_quantity, sample_values
+from ..quantities import parse_quantity, sample_values, unit_name
 from ..schemes import SCHEMES
 
 __all__ = ["load_network", "network_from_dict", "stream"]
@@ -187,9 +188,13 @@ def _values(name: str, model: ModelSpec, overrides: dict, size: int, where: str,
             raise ConfigError(str(exc)) from None
         dim = eqs[var].dim
         if fu.get_dimensions(arr) is not dim:
-            raise ConfigError(f"{key}: '{raw}' has units {fu.get_unit(fu.get_dimensions(arr))!r}, but '{var}' is in {fu.get_unit(dim)!r}.")
+            raise ConfigError(f"{key}: '{raw}' is {_unit_phrase(fu.get_dimensions(arr))}, but '{var}' is {_unit_phrase(dim)}.")
         values[var] = np.asarray(arr, dtype=np.float64)
     return values
+
+
+def _unit_phrase(dim) -> str:
+    return "dimensionless" if dim is fu.DIMENSIONLESS else f"in {unit_name(dim)}"
 
 
 def _condition_mask(condition, n_src: int, n_tgt: int, where: str) -> np.ndarray:
@@ -204,7 +209,6 @@ def _condition_mask(condition, n_src: int, n_tgt: int, where: str) -> np.ndarray
     from brian2.codegen.runtime.numpy_rt import NumpyCodeObject
     from brian2.core.functions import DEFAULT_CONSTANTS, DEFAULT_FUNCTIONS
     from brian2.parsing.rendering import NumpyNodeRenderer
-    from brian2.utils.stringtools import get_identifiers
 
     key = f"{where}: connect.condition"
     if not isinstance(condition, str) or not condition.strip():
@@ -300,12 +304,18 @@ def _projection(k: int, data: dict, pops: dict, where: str, dt: float, seed: int
     for key, text in (("on_pre", on_pre), ("summed", summed)):
         if text is not None and not isinstance(text, str):
             raise ConfigError(f"{where}: key '{key}' must be a string of Brian2 statements.")
+    if on_pre is not None:
+        neurons = {n for n in get_identifiers(on_pre) if n.endswith(("_pre", "_post"))}
+        check_dead_assignments(on_pre, neurons | {"weight"}, f"{where}: key 'on_pre'", ConfigError)
     i, j = _connect(data.get("connect", "all_to_all"), src.size, tgt.size, src.name == tgt.name, stream(seed, f"projections.{name}.connect"), where)
     try:
         weight = sample_values(data.get("weight", 1.0), len(i), stream(seed, f"projections.{name}.weight"), f"{where}: key 'weight'")
         delay = sample_values(data.get("delay", 0.0), len(i), stream(seed, f"projections.{name}.delay"), f"{where}: key 'delay'")
     except ParameterError as exc:
         raise ConfigError(str(exc)) from None
+    for key, values in (("weight", weight), ("delay", delay)):
+        if not np.all(np.isfinite(np.asarray(values, dtype=np.float64))):
+            raise ConfigError(f"{where}: key '{key}' gives non-finite values ({data[key]!r}).")
     weight_dim = fu.get_dimensions(weight)
     weight_unit = "1" if weight_dim is fu.DIMENSIONLESS else repr(fu.get_unit(weight_dim))
     if "delay" in data and fu.get_dimensions(delay) is not second.dim and np.any(np.asarray(delay) != 0):
@@ -329,8 +339,12 @@ def network_from_dict(data: dict, source: str = "<dict>", folder: Path | None = 
         raise ConfigError(f"{where}: key 'dt' must be positive, got {data['dt']!r}.")
     if not duration > 0:
         raise ConfigError(f"{where}: key 'duration' must be positive, got {data['duration']!r}.")
+    if not np.isfinite(duration):
+        raise ConfigError(f"{where}: key 'duration' must be finite, got {data['duration']!r}.")
     seed = _int(data, "seed", where, default=0)
     n_steps = int(round(duration / dt))
+    if n_steps < 1:
+        raise ConfigError(f"{where}: key 'duration' ({data['duration']!r}) is shorter than half a step (dt = {data['dt']!r}): the run would have no step.")
     pops_data = data.get("populations")
     if not isinstance(pops_data, dict) or not pops_data:
         raise ConfigError(f"{where}: needs at least one [populations.NAME] table.")

@@ -38,11 +38,17 @@ def test_valid_minimal():
         ("bad_quantity", r"bad_quantity\.toml: \[defaults\] key 'tau': unknown unit or name 'parsecs'"),
         ("unknown_key", r"unknown_key\.toml: unknown key\(s\) \['treshold'\]"),
         ("bad_slot", r"bad_slot\.toml: \[programs\.discrete\] key 'during_groups' is not a Brian2 schedule slot"),
+        ("dead_assignment", r"dead_assignment\.toml: key 'reset': 'u = 0' assigns 'u', which is not a variable \(tau, v\) and which no later statement reads"),
     ],
 )
 def test_invalid_model_files(name, message):
     with pytest.raises(ModelError, match=message):
         load_model(HERE / "invalid" / f"{name}.toml")
+
+
+def test_program_temporaries_that_are_read_are_fine():
+    model = load_model(HERE / "valid" / "program_temporaries.toml")
+    assert set(model.programs["step"]) == {"groups"}
 
 
 def test_unknown_model_name():
@@ -52,5 +58,5 @@ def test_unknown_model_name():
 
 def test_unit_mismatch_is_reported_with_file_and_key():
     net = {"dt": "0.1*ms", "duration": "1*ms", "populations": {"p": {"model": "invalid/unit_mismatch.toml", "size": 2}}}
-    with pytest.raises(BioadaptError, match=r"unit_mismatch\.toml: \[defaults\] key 'tau': '10\*mV' has units .*but 'tau' is in second"):
+    with pytest.raises(BioadaptError, match=r"unit_mismatch\.toml: \[defaults\] key 'tau': '10\*mV' is in volt, but 'tau' is in second"):
         network_from_dict(net, folder=HERE)

@@ -142,6 +142,8 @@ def test_example_config_loads():
     [
         ({"dt": "0.1*mV"}, r"key 'dt' must be a time"),
         ({"duration": "-1*ms"}, r"key 'duration' must be positive"),
+        ({"duration": "0.04*ms"}, r"key 'duration' \('0.04\*ms'\) is shorter than half a step \(dt = '0.1\*ms'\)"),
+        ({"duration": "inf*ms"}, r"key 'duration' must be finite"),
         ({"sed": 3}, r"unknown key\(s\) \['sed'\]"),
         ({"populations": {}}, r"needs at least one \[populations.NAME\]"),
     ],
@@ -162,6 +164,11 @@ def test_top_level_errors(change, message):
         ({"weight": "normal(0.5)"}, r"projections\[0\]: key 'weight'"),
         ({"weight": "gauss(0, 1)"}, r"projections\[0\]: key 'weight': cannot parse 'gauss\(0, 1\)'"),
         ({"on_pre": None, "summed": None}, r"give exactly one of 'on_pre'"),
+        ({"weight": float("inf")}, r"projections\[0\]: key 'weight' gives non-finite values \(inf\)"),
+        ({"weight": float("nan")}, r"projections\[0\]: key 'weight': got NaN"),
+        ({"weight": "normal(0*mV, inf*mV)"}, r"projections\[0\]: key 'weight': the arguments of the distribution must be finite"),
+        ({"on_pre": "I_post += weight\nwieght = 0"}, r"key 'on_pre': 'wieght = 0' assigns 'wieght', which is not a variable \(I_post, weight\)"),
+        ({"on_pre": "a = 2*weight\nI_post += a"}, None),  # a temporary that is read: fine
     ],
 )
 def test_projection_errors(projection, message):
@@ -171,7 +178,25 @@ def test_projection_errors(projection, message):
             net["projections"][0].pop(key, None)
         else:
             net["projections"][0][key] = value
+    if message is None:
+        network_from_dict(net)
+        return
     with pytest.raises(BioadaptError, match=message):
+        network_from_dict(net)
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        (float("nan"), r"key 'tau_m': got NaN"),
+        (0.02, r"key 'tau_m': '0.02' is dimensionless, but 'tau_m' is in second"),
+        ("20*mV", r"key 'tau_m': '20\*mV' is in volt, but 'tau_m' is in second"),
+    ],
+)
+def test_population_value_errors(value, message):
+    net = base()
+    net["populations"]["hid"]["values"] = {"tau_m": value}
+    with pytest.raises(ConfigError, match=r"\[populations.hid\].values: " + message):
         network_from_dict(net)
 
 
@@ -189,11 +214,29 @@ def test_unknown_model():
         network_from_dict(net)
 
 
+def test_folder_or_binary_instead_of_a_file(tmp_path):
+    with pytest.raises(ConfigError, match=r"Network file '.*' is a folder, not a file"):
+        load_network(tmp_path)
+    path = tmp_path / "net.toml"
+    path.write_bytes(bytes(range(128, 256)))
+    with pytest.raises(ConfigError, match=r"net\.toml' cannot be read as UTF-8 text"):
+        load_network(path)
+
+
 def test_malformed_toml(tmp_path):
     path = tmp_path / "net.toml"
     path.write_text('dt = "0.1*ms"\n[populations.hid\nmodel = "lif"\n')
     with pytest.raises(ConfigError, match=r"net\.toml: not valid TOML"):
         load_network(path)
+
+
+def test_unknown_name_in_on_pre_is_named():
+    from bioadapt import simulate
+
+    net = base()
+    net["projections"][0]["on_pre"] = "Iz_post += weight"
+    with pytest.raises(BioadaptError, match=r"projection 'inp_to_hid_0': unknown name 'Iz_post'"):
+        simulate(network_from_dict(net), backend="numpy")
 
 
 def test_brian2_rejection_names_projection():

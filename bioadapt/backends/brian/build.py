@@ -71,6 +71,10 @@ def root_message(exc: BaseException) -> str:
     """The innermost message of a (chained) Brian2 exception, on one line."""
     while exc.__cause__ is not None:
         exc = exc.__cause__
+    if isinstance(exc, KeyError) and exc.args:  # Brian2 looking up a name its code uses
+        return f"unknown name {exc.args[0]!r}: not a variable, constant or function known there"
+    if isinstance(exc, SyntaxError) and exc.text:
+        return f"{exc.msg} in {exc.text.strip()!r}"
     lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
     return " ".join(lines[:3]) if lines else type(exc).__name__
 
