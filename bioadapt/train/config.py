@@ -41,6 +41,8 @@ delay = { max = 25, lr_scale = 100, relaxation = "gaussian", sigma = [12.5, 0.23
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -165,6 +167,8 @@ def make_surrogate(table: dict):
 def _number(value, where: str, minimum=None, integer=False):
     if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and not isinstance(value, int)):
         raise ConfigError(f"{where}: expected {'an integer' if integer else 'a number'}, got {value!r}.")
+    if not math.isfinite(value):
+        raise ConfigError(f"{where}: expected a finite number, got {value!r}.")
     if minimum is not None and value < minimum:
         raise ConfigError(f"{where}: must be >= {minimum}, got {value!r}.")
     return value
@@ -347,6 +351,8 @@ def load_train_config(path: str | Path) -> TrainConfig:
     for key in ("lr", "clip_grad_norm", "gamma"):
         if key in train:
             kw[key] = float(_number(train[key], f"{where}: [train] key '{key}'", minimum=0))
+    if kw.get("clip_grad_norm") == 0:
+        raise ConfigError(f"{where}: [train] key 'clip_grad_norm' must be > 0 (0 would zero every gradient); leave the key out for no clipping.")
     if "schedule" in train and train["schedule"] not in SCHEDULES:
         raise ConfigError(f"{where}: [train] key 'schedule' must be one of {', '.join(SCHEDULES)}, got {train['schedule']!r}.")
     for key, allowed in (("schedule", SCHEDULES), ("dtype", ("float32", "float64")), ("synapses", ("exact", "dense"))):

@@ -39,6 +39,10 @@ def test_the_tiny_problem_loads(problem):
         ('name = "bsd"', 'name = "mnist"', r"\[task\] key 'name' must be one of"),
         ('network = "net.toml"', 'network = "other.toml"', r"key 'network': file 'other.toml' not found"),
         ('epochs = 5', 'epochs = 0', r"\[train\] key 'epochs': must be >= 1"),
+        ('lr = 0.1', 'lr = nan', r"\[train\] key 'lr': expected a finite number, got nan"),
+        ('clip_grad_norm = 1.5', 'clip_grad_norm = nan', r"\[train\] key 'clip_grad_norm': expected a finite number"),
+        ('clip_grad_norm = 1.5', 'clip_grad_norm = 0', r"\[train\] key 'clip_grad_norm' must be > 0"),
+        ('a = { scale = 120, range = [0, 1] }', 'a = { scale = inf, range = [0, 1] }', r"\[train.params.hid\] key 'a': key 'scale': expected a finite number"),
     ],
 )
 def test_config_errors_name_file_and_key(tmp_path, old, new, message):
