@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import traceback
 
@@ -71,9 +72,12 @@ def _parse_dts(text: str) -> list[float]:
 
     dts = []
     for item in text.split(","):
-        value = parse_quantity(item.strip(), f"--dt {item.strip()}")
+        item = item.strip()
+        # "0.5ms" -> "0.5*ms" (a number directly followed by a unit name)
+        written = re.sub(r"^([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([A-Za-z_]\w*)$", r"\1*\2", item)
+        value = parse_quantity(written, f"--dt {item}")
         if not hasattr(value, "dim") or value.dim is not second.dim:
-            raise BioadaptError(f"--dt {item.strip()}: expected a time such as 0.5ms or 0.5*ms.")
+            raise BioadaptError(f"--dt {item}: expected a time such as 0.5ms or 0.5*ms.")
         dts.append(float(value / second))
     return dts
 
@@ -84,7 +88,7 @@ def _compare(args) -> int:
 
     spec = load_network(args.network)
     schemes = [s.strip() for s in args.schemes.split(",") if s.strip()]
-    dts = _parse_dts(args.dt.replace("ms", "*ms").replace("**", "*").replace("us", "*us")) if args.dt else [spec.dt]
+    dts = _parse_dts(args.dt) if args.dt else [spec.dt]
     rows = compare(spec, schemes, dts, population=args.population, variable=args.var, backend=args.backend, window=args.window * 1e-3)
     header = f"{'scheme':18s} {'dt ms':>7s} {'ref':>5s} {'spk':>5s} {'match':>5s} {'miss':>5s} {'extra':>5s} {'|dt| ms':>8s} {'vR':>6s} {'trace rms':>9s} {'s/s':>7s}"
     print(header)

@@ -45,6 +45,12 @@ def test_models_lists_and_shows(capsys):
         (["simulate", "missing.toml"], "Network file 'missing.toml' does not exist"),
         (["simulate", EXAMPLE, "--record", "hid.q"], "--record hid.q: 'q' is not a variable of model 'adlif'"),
         (["simulate", EXAMPLE, "--record", "inp.u"], "--record inp.u: 'inp' is not a neuron population"),
+        (["simulate", "."], "Network file '.' is a folder, not a file"),
+        (["compare", "examples/lif_compare.toml", "--dt", "0ms"], "compare: time step 0 ms must be positive"),
+        (["compare", "examples/lif_compare.toml", "--dt", "0.1mV"], "--dt 0.1mV: expected a time such as 0.5ms"),
+        (["compare", "examples/lif_compare.toml", "--population", "inp"], "compare: 'inp' is not a neuron population"),
+        (["compare", "examples/lif_compare.toml", "--schemes", ","], "compare: no scheme given"),
+        (["compare", "examples/lif_compare.toml", "--window", "nan"], "compare: the spike matching window must be a positive time"),
     ],
 )
 def test_errors_are_one_line(capsys, argv, message):

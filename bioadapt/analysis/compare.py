@@ -104,11 +104,22 @@ def compare(spec: NetworkSpec, schemes: list[str], dts: list[float], population:
     from ..schemes import brian_method
 
     neurons = [p for p in spec.populations.values() if not p.is_input]
+    if population is not None and population not in {p.name for p in neurons}:
+        raise ConfigError(f"compare: '{population}' is not a neuron population of {spec.source} ({', '.join(p.name for p in neurons)}).")
     pop = spec.populations[population] if population else (neurons[0] if len(neurons) == 1 else None)
-    if pop is None or pop.is_input:
+    if pop is None:
         raise ConfigError(f"compare: name the neuron population to compare ({', '.join(p.name for p in neurons)}).")
+    if not schemes:
+        raise ConfigError("compare: no scheme given.")
     for scheme in schemes:
         brian_method(scheme)
+    duration = spec.n_steps * spec.dt
+    for dt in dts:
+        if not (np.isfinite(dt) and 0 < dt <= duration):
+            raise ConfigError(f"compare: time step {dt * 1e3:g} ms must be positive and at most the run's duration ({duration * 1e3:g} ms).")
+    dts = list(dict.fromkeys(dts))
+    if not (np.isfinite(window) and window > 0):
+        raise ConfigError(f"compare: the spike matching window must be a positive time, got {window * 1e3:g} ms.")
     states = [n for n in pop.model.brian_equations.diff_eq_names]
     variable = variable or (pop.model.threshold.split(">")[0].strip() if pop.model.threshold else states[0])
     if variable not in states:

@@ -45,7 +45,7 @@ def test_errors_shrink_with_dt_and_spikes_converge():
 
 def test_cli_writes_table_json_and_figure(tmp_path, capsys):
     pytest.importorskip("matplotlib")
-    assert main(["compare", "examples/lif_compare.toml", "--schemes", "exact,rk4", "--dt", "0.1ms,0.05ms", "--out", str(tmp_path)]) == 0
+    assert main(["compare", "examples/lif_compare.toml", "--schemes", "exact,rk4", "--dt", "0.1ms,0.05ms,0.1ms", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "exact" in out and "rk4" in out
     rows = json.loads((tmp_path / "compare.json").read_text())
