@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import ConfigError
+
 __all__ = ["SimulationResult"]
 
 
@@ -57,6 +59,8 @@ class SimulationResult:
             for var, values in variables.items():
                 arrays[f"{pop}.{var}"] = np.asarray(values, dtype=np.float64)
         path = Path(path)
+        if path.is_dir():
+            raise ConfigError(f"'{path}' is a folder; give a file name for the .npz file.")
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "wb") as handle:
             np.savez(handle, **arrays)

@@ -58,6 +58,14 @@ def simulate(
     """
     if backend not in BACKENDS:
         raise BackendError(f"Unknown backend '{backend}'; use one of {', '.join(BACKENDS)}.")
+    if backend == "torch":
+        ignored = {"fast_math": fast_math, "directory": directory, "compute_capability": compute_capability}
+        ignored = [k for k, v in ignored.items() if v not in (None, False)]
+    else:
+        ignored = {"dtype": dtype != "float64", "device": device != "cpu", "math": math != "numpy"}
+        ignored = [k for k, v in ignored.items() if v]
+    if ignored:
+        raise BackendError(f"{', '.join(ignored)}: not an option of backend '{backend}' (see simulate's parameters).")
     spec = network if isinstance(network, NetworkSpec) else load_network(network)
     if backend == "torch":
         from .backends.torch import run_twin

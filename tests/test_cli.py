@@ -18,6 +18,8 @@ def test_simulate_writes_npz(tmp_path, capsys, backend):
     assert data["hid.u"].shape == (5000, 40) and data["hid.w"].shape == (5000, 40)
     assert len(data["hid.i"]) > 100
     assert "hid" in capsys.readouterr().out
+    assert main(["simulate", EXAMPLE, "--backend", backend, "--out", str(tmp_path)]) == 2
+    assert "is a folder; give a file name for the .npz file" in capsys.readouterr().err
 
 
 def test_backends_write_identical_files(tmp_path):
@@ -46,6 +48,9 @@ def test_models_lists_and_shows(capsys):
         (["simulate", EXAMPLE, "--record", "hid.q"], "--record hid.q: 'q' is not a variable of model 'adlif'"),
         (["simulate", EXAMPLE, "--record", "inp.u"], "--record inp.u: 'inp' is not a neuron population"),
         (["simulate", "."], "Network file '.' is a folder, not a file"),
+        (["simulate", EXAMPLE, "--math", "libm"], "math: not an option of backend 'numpy'"),
+        (["simulate", EXAMPLE, "--backend", "torch", "--fast-math"], "fast_math: not an option of backend 'torch'"),
+        (["simulate", EXAMPLE, "--backend", "torch", "--device", "tpu"], "device must be a torch device such as 'cpu', 'cuda' or 'cuda:1', got 'tpu'"),
         (["compare", "examples/lif_compare.toml", "--dt", "0ms"], "compare: time step 0 ms must be positive"),
         (["compare", "examples/lif_compare.toml", "--dt", "0.1mV"], "--dt 0.1mV: expected a time such as 0.5ms"),
         (["compare", "examples/lif_compare.toml", "--population", "inp"], "compare: 'inp' is not a neuron population"),

@@ -964,8 +964,14 @@ def run_twin(spec: NetworkSpec, record: dict | None = None, drive: dict | None =
     torch_dtype = {"float64": torch.float64, "float32": torch.float32}.get(dtype)
     if torch_dtype is None:
         raise BackendError(f"dtype must be 'float64' or 'float32', got '{dtype}'.")
-    if device.startswith("cuda") and not torch.cuda.is_available():
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise BackendError(f"device must be a torch device such as 'cpu', 'cuda' or 'cuda:1', got {device!r}.") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
         raise BackendError("device 'cuda' was requested, but torch finds no CUDA GPU.")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise BackendError(f"device '{device}' was requested, but torch finds {torch.cuda.device_count()} CUDA GPU(s).")
     drive = drive or {}
     twin = Twin(spec, drive_vars={pop: list(v) for pop, v in drive.items()}, dtype=torch_dtype, math=math).to(device)
     drive_t = {pop: {var: torch.as_tensor(np.asarray(v), dtype=torch_dtype, device=device).unsqueeze(1) for var, v in vs.items()} for pop, vs in drive.items()}
