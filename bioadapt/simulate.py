@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .errors import BackendError
+import numpy as np
+
+from .errors import BackendError, ConfigError
 from .network import NetworkSpec, load_network
 from .result import SimulationResult
 
@@ -67,6 +69,8 @@ def simulate(
     if ignored:
         raise BackendError(f"{', '.join(ignored)}: not an option of backend '{backend}' (see simulate's parameters).")
     spec = network if isinstance(network, NetworkSpec) else load_network(network)
+    record = _checked_record(spec, record)
+    drive = _checked_drive(spec, drive)
     if backend == "torch":
         from .backends.torch import run_twin
 
@@ -74,3 +78,39 @@ def simulate(
     from .backends.brian import run_brian
 
     return run_brian(spec, target=backend, record=record, drive=drive, directory=directory, fast_math=fast_math, compute_capability=compute_capability)
+
+
+def _neuron_population(spec: NetworkSpec, name, what: str):
+    pop = spec.populations.get(name) if isinstance(name, str) else None
+    if pop is None or pop.is_input:
+        names = ", ".join(p.name for p in spec.populations.values() if not p.is_input)
+        raise ConfigError(f"{what}: {name!r} is not a neuron population ({names}).")
+    return pop
+
+
+def _checked_record(spec: NetworkSpec, record) -> dict:
+    """``record`` with a single variable name accepted for a list of one."""
+    checked = {}
+    for name, variables in (record or {}).items():
+        _neuron_population(spec, name, "record")
+        variables = [variables] if isinstance(variables, str) else list(variables)
+        if not all(isinstance(v, str) for v in variables):
+            raise ConfigError(f"record: population {name!r} needs variable names, got {variables!r}.")
+        checked[name] = variables
+    return checked
+
+
+def _checked_drive(spec: NetworkSpec, drive) -> dict:
+    """``drive`` as float64 arrays of shape (n_steps, size), all finite."""
+    checked = {}
+    for name, variables in (drive or {}).items():
+        pop = _neuron_population(spec, name, "drive")
+        checked[name] = {}
+        for var, values in variables.items():
+            values = np.asarray(values, dtype=np.float64)
+            if values.shape != (spec.n_steps, pop.size):
+                raise ConfigError(f"drive {name}.{var}: expected shape (n_steps, size) = {(spec.n_steps, pop.size)}, got {values.shape}.")
+            if not np.all(np.isfinite(values)):
+                raise ConfigError(f"drive {name}.{var}: contains NaN or infinite values.")
+            checked[name][var] = values
+    return checked

@@ -356,7 +356,8 @@ def build_network(
             for var, values in drive.get(pop.name, {}).items():
                 values = np.asarray(values, dtype=np.float64)
                 if values.shape != (total_steps, pop.size):
-                    raise ConfigError(f"drive for '{pop.name}.{var}' must have shape (samples * n_steps, size) = {(total_steps, pop.size)}, got {values.shape}.")
+                    rows = "samples * n_steps" if samples > 1 else "n_steps"
+                    raise ConfigError(f"drive for '{pop.name}.{var}' must have shape ({rows}, size) = {(total_steps, pop.size)}, got {values.shape}.")
                 namespace[f"drive_{var}"] = TimedArray(values, dt=spec.dt * second, name=f"{pop.name}_drive_{var}_values")
                 net.timed_arrays[(pop.name, var)] = namespace[f"drive_{var}"]
             group = _neuron_group(pop, spec, clock, namespace, net, driven=tuple(drive.get(pop.name, {})), keep_initial=samples > 1)
