@@ -164,3 +164,27 @@ def test_to_moves_every_tensor_and_refuses_casts(synapses):
     assert len(seen) > 20 and left == [] and all(p.device.type == "meta" for p in twin.parameters())
     with pytest.raises(BackendError, match=r"built for torch.float32; build it with Twin\(\.\.\., dtype=torch.float64\)"):
         twin.double()
+
+
+def test_forward_checks_its_arguments():
+    """Wrong shapes, names or states give one error naming the argument, not a torch traceback."""
+    twin = Twin(_spec("adlif", steps=60))
+    x = twin.default_inputs()["inp"]
+    with torch.no_grad():
+        first = twin(inputs={"inp": x[:30]})
+    size = x.shape[2]
+    cases = [
+        (dict(inputs={"inp": x[:, 0]}), r"inputs\['inp'\]: expected a tensor \(n_steps, batch, size\), got shape \(60, 20\)"),
+        (dict(inputs={"inp": x[..., :3]}), rf"inputs\['inp'\]: the population has {size} neurons, the tensor's last dimension is 3"),
+        (dict(inputs={"hid": x}), r"inputs: 'hid' is not an input population \(inp\)"),
+        (dict(inputs={"inp": x.numpy()}), r"expected a torch tensor .* got ndarray"),
+        (dict(inputs={"inp": x * float("nan")}), r"inputs\['inp'\]: contains NaN"),
+        (dict(inputs={"inp": x[:10]}, n_steps=20), r"n_steps = 20, but the inputs hold 10 steps"),
+        (dict(record={"inp": ["u"]}), r"record: 'inp' is not a neuron population \(hid\)"),
+        (dict(state={"u": 1}), r"state: 'u' is not a state of this twin"),
+        (dict(inputs={"inp": x[30:].expand(-1, 3, -1)}, state=first.state), r"state \('hid', '\w+'\): expected shape \(3, 30\), got \(1, 30\)"),
+        (dict(start_step=-1), r"start_step must be a non-negative integer"),
+    ]
+    for kwargs, message in cases:
+        with pytest.raises(BackendError, match=message), torch.no_grad():
+            twin(**kwargs)

@@ -40,6 +40,7 @@ from torch import nn
 
 from ...errors import BackendError
 from ...network.spec import NetworkSpec
+from .calls import check_forward
 from .plan import SCALAR, BlockPlan, plan_block
 from .program import Block, Program, Ref, extract_program
 from ...schemes.exact import DERIVED_PREFIX
@@ -401,23 +402,9 @@ class Twin(nn.Module):
         """
         inputs = self.default_inputs() if inputs is None else inputs
         drive = drive or {}
-        record = record or {}
-        # batch size and length come from the first input (or drive) tensor
-        first = next(iter(inputs.values()), None)
-        if first is None:
-            first = next((v for variables in drive.values() for v in variables.values()), None)
-        if first is not None:
-            batch = first.shape[1]
-        elif state:
-            batch = next(v for k, v in state.items() if k[0] != "_history").shape[0]
-        else:
-            batch = 1
-        if n_steps is None:
-            n_steps = first.shape[0] if first is not None else self.spec.n_steps
-        for pop in drive:
-            for var in drive[pop]:
-                if var not in self.drive_vars.get(pop, []):
-                    raise BackendError(f"drive for '{pop}.{var}' was not declared when the twin was built (drive_vars).")
+        record = {pop: [variables] if isinstance(variables, str) else list(variables) for pop, variables in (record or {}).items()}
+        # batch size and length come from the inputs and drives (or the state)
+        batch, n_steps = check_forward(self, inputs, drive, state, record, n_steps, start_step)
         for pop, variables in record.items():
             for var in variables:
                 if (pop, var) not in self.program.written and (pop, var) not in self.program.initial:
@@ -435,7 +422,7 @@ class Twin(nn.Module):
         for group in self.program.spiking:
             depth = self.max_delay.get(group, 0) + 1
             carried = state.pop(("_history", group), None)  # spikes still in flight
-            if carried is not None and carried.shape[0] == depth:
+            if carried is not None:  # its shape was checked (check_forward)
                 history[group] = list(carried.unbind(0))
             else:
                 history[group] = [torch.zeros(batch, self.program.sizes[group], dtype=self.float_dtype, device=device)] * depth
