@@ -58,6 +58,17 @@ def test_compile_once_rerun_with_new_values_matches_twin(tmp_path):
     third = net.run()
     assert_same_traces(first, third)
 
+    from bioadapt import BackendError
+
+    n_inp = spec.populations["inp"].size
+    for kwargs, message in [
+        (dict(weights={rec.name: np.full(rec.size, np.nan)}), rf"{rec.name}.weight: contains NaN"),
+        (dict(inputs={"inp": np.full((spec.n_steps, n_inp), np.nan)}), r"inputs inp: contains NaN"),
+        (dict(inputs={"inp": np.full((spec.n_steps, n_inp), 2.0)}), r"inputs inp: expected 0/1 spikes"),
+    ]:
+        with pytest.raises(BackendError, match=message):
+            net.run(**kwargs)
+
 
 def test_superseded_network_refuses_to_run(tmp_path):
     spec = network_from_dict(model_network("lif", steps=200))

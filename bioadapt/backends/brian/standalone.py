@@ -236,7 +236,7 @@ class StandaloneNetwork:
         for pop, raster in inputs.items():
             if (pop, None) not in net.timed_arrays:
                 raise BackendError(f"run(inputs=...): '{pop}' is not an input population.")
-            run_args[net.timed_arrays[(pop, None)]] = self._stacked(raster, n, (steps, spec.populations[pop].size), total, f"inputs {pop}", single)
+            run_args[net.timed_arrays[(pop, None)]] = self._stacked(raster, n, (steps, spec.populations[pop].size), total, f"inputs {pop}", single, binary=True)
         if n < self.samples:  # the samples not given: no input spikes (zero drives apply by default)
             for (pop, var), timed in net.timed_arrays.items():
                 if timed not in run_args:
@@ -291,11 +291,11 @@ class StandaloneNetwork:
         return self.net.synapses[name]
 
     @classmethod
-    def _stacked(cls, value, n, shape, total, what, single=False):
+    def _stacked(cls, value, n, shape, total, what, single=False, binary=False):
         """``n`` samples ``(n, *shape)`` (``single``: one sample ``shape``) as
         one array over all compiled samples (``total`` rows; samples not given
         are zeros)."""
-        array = cls._shaped(value, shape, what) if single else cls._shaped(value, (n, *shape), what)
+        array = cls._shaped(value, shape, what, binary) if single else cls._shaped(value, (n, *shape), what, binary)
         if n * shape[0] == total:
             return array.reshape(total, shape[1])
         out = np.zeros((total, shape[1]))
@@ -303,8 +303,12 @@ class StandaloneNetwork:
         return out
 
     @staticmethod
-    def _shaped(value, shape, what):
+    def _shaped(value, shape, what, binary=False):
         array = np.asarray(value, dtype=np.float64)
         if array.shape != shape:
             raise BackendError(f"{what}: expected shape {shape}, got {array.shape}.")
+        if np.any(np.isnan(array)):
+            raise BackendError(f"{what}: contains NaN.")
+        if binary and not np.all((array == 0) | (array == 1)):
+            raise BackendError(f"{what}: expected 0/1 spikes; a Brian2 spike raster cannot carry counts or other values (the twin weights events by such values).")
         return array
