@@ -123,21 +123,20 @@ def test_brian2_methods_bit_exact(model, scheme):
     assert_same_traces(res["numpy"], res["torch"])
 
 
+def _driven(model, size, values, steps, dt, seed, rate, on_pre, weight, scheme=None):
+    """One population of ``model`` driven by Poisson inputs (20 sources, p = 0.5)."""
+    net = {
+        "dt": dt,
+        "duration": f"{steps}*{dt}",
+        "seed": seed,
+        "populations": {"inp": {"kind": "poisson", "size": 20, "rate": rate}, "p": {"model": model, "size": size, "values": values}},
+        "projections": [{"source": "inp", "target": "p", "on_pre": on_pre, "connect": {"p": 0.5}, "weight": weight}],
+    }
+    return network_from_dict(dict(net, scheme=scheme) if scheme else net, folder=HERE)
+
+
 def _shared_spec(scheme, steps=600):
-    return network_from_dict(
-        {
-            "dt": "0.5*ms",
-            "duration": f"{steps}*0.5*ms",
-            "seed": 3,
-            "scheme": scheme,
-            "populations": {
-                "inp": {"kind": "poisson", "size": 20, "rate": "80*Hz"},
-                "p": {"model": "valid/shared_drive.toml", "size": 12, "values": {"tau": "uniform(5*ms, 20*ms)"}},
-            },
-            "projections": [{"source": "inp", "target": "p", "on_pre": "I_post += weight", "connect": {"p": 0.5}, "weight": "normal(0.5, 0.2)"}],
-        },
-        folder=HERE,
-    )
+    return _driven("valid/shared_drive.toml", 12, {"tau": "uniform(5*ms, 20*ms)"}, steps, "0.5*ms", 3, "80*Hz", "I_post += weight", "normal(0.5, 0.2)", scheme)
 
 
 @pytest.mark.parametrize("scheme", ["exact", "symplectic_euler"])
@@ -173,19 +172,7 @@ def test_shared_variable_gradient_closed_form():
 
 
 def _integer_spec(steps=3000):
-    return network_from_dict(
-        {
-            "dt": "0.1*ms",
-            "duration": f"{steps}*0.1*ms",
-            "seed": 1,
-            "populations": {
-                "inp": {"kind": "poisson", "size": 20, "rate": "200*Hz"},
-                "p": {"model": "valid/integer_arithmetic.toml", "size": 10, "values": {"tau": "uniform(5*ms, 20*ms)"}},
-            },
-            "projections": [{"source": "inp", "target": "p", "on_pre": "v_post += 0.4*weight", "connect": {"p": 0.5}, "weight": "normal(1.5, 0.3)"}],
-        },
-        folder=HERE,
-    )
+    return _driven("valid/integer_arithmetic.toml", 10, {"tau": "uniform(5*ms, 20*ms)"}, steps, "0.1*ms", 1, "200*Hz", "v_post += 0.4*weight", "normal(1.5, 0.3)")
 
 
 def test_integer_arithmetic_follows_numpy():
