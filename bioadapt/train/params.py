@@ -196,13 +196,34 @@ def load_params(path: str | Path) -> dict:
         raise ConfigError(f"{path}: not a bioadapt parameter file (invalid JSON: {exc}).") from None
     if not isinstance(doc, dict) or doc.get("format") != PARAMS_FORMAT:
         raise ConfigError(f"{path}: not a bioadapt parameter file (format {PARAMS_FORMAT} expected).")
+    if not isinstance(doc.get("groups"), dict) or not isinstance(doc.get("dt"), dict):
+        raise ConfigError(f"{path}: a parameter file needs the tables 'dt' and 'groups'.")
     groups = {}
     for owner, table in doc["groups"].items():
         groups[owner] = {}
-        for var, entry in table.items():
-            dtype = np.int64 if entry["unit"] == "steps" else np.float64
-            groups[owner][var] = (entry["unit"], np.asarray(entry["value"], dtype=dtype))
-    return {"dt": float(doc["dt"]["value"]), "groups": groups, "meta": doc.get("meta", {}), "source": str(path)}
+        for var, entry in (table.items() if isinstance(table, dict) else ()):
+            groups[owner][var] = _entry(entry, f"{path}: '{owner}.{var}'")
+    dt = _entry(doc["dt"], f"{path}: 'dt'")[1]
+    if dt.shape != () or not dt > 0:
+        raise ConfigError(f"{path}: 'dt' must be one positive number of seconds.")
+    return {"dt": float(dt), "groups": groups, "meta": doc.get("meta", {}), "source": str(path)}
+
+
+def _entry(entry, where: str) -> tuple:
+    """``(unit, array)`` of a ``{"unit": ..., "value": ...}`` entry: numbers, no NaN; whole numbers for steps."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("unit"), str) or "value" not in entry:
+        raise ConfigError(f"{where}: expected {{\"unit\": ..., \"value\": ...}}.")
+    try:
+        value = np.asarray(entry["value"], dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: the values must be numbers.") from None
+    if np.any(np.isnan(value)):
+        raise ConfigError(f"{where}: contains NaN.")
+    if entry["unit"] == "steps":
+        if not np.all(value == np.round(value)):
+            raise ConfigError(f"{where}: delays must be whole steps.")
+        return entry["unit"], value.astype(np.int64)
+    return entry["unit"], value
 
 
 def apply_params(spec: NetworkSpec, params: dict) -> NetworkSpec:

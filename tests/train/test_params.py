@@ -78,6 +78,15 @@ def test_parameter_file_errors(problem, tmp_path):
         apply_params(trainer.spec, broken(lambda d: d["groups"]["recurrent"]["delay_steps"]["value"].__setitem__(0, -1)))
     with pytest.raises(ConfigError, match="trained with dt"):
         apply_params(trainer.spec, broken(lambda d: d["dt"].update(value=0.0005)))
+    # caught when the file is read: values a hand edit (or a diverged run) may leave
+    with pytest.raises(ConfigError, match="'recurrent.delay_steps': delays must be whole steps"):
+        broken(lambda d: d["groups"]["recurrent"]["delay_steps"]["value"].__setitem__(0, 0.5))
+    with pytest.raises(ConfigError, match="'hid.tau_u': contains NaN"):
+        broken(lambda d: d["groups"]["hid"]["tau_u"]["value"].__setitem__(0, float("nan")))
+    with pytest.raises(ConfigError, match="'hid.tau_u': the values must be numbers"):
+        broken(lambda d: d["groups"]["hid"]["tau_u"].update(value="fast"))
+    with pytest.raises(ConfigError, match="a parameter file needs the tables 'dt' and 'groups'"):
+        broken(lambda d: d.pop("groups"))
     (tmp_path / "x.json").write_text("{}")
     with pytest.raises(ConfigError, match="not a bioadapt parameter file"):
         load_params(tmp_path / "x.json")
