@@ -18,7 +18,7 @@ from brian2.units import allunits, stdunits
 
 from .errors import ParameterError
 
-__all__ = ["parse_quantity", "sample_values", "unit_name", "DISTRIBUTIONS", "unit_namespace"]
+__all__ = ["parse_quantity", "sample_values", "unit_text", "DISTRIBUTIONS", "unit_namespace"]
 
 
 def unit_namespace() -> dict[str, object]:
@@ -210,6 +210,7 @@ def sample_values(value: object, n: int, rng: np.random.Generator, where: str):
     return np.full(n, float(result))
 
 
-def unit_name(dim) -> str:
-    """How a message names the unit of dimensions ``dim`` (``"dimensionless"``, ``"second"``)."""
-    return "dimensionless" if dim is fu.DIMENSIONLESS else repr(fu.get_unit(dim))
+def unit_text(dim) -> str:
+    """The unit of dimensions ``dim`` as Brian2 writes it in equations: ``"1"``
+    for dimensionless (or None), else the unit's name (``"second"``, ``"mV"``)."""
+    return "1" if dim is None or fu.get_dimensions(dim).is_dimensionless else repr(fu.get_unit(dim))

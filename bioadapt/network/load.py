@@ -49,7 +49,7 @@ from ..errors import ConfigError, ModelError, ParameterError
 from ..models.load import check_dead_assignments, load_model
 from ..models.spec import ModelSpec
 from .spec import NetworkSpec, PopulationSpec, ProjectionSpec
-from ..quantities import parse_quantity, sample_values, unit_name
+from ..quantities import parse_quantity, sample_values, unit_text
 from ..schemes import SCHEMES
 
 __all__ = ["load_network", "network_from_dict", "stream"]
@@ -194,7 +194,7 @@ def _values(name: str, model: ModelSpec, overrides: dict, size: int, where: str,
 
 
 def _unit_phrase(dim) -> str:
-    return "dimensionless" if dim is fu.DIMENSIONLESS else f"in {unit_name(dim)}"
+    return "dimensionless" if dim is fu.DIMENSIONLESS else f"in {unit_text(dim)}"
 
 
 def _condition_mask(condition, n_src: int, n_tgt: int, where: str) -> np.ndarray:
@@ -317,7 +317,7 @@ def _projection(k: int, data: dict, pops: dict, where: str, dt: float, seed: int
         if not np.all(np.isfinite(np.asarray(values, dtype=np.float64))):
             raise ConfigError(f"{where}: key '{key}' gives non-finite values ({data[key]!r}).")
     weight_dim = fu.get_dimensions(weight)
-    weight_unit = "1" if weight_dim is fu.DIMENSIONLESS else repr(fu.get_unit(weight_dim))
+    weight_unit = unit_text(weight_dim)
     if "delay" in data and fu.get_dimensions(delay) is not second.dim and np.any(np.asarray(delay) != 0):
         raise ConfigError(f"{where}: key 'delay' must be a time (e.g. '1*ms'), got {data['delay']!r}.")
     delay = np.asarray(delay, dtype=np.float64)

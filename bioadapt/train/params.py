@@ -25,6 +25,7 @@ from torch.nn.utils import parametrize
 
 from ..errors import ConfigError
 from ..network.spec import NetworkSpec
+from ..quantities import unit_text
 from .config import ParamRule
 
 __all__ = ["attach_rules", "clamp_", "anneal_delays", "rounded_delays", "trainable_values", "save_params", "load_params", "apply_params", "PARAMS_FORMAT"]
@@ -147,11 +148,6 @@ def trainable_values(twin) -> dict:
     return {owner: {var: table[var].detach().to("cpu", torch.float64).numpy().copy() for var in table.keys()} for owner, table in twin.params.items()}
 
 
-def _unit_name(dim) -> str:
-    from brian2.units.fundamentalunits import get_unit
-
-    return "1" if dim is None or dim.is_dimensionless else repr(get_unit(dim))
-
 
 def atomic_write(path: Path, data: str | bytes) -> None:
     """Write a file so that it is either complete or absent: temporary file, fsync, rename."""
@@ -171,7 +167,7 @@ def save_params(path: str | Path, spec: NetworkSpec, values: dict, meta: dict | 
         entry = {}
         for var, value in table.items():
             if owner in spec.populations:
-                unit = _unit_name(spec.populations[owner].model.brian_equations.dimensions.get(var))
+                unit = unit_text(spec.populations[owner].model.brian_equations.dimensions.get(var))
             else:
                 unit = next(p for p in spec.projections if p.name == owner).weight_unit
             entry[var] = {"unit": unit, "value": np.asarray(value, dtype=np.float64).tolist()}
@@ -244,7 +240,7 @@ def apply_params(spec: NetworkSpec, params: dict) -> NetworkSpec:
             for var, (unit, value) in table.items():
                 if var not in eqs.names or var in eqs.subexpr_names:
                     raise ConfigError(f"{source}: '{owner}.{var}' is not a variable of the network's population '{owner}' (model {pop.model.name}).")
-                expected = _unit_name(eqs.dimensions.get(var))
+                expected = unit_text(eqs.dimensions.get(var))
                 if unit != expected:
                     raise ConfigError(f"{source}: '{owner}.{var}' is in {unit}, the network's variable in {expected}.")
                 shape = np.shape(values[var]) if var in values else ((1,) if "shared" in eqs[var].flags else (pop.size,))

@@ -168,6 +168,7 @@ def test_shared_variable_gradient_closed_form():
     m[:, 0, 0].sum().backward()
     k = np.arange(1, 201)
     expected = np.sum(1 - (1 - 0.5e-3 / 40e-3) ** k)
+    # not bitwise: backpropagation sums the recursion's terms, the closed form takes powers
     assert twin.params["p"]["m_inf"].grad.item() == pytest.approx(expected, rel=1e-12)
 
 

@@ -32,6 +32,7 @@ from ...schemes import brian_method
 from ...schemes.exact import linear_system
 from ...schemes.symplectic_euler import DecaySystem, after_reset_code
 from ...network.spec import NetworkSpec, PopulationSpec, ProjectionSpec
+from ...quantities import unit_text
 
 __all__ = ["BrianNetwork", "build_network"]
 
@@ -122,10 +123,6 @@ INITIAL_PREFIX = "bioadapt_initial_"
 _ASSIGNMENT = re.compile(r"^\s*([A-Za-z_]\w*)\s*(?:=|\+=|-=|\*=|/=)(?!=)")
 
 
-def _unit_text(dim) -> str:
-    unit = fu.get_unit(dim)
-    return "1" if unit == fu.Unit(1) else repr(unit)
-
 
 def check_samples(spec: NetworkSpec, where: str):
     """Refuse networks whose samples cannot follow one another in one run
@@ -211,7 +208,7 @@ def _neuron_group(pop: PopulationSpec, spec: NetworkSpec, clock: Clock, namespac
     if keep_initial:
         restored = restored_names(spec, pop, driven)
         declared = model.brian_equations
-        equations += "\n" + "\n".join(f"{INITIAL_PREFIX}{name} : {_unit_text(declared[name].dim)} ({'constant, shared' if 'shared' in declared[name].flags else 'constant'})" for name in restored)
+        equations += "\n" + "\n".join(f"{INITIAL_PREFIX}{name} : {unit_text(declared[name].dim)} ({'constant, shared' if 'shared' in declared[name].flags else 'constant'})" for name in restored)
         net.restored[pop.name] = restored
     try:
         group = NeuronGroup(
@@ -269,7 +266,7 @@ def _synapses(proj: ProjectionSpec, spec: NetworkSpec, groups: dict, clock: Cloc
         var = lhs[: -len("_post")]
         if var not in target.variables:
             raise ConfigError(f"{spec.source}: projection '{proj.name}': key 'summed' writes '{lhs}', but '{var}' is not a variable of population '{proj.target}'.")
-        model += f"\n{lhs} = {expr.strip()} : {_unit_text(target.variables[var].dim)} (summed)"
+        model += f"\n{lhs} = {expr.strip()} : {unit_text(target.variables[var].dim)} (summed)"
     try:
         syn = Synapses(source, target, model=model, on_pre=proj.on_pre, clock=clock, name=proj.name, namespace={}, method="euler")
         if proj.size:
