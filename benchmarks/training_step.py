@@ -2,6 +2,7 @@
 the twin against a hand-written eager PyTorch loop and against snnTorch.
 
     python benchmarks/training_step.py [--batch 64 --steps 250 --hidden 256 256 --reps 5 --threads 1 --device cpu]
+    python benchmarks/training_step.py --device cuda --cuda-graphs --name training_step_gpu
 
 One training step is: forward over ``steps`` steps, cross-entropy of the
 time-averaged readout against random labels, backward. All three run in
@@ -13,7 +14,9 @@ gives the minimum CPU time of the repetitions (on a shared machine load only
 ever adds time, so the minimum is the closest to the unloaded cost; medians
 and every repetition are in the JSON). Before timing, the script checks in float64 that the twin and
 the hand-written loop compute the same network (same spikes, readout equal to
-rounding).
+rounding). With ``--cuda-graphs`` (GPU) every model's step is also captured
+once as a CUDA graph (`bioadapt.backends.torch.CudaGraphStep`) and timed
+replaying it; a model that cannot be captured is listed with the reason.
 """
 
 from __future__ import annotations
@@ -32,8 +35,8 @@ import torch
 from baselines import HandWritten, SnnTorchNet
 from common import adlif_network, fmt, machine, poisson_inputs, save, time_calls
 
-from bioadapt import network_from_dict
-from bioadapt.backends.torch import Twin
+from bioadapt import BackendError, network_from_dict
+from bioadapt.backends.torch import CudaGraphStep, Twin
 
 
 def check_same_network(config: dict, batch: int = 4) -> dict:
@@ -66,6 +69,7 @@ def main():
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default="cpu", help="torch device of the timed runs (cpu, cuda); the float64 check runs on the CPU")
     parser.add_argument("--no-snntorch", action="store_true", help="skip snnTorch (if it is not installed)")
+    parser.add_argument("--cuda-graphs", action="store_true", help="also time each model's step captured as a CUDA graph (GPU only)")
     parser.add_argument("--name", default="training_step", help="result file name (in benchmarks/results)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -101,7 +105,7 @@ def main():
     labels = torch.randint(0, 20, (args.batch,), generator=torch.Generator().manual_seed(2)).to(device)
     loss_fn = torch.nn.CrossEntropyLoss()
 
-    def readout(name):
+    def readout(name, x=x):
         if name == "twin":
             return twin(inputs={"inp": x}, record={"out": ["y"]}).traces["out"]["y"]
         return models[name](x)[0]
@@ -117,6 +121,32 @@ def main():
 
         return run
 
+    steps = {name: step(name) for name in models}
+    not_captured, graph_check = {}, {}
+    if args.cuda_graphs:
+        if not gpu:
+            parser.error("--cuda-graphs needs --device cuda")
+        for name in list(models):
+            try:
+                graphed = CudaGraphStep(lambda x, labels, name=name: loss_fn(readout(name, x).mean(0), labels), models[name].parameters(), x, labels)
+            except BackendError as exc:
+                not_captured[name] = str(exc)
+                continue
+            # the replayed step against an eager one: the same loss and gradients
+            model = models[name]
+            model.zero_grad(set_to_none=True)
+            eager = loss_fn(readout(name).mean(0), labels)
+            eager.backward()
+            expected = [eager.detach()] + [p.grad.clone() for p in graphed.parameters]
+            got = [graphed(x, labels).clone()] + [p.grad.clone() for p in graphed.parameters]
+            graph_check[name] = max(float((a - b).abs().max()) for a, b in zip(expected, got))
+
+            def run(graphed=graphed):
+                graphed(x, labels)
+                torch.cuda.synchronize(device)
+
+            steps[f"{name}, CUDA graph"] = run
+
     def forward_only(name):
         def run():
             with torch.no_grad():
@@ -126,7 +156,7 @@ def main():
 
         return run
 
-    train = time_calls({name: step(name) for name in models}, args.reps)
+    train = time_calls(steps, args.reps)
     infer = time_calls({name: forward_only(name) for name in models}, args.reps)
     # on the CPU, ratios from CPU time (one thread: the core's work, robust to
     # load from other processes); on a GPU from wall time (synchronized);
@@ -135,15 +165,15 @@ def main():
     median = "median_s" if gpu else "cpu_median_s"
     clock = "wall" if gpu else "CPU"
     base = train["hand-written"][key]
-    results = {name: {"train_step": train[name], "forward_no_grad": infer[name], "ratio_to_hand_written": train[name][key] / base} for name in models}
+    results = {name: {"train_step": train[name], "forward_no_grad": infer.get(name), "ratio_to_hand_written": train[name][key] / base} for name in steps}
     if "snntorch" in models:
         results["twin"]["speedup_over_snntorch"] = train["snntorch"][key] / train["twin"][key]
     results["twin"]["ratio_to_program_form"] = train["twin"][key] / train["hand-written, program form"][key]
     results["twin"]["ratio_to_event_products"] = train["twin"][key] / train["hand-written, event products"][key]
     results["check_float64"] = check
     table = [
-        [name, fmt(train[name][key]), fmt(train[name][median]), fmt(train[name][key] / args.steps), f"{train[name][key] / base:.2f}", fmt(infer[name][key])]
-        for name in models
+        [name, fmt(train[name][key]), fmt(train[name][median]), fmt(train[name][key] / args.steps), f"{train[name][key] / base:.2f}", fmt(infer[name][key]) if name in infer else "-"]
+        for name in steps
     ]
     where = f"GPU ({torch.cuda.get_device_name(device)}, torch {torch.__version__}, CUDA {torch.version.cuda})" if gpu else "CPU"
     notes = [
@@ -159,6 +189,23 @@ def main():
     notes.append(f"twin / hand-written, event products: {results['twin']['ratio_to_event_products']:.2f} (the cost of the twin's generality at the same algorithm)")
     if "snntorch" in models:
         notes.append(f"snnTorch / twin: {results['twin']['speedup_over_snntorch']:.2f} (the twin is that many times faster)")
+    if args.cuda_graphs:
+        graphs = {name: train[f"{name}, CUDA graph"][key] for name in models if f"{name}, CUDA graph" in train}
+        results["cuda_graphs"] = {"max_difference_to_eager_step": graph_check, "not_captured": not_captured}
+        notes.append("CUDA graph: the model's whole step (forward over all time steps, loss, backward) captured once with bioadapt.backends.torch.CudaGraphStep and replayed; largest difference of loss and gradients to an eager step: " + ", ".join(f"{n} {d:.2g}" for n, d in graph_check.items()))
+        for name, why in not_captured.items():
+            notes.append(f"{name}: not captured ({why})")
+        if "twin" in graphs:
+            notes.append("CUDA graph speed-up over the eager step: " + ", ".join(f"{n} {train[n][key] / t:.2f}x" for n, t in graphs.items()))
+            if "hand-written" in graphs:
+                results["twin"]["graph_ratio_to_hand-written_graph"] = graphs["twin"] / graphs["hand-written"]
+                notes.append(f"twin / hand-written, both as CUDA graphs: {graphs['twin'] / graphs['hand-written']:.2f}")
+            if "snntorch" in graphs:
+                results["twin"]["graph_speedup_over_snntorch_graph"] = graphs["snntorch"] / graphs["twin"]
+                notes.append(f"snnTorch / twin, both as CUDA graphs: {graphs['snntorch'] / graphs['twin']:.2f} (the twin is that many times faster)")
+            if "snntorch" in models:
+                results["twin"]["graph_speedup_over_snntorch_eager"] = train["snntorch"][key] / graphs["twin"]
+                notes.append(f"snnTorch eager / twin as a CUDA graph: {train['snntorch'][key] / graphs['twin']:.2f}")
     header = ["model", f"train step (fwd+bwd), {clock}, min", f"{clock}, median", "per time step", "x hand-written", f"forward, no grad, {clock}, min"]
     save(args.name, info, {"args": vars(args), "network": config}, results, table, header, notes)
 

@@ -1,6 +1,7 @@
 """Test set-up: deterministic torch, fixed seeds, warnings are errors
 (pyproject's filterwarnings), and automatic skips for missing capabilities."""
 
+import os
 import random
 import shutil
 
@@ -8,6 +9,9 @@ import numpy as np
 import pytest
 import torch
 
+# cuBLAS is deterministic only with a fixed workspace (torch raises otherwise
+# in deterministic mode); read at the first cuBLAS call (the `gpu` tests)
+os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
 torch.use_deterministic_algorithms(True)
 
 

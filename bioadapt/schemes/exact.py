@@ -41,6 +41,9 @@ DERIVED_PREFIX = "bioadapt_"
 class LinearSystem:
     """``dx/dt = A x + b`` of a model, symbolic, with per-neuron numerics."""
 
+    #: the propagators' values come from scipy on the host, also for a twin on a GPU
+    on_device = False
+
     def __init__(self, equations: Equations, where: str):
         try:
             names, A, b = get_linear_system(equations, None)

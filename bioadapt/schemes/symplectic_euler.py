@@ -127,6 +127,10 @@ class DecaySystem:
     receives the values and the twin recomputes them with gradients.
     """
 
+    #: `torch_propagators` runs on any device (elementwise torch only): the
+    #: twin on a GPU computes the constants there, without a copy to the host
+    on_device = True
+
     def __init__(self, equations, written: set):
         try:
             system = get_conditionally_linear_system(equations, None)

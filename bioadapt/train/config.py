@@ -59,7 +59,7 @@ TASKS = ("bsd", "oscillator", "heidelberg", "mackey_glass", "moving_shapes")
 SCHEDULES = ("constant", "cosine", "step", "exponential")
 _TOP = {"network", "seed", "task", "readout", "train"}
 _READOUT = {"population", "variable", "loss", "ignore_first"}
-_TRAIN = {"epochs", "batch_size", "lr", "clip_grad_norm", "schedule", "step_size", "gamma", "surrogate", "dtype", "synapses", "checkpoint_every", "rate_regularization", "params", "device", "eval_batch_size", "max_samples", "threads"}
+_TRAIN = {"epochs", "batch_size", "lr", "clip_grad_norm", "schedule", "step_size", "gamma", "surrogate", "dtype", "synapses", "checkpoint_every", "rate_regularization", "params", "device", "cuda_graph", "eval_batch_size", "max_samples", "threads"}
 _RULE = {"interpolate", "scale", "range", "clamp", "lr_scale"}
 _DELAY = {"max", "lr_scale", "relaxation", "sigma", "anneal"}
 _SURROGATE = {"kind", "alpha", "c"}
@@ -136,6 +136,7 @@ class TrainConfig:
     dtype: str = "float32"
     synapses: str = "dense"
     device: str = "cpu"
+    cuda_graph: bool = False
     checkpoint_every: int = 50
     rate_regularization: tuple = ()
     params: tuple = ()
@@ -362,6 +363,12 @@ def load_train_config(path: str | Path) -> TrainConfig:
             kw[key] = train[key]
     if "device" in train:
         kw["device"] = str(train["device"])
+    if "cuda_graph" in train:
+        if not isinstance(train["cuda_graph"], bool):
+            raise ConfigError(f"{where}: [train] key 'cuda_graph' must be true or false, got {train['cuda_graph']!r}.")
+        if train["cuda_graph"] and not kw.get("device", "cpu").startswith("cuda"):
+            raise ConfigError(f"{where}: [train] key 'cuda_graph': CUDA graphs need a GPU; set device = \"cuda\" (device is {kw.get('device', 'cpu')!r}).")
+        kw["cuda_graph"] = train["cuda_graph"]
     if "surrogate" in train:
         sur = train["surrogate"]
         _keys(sur, _SURROGATE, f"{where}: [train] key 'surrogate'")

@@ -69,12 +69,17 @@ def batches(indices: np.ndarray, batch_size: int, seed: int | None, epoch: int =
 def to_inputs(config, data, idx, dtype, device) -> tuple:
     """``(inputs, drive, target)`` for the twin: (steps, batch, channels) tensors and the labels or targets."""
     x = torch.as_tensor(np.ascontiguousarray(data.x[idx].transpose(1, 0, 2)), dtype=dtype, device=device)
-    if config.input_variable is None:
-        inputs, drive = {config.input_population: x}, {}
-    else:
-        inputs, drive = {}, {config.input_population: {config.input_variable: x}}
+    inputs, drive = twin_inputs(config, x)
     if data.kind == "classification":
         target = torch.as_tensor(data.y[idx], dtype=torch.int64, device=device)
     else:
         target = torch.as_tensor(np.ascontiguousarray(data.target[idx].transpose(1, 0, 2)), dtype=dtype, device=device)
     return inputs, drive, target
+
+
+def twin_inputs(config, x: torch.Tensor) -> tuple:
+    """``(inputs, drive)`` of the twin for a batch ``x (steps, batch, channels)``:
+    input spikes, or the drive of an analog input variable."""
+    if config.input_variable is None:
+        return {config.input_population: x}, {}
+    return {}, {config.input_population: {config.input_variable: x}}

@@ -33,10 +33,10 @@ import numpy as np
 import torch
 from torch.nn.utils import parametrize
 
-from ..backends.torch import Twin
-from ..errors import ConfigError
+from ..backends.torch import CudaGraphStep, Twin
+from ..errors import BackendError, ConfigError
 from .config import TrainConfig, make_surrogate
-from .data import batches, make_dataset, to_inputs
+from .data import batches, make_dataset, to_inputs, twin_inputs
 from .losses import predict, readout_loss, score
 from .params import anneal_delays, atomic_write, attach_rules, clamp_, rounded_delays, save_params, trainable_values
 
@@ -119,6 +119,8 @@ class Trainer:
         self.history: list = []  # one row per epoch
         self.steps: list = []  # (step, loss) per optimizer step
         self.fingerprint = _fingerprint(config)
+        self._graph = None  # the CUDA graph of a full batch's step ([train] cuda_graph), made at the first one
+        self._graph_out = {}  # its loss without regularization and readout trace (the graph's tensors)
 
     def _train_indices(self):
         idx = self.data.subset("train")
@@ -176,10 +178,15 @@ class Trainer:
 
     # ----------------------------------------------------------------- training
     def batch_loss(self, idx, grad: bool = True):
-        """Loss (with regularization), readout trace and spikes of one batch."""
+        """Loss (with regularization), loss, readout trace, target and spikes of one batch."""
+        inputs, drive, target = to_inputs(self.config, self.data, idx, self.dtype, self.device)
+        with torch.set_grad_enabled(grad):
+            total, loss, y, spikes = self._losses(inputs, drive, target)
+        return total, loss, y, target, spikes
+
+    def _losses(self, inputs, drive, target):
         c = self.config
-        inputs, drive, target = to_inputs(c, self.data, idx, self.dtype, self.device)
-        with torch.set_grad_enabled(grad), parametrize.cached():
+        with parametrize.cached():
             out = self.twin(inputs=inputs, drive=drive, record={c.readout_population: [c.readout_variable]})
             y = out.traces[c.readout_population][c.readout_variable]
             loss = readout_loss(c.loss, y, target, c.ignore_first)
@@ -187,7 +194,40 @@ class Trainer:
             for pop, rate, strength in c.rate_regularization:
                 per_step = out.spikes[pop].mean(dim=0)  # (batch, neurons) spikes per step
                 total = total + strength * ((per_step - rate * self.spec.dt) ** 2).mean()
-        return total, loss, y, target, out.spikes
+        return total, loss, y, out.spikes
+
+    def _train_step(self, idx) -> tuple:
+        """Forward and backward pass of one batch: ``(total, loss, readout, target)``,
+        gradients in the parameters. With ``[train] cuda_graph``, a full batch
+        replays the CUDA graph of the step (captured at the first full batch);
+        a smaller last batch of an epoch runs eagerly. Both give the same numbers."""
+        c = self.config
+        if not c.cuda_graph or len(idx) != c.batch_size:
+            total, loss, y, target, _ = self.batch_loss(idx)
+            self._check_finite(total)
+            total.backward()
+            return total, loss, y, target
+        inputs, drive, target = to_inputs(c, self.data, idx, self.dtype, self.device)
+        x = next(iter(inputs.values())) if inputs else next(iter(next(iter(drive.values())).values()))
+        if self._graph is None:
+
+            def loss_fn(x, target):
+                total, loss, y, _ = self._losses(*twin_inputs(c, x), target)
+                self._graph_out.update(loss=loss.detach(), y=y.detach())
+                return total
+
+            try:
+                self._graph = CudaGraphStep(loss_fn, [p for g in self.groups for p in g["params"]], x, target)
+            except BackendError as exc:
+                raise ConfigError(f"{c.source}: [train] key 'cuda_graph': {exc}; set cuda_graph = false to train eagerly.") from None
+        total = self._graph(x, target)
+        self._check_finite(total)
+        return total, self._graph_out["loss"], self._graph_out["y"], target
+
+    def _check_finite(self, total):
+        if not torch.isfinite(total):
+            c = self.config
+            raise ConfigError(f"{c.source}: the loss became {float(total.detach())} at step {self.position['step']} (epoch {self.position['epoch'] + 1}); lower [train] lr, or bound the parameters in [train.params].")
 
     def evaluate_split(self, split: str) -> dict:
         """Loss and accuracy (or NMSE) of the training twin on a split, and mean firing rates (Hz);
@@ -229,10 +269,7 @@ class Trainer:
                 start = time.perf_counter()
                 self.optimizer.zero_grad(set_to_none=True)
                 anneal_delays(self.twin, c.params, self.position["step"], self.total_steps)
-                total, loss, y, target, _ = self.batch_loss(idx)
-                if not torch.isfinite(total):
-                    raise ConfigError(f"{c.source}: the loss became {float(total.detach())} at step {self.position['step']} (epoch {epoch + 1}); lower [train] lr, or bound the parameters in [train.params].")
-                total.backward()
+                total, loss, y, target = self._train_step(idx)
                 if c.clip_grad_norm:
                     torch.nn.utils.clip_grad_norm_([p for g in self.groups for p in g["params"]], c.clip_grad_norm)
                 self.optimizer.step()

@@ -188,3 +188,45 @@ def test_forward_checks_its_arguments():
     for kwargs, message in cases:
         with pytest.raises(BackendError, match=message), torch.no_grad():
             twin(**kwargs)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error without a GPU (tests/backends/test_twin_gpu.py runs it on one)")
+def test_cuda_graph_step_needs_a_gpu():
+    from bioadapt.backends.torch import CudaGraphStep
+
+    twin = Twin(_spec("adlif", steps=20), dtype=torch.float32, synapses="dense")
+    with pytest.raises(BackendError, match="CudaGraphStep needs a CUDA GPU"):
+        CudaGraphStep(lambda x: twin(inputs={"inp": x}).spikes["hid"].sum(), twin.parameters(), twin.default_inputs()["inp"])
+
+
+@pytest.mark.parametrize("model", ["adlif", "lif", "stc", "mtc"])
+def test_no_read_back_while_capturing(model, monkeypatch):
+    """While a CUDA graph is captured, a forward and backward pass of the twin
+    reads nothing back from the device (no .item(), bool() or data-dependent
+    branch): checked on the CPU by declaring every call a capture after one
+    ordinary call, and counting the operations that copy a value to the host."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    from bioadapt.backends.torch import calls, twin as twin_module
+
+    class ReadBacks(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.seen = []
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            if func is torch.ops.aten._local_scalar_dense.default:
+                self.seen.append(func)
+            return func(*args, **(kwargs or {}))
+
+    spec = _spec(model, steps=60)
+    model_twin = Twin(spec, synapses="dense" if model == "adlif" else "exact")
+    inputs = model_twin.default_inputs(batch=2)
+    first = model_twin(inputs=inputs).spikes["hid"]  # the ordinary call before the capture
+    monkeypatch.setattr(calls, "capturing", lambda device: True)
+    monkeypatch.setattr(twin_module, "capturing", lambda device: True)
+    with ReadBacks() as mode:
+        out = model_twin(inputs=inputs)
+        (out.spikes["hid"].sum() + sum(v.sum() for v in out.state.values() if v.is_floating_point())).backward()
+    assert mode.seen == []
+    assert torch.equal(out.spikes["hid"], first)

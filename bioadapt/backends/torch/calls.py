@@ -6,7 +6,13 @@ import torch
 
 from ...errors import BackendError
 
-__all__ = ["check_forward"]
+__all__ = ["capturing", "check_forward"]
+
+
+def capturing(device: torch.device) -> bool:
+    """Whether ``device``'s current CUDA stream is being captured into a CUDA
+    graph (`CudaGraphStep`): nothing may be read back to the host then."""
+    return device.type == "cuda" and torch.cuda.is_current_stream_capturing()
 
 
 def _tensor(value, what: str) -> torch.Tensor:
@@ -14,8 +20,10 @@ def _tensor(value, what: str) -> torch.Tensor:
         raise BackendError(f"{what}: expected a torch tensor (n_steps, batch, size), got {type(value).__name__} (torch.as_tensor converts numpy arrays).")
     if value.dim() != 3:
         raise BackendError(f"{what}: expected a tensor (n_steps, batch, size), got shape {tuple(value.shape)}.")
-    # a finite sum (one cheap pass) proves every entry finite; else look closer
-    if value.is_floating_point() and not bool(torch.isfinite(value.detach().sum())) and not bool(torch.isfinite(value.detach()).all()):
+    # a finite sum (one cheap pass) proves every entry finite; else look closer.
+    # Not while a CUDA graph is captured (nothing can be read back then):
+    # `CudaGraphStep` checks each call's tensors as it copies them in
+    if value.is_floating_point() and not capturing(value.device) and not bool(torch.isfinite(value.detach().sum())) and not bool(torch.isfinite(value.detach()).all()):
         raise BackendError(f"{what}: contains NaN or infinite values.")
     return value
 

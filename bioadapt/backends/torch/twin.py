@@ -40,7 +40,7 @@ from torch import nn
 
 from ...errors import BackendError
 from ...network.spec import NetworkSpec
-from .calls import check_forward
+from .calls import capturing, check_forward
 from .plan import SCALAR, BlockPlan, plan_block
 from .program import Block, Program, Ref, extract_program
 from ...schemes.exact import DERIVED_PREFIX
@@ -216,6 +216,10 @@ class Twin(nn.Module):
         self._dense_sources = {b.extra["source"] for b, _ in self._dense_blocks.values()}
         self._from_inputs = {name for name, (b, _) in self._dense_blocks.items() if generators.get(b.extra["source"], len(prog.blocks)) < position[name]}
         self.relaxed_delays = nn.ModuleDict()  # projection -> RelaxedDelays (see `learn_delays`)
+        self._initial_on = {}  # device -> initial state values on it (`initial_state`)
+        # (block, statement) -> (finite, +0, 1) of a constant write, from the last call
+        # outside a CUDA graph capture (`_prepare`; a capture cannot read values back)
+        self._cast_flags = {}
 
     def learn_delays(self, projection: str, max_steps: int, relaxation: str = "gaussian") -> "RelaxedDelays":
         """Give every synapse of ``projection`` a continuous, trainable delay position.
@@ -324,15 +328,21 @@ class Twin(nn.Module):
     def initial_state(self, batch: int = 1, device: torch.device | str | None = None) -> dict:
         """State tensors ``(owner, var) -> (batch, size)`` with Brian2's initial values."""
         device = torch.device(device) if device is not None else self._device()
-        state = {}
-        for key in self.program.written:
-            value = np.asarray(self.program.initial.get(key))
-            if value is None or value.shape == ():
-                continue
-            kind = "bool" if value.dtype == np.bool_ else ("int" if np.issubdtype(value.dtype, np.integer) else "float")
-            tensor = torch.as_tensor(value).to(device=device, dtype=_torch_dtype(kind, self.float_dtype))
-            state[key] = tensor.unsqueeze(0).expand(batch, -1).clone()
-        return state
+        # the program's initial values are fixed when the twin is built: copied
+        # to a device once (a CUDA graph capture allows no host-to-device copy)
+        initial = self._initial_on.get(device)
+        if initial is None:
+            if capturing(device):
+                raise BackendError("CUDA graph capture: the twin's initial state is not on this device yet; run one forward call outside the capture first (CudaGraphStep does).")
+            initial = {}
+            for key in self.program.written:
+                value = np.asarray(self.program.initial.get(key))
+                if value is None or value.shape == ():
+                    continue
+                kind = "bool" if value.dtype == np.bool_ else ("int" if np.issubdtype(value.dtype, np.integer) else "float")
+                initial[key] = torch.as_tensor(value).to(device=device, dtype=_torch_dtype(kind, self.float_dtype))
+            self._initial_on[device] = initial
+        return {key: tensor.unsqueeze(0).expand(batch, -1).clone() for key, tensor in initial.items()}
 
     def _apply(self, fn, recurse=True):
         """``.to(device)``, ``.cuda()``: move the tensors kept outside parameters too
@@ -433,9 +443,7 @@ class Twin(nn.Module):
             "steps": {pop: x[:n_steps].unbind(0) for pop, x in inputs.items()},
             "drive": {pop: {var: v[:n_steps].to(self.float_dtype).unbind(0) for var, v in variables.items()} for pop, variables in drive.items()},
         }
-        # input spikes are 0/1 as documented, or counts/weights: the event
-        # product then multiplies each event by its value
-        call.binary = {pop: bool(((x == 0) | (x == 1)).all()) for pop, x in feeds["inputs"].items() if pop in self._dense_sources}
+        call.input_spikes = feeds["inputs"]
         # dense contributions of the input populations, for all steps at once
         # (also when checkpointing: the chunks read them, so both runs agree bit for bit)
         call.inputs = self._dense_inputs(call, history, feeds["inputs"], n_steps)
@@ -475,13 +483,22 @@ class Twin(nn.Module):
 
     def _prepare(self, batch: int, device) -> _Call:
         """Everything fixed over one forward call, computed once (gradients flow through it)."""
-        dt = torch.tensor(self.program.dt, dtype=torch.float64, device=device)
+        in_capture = capturing(device)
+        dt = torch.full((), self.program.dt, dtype=torch.float64, device=device)
         fixed = {}
         # derived constants (exact propagators, symplectic_euler decays), from the current parameters
         for pop, system in self._systems.items():
             names = system.derived_names()
             params = [self.params[pop][p] for p in system.parameters]
-            values = _Propagators.apply(system, self.program.sizes[pop], self.program.dt, tuple(names), *params)
+            if system.on_device and (device.type != "cpu" or in_capture):
+                # on a GPU, torch's own functions on the device (as every
+                # function of the twin there): no copy to the host and back
+                derived = system.torch_propagators(dict(zip(system.parameters, params)), self.program.sizes[pop], self.program.dt)
+                values = [derived[name] for name in names]
+            elif in_capture:
+                raise BackendError(f"CUDA graph capture: the propagators of population '{pop}' ({type(system).__name__}) are computed on the CPU in every call; this twin runs eagerly only.")
+            else:
+                values = _Propagators.apply(system, self.program.sizes[pop], self.program.dt, tuple(names), *params)
             for k, name in enumerate(names):
                 fixed[(pop, name)] = values[k].to(self.float_dtype)
         call = _Call(batch, dt, fixed, envs={}, casts={})
@@ -504,15 +521,32 @@ class Twin(nn.Module):
                     if value_name is not None and stmt.op == "=":
                         ref = block.refs[stmt.var]
                         cast = call.casts[(name, index)] = self._cast(env[value_name], ref, _block_shape(ref, shape), device)
-                        if cast.is_floating_point() and not cast.requires_grad and bool(torch.isfinite(cast).all()):
-                            call.finite.add(id(cast))
-                            if not torch.any(cast.signbit() | (cast != 0)):
+                        if cast.is_floating_point() and not cast.requires_grad:
+                            finite, zero, one = self._constant_flags((name, index), cast, in_capture)
+                            if finite:
+                                call.finite.add(id(cast))
+                            if zero:
                                 call.zeros.add(id(cast))
-                            elif bool((cast == 1).all()):
+                            if one:
                                 call.ones.add(id(cast))
         for name, (block, dense) in self._dense_blocks.items():
             call.dense[name] = self._dense_weights(block, dense, call.envs[name], device)
         return call
+
+    def _constant_flags(self, key, cast, in_capture: bool) -> tuple:
+        """Whether a constant write is finite, +0 everywhere, 1 everywhere
+        (read back from the device, so taken from the last call outside a
+        CUDA graph capture while capturing)."""
+        if in_capture:
+            flags = self._cast_flags.get(key)
+            if flags is None:
+                raise BackendError("CUDA graph capture: run one forward call of the twin outside the capture first (CudaGraphStep does).")
+            return flags
+        finite = bool(torch.isfinite(cast).all())
+        zero = finite and not bool(torch.any(cast.signbit() | (cast != 0)))
+        one = finite and not zero and bool((cast == 1).all())
+        self._cast_flags[key] = (finite, zero, one)
+        return finite, zero, one
 
     def _run_steps(self, call, state, history, feeds, begin, end, record, start_step):
         """Steps ``begin .. end - 1`` of the feeds (updates ``state`` and ``history`` in
@@ -521,9 +555,11 @@ class Twin(nn.Module):
         spikes_out = {g: [] for g in self.program.spiking}
         traces = {pop: {var: [] for var in vars_} for pop, vars_ in record.items()}
         t = None
+        if self._uses_t:  # (start + k)*dt in float64, rounded once as in Python; no host copy per step
+            times = (torch.arange(start_step + begin, start_step + end, dtype=torch.float64, device=device) * call.dt).unbind(0)
         for k in range(begin, end):
             if self._uses_t:
-                t = torch.tensor(((start_step + k) * self.program.dt), dtype=torch.float64, device=device)
+                t = times[k - begin]
             fired, stacks, masks = {}, {}, {}
             for kind, block, plan in self._schedule:
                 if kind == "generator":
@@ -654,7 +690,8 @@ class Twin(nn.Module):
                 state[(ref.owner, ref.var)] = env[name]
             return
         if kind == "threshold":
-            cond = _expand(torch.as_tensor(env["_cond"], device=device), shape)  # a constant condition ("True") is a Python bool
+            cond = env["_cond"]  # a constant condition ("True") is a Python bool
+            cond = _expand(cond, shape) if isinstance(cond, torch.Tensor) else torch.full(shape, bool(cond), device=device)
             surrogate = block.extra["surrogate"]
             if surrogate is not None and torch.is_grad_enabled():
                 left, right, _ = surrogate
@@ -758,7 +795,8 @@ class Twin(nn.Module):
             slots = (path["pre"] * n_post + path["post"]).to(device)
         for stmt in dense["targets"]:
             value = self._evaluate(stmt, env)
-            value = torch.broadcast_to(torch.as_tensor(value, dtype=self.float_dtype, device=device), (len(path["perm"]),))
+            value = value.to(device=device, dtype=self.float_dtype) if isinstance(value, torch.Tensor) else torch.full((), value, dtype=self.float_dtype, device=device)
+            value = torch.broadcast_to(value, (len(path["perm"]),))
             if stmt.op == "-=":
                 value = -value
             if relaxed is not None:  # W_d = sum over synapses of value * kernel(d), every tap
@@ -794,7 +832,7 @@ class Twin(nn.Module):
                     else:
                         earlier = torch.stack(carried[depth - d : depth - d + n]) if d <= depth else None
                         delayed = torch.cat([earlier, x[: max(n - d, 0)]]) if n > d else earlier
-                    product = spike_product(delayed, weights, call.binary[source])
+                    product = spike_product(delayed, weights, pays(delayed, weights) and self._binary(call, source))
                     total = product if total is None else total + product
                 totals.append(total.unbind(0))
             out[name] = totals
@@ -805,7 +843,6 @@ class Twin(nn.Module):
         n_post = self.program.sizes[block.extra["target"]]
         precomputed = call.inputs.get(block.name)
         depth = len(hist)
-        binary = call.binary.get(block.extra["source"], True)  # threshold spikes are 0/1
         for index, (stmt, per_delay) in enumerate(call.dense[block.name]):
             ref = block.refs[stmt.var]
             if precomputed is not None:
@@ -813,7 +850,7 @@ class Twin(nn.Module):
             else:
                 total = None
                 for d, weights in per_delay:
-                    product = self._spike_product(call, hist[depth - 1 - d], weights, binary, k)
+                    product = self._spike_product(call, hist[depth - 1 - d], weights, block.extra["source"], k)
                     total = product if total is None else total + product
             key = (ref.owner, ref.var)
             if ref.conditional is not None and ref.conditional not in block.override:
@@ -824,12 +861,25 @@ class Twin(nn.Module):
             state[key] = _expand(total, (call.batch, n_post)) if id(current) in call.zeros else _expand(current, (call.batch, n_post)) + total
 
     @staticmethod
-    def _spike_product(call: _Call, spikes, weights, binary: bool, k: int):
+    def _binary(call: _Call, pop: str) -> bool:
+        """Whether the spikes of ``pop`` are all 0 or 1: threshold spikes are;
+        input spikes are as documented, or counts/weights (the event product
+        then multiplies each event by its value). Looked at when an event
+        product first needs it (on the CPU: nothing is read back from a GPU)."""
+        known = call.binary.get(pop)
+        if known is None:
+            x = call.input_spikes.get(pop)
+            known = call.binary[pop] = x is None or bool(((x == 0) | (x == 1)).all())
+        return known
+
+    @staticmethod
+    def _spike_product(call: _Call, spikes, weights, source: str, k: int):
         """``spikes @ weights`` from the spikes' events where that pays
         (`.events`); the events of a step's spikes are found once and shared
         by every pathway and delay that reads them."""
         if not pays(spikes, weights):
             return spikes @ weights
+        binary = Twin._binary(call, source)
         found = call.events.get(id(spikes))
         if found is None or found[0] is not spikes:
             found = [spikes, Events.find(spikes, binary), k]
@@ -913,7 +963,8 @@ class _Call:
     zeros: set = field(default_factory=set)
     ones: set = field(default_factory=set)
     dense: dict = field(default_factory=dict)  # pathway block name -> [(statement, [(delay, W)])]
-    binary: dict = field(default_factory=dict)  # input population -> its spikes are all 0 or 1
+    binary: dict = field(default_factory=dict)  # population -> its spikes are all 0 or 1 (`Twin._binary`)
+    input_spikes: dict = field(default_factory=dict)  # input population -> spikes of the call
     events: dict = field(default_factory=dict)  # id(spikes) -> [spikes, Events or None, last step read]
     inputs: dict = field(default_factory=dict)  # pathway block name -> precomputed input contributions per step
 
