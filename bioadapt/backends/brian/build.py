@@ -30,6 +30,7 @@ from brian2.utils.stringtools import get_identifiers
 from ...errors import BackendError, ConfigError, SchemeNotApplicable
 from ...schemes import brian_method
 from ...schemes.exact import linear_system
+from ...schemes.hoisting import ProgramExponentials
 from ...schemes.symplectic_euler import DecaySystem, after_reset_code
 from ...network.spec import NetworkSpec, PopulationSpec, ProjectionSpec
 from ...quantities import unit_text
@@ -101,11 +102,21 @@ def written_names(spec: NetworkSpec, pop: PopulationSpec, driven=()) -> set:
     run (conservatively: every name its reset, every-step and program code
     mentions, every ``X_post``/``X_pre`` name of projections touching it, and
     its driven variables)."""
-    model = pop.model
-    codes = [model.reset or ""] + list(model.every_step.values()) + [code for blocks in model.programs.values() for code in blocks.values()]
-    names = set(driven)
-    for code in codes:
+    names = set(driven) | _projection_names(spec, pop)
+    for code in _model_codes(pop):
         names |= get_identifiers(code)
+    return names
+
+
+def _model_codes(pop: PopulationSpec) -> list:
+    """The reset, every-step and program code of ``pop``'s model."""
+    model = pop.model
+    return [model.reset or ""] + list(model.every_step.values()) + [code for blocks in model.programs.values() for code in blocks.values()]
+
+
+def _projection_names(spec: NetworkSpec, pop: PopulationSpec) -> set:
+    """``pop``'s names that projections' code mentions as ``X_post`` (target) or ``X_pre`` (source)."""
+    names = set()
     for proj in spec.projections:
         for code in (proj.on_pre, proj.summed):
             if not code:
@@ -178,6 +189,25 @@ def decay_system(spec: NetworkSpec, pop: PopulationSpec, driven=()) -> DecaySyst
     return system if system.names else None
 
 
+def program_exponentials(spec: NetworkSpec, pop: PopulationSpec, driven=()) -> ProgramExponentials | None:
+    """The ``exp()`` of constants in a program population's code as derived constants, or None."""
+    model = pop.model
+    if pop.is_input or pop.scheme not in model.programs:
+        return None
+    equations = model.brian_equations
+    # parameters no code of the network assigns: the left-hand side of a program,
+    # reset or every-step statement, a projection's X_post/X_pre, a drive
+    assigned = set(driven) | _projection_names(spec, pop)
+    for code in _model_codes(pop):
+        for line in code.splitlines():
+            match = _ASSIGNMENT.match(line)
+            if match:
+                assigned.add(match.group(1))
+    constant = {name for name in equations.parameter_names if "shared" not in equations[name].flags and name not in assigned}
+    system = ProgramExponentials(model.programs[pop.scheme], constant)
+    return system if system.names else None
+
+
 def _neuron_group(pop: PopulationSpec, spec: NetworkSpec, clock: Clock, namespace: dict, net: "BrianNetwork", driven=(), keep_initial: bool = False) -> NeuronGroup:
     model = pop.model
     scheme_name = pop.scheme
@@ -205,6 +235,10 @@ def _neuron_group(pop: PopulationSpec, spec: NetworkSpec, clock: Clock, namespac
             if system is not None:
                 equations += "\n" + "\n".join(f"{name} : 1 (constant)" for name in system.derived_names())
                 options = dict(options or {}, decays=system.decays())
+    if uses_program:  # exp() of constants in the program: derived constants
+        system = program_exponentials(spec, pop, driven)
+        if system is not None:
+            equations += "\n" + "\n".join(f"{name} : 1 (constant)" for name in system.derived_names())
     if keep_initial:
         restored = restored_names(spec, pop, driven)
         declared = model.brian_equations
@@ -242,7 +276,7 @@ def _neuron_group(pop: PopulationSpec, spec: NetworkSpec, clock: Clock, namespac
         for var, values in derived.items():
             group.variables[var].set_value(values)
         net.linear_systems[pop.name] = system  # to recompute propagators for new values
-    blocks = dict(model.programs[scheme_name]) if uses_program else {}
+    blocks = dict(system.blocks if isinstance(system, ProgramExponentials) else model.programs[scheme_name]) if uses_program else {}
     for slot, code in blocks.items():
         group.run_regularly(code, when=slot, order=PROGRAM_ORDER, name=f"{pop.name}_program_{slot}")
     for slot, code in model.every_step.items():
