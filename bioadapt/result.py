@@ -39,15 +39,20 @@ class SimulationResult:
     n_steps: int = 0
     wall_time: float = 0.0
 
+    def _spikes_of(self, population: str) -> tuple:
+        if population not in self.spikes:
+            raise ConfigError(f"no spikes of '{population}' in this result (it has {', '.join(self.spikes) or 'none'}; a StandaloneNetwork records those named by record_spikes).")
+        return self.spikes[population]
+
     def spike_set(self, population: str) -> set[tuple[int, int]]:
         """The spikes of a population as a set of ``(step, i)`` pairs."""
-        i, step = self.spikes[population]
+        i, step = self._spikes_of(population)
         return set(zip(step.tolist(), i.tolist()))
 
     def spike_count(self, population: str | None = None) -> int:
         if population is None:
             return sum(len(i) for i, _ in self.spikes.values())
-        return len(self.spikes[population][0])
+        return len(self._spikes_of(population)[0])
 
     def save(self, path: str | Path) -> Path:
         """Write ``P.i``, ``P.step`` (int64) and ``P.VAR`` traces to an ``.npz`` file."""

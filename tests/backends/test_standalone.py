@@ -166,3 +166,30 @@ def test_samples_restore_a_shared_written_variable(tmp_path):
         assert_same_spikes(result, twin)
         assert_same_traces(result, twin)
         assert result.traces["p"]["m"][0, 0] < -0.4 and result.spike_count("p") > 10
+
+
+def test_record_spikes_of_named_populations_only(tmp_path):
+    """record_spikes=False: only the recorded variables come back (the same
+    values); a list: the spikes of those populations, identical to a run
+    that records all."""
+    from bioadapt import BackendError, ConfigError
+
+    spec = network_from_dict(model_network("li", steps=300))
+    record = {"hid": ["y"]}
+    full = simulate(spec, backend="torch", record=record, math="libm")
+    net = StandaloneNetwork(spec, record=record, directory=str(tmp_path / "none"), record_spikes=False)
+    quiet = net.run()
+    assert quiet.spikes == {}
+    assert np.array_equal(quiet.traces["hid"]["y"], full.traces["hid"]["y"])
+    with pytest.raises(ConfigError, match="no spikes of 'spk' in this result"):
+        quiet.spike_set("spk")
+    net.close()
+    net = StandaloneNetwork(spec, record=record, directory=str(tmp_path / "spk"), record_spikes=["spk"])
+    some = net.run()
+    assert list(some.spikes) == ["spk"] and some.spike_count("spk") > 0
+    assert some.spike_set("spk") == full.spike_set("spk")
+    net.close()
+    with pytest.raises(ConfigError, match=r"record_spikes: \['hid'\] not spiking populations"):
+        StandaloneNetwork(spec, record=record, directory=str(tmp_path / "bad"), record_spikes=["hid"])
+    with pytest.raises(BackendError, match="record_spikes must be True, False or a list"):
+        StandaloneNetwork(spec, record=record, directory=str(tmp_path / "bad2"), record_spikes="spk")

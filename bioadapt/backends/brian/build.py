@@ -333,6 +333,7 @@ def build_network(
     standalone_inputs: bool = False,
     clock_name: str = "bioadapt_clock",
     samples: int = 1,
+    record_spikes: bool | tuple = True,
 ) -> BrianNetwork:
     """Create the Brian2 objects of ``spec`` on the current device.
 
@@ -364,6 +365,9 @@ def build_network(
         value (a ``bioadapt_initial_`` copy) and refractoriness ends, so that
         every sample starts as a run does (`check_samples` refuses what
         cannot be restored so).
+    record_spikes : bool or tuple of population names
+        Spike monitors (with ``monitors``) on every spiking population (True),
+        none (False), or the named ones.
     """
     record = record or {}
     drive = drive or {}
@@ -406,9 +410,17 @@ def build_network(
         net.synapses[proj.name] = syn
         objects.append(syn)
     if monitors:
+        if not isinstance(record_spikes, bool):
+            record_spikes = tuple(record_spikes)
+            spiking = [name for name, group in net.groups.items() if "spike" in group.events]
+            unknown = [name for name in record_spikes if name not in spiking]
+            if unknown:
+                raise ConfigError(f"record_spikes: {unknown} not spiking populations ({', '.join(spiking)}).")
         for name, group in net.groups.items():
             if "spike" not in group.events:
                 continue  # a non-spiking model (no threshold)
+            if record_spikes is False or (record_spikes is not True and name not in record_spikes):
+                continue
             mon = SpikeMonitor(group, record=True, name=f"{name}_spikes")
             net.spike_monitors[name] = mon
             objects.append(mon)
