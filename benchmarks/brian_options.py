@@ -12,7 +12,12 @@ device per process) and run on the same input rasters:
 - ``program exp per step``: the readout's ``exp(-dt/tau)`` evaluated per
   neuron and step, as the program is written (hoisting switched off);
 - ``no spike monitors``: ``StandaloneNetwork(record_spikes=False)``, only the
-  readout ``y`` recorded (what a test set's accuracy needs).
+  readout ``y`` recorded (what a test set's accuracy needs);
+- ``fixed delays``: ``StandaloneNetwork(settable_delays=False)``, the delays
+  compiled in (every projection's synapses share the delay 0: Brian2's
+  scalar pathway delay), instead of a ``delay_value`` per synapse that
+  `run` could change;
+- ``fixed delays, no spike monitors``: both.
 
 The variants' processes alternate for ``--rounds`` rounds (load from other
 processes hits all alike); each runs every sample ``--reps`` times and
@@ -34,7 +39,7 @@ import numpy as np
 
 from common import adlif_network, fmt, machine, save
 
-VARIANTS = ("as built", "program exp per step", "no spike monitors")
+VARIANTS = ("as built", "program exp per step", "no spike monitors", "fixed delays", "fixed delays, no spike monitors")
 
 
 def measure(variant: str, samples: int, reps: int, out: str) -> None:
@@ -48,7 +53,7 @@ def measure(variant: str, samples: int, reps: int, out: str) -> None:
     rasters = [(rng.random((spec.n_steps, spec.populations["inp"].size)) < 0.02).astype(float) for _ in range(samples)]
     if variant == "program exp per step":
         build.program_exponentials = lambda *args, **kwargs: None
-    net = StandaloneNetwork(spec, record={"out": ["y"]}, record_spikes=variant != "no spike monitors")
+    net = StandaloneNetwork(spec, record={"out": ["y"]}, record_spikes="no spike monitors" not in variant, settable_delays="fixed delays" not in variant)
     times, first = [], None
     try:
         for _ in range(reps):

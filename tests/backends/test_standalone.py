@@ -193,3 +193,36 @@ def test_record_spikes_of_named_populations_only(tmp_path):
         StandaloneNetwork(spec, record=record, directory=str(tmp_path / "bad"), record_spikes=["hid"])
     with pytest.raises(BackendError, match="record_spikes must be True, False or a list"):
         StandaloneNetwork(spec, record=record, directory=str(tmp_path / "bad2"), record_spikes="spk")
+
+
+@pytest.mark.parametrize("delay", ["0*ms", "2*ms"])
+def test_one_delay_per_projection_as_brian2s_scalar_delay(tmp_path, delay):
+    """Projections whose synapses share one delay run with Brian2's scalar
+    pathway delay (numpy runtime; cpp_standalone with settable_delays=False):
+    the same spikes and bitwise the same traces as the twin."""
+    from bioadapt import BackendError
+    from bioadapt.backends.brian.build import build_network
+    from bioadapt.backends.brian.device import brian_device
+
+    net = model_network("adlif", steps=400)
+    for proj in net["projections"]:
+        proj["delay"] = delay
+    spec = network_from_dict(net)
+    with brian_device("numpy"):
+        built = build_network(spec)
+        assert all(syn.pre.variables["delay"].scalar for syn in built.synapses.values())
+    record = {"hid": ["u", "w"]}
+    twin = simulate(spec, backend="torch", record=record)
+    numpy_run = simulate(spec, backend="numpy", record=record)
+    assert numpy_run.spike_count("hid") > 50
+    assert_same_spikes(numpy_run, twin)
+    assert_same_traces(numpy_run, twin)
+    standalone = StandaloneNetwork(spec, record=record, directory=str(tmp_path / "project"), settable_delays=False)
+    fixed = standalone.run()
+    libm = simulate(spec, backend="torch", record=record, math="libm")
+    assert_same_spikes(fixed, libm)
+    assert_same_traces(fixed, libm)
+    rec = [p for p in spec.projections if p.source == p.target][0]
+    with pytest.raises(BackendError, match="compiled with settable_delays=False"):
+        standalone.run(delay_steps={rec.name: np.zeros(rec.size, dtype=int)})
+    standalone.close()

@@ -301,8 +301,14 @@ def _synapses(proj: ProjectionSpec, spec: NetworkSpec, groups: dict, clock: Cloc
         if var not in target.variables:
             raise ConfigError(f"{spec.source}: projection '{proj.name}': key 'summed' writes '{lhs}', but '{var}' is not a variable of population '{proj.target}'.")
         model += f"\n{lhs} = {expr.strip()} : {unit_text(target.variables[var].dim)} (summed)"
+    # one delay for all synapses: Brian2's pathway then keeps it as a scalar,
+    # and its spike queue appends a neuron's synapses in one block per spike
+    # (the same order as one push per synapse; the spike-queue pushes are a
+    # fifth of the loop of a network firing at 20 Hz, `benchmarks/brian_options.py`)
+    one_delay = proj.on_pre is not None and proj.size and not settable_delays and np.all(proj.delay_steps == proj.delay_steps[0])
     try:
-        syn = Synapses(source, target, model=model, on_pre=proj.on_pre, clock=clock, name=proj.name, namespace={}, method="euler")
+        kwargs = {"delay": float(proj.delay_steps[0]) * spec.dt * second} if one_delay else {}
+        syn = Synapses(source, target, model=model, on_pre=proj.on_pre, clock=clock, name=proj.name, namespace={}, method="euler", **kwargs)
         if proj.size:
             syn.connect(i=proj.i, j=proj.j)
         else:  # Brian2 rejects connect() with empty arrays, and running unconnected synapses
@@ -313,7 +319,7 @@ def _synapses(proj: ProjectionSpec, spec: NetworkSpec, groups: dict, clock: Cloc
     if proj.on_pre is not None:
         if settable_delays:
             syn.variables["delay_value"].set_value(proj.delay_steps * spec.dt)
-        else:
+        elif not one_delay:
             syn.pre.variables["delay"].set_value(proj.delay_steps * spec.dt)
     return syn
 
@@ -334,6 +340,7 @@ def build_network(
     clock_name: str = "bioadapt_clock",
     samples: int = 1,
     record_spikes: bool | tuple = True,
+    settable_delays: bool | None = None,
 ) -> BrianNetwork:
     """Create the Brian2 objects of ``spec`` on the current device.
 
@@ -368,7 +375,14 @@ def build_network(
     record_spikes : bool or tuple of population names
         Spike monitors (with ``monitors``) on every spiking population (True),
         none (False), or the named ones.
+    settable_delays : bool, optional
+        Give every spike-triggered projection a ``delay_value`` variable to set
+        its delays from through run_args (default: ``standalone_inputs``);
+        otherwise a projection whose synapses share one delay gets it as
+        Brian2's scalar pathway delay.
     """
+    if settable_delays is None:
+        settable_delays = standalone_inputs
     record = record or {}
     drive = drive or {}
     total_steps = samples * spec.n_steps
@@ -406,7 +420,7 @@ def build_network(
         net.groups[pop.name] = group
         objects.append(group)
     for proj in spec.projections:
-        syn = _synapses(proj, spec, net.groups, clock, settable_delays=standalone_inputs)
+        syn = _synapses(proj, spec, net.groups, clock, settable_delays=settable_delays)
         net.synapses[proj.name] = syn
         objects.append(syn)
     if monitors:

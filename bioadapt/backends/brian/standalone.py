@@ -78,6 +78,11 @@ class StandaloneNetwork:
         readout for a test set's accuracy; monitoring every spike is about
         a tenth of the simulation loop of a network firing at 20 Hz), or of
         the named populations (inputs included).
+    settable_delays : bool
+        True: `run` may set new delays (``delay_steps=``). False: the delays
+        are compiled in, and a projection whose synapses share one delay
+        (all 0, say) uses Brian2's scalar pathway delay, whose spike queue
+        appends a neuron's synapses in one block (same spikes, faster).
 
     Raises
     ------
@@ -107,6 +112,7 @@ class StandaloneNetwork:
         compute_capability: float | None = None,
         samples: int = 1,
         record_spikes: bool | list = True,
+        settable_delays: bool = True,
     ):
         if target not in STANDALONE_TARGETS:
             raise BackendError(f"Unknown standalone target '{target}'; use one of {', '.join(STANDALONE_TARGETS)}.")
@@ -134,10 +140,11 @@ class StandaloneNetwork:
             clock = {"clock_name": CUDA_CLOCK_NAME} if target == "cuda_standalone" else {}
             if not isinstance(record_spikes, bool) and (isinstance(record_spikes, str) or not all(isinstance(p, str) for p in record_spikes)):
                 raise BackendError(f"record_spikes must be True, False or a list of population names, got {record_spikes!r}.")
-            self.net = build_network(spec, record=self.record, drive=placeholder, standalone_inputs=True, samples=samples, record_spikes=record_spikes, **clock)
+            self.settable_delays = bool(settable_delays)
+            self.net = build_network(spec, record=self.record, drive=placeholder, standalone_inputs=True, samples=samples, record_spikes=record_spikes, settable_delays=self.settable_delays, **clock)
             device.apply_run_args()
             for proj in spec.projections:
-                if proj.on_pre is not None and proj.size:
+                if proj.on_pre is not None and proj.size and self.settable_delays:
                     self.net.synapses[proj.name].pre.delay = "delay_value"
             try:
                 self.net.network.run(samples * spec.n_steps * spec.dt * second, namespace={})
@@ -231,6 +238,8 @@ class StandaloneNetwork:
             run_args[syn.weight] = self._shaped(value, (self._proj(name).size,), f"{name}.weight")
         for name, value in (delay_steps or {}).items():
             syn = self._synapses(name)
+            if not self.settable_delays:
+                raise BackendError(f"run(delay_steps=...): this network was compiled with settable_delays=False (delays fixed); build it with settable_delays=True to set '{name}'.")
             delays = np.asarray(value)
             if delays.shape != (self._proj(name).size,) or not np.issubdtype(delays.dtype, np.integer) or np.any(delays < 0):
                 raise BackendError(f"run(delay_steps=...): '{name}' needs {self._proj(name).size} non-negative integers.")
