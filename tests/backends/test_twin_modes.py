@@ -230,3 +230,14 @@ def test_no_read_back_while_capturing(model, monkeypatch):
         (out.spikes["hid"].sum() + sum(v.sum() for v in out.state.values() if v.is_floating_point())).backward()
     assert mode.seen == []
     assert torch.equal(out.spikes["hid"], first)
+
+
+def test_initial_state_follows_the_twin_to_another_device():
+    """The initial values are kept per device (no host copy while a CUDA graph
+    is captured); moving the twin drops them, so that none is left on a device
+    under another device's key ("meta" stands in for a GPU here)."""
+    twin = Twin(_spec("adlif", steps=20))
+    assert all(v.device.type == "cpu" for v in twin.initial_state(2).values())
+    twin.to("meta")
+    assert all(v.device.type == "meta" for v in twin.initial_state(2).values())
+    assert all(v.device.type == "cpu" for v in twin.initial_state(2, device="cpu").values())

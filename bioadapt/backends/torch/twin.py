@@ -356,6 +356,7 @@ class Twin(nn.Module):
         for name, value in list(vars(self).items()):
             if name not in _MODULE_ATTRIBUTES:
                 setattr(self, name, _map_tensors(value, fn, memo))
+        self._initial_on = {}  # keyed by device: made again on the device of the next call
         changed = {p.dtype for p in self.parameters()} - {self.float_dtype}
         if changed:
             raise BackendError(f"The twin was built for {self.float_dtype}; build it with Twin(..., dtype={changed.pop()}) instead of casting it.")
