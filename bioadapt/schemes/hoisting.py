@@ -25,7 +25,7 @@ import numpy as np
 
 from .exact import DERIVED_PREFIX, SchemeNotApplicable
 
-__all__ = ["ProgramExponentials"]
+__all__ = ["ExponentialConstants", "ProgramExponentials"]
 
 _STATEMENT = re.compile(r"^(\s*[A-Za-z_]\w*\s*)(=|\+=|-=|\*=|/=)(?!=)(.*)$")
 _OPERATORS = (ast.Add, ast.Sub, ast.Mult, ast.Div)
@@ -47,18 +47,58 @@ def _constant_arithmetic(node: ast.AST, constant: set, used: set) -> bool:
     return False
 
 
-class ProgramExponentials:
-    """The ``exp(...)`` calls of a population's program blocks whose exponent
-    depends only on parameters that nothing writes during a run (``constant``),
-    ``dt`` and numbers, as derived per-neuron constants.
+class ExponentialConstants:
+    """Per-neuron constants ``exp(exponent)``, each exponent a function of
+    parameters and ``dt``: what Brian2 receives as derived constants, and the
+    twin recomputes with gradients. The interface of the exact scheme's
+    `LinearSystem` (``parameters``, `derived_names`, `propagators`,
+    `torch_propagators`), shared by `DecaySystem` (the ``symplectic_euler``
+    decays) and `ProgramExponentials`.
 
-    The interface of `DecaySystem` (``parameters``, `derived_names`,
-    `propagators`, `torch_propagators`); ``blocks`` is the program with each
-    such call replaced by its constant's name.
+    Subclasses set ``parameters`` (sorted names), ``_exponents`` (derived
+    name -> ``f(args, dt)``, ``args`` a dict of per-neuron arrays or tensors)
+    and `_not_finite` (the message for a constant that is not finite).
     """
 
     #: `torch_propagators` is elementwise torch only: on a GPU the twin computes the constants there
     on_device = True
+    parameters: list
+    _exponents: dict
+
+    def derived_names(self) -> list[str]:
+        return list(self._exponents)
+
+    def _not_finite(self, name: str) -> str:
+        raise NotImplementedError
+
+    def propagators(self, values: dict, size: int, dt: float) -> dict:
+        """The derived constants for ``size`` neurons (SI parameter values; missing -> 0, as Brian2)."""
+        args = {p: np.broadcast_to(np.asarray(values.get(p, 0.0), dtype=float), (size,)) for p in self.parameters}
+        out = {}
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            for name, exponent in self._exponents.items():
+                value = np.exp(np.broadcast_to(np.asarray(exponent(args, dt), dtype=float), (size,)))
+                if not np.all(np.isfinite(value)):
+                    raise SchemeNotApplicable(self._not_finite(name))
+                out[name] = value.copy()
+        return out
+
+    def torch_propagators(self, params: dict, size: int, dt: float) -> dict:
+        """The same constants computed with torch (differentiable; used for gradients, and on a GPU)."""
+        import torch
+
+        args = {p: torch.broadcast_to(torch.as_tensor(params[p], dtype=torch.float64), (size,)) for p in self.parameters}
+        return {name: torch.exp(torch.broadcast_to(torch.as_tensor(exponent(args, dt), dtype=torch.float64), (size,))) for name, exponent in self._exponents.items()}
+
+
+class ProgramExponentials(ExponentialConstants):
+    """The ``exp(...)`` calls of a population's program blocks whose exponent
+    depends only on parameters that nothing writes during a run (``constant``),
+    ``dt`` and numbers, as derived per-neuron constants.
+
+    ``blocks`` is the program with each such call replaced by its
+    constant's name; ``exponents`` maps the names to the exponents' text.
+    """
 
     def __init__(self, blocks: dict, constant: set):
         self.exponents = {}  # derived name -> exponent (source text)
@@ -103,31 +143,12 @@ class ProgramExponentials:
             self.blocks[slot] = "\n".join(lines)
         self.names = list(self.exponents)
         self.parameters = sorted(used)
-        self._code = {name: compile(ast.Expression(tree), f"<exponent {self.exponents[name]}>", "eval") for name, tree in self._trees.items()}
+        self._exponents = {name: _evaluator(compile(ast.Expression(tree), f"<exponent {self.exponents[name]}>", "eval")) for name, tree in self._trees.items()}
 
-    def derived_names(self) -> list[str]:
-        return list(self.names)
+    def _not_finite(self, name: str) -> str:
+        return f"program: exp({self.exponents[name]}) is not finite for some neurons (check the time constants)."
 
-    def _exponents(self, args: dict, dt, broadcast):
-        env = {"__builtins__": {}}
-        return {name: broadcast(eval(code, env, dict(args, dt=dt))) for name, code in self._code.items()}  # noqa: S307 (arithmetic of names and numbers only)
 
-    def propagators(self, values: dict, size: int, dt: float) -> dict:
-        """The derived constants for ``size`` neurons (SI parameter values; missing -> 0, as Brian2)."""
-        args = {p: np.broadcast_to(np.asarray(values.get(p, 0.0), dtype=float), (size,)) for p in self.parameters}
-        out = {}
-        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-            for name, exponent in self._exponents(args, dt, lambda x: np.broadcast_to(np.asarray(x, dtype=float), (size,))).items():
-                value = np.exp(exponent)
-                if not np.all(np.isfinite(value)):
-                    raise SchemeNotApplicable(f"program: exp({self.exponents[name]}) is not finite for some neurons (check the time constants).")
-                out[name] = value.copy()
-        return out
-
-    def torch_propagators(self, params: dict, size: int, dt: float) -> dict:
-        """The same constants computed with torch (differentiable; used for gradients)."""
-        import torch
-
-        args = {p: torch.broadcast_to(torch.as_tensor(params[p], dtype=torch.float64), (size,)) for p in self.parameters}
-        exponents = self._exponents(args, dt, lambda x: torch.broadcast_to(torch.as_tensor(x, dtype=torch.float64), (size,)))
-        return {name: torch.exp(value) for name, value in exponents.items()}
+def _evaluator(code):
+    """``f(args, dt)`` evaluating compiled arithmetic of parameter names, ``dt`` and numbers."""
+    return lambda args, dt: eval(code, {"__builtins__": {}}, dict(args, dt=dt))  # noqa: S307 (names and numbers only)

@@ -46,6 +46,7 @@ from brian2.stateupdaters.exponential_euler import get_conditionally_linear_syst
 
 from ..errors import SchemeNotApplicable
 from .exact import DERIVED_PREFIX
+from .hoisting import ExponentialConstants
 
 __all__ = ["SymplecticEuler", "sequential_code", "DecaySystem"]
 
@@ -118,18 +119,11 @@ def after_reset_code(equations, variables, later: list[str], decays: dict | None
     return sequential_code(equations, variables, names, decays)
 
 
-class DecaySystem:
+class DecaySystem(ExponentialConstants):
     """The per-neuron constants exp(A_x*dt) of the variables whose A_x is
-    arithmetic in parameters that nothing writes during a run.
-
-    The same interface as the exact scheme's `LinearSystem` (``parameters``,
-    `derived_names`, `propagators`, `torch_propagators`), so that Brian2
-    receives the values and the twin recomputes them with gradients.
+    arithmetic in parameters that nothing writes during a run (Brian2
+    receives the values, the twin recomputes them with gradients).
     """
-
-    #: `torch_propagators` runs on any device (elementwise torch only): the
-    #: twin on a GPU computes the constants there, without a copy to the host
-    on_device = True
 
     def __init__(self, equations, written: set):
         try:
@@ -153,30 +147,18 @@ class DecaySystem:
         plain = {s: sp.Symbol(s.name) for expr in self._products.values() for s in expr.free_symbols}
         args = [sp.Symbol(p) for p in self.parameters] + [dt]
         # arithmetic only: the same functions evaluate numpy arrays and torch tensors
-        self._functions = {var: sp.lambdify(args, expr.subs(plain), modules="numpy") for var, expr in self._products.items()}
+        functions = {var: sp.lambdify(args, expr.subs(plain), modules="numpy") for var, expr in self._products.items()}
+        self._exponents = {name: _positional(functions[var], self.parameters) for var, name in self.decays().items()}
 
     def decays(self) -> dict:
         """Variable -> name of its derived constant."""
         return {var: f"{DERIVED_PREFIX}decay_{var}" for var in self.names}
 
-    def derived_names(self) -> list[str]:
-        return list(self.decays().values())
+    def _not_finite(self, name: str) -> str:
+        var = next(v for v, n in self.decays().items() if n == name)
+        return f"scheme 'symplectic_euler': exp({sympy_to_str(self._products[var])}) for '{var}' is not finite for some neurons (check the time constants)."
 
-    def propagators(self, values: dict, size: int, dt: float) -> dict:
-        """The derived constants for ``size`` neurons (SI parameter values; missing -> 0, as Brian2)."""
-        args = [np.broadcast_to(np.asarray(values.get(p, 0.0), dtype=float), (size,)) for p in self.parameters]
-        out = {}
-        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-            for var, name in self.decays().items():
-                value = np.exp(np.broadcast_to(np.asarray(self._functions[var](*args, dt), dtype=float), (size,)))
-                if not np.all(np.isfinite(value)):
-                    raise SchemeNotApplicable(f"scheme 'symplectic_euler': exp({sympy_to_str(self._products[var])}) for '{var}' is not finite for some neurons (check the time constants).")
-                out[name] = value.copy()
-        return out
 
-    def torch_propagators(self, params: dict, size: int, dt: float) -> dict:
-        """The same constants computed with torch (differentiable; used for gradients)."""
-        import torch
-
-        args = [torch.broadcast_to(torch.as_tensor(params[p], dtype=torch.float64), (size,)) for p in self.parameters]
-        return {name: torch.exp(torch.broadcast_to(torch.as_tensor(self._functions[var](*args, dt), dtype=torch.float64), (size,))) for var, name in self.decays().items()}
+def _positional(function, parameters: list):
+    """``f(args, dt)`` calling a lambdified ``function(*parameters, dt)``."""
+    return lambda args, dt: function(*(args[p] for p in parameters), dt)

@@ -144,7 +144,7 @@ def check_samples(spec: NetworkSpec, where: str):
         if pop.is_input:
             continue
         model = pop.model
-        codes = [str(model.brian_equations), model.threshold or "", model.reset or "", *model.every_step.values(), *(c for blocks in model.programs.values() for c in blocks.values())]
+        codes = [str(model.brian_equations), model.threshold or "", *_model_codes(pop)]
         clock_names = {"t", "lastspike"} & set().union(*(get_identifiers(c) for c in codes))
         if clock_names:
             raise BackendError(f"{where}: population '{pop.name}' (model file {model.path}) reads {sorted(clock_names)}: the absolute time differs from sample to sample when samples run one after another; run one sample per binary call.")
@@ -235,10 +235,12 @@ def _neuron_group(pop: PopulationSpec, spec: NetworkSpec, clock: Clock, namespac
             if system is not None:
                 equations += "\n" + "\n".join(f"{name} : 1 (constant)" for name in system.derived_names())
                 options = dict(options or {}, decays=system.decays())
+    program = model.programs[scheme_name] if uses_program else {}
     if uses_program:  # exp() of constants in the program: derived constants
         system = program_exponentials(spec, pop, driven)
         if system is not None:
             equations += "\n" + "\n".join(f"{name} : 1 (constant)" for name in system.derived_names())
+            program = system.blocks
     if keep_initial:
         restored = restored_names(spec, pop, driven)
         declared = model.brian_equations
@@ -276,8 +278,7 @@ def _neuron_group(pop: PopulationSpec, spec: NetworkSpec, clock: Clock, namespac
         for var, values in derived.items():
             group.variables[var].set_value(values)
         net.linear_systems[pop.name] = system  # to recompute propagators for new values
-    blocks = dict(system.blocks if isinstance(system, ProgramExponentials) else model.programs[scheme_name]) if uses_program else {}
-    for slot, code in blocks.items():
+    for slot, code in program.items():
         group.run_regularly(code, when=slot, order=PROGRAM_ORDER, name=f"{pop.name}_program_{slot}")
     for slot, code in model.every_step.items():
         try:
