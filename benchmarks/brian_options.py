@@ -59,7 +59,7 @@ def measure(variant: str, samples: int, reps: int, out: str) -> None:
         for _ in range(reps):
             for raster in rasters:
                 result = net.run(inputs={"inp": raster})
-                times.append(net._device._last_run_time)
+                times.append(net.loop_time)
                 if first is None:
                     first = result.traces["out"]["y"]
     finally:

@@ -96,7 +96,7 @@ def brian_inference(spec, rasters, compile_dir=None, fast_math=False, reps: int 
                 call_cpu[n].append(time.process_time() - own + (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime))
                 # Brian2's timing of the simulation loop inside the binary: std::clock()
                 # without OpenMP, i.e. CPU time of the (single-threaded) loop
-                loop[n].append(net._device._last_run_time)
+                loop[n].append(net.loop_time)
                 if rep == 0:
                     results.append(result)
     finally:
@@ -118,7 +118,7 @@ def brian_batch_inference(spec, rasters, reps: int = 1) -> dict:
             found = net.run_samples(inputs={"inp": np.stack(rasters)})
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
             call_cpu.append(time.process_time() - own + (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime))
-            loop.append(net._device._last_run_time)  # the one run over all samples
+            loop.append(net.loop_time)  # the one run over all samples
             results = results or found
     finally:
         net.close()

@@ -35,8 +35,12 @@ def test_compile_once_rerun_with_new_values_matches_twin(tmp_path):
     net = StandaloneNetwork(spec, record=record, directory=str(tmp_path / "project"))
     binary = tmp_path / "project" / "main"
     built = os.path.getmtime(binary)
+    assert net.loop_time is None
 
     first = net.run()
+    # Brian2's timing of the loop (CPU time), part of the run's wall time
+    info = (tmp_path / "project" / "results" / "last_run_info.txt").read_text().split()
+    assert net.loop_time == float(info[0]) and 0 < net.loop_time < first.wall_time
     assert_same_spikes(first, simulate(spec, backend="torch", record=record, math="libm"))
     assert_same_traces(first, simulate(spec, backend="torch", record=record, math="libm"))
 

@@ -160,6 +160,10 @@ class StandaloneNetwork:
         #: seconds for building the Brian2 objects, generating and (if asked) compiling
         self.compile_time = time.perf_counter() - start
         self.runs = 0
+        #: CPU seconds of the last binary run's simulation loop (``run``: one
+        #: sample; ``run_samples``: all samples), Brian2's own timing
+        #: (``std::clock`` around the loop, without loading and saving arrays)
+        self.loop_time = None
 
     def run(self, values: dict | None = None, weights: dict | None = None, delay_steps: dict | None = None, drive: dict | None = None, inputs: dict | None = None) -> SimulationResult:
         """Run the compiled binary, optionally with new values.
@@ -267,6 +271,7 @@ class StandaloneNetwork:
         except Exception as exc:
             raise BackendError(f"{spec.source}: the {self.target} binary failed in {self.directory}: {root_message(exc)}") from None
         self.runs += 1
+        self.loop_time = float(getattr(self._device, "_last_run_time", float("nan")))
         empty = np.zeros(0, dtype=np.int64)
         # every population (none spiking: empty), or only those whose spikes were recorded
         names = spec.populations if self.record_spikes is True else net.spike_monitors
