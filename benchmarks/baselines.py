@@ -212,3 +212,31 @@ class SnnTorchNet(nn.Module):
             _, mem_out = self.readout(self.fc_out(h), mem_out)
             ys.append(mem_out)
         return torch.stack(ys), [torch.stack(v) for v in spikes]
+
+
+def benchmark_models(spec, n_in: int, hidden: tuple, snntorch: bool = True) -> tuple[dict, list]:
+    """The models of the training-step comparison, in float32: the twin
+    (``synapses="dense"``), the hand-written loops built from it (natural,
+    program form, with the twin's event products) and, if installed and
+    asked for, snnTorch. The hand-written loops reset to the constant 0 and
+    have no ``u_rest`` to train, so the twin's ``u_rest`` are frozen (listed
+    in the second value) and all models train the same parameters."""
+    from bioadapt.backends.torch import Twin
+
+    twin = Twin(spec, dtype=torch.float32, synapses="dense")
+    models = {
+        "twin": twin,
+        "hand-written": HandWritten(twin),
+        "hand-written, program form": HandWritten(twin, form="program"),
+        "hand-written, event products": HandWritten(twin, events=True),
+    }
+    frozen = [f"{g}.u_rest" for g in models["hand-written"].layers]
+    for name in frozen:
+        pop, var = name.split(".")
+        twin.params[pop][var].requires_grad_(False)
+    if snntorch:
+        try:
+            models["snntorch"] = SnnTorchNet(n_in, tuple(hidden), 20)
+        except ImportError:
+            print("snntorch is not installed: skipped (pip install --no-deps snntorch)")
+    return models, frozen

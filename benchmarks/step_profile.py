@@ -39,11 +39,10 @@ import argparse
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from baselines import HandWritten, SnnTorchNet
+from baselines import benchmark_models
 from common import adlif_network, fmt, machine, poisson_inputs, save, time_calls
 
 from bioadapt import network_from_dict
-from bioadapt.backends.torch import Twin
 
 KINDS = ("matrix products", "event products", "other operators", "autograd and Python")
 MATRIX = {"aten::mm", "aten::addmm", "aten::bmm"}
@@ -71,14 +70,8 @@ def main():
     torch.set_num_threads(1)
     info = machine()
     spec = network_from_dict(adlif_network(steps=args.steps))
-    twin = Twin(spec, dtype=torch.float32, synapses="dense")
-    models = {"twin": twin, "hand-written": HandWritten(twin), "hand-written, event products": HandWritten(twin, events=True)}
-    for g in models["hand-written"].layers:  # as in training_step.py: the loops reset to a constant
-        twin.params[g]["u_rest"].requires_grad_(False)
-    try:
-        models["snntorch"] = SnnTorchNet(140, (256, 256), 20)
-    except ImportError:
-        print("snntorch is not installed: skipped (pip install --no-deps snntorch)")
+    models, _ = benchmark_models(spec, 140, (256, 256))
+    twin = models["twin"]
     x = poisson_inputs(args.steps, args.batch, 140)
     labels = torch.randint(0, 20, (args.batch,), generator=torch.Generator().manual_seed(2))
     loss_fn = torch.nn.CrossEntropyLoss()
@@ -130,7 +123,7 @@ def main():
     ]
     notes = [
         f"network: 140 Poisson inputs, 256 x 256 recurrent SE-adLIF, 20 leaky-integrator outputs; {args.steps} steps, batch {args.batch}, float32, CPU, 1 torch thread; step: CPU time, fastest of {args.reps} interleaved repetitions without the profiler; kinds: shares of the profiled step with the smallest total ({args.profile_reps} interleaved) applied to it",
-        "models as in training_step.py: the twin with synapses='dense' (event products on the CPU), the hand-written loop with matrix products and with the twin's event products, snnTorch RLeaky layers (no adaptation variable)",
+        "models as in training_step.py (baselines.benchmark_models): the twin with synapses='dense' (event products on the CPU), the hand-written loop with matrix products, in the program's form and with the twin's event products, snnTorch RLeaky layers (no adaptation variable)",
     ]
     if "snntorch" in results:
         half = results["snntorch"]["step_cpu_min_s"] / 2
@@ -138,7 +131,7 @@ def main():
         results["twin_at_2x_snntorch_s"] = half
         notes.append(
             f"twice as fast as snnTorch means a step of at most {fmt(half)}; the twin's step is {fmt(results['twin']['step_cpu_min_s'])}, "
-            f"of which {fmt(mm)} are matrix products (mostly the spikes' gradients grad @ W.T: three 64 x 256 x 256 products per time step, which every "
+            f"of which {fmt(mm)} are matrix products (mostly the spikes' gradients grad @ W.T: three {args.batch} x 256 x 256 products per time step, which every "
             f"backpropagation through this network computes) and {fmt(results['twin']['step_cpu_min_s'] - mm)} all the rest; "
             f"the hand-written loop with the same event products: {fmt(results['hand-written, event products']['step_cpu_min_s'])} (snnTorch / it: {results['snntorch']['step_cpu_min_s'] / results['hand-written, event products']['step_cpu_min_s']:.2f}; snnTorch / twin: {results['snntorch']['step_cpu_min_s'] / results['twin']['step_cpu_min_s']:.2f})"
         )

@@ -32,7 +32,7 @@ import argparse
 
 import torch
 
-from baselines import HandWritten, SnnTorchNet
+from baselines import HandWritten, benchmark_models
 from common import adlif_network, fmt, machine, poisson_inputs, save, time_calls
 
 from bioadapt import BackendError, network_from_dict
@@ -81,24 +81,8 @@ def main():
     spec = network_from_dict(config)
     device = torch.device(args.device)
     gpu = device.type == "cuda"
-    twin = Twin(spec, dtype=torch.float32, synapses="dense")
-    models = {
-        "twin": twin,
-        "hand-written": HandWritten(twin),
-        "hand-written, program form": HandWritten(twin, form="program"),
-        "hand-written, event products": HandWritten(twin, events=True),
-    }
-    # the same gradients: the hand-written loops reset to the constant 0 and
-    # have no u_rest to train, so the twin does not train it either
-    frozen = [f"{g}.u_rest" for g in models["hand-written"].layers]
-    for name in frozen:
-        pop, var = name.split(".")
-        twin.params[pop][var].requires_grad_(False)
-    if not args.no_snntorch:
-        try:
-            models["snntorch"] = SnnTorchNet(args.inputs, tuple(args.hidden), 20)
-        except ImportError:
-            print("snntorch is not installed: skipped (pip install --no-deps snntorch)")
+    models, frozen = benchmark_models(spec, args.inputs, tuple(args.hidden), snntorch=not args.no_snntorch)
+    twin = models["twin"]
     for model in models.values():
         model.to(device)
     x = poisson_inputs(args.steps, args.batch, args.inputs).to(device)
