@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ast
 import re
+from abc import ABC, abstractmethod
 
 import numpy as np
 
@@ -47,7 +48,7 @@ def _constant_arithmetic(node: ast.AST, constant: set, used: set) -> bool:
     return False
 
 
-class ExponentialConstants:
+class ExponentialConstants(ABC):
     """Per-neuron constants ``exp(exponent)``, each exponent a function of
     parameters and ``dt``: what Brian2 receives as derived constants, and the
     twin recomputes with gradients. The interface of the exact scheme's
@@ -68,8 +69,9 @@ class ExponentialConstants:
     def derived_names(self) -> list[str]:
         return list(self._exponents)
 
+    @abstractmethod
     def _not_finite(self, name: str) -> str:
-        raise NotImplementedError
+        """The error message for a derived constant ``name`` that is not finite."""
 
     def propagators(self, values: dict, size: int, dt: float) -> dict:
         """The derived constants for ``size`` neurons (SI parameter values; missing -> 0, as Brian2)."""

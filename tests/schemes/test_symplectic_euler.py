@@ -114,6 +114,20 @@ def test_a_time_constant_written_during_the_run_is_not_made_constant(tmp_path):
     assert_same_spikes(res["numpy"], res["torch"])
     assert_same_traces(res["numpy"], res["torch"])
 
+    # code that only reads a time constant leaves it constant (what counts is
+    # assignment, `assigned_names`): both decays stay derived constants
+    reads = (Path(__file__).parents[2] / "equations" / "adlif.toml").read_text()
+    reads = reads.replace('after_groups = """\nI = 0', 'after_groups = """\nI = 0*tau_w/tau_w')
+    assert "0*tau_w/tau_w" in reads
+    (tmp_path / "reads.toml").write_text(reads)
+    net["populations"]["hid"]["model"] = str(tmp_path / "reads.toml")
+    spec = network_from_dict(net)
+    assert decay_system(spec, spec.populations["hid"]).names == ["u", "w"]
+    res = {b: simulate(spec, backend=b, record={"hid": ["u", "w"]}) for b in ("numpy", "torch")}
+    assert res["numpy"].spike_count("hid") > 10
+    assert_same_spikes(res["numpy"], res["torch"])
+    assert_same_traces(res["numpy"], res["torch"])
+
 
 def test_gradient_through_the_decay_constants_matches_finite_differences():
     import torch

@@ -181,11 +181,27 @@ def _add_restore(group: NeuronGroup, pop: PopulationSpec, spec: NetworkSpec, clo
         group.run_regularly(code, dt=every, when="start", order=RESTORE_ORDER, name=f"{pop.name}_restore")
 
 
+def assigned_names(spec: NetworkSpec, pop: PopulationSpec, driven=()) -> set:
+    """Names of ``pop``'s variables that code of the network assigns during a
+    run: the left-hand sides of its reset, every-step and program statements,
+    every ``X_post``/``X_pre`` name of projections touching it, and its driven
+    variables. A parameter outside this set is constant over a run, so
+    functions of it (decays, ``exp`` in programs) can be computed once per
+    network (`decay_system`, `program_exponentials`)."""
+    names = set(driven) | _projection_names(spec, pop)
+    for code in _model_codes(pop):
+        for line in code.splitlines():
+            match = _ASSIGNMENT.match(line)
+            if match:
+                names.add(match.group(1))
+    return names
+
+
 def decay_system(spec: NetworkSpec, pop: PopulationSpec, driven=()) -> DecaySystem | None:
     """The derived decay constants of a ``symplectic_euler`` population, or None."""
     if pop.is_input or pop.scheme in pop.model.programs or pop.scheme is None or not brian_method(pop.scheme).split_at_reset:
         return None
-    system = DecaySystem(pop.model.brian_equations, written_names(spec, pop, driven))
+    system = DecaySystem(pop.model.brian_equations, assigned_names(spec, pop, driven))
     return system if system.names else None
 
 
@@ -195,14 +211,7 @@ def program_exponentials(spec: NetworkSpec, pop: PopulationSpec, driven=()) -> P
     if pop.is_input or pop.scheme not in model.programs:
         return None
     equations = model.brian_equations
-    # parameters no code of the network assigns: the left-hand side of a program,
-    # reset or every-step statement, a projection's X_post/X_pre, a drive
-    assigned = set(driven) | _projection_names(spec, pop)
-    for code in _model_codes(pop):
-        for line in code.splitlines():
-            match = _ASSIGNMENT.match(line)
-            if match:
-                assigned.add(match.group(1))
+    assigned = assigned_names(spec, pop, driven)
     constant = {name for name in equations.parameter_names if "shared" not in equations[name].flags and name not in assigned}
     system = ProgramExponentials(model.programs[pop.scheme], constant)
     return system if system.names else None
