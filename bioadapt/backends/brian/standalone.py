@@ -174,11 +174,12 @@ class StandaloneNetwork:
             ``population -> {variable: array (size,)}`` in SI units (parameters
             and initial states).
         weights : dict, optional
-            ``projection -> array (n_synapses,)``.
+            ``projection -> array (n_synapses,)`` in SI units.
         delay_steps : dict, optional
             ``projection -> int array (n_synapses,)`` delays in steps.
         drive : dict, optional
-            ``population -> {variable: array (n_steps, size)}``.
+            ``population -> {variable: array (n_steps, size)}`` in SI units
+            (amperes for a current in ``amp``).
         inputs : dict, optional
             ``input population -> 0/1 array (n_steps, size)``.
         """
@@ -239,7 +240,7 @@ class StandaloneNetwork:
                     run_args[getattr(group, var)] = value
         for name, value in (weights or {}).items():
             syn = self._synapses(name)
-            run_args[syn.weight] = self._shaped(value, (self._proj(name).size,), f"{name}.weight")
+            run_args[syn.weight] = Quantity(self._shaped(value, (self._proj(name).size,), f"{name}.weight"), dim=syn.variables["weight"].dim)
         for name, value in (delay_steps or {}).items():
             syn = self._synapses(name)
             if not self.settable_delays:
@@ -255,7 +256,8 @@ class StandaloneNetwork:
                 key = (pop, var)
                 if key not in net.timed_arrays:
                     raise BackendError(f"run(drive=...): '{pop}.{var}' was not declared in drive_vars when the network was compiled.")
-                run_args[net.timed_arrays[key]] = self._stacked(value, n, (steps, spec.populations[pop].size), total, f"drive {pop}.{var}", single)
+                timed = net.timed_arrays[key]  # SI values get the variable's unit
+                run_args[timed] = Quantity(self._stacked(value, n, (steps, spec.populations[pop].size), total, f"drive {pop}.{var}", single), dim=timed.dim)
         for pop, raster in inputs.items():
             if (pop, None) not in net.timed_arrays:
                 raise BackendError(f"run(inputs=...): '{pop}' is not an input population.")
@@ -265,7 +267,7 @@ class StandaloneNetwork:
                 if timed not in run_args:
                     size = spec.populations[pop].size
                     default = np.zeros((n, steps, size)) if var is not None else np.broadcast_to(input_raster(spec.populations[pop], steps), (n, steps, size))
-                    run_args[timed] = self._stacked(default, n, (steps, size), total, "")
+                    run_args[timed] = Quantity(self._stacked(default, n, (steps, size), total, ""), dim=timed.dim)
         try:
             self._device.run(directory=self.directory, with_output=False, run_args=run_args)
         except Exception as exc:
