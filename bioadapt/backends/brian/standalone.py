@@ -6,7 +6,9 @@
 weights, delays, drives and input spikes passed as Brian2 ``run_args``
 (about 10 ms of overhead per run instead of seconds of compilation). The
 structure (populations, sizes, which synapses exist, recorded variables) is
-fixed at compile time.
+fixed at compile time, and so is the seed of Brian2's random numbers (the
+network's ``seed``): every run of the binary draws the same ``rand()``,
+``randn()`` and ``xi`` values.
 
 With ``samples=K`` the binary runs K samples one after another in one
 process (`StandaloneNetwork.run_samples`): one run of K * n_steps steps in
@@ -134,7 +136,7 @@ class StandaloneNetwork:
         self._own_directory = directory is None
         self.directory = tempfile.mkdtemp(prefix=f"bioadapt_{target.split('_')[0]}_") if directory is None else directory
         start = time.perf_counter()
-        with brian_device(target, directory=self.directory, fast_math=fast_math, keep=True, cuda=cuda) as (device, _):
+        with brian_device(target, directory=self.directory, fast_math=fast_math, keep=True, cuda=cuda, seed=spec.seed) as (device, _):
             self._device = device
             placeholder = {pop: {var: np.zeros((samples * spec.n_steps, spec.populations[pop].size)) for var in vars_} for pop, vars_ in self.drive_vars.items()}
             clock = {"clock_name": CUDA_CLOCK_NAME} if target == "cuda_standalone" else {}

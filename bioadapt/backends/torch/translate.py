@@ -26,8 +26,9 @@ the same operations, in the same order, with numpy's semantics:
   library's ``pow`` for every other exponent (0.5, 3, -2, 3.3, ...) and for
   exponents that are variables (`LIBM_FOLDED_POWERS`).
 
-Functions that draw random numbers (``rand``, ``randn``, ``poisson``) cannot
-give the same draws as Brian2 and are refused with a clear error.
+Functions that draw random numbers (``rand``, ``randn``, ``poisson``; ``xi``
+becomes ``randn()``) cannot give the same draws as Brian2 and are refused
+with an error that names the population and the Brian2 backends that run it.
 """
 
 from __future__ import annotations
@@ -190,8 +191,10 @@ def _random(name: str):
     def refuse(*args):
         del args
         raise _RandomRefused(
-            f"the twin cannot translate '{name}()': Brian2's random numbers cannot be reproduced "
-            "in torch. Draw random values in the network config (they come from the seed) instead."
+            f"the twin cannot translate '{name}()' (noise: xi, rand(), randn(), poisson()): it does not "
+            "reproduce Brian2's random numbers. The Brian2 backends (numpy, cpp_standalone, "
+            "cuda_standalone) run this network, drawing them from the network's seed. For random "
+            "initial values or parameters, draw them in the network config (they come from the seed) instead."
         )
 
     return refuse
