@@ -232,6 +232,15 @@ def _neuron_group(pop: PopulationSpec, spec: NetworkSpec, clock: Clock, namespac
                 system = linear_system(model.brian_equations, where)
             except SchemeNotApplicable as exc:
                 raise ConfigError(str(exc)) from None
+            # the propagators are computed once per network from the parameters
+            # of A; a name code writes during the run would change A
+            written = sorted(set(system.parameters) & assigned_names(spec, pop, driven))
+            if written:
+                chosen = " (chosen by default for linear equations)" if pop.scheme_origin == "default" else ""
+                raise ConfigError(
+                    f"{where}: scheme 'exact'{chosen} computes its propagators once per network from {', '.join(system.parameters)}, "
+                    f"but {written} change during the run (written by code, a projection or a drive). Name another scheme for this population, e.g. scheme = \"exponential_euler\" or \"rk4\"."
+                )
             equations += "\n" + "\n".join(f"{name} : 1 (constant)" for name in system.derived_names())
             options = {"code": system.code()}
         if scheme.split_at_reset and model.threshold:
