@@ -87,3 +87,9 @@ def test_noise_is_reproducible_cuda_standalone():
     assert first.spike_count("bh") > 100
     assert_same_spikes(first, second)
     assert _differ(first, simulate(dataclasses.replace(spec, seed=2), backend="cuda_standalone"))
+
+
+def test_seed_beyond_brian2s_range():
+    """Brian2 takes seeds below 2**32; a network's seed is reduced modulo 2**32."""
+    spec = _spec(seed=2**40 + 1, steps=100)
+    assert_same_spikes(simulate(spec), simulate(dataclasses.replace(spec, seed=1)))

@@ -94,6 +94,12 @@ def _preferences(values: dict):
             prefs[name] = value
 
 
+def brian_seed(seed: int) -> int:
+    """The seed handed to Brian2 for a network's ``seed``: Brian2 takes seeds
+    below 2**32 (numpy's legacy generator; an ``unsigned long`` in C++)."""
+    return int(seed) % 2**32
+
+
 @contextlib.contextmanager
 def _seeded_runtime(device, seed: int | None):
     """Seed the runtime device's generator (numpy's global one) for a block,
@@ -103,7 +109,7 @@ def _seeded_runtime(device, seed: int | None):
         return
     state = device.get_random_state()
     try:
-        device.seed(seed)
+        device.seed(brian_seed(seed))
         yield
     finally:
         device.set_random_state(state)
@@ -172,7 +178,7 @@ def brian_device(target: str, directory: str | None = None, fast_math: bool = Fa
         device.reinit()
         device.activate(directory=folder, build_on_run=False)
         if seed is not None:  # first in main(): before any code that draws
-            device.seed(seed)
+            device.seed(brian_seed(seed))
         try:
             yield device, folder
         finally:

@@ -192,7 +192,9 @@ class StandaloneNetwork:
     def run_samples(self, inputs: dict | None = None, drive: dict | None = None, values: dict | None = None, weights: dict | None = None, delay_steps: dict | None = None) -> list:
         """Run up to ``samples`` samples in one call of the binary; one
         `SimulationResult` per sample, each equal to what a fresh `run` of
-        that sample gives.
+        that sample gives (for a network with noise, the samples of one call
+        draw successive random numbers, so only the first sample equals its
+        fresh run).
 
         ``inputs`` (``population -> array (n, n_steps, size)``) and ``drive``
         (``population -> {variable: array (n, n_steps, size)}``) hold the
