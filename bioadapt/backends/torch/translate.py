@@ -302,7 +302,7 @@ LIBM_FOLDED_POWERS: dict[int, Callable] = {
 }
 
 
-def constant_exponent(node: ast.AST) -> float | None:
+def _constant_exponent(node: ast.AST) -> float | None:
     """The value of an exponent written as a number (``2``, ``-1``, ``+0.5``), else None."""
     sign = 1
     while isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
@@ -520,7 +520,7 @@ def compile_expression(expr: str, names: set[str], where: str, math: str = "nump
                 return lambda env: value
             raise BackendError(f"{where}: unknown name '{name}' in '{expr}'.")
         if math == "libm" and isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
-            exponent = constant_exponent(node.right)
+            exponent = _constant_exponent(node.right)
             if exponent is not None and exponent in LIBM_FOLDED_POWERS:  # folded by the compiler
                 folded, base = LIBM_FOLDED_POWERS[int(exponent)], build(node.left, hoist)
                 return lambda env: folded(base(env))
