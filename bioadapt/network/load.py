@@ -53,14 +53,13 @@ from brian2 import second, Hz
 from brian2.utils.stringtools import get_identifiers
 
 from .._files import read_toml
-from ..errors import ConfigError, ModelError, ParameterError
+from ..errors import ConfigError, ModelError, ParameterError, SchemeNotApplicable
 from ..models.load import check_dead_assignments, load_model
 from ..models.spec import ModelSpec
 from .spec import NetworkSpec, PopulationSpec, ProjectionSpec
 from ..quantities import parse_quantity, sample_values, unit_text
 from ..schemes import SCHEMES
 from ..schemes.default import BRIAN2_DEFAULT_METHODS, default_scheme
-from ..errors import SchemeNotApplicable
 
 __all__ = ["load_network", "network_from_dict", "stream"]
 
