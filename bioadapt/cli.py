@@ -58,6 +58,7 @@ def _simulate(args) -> int:
         compute_capability=args.compute_capability,
     )
     print(f"{spec.source}: {len(spec.populations)} populations, {len(spec.projections)} projections, {sum(p.size for p in spec.projections)} synapses")
+    print(spec.schemes_text())
     print(result.summary())
     if args.out:
         path = result.save(args.out)

@@ -40,7 +40,8 @@ def simulate(
         ``population -> [variables]`` to record at the end of every step.
     drive : dict, optional
         ``population -> {variable: array (n_steps, size)}`` written at the
-        start of every step (external input currents).
+        start of every step (external input currents), in SI units like
+        every value of a `NetworkSpec` (amperes for a variable in ``amp``).
     dtype, device : str
         torch backend only: ``"float64"``/``"float32"`` and ``"cpu"``/``"cuda"``.
     math : {"numpy", "libm"}

@@ -5,6 +5,13 @@ Keys
 ``dt``, ``duration`` (quantities), ``seed`` (int), ``scheme`` (default
 integration scheme of ODE models).
 
+An ODE model's scheme is the population's ``scheme``, else the network's,
+else the model's ``default_scheme``, else the method Brian2's ``NeuronGroup``
+would choose (`schemes.default.default_scheme`: ``exact`` for linear
+equations, ``euler`` otherwise, ``heun`` for multiplicative noise); a choice
+made so is logged at info level (``bioadapt`` logger) and kept in
+`PopulationSpec.scheme_origin`.
+
 ``[populations.NAME]``: ``kind = "poisson"`` with ``size`` and ``rate``,
 ``kind = "spikes"`` with ``size`` (input spikes given at run time, e.g. by a
 task's samples), or
@@ -35,6 +42,7 @@ key, so adding a population does not change the draws of another.
 
 from __future__ import annotations
 
+import logging
 import re
 import zlib
 from pathlib import Path
@@ -45,14 +53,17 @@ from brian2 import second, Hz
 from brian2.utils.stringtools import get_identifiers
 
 from .._files import read_toml
-from ..errors import ConfigError, ModelError, ParameterError
+from ..errors import ConfigError, ModelError, ParameterError, SchemeNotApplicable
 from ..models.load import check_dead_assignments, load_model
 from ..models.spec import ModelSpec
 from .spec import NetworkSpec, PopulationSpec, ProjectionSpec
 from ..quantities import parse_quantity, sample_values, unit_text
 from ..schemes import SCHEMES
+from ..schemes.default import BRIAN2_DEFAULT_METHODS, default_scheme
 
 __all__ = ["load_network", "network_from_dict", "stream"]
+
+logger = logging.getLogger("bioadapt")
 
 _TOP = {"dt", "duration", "seed", "scheme", "populations", "projections"}
 _POP = {"kind", "model", "size", "scheme", "values", "rate"}
@@ -148,15 +159,18 @@ def _population(name: str, data: dict, net: dict, where: str, folder: Path | Non
         model = load_model(data["model"], relative_to=folder)
     except ModelError as exc:
         raise ModelError(f"{where}: key 'model': {exc}") from None
+    origin = None
     if model.brian_equations.diff_eq_names:
-        # population > network > model default > euler
-        scheme = data.get("scheme") or net.get("scheme") or model.default_scheme or "euler"
+        # population > network > model default > Brian2's choice
+        origin, scheme = next(((o, v) for o, v in (("population", data.get("scheme")), ("network", net.get("scheme")), ("model", model.default_scheme)) if v), (None, None))
+        if scheme is None:
+            scheme, origin = _brian2_choice(model, where), "default"
     elif not model.programs:  # no dynamics of its own (e.g. a relay written from outside)
         if "scheme" in data:
             raise ConfigError(f"{where}: model '{model.name}' has neither differential equations nor programs; key 'scheme' does not apply.")
         return PopulationSpec(name, size, "neurons", model=model, scheme=None, values=_values(name, model, data.get("values", {}), size, where, seed))
     else:  # a discrete-time model: the network's ODE scheme does not apply
-        scheme = data.get("scheme") or model.default_scheme
+        origin, scheme = ("population", data["scheme"]) if data.get("scheme") else ("model", model.default_scheme)
     if not isinstance(scheme, str):
         raise ConfigError(f"{where}: key 'scheme' must be a string.")
     if scheme not in model.programs and not model.brian_equations.diff_eq_names:
@@ -164,7 +178,18 @@ def _population(name: str, data: dict, net: dict, where: str, folder: Path | Non
     if scheme not in model.programs and scheme not in SCHEMES:
         raise ConfigError(f"{where}: scheme '{scheme}' is neither a program of model '{model.name}' ({', '.join(sorted(model.programs)) or 'none'}) nor a scheme ({', '.join(sorted(SCHEMES))}).")
     values = _values(name, model, data.get("values", {}), size, where, seed)
-    return PopulationSpec(name, size, "neurons", model=model, scheme=scheme, values=values)
+    return PopulationSpec(name, size, "neurons", model=model, scheme=scheme, values=values, scheme_origin=origin)
+
+
+def _brian2_choice(model: ModelSpec, where: str) -> str:
+    """The scheme of a population that names none: Brian2's `NeuronGroup` choice, logged."""
+    try:
+        scheme, refused = default_scheme(model.brian_equations, bool(model.refractory))
+    except SchemeNotApplicable as exc:
+        raise ConfigError(f"{where}: no scheme given (population, network or model '{model.name}'), and {exc} Name a scheme ({', '.join(sorted(SCHEMES))}).") from None
+    why = "; ".join(f"{method} refused: {reason}" for method, reason in refused.items())
+    logger.info("%s: no scheme given; using '%s', the first of Brian2's default methods (%s) that accepts model '%s'%s", where, scheme, ", ".join(BRIAN2_DEFAULT_METHODS), model.name, f" ({why})" if why else " (linear equations)")
+    return scheme
 
 
 def _values(name: str, model: ModelSpec, overrides: dict, size: int, where: str, seed: int) -> dict:

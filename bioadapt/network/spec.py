@@ -23,7 +23,11 @@ class PopulationSpec:
 
     ``values`` maps variable name -> float64 array of length ``size`` (SI units).
     ``input_steps``/``input_indices`` hold the pre-drawn spikes of an input
-    population, sorted by step then neuron.
+    population, sorted by step then neuron. ``scheme_origin`` says where the
+    scheme comes from: ``"population"``, ``"network"`` or ``"model"`` (the
+    model's ``default_scheme``) when a file names it, ``"default"`` when it is
+    the method Brian2's ``NeuronGroup`` would choose (``exact`` for linear
+    equations, ``euler`` otherwise, ``heun`` for multiplicative noise).
     """
 
     name: str
@@ -35,10 +39,23 @@ class PopulationSpec:
     rate_hz: float = 0.0
     input_steps: np.ndarray | None = None
     input_indices: np.ndarray | None = None
+    scheme_origin: str | None = None
 
     @property
     def is_input(self) -> bool:
         return self.kind in ("poisson", "spikes")
+
+    def scheme_text(self) -> str:
+        """One line: the population's scheme and where it comes from."""
+        if self.is_input or self.scheme is None:
+            return f"{self.name}: no scheme ({'input' if self.is_input else 'no dynamics of its own'})"
+        if self.scheme_origin == "default":
+            from ..schemes.default import BRIAN2_DEFAULT_METHODS
+
+            where = f"chosen by default as Brian2 chooses: the first of {', '.join(BRIAN2_DEFAULT_METHODS)} that applies"
+        else:
+            where = {"population": "set for the population", "network": "the network's scheme", "model": "the model's default_scheme"}.get(self.scheme_origin, "given")
+        return f"{self.name}: scheme {self.scheme} ({where})"
 
     def __repr__(self) -> str:
         what = f"model={self.model.name!r}, scheme={self.scheme!r}" if self.model else f"rate={self.rate_hz} Hz"
@@ -92,3 +109,7 @@ class NetworkSpec:
 
     def population(self, name: str) -> PopulationSpec:
         return self.populations[name]
+
+    def schemes_text(self) -> str:
+        """One line per neuron population: its scheme and whether it was chosen by default."""
+        return "\n".join(p.scheme_text() for p in self.populations.values() if not p.is_input)

@@ -114,7 +114,11 @@ class LinearSystem:
             augmented = np.zeros((size, 2 * k, 2 * k))
             augmented[:, :k, :k] = mat * dt
             augmented[:, :k, k:] = np.eye(k) * dt
-            expo = scipy.linalg.expm(augmented)
+            # one expm per distinct matrix (bit pattern): scipy computes each
+            # matrix of a stack on its own, so neurons with equal parameters
+            # get the values a per-neuron call gives, at the cost of one
+            _, first, inverse = np.unique(augmented.reshape(size, -1).view(np.uint64), axis=0, return_index=True, return_inverse=True)
+            expo = scipy.linalg.expm(augmented[first])[inverse.reshape(-1)]
             P, F = expo[:, :k, :k], expo[:, :k, k:]
             if kind_f == "Fr":  # held variables do not integrate their input either
                 for n in self.held:

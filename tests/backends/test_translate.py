@@ -1,6 +1,8 @@
 """The expression translator reproduces numpy's (and the C library's) arithmetic bit for bit."""
 
 import math
+import shutil
+import subprocess
 
 import numpy as np
 import pytest
@@ -109,6 +111,87 @@ def test_libm_power_matches_c_pow():
     assert np.array_equal(got, np.array([math.pow(v, 3.3) for v in X[:2000]]))
 
 
+#: Bases for the power forms: wide range, both signs, and the special values.
+POW_X = np.concatenate([RNG.uniform(-100.0, 100.0, 20000), [0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, np.nan, 5e-324, 1e300]])
+#: Integer bases (Brian2's ``integer`` is int32), as many as ``POW_X``: large enough that k*k rounds.
+POW_K = np.concatenate([RNG.integers(-(2**31) + 1, 2**31 - 1, 20000), [0, 1, -1, 2, 3, 46341, -46341, 2**31 - 1, -(2**31) + 1]]).astype(np.int32)
+#: Every form of power the generator writes for a number as exponent.
+POWER_FORMS = ["x**2", "x**2.0", "(x - 2.5)**2", "x**-1", "x**(-1.0)", "x**1", "x**0", "x**0.5", "x**3", "x**-2", "x**3.3", "x**-0.5", "k**2", "k**-1", "k**1", "k**0", "k**3"]
+
+
+def _bits(values):
+    return np.asarray(values, dtype=np.float64).view(np.uint64)
+
+
+@pytest.fixture(scope="module")
+def compiled_powers(tmp_path_factory):
+    """``POWER_FORMS`` evaluated by a C++ program: each rendered by Brian2's
+    C++ renderer with Brian2's ``_brian_pow``, compiled with bioadapt's flags."""
+    from brian2.codegen.generators.cpp_generator import pow_support_code
+    from brian2.parsing.rendering import CPPNodeRenderer
+
+    from bioadapt.backends.brian.device import FAITHFUL_GCC_FLAGS
+
+    folder = tmp_path_factory.mktemp("powers")
+    POW_X.tofile(folder / "x.bin")
+    POW_K.tofile(folder / "k.bin")
+    lines = [f"    out[{n}*N + m] = {CPPNodeRenderer().render_expr(form)};" for n, form in enumerate(POWER_FORMS)]
+    source = "\n".join([
+        "#include <cmath>", "#include <cstdio>", "#include <cstdint>", pow_support_code,
+        "int main() {",
+        f"  const long N = {len(POW_X)};",
+        "  static double xs[N], out[N*%d]; static int32_t ks[N];" % len(POWER_FORMS),
+        "  FILE *f = fopen(\"x.bin\", \"rb\"); fread(xs, 8, N, f); fclose(f);",
+        "  f = fopen(\"k.bin\", \"rb\"); fread(ks, 4, N, f); fclose(f);",
+        "  for (long m = 0; m < N; m++) {", "    const double x = xs[m]; const int32_t k = ks[m];",
+        *lines,
+        "  }",
+        "  f = fopen(\"out.bin\", \"wb\"); fwrite(out, 8, N*%d, f); fclose(f);" % len(POWER_FORMS),
+        "  return 0;", "}",
+    ])
+    (folder / "powers.cpp").write_text(source)
+    subprocess.run(["g++", *FAITHFUL_GCC_FLAGS, "powers.cpp", "-o", "powers"], cwd=folder, check=True)
+    subprocess.run(["./powers"], cwd=folder, check=True)
+    out = np.fromfile(folder / "out.bin", dtype=np.float64).reshape(len(POWER_FORMS), len(POW_X))
+    return dict(zip(POWER_FORMS, out))
+
+
+@pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++")
+@pytest.mark.parametrize("form", POWER_FORMS)
+def test_libm_power_folding(form, compiled_powers):
+    """``math="libm"`` computes every power form as compiled Brian2 code does,
+    bit for bit: g++ folds x**2 into x*x and x**-1 into 1.0/x (which differ from
+    the C library's pow for some inputs) and calls pow for the rest."""
+    with np.errstate(all="ignore"):  # 1e300**2 overflows, 0**-1 divides by zero: as in C
+        got = _eval(form, "libm", x=POW_X, k=POW_K).numpy()
+    assert np.array_equal(_bits(got), _bits(compiled_powers[form]))
+
+
+def test_libm_power_rules():
+    """The forms g++ folds differ from pow() in the C library (so the folding
+    matters); the others are pow() itself."""
+    x = POW_X[:20000]  # finite
+    assert any(math.pow(v, 2) != v * v for v in x) and any(math.pow(v, -1) != 1 / v for v in x)
+    assert np.array_equal(_eval("x**2", "libm", x=x).numpy(), x * x)
+    assert np.array_equal(_eval("x**-1", "libm", x=x).numpy(), 1 / x)
+    assert np.array_equal(_eval("k**2", "libm", k=POW_K).numpy(), POW_K.astype(np.float64) ** 2)
+    positive = np.abs(x)
+    for form, exponent in (("x**0.5", 0.5), ("x**3", 3.0), ("x**-2", -2.0)):
+        assert np.array_equal(_eval(form, "libm", x=positive).numpy(), np.array([math.pow(v, exponent) for v in positive])), form
+    # an exponent that is a variable is never folded: pow() at run time
+    two = np.full_like(x, 2.0)
+    assert np.array_equal(_eval("x**e", "libm", x=x, e=two).numpy(), np.array([math.pow(v, 2.0) for v in x]))
+    # scalars follow the same rules
+    assert _eval("d**2", "libm", d=1.1) == 1.1 * 1.1 and _eval("d**3", "libm", d=1.1) == math.pow(1.1, 3)
+
+
+def test_libm_folded_powers_have_gradients():
+    x = torch.tensor([0.3, 1.1, -2.0], dtype=torch.float64, requires_grad=True)
+    for expr in ["x**2", "x**-1", "x**1", "x**3"]:
+        fn = compile_expression(expr, {"x"}, "test", "libm")
+        assert torch.autograd.gradcheck(lambda v: fn({"x": v}), (x,)), expr
+
+
 def test_timestep_matches_brian2():
     from brian2.core.functions import timestep
 
@@ -118,7 +201,7 @@ def test_timestep_matches_brian2():
 
 
 def test_random_functions_are_refused():
-    with pytest.raises(BackendError, match=r"test: the twin cannot translate .rand\(\)..*Draw random values in the network config"):
+    with pytest.raises(BackendError, match=r"test: the twin cannot translate .rand\(\).*The Brian2 backends \(numpy, cpp_standalone, cuda_standalone\) run this network"):
         _eval("x + rand()", x=X)
 
 

@@ -219,7 +219,12 @@ def test_no_read_back_while_capturing(model, monkeypatch):
                 self.seen.append(func)
             return func(*args, **(kwargs or {}))
 
-    spec = _spec(model, steps=60)
+    net = model_network(model, steps=60)
+    if model == "lif":
+        # linear: 'exact' by default, whose propagators the host computes in
+        # every call (refused while capturing, below); checked here with Euler
+        net["populations"]["hid"]["scheme"] = "euler"
+    spec = network_from_dict(net)
     model_twin = Twin(spec, synapses="dense" if model == "adlif" else "exact")
     inputs = model_twin.default_inputs(batch=2)
     first = model_twin(inputs=inputs).spikes["hid"]  # the ordinary call before the capture
@@ -230,6 +235,18 @@ def test_no_read_back_while_capturing(model, monkeypatch):
         (out.spikes["hid"].sum() + sum(v.sum() for v in out.state.values() if v.is_floating_point())).backward()
     assert mode.seen == []
     assert torch.equal(out.spikes["hid"], first)
+
+
+def test_host_computed_propagators_refuse_capture(monkeypatch):
+    from bioadapt.backends.torch import calls, twin as twin_module
+
+    model_twin = Twin(_spec("lif", steps=20))  # no scheme: exact (linear equations)
+    assert model_twin.spec.populations["hid"].scheme == "exact"
+    model_twin(inputs=model_twin.default_inputs())  # the ordinary call before the capture
+    monkeypatch.setattr(calls, "capturing", lambda device: True)
+    monkeypatch.setattr(twin_module, "capturing", lambda device: True)
+    with pytest.raises(BackendError, match=r"CUDA graph capture: the propagators of population 'hid' \(LinearSystem\) are computed on the CPU in every call; this twin runs eagerly only"):
+        model_twin(inputs=model_twin.default_inputs())
 
 
 def test_initial_state_follows_the_twin_to_another_device():

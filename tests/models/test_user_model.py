@@ -190,3 +190,28 @@ def test_integer_arithmetic_follows_compiled_code():
     res = run_all(_integer_spec(), ["cpp_standalone", "torch:libm"], {"p": ["v", "phase", "n"]})
     assert_same_spikes(res["cpp_standalone"], res["torch:libm"])
     assert_same_traces(res["cpp_standalone"], res["torch:libm"])
+
+
+def _izhikevich_spec(steps=3000):
+    """Izhikevich (2003) neurons (``0.04*v**2``) firing under constant inputs."""
+    return network_from_dict(
+        {"dt": "0.1*ms", "duration": f"{steps}*0.1*ms", "seed": 5, "populations": {"n": {"model": "valid/izhikevich.toml", "size": 20, "values": {"I": "uniform(5, 15)"}}}},
+        folder=HERE,
+    )
+
+
+def test_izhikevich_twin_equals_numpy():
+    res = run_all(_izhikevich_spec(), ["numpy", "torch"], {"n": ["v", "u"]})
+    assert res["numpy"].spike_count("n") > 100
+    assert_same_spikes(res["numpy"], res["torch"])
+    assert_same_traces(res["numpy"], res["torch"])
+
+
+@pytest.mark.brian_standalone
+def test_libm_power_folding_izhikevich():
+    """Compiled code computes ``v**2`` as ``v*v`` (g++ folds ``pow(v, 2)``);
+    the twin with ``math="libm"`` does the same, bit for bit."""
+    res = run_all(_izhikevich_spec(), ["cpp_standalone", "torch:libm"], {"n": ["v", "u"]})
+    assert res["cpp_standalone"].spike_count("n") > 100
+    assert_same_spikes(res["cpp_standalone"], res["torch:libm"])
+    assert_same_traces(res["cpp_standalone"], res["torch:libm"])

@@ -45,6 +45,17 @@ def test_heterogeneous_propagators_per_neuron():
         np.testing.assert_allclose(got, expected, rtol=EXPM_RTOL)
 
 
+def test_equal_neurons_share_one_expm_bitwise():
+    """Propagators are computed once per distinct parameter set; every neuron
+    gets bit for bit what a population of that neuron alone gets."""
+    system = linear_system(load_model("adlif").brian_equations)
+    values = {"tau_u": np.array([5e-3, 25e-3, 5e-3, 5e-3, 25e-3]), "tau_w": np.full(5, 60e-3), "a": np.array([0.0, 120.0, 0.0, 3.0, 120.0]), "b": np.zeros(5)}
+    together = system.propagators(values, 5, 1e-3)
+    for n in range(5):
+        alone = system.propagators({k: v[n : n + 1] for k, v in values.items()}, 1, 1e-3)
+        assert all(np.array_equal(together[name][n : n + 1], alone[name]) for name in alone)
+
+
 def test_exact_scheme_follows_the_continuous_solution():
     """With a piecewise-constant input the scheme is exact at every step:
     compare with a tight adaptive solution of the same ODE."""

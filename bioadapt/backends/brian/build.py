@@ -232,6 +232,15 @@ def _neuron_group(pop: PopulationSpec, spec: NetworkSpec, clock: Clock, namespac
                 system = linear_system(model.brian_equations, where)
             except SchemeNotApplicable as exc:
                 raise ConfigError(str(exc)) from None
+            # the propagators are computed once per network from the parameters
+            # of A; a name code writes during the run would change A
+            written = sorted(set(system.parameters) & assigned_names(spec, pop, driven))
+            if written:
+                chosen = " (chosen by default for linear equations)" if pop.scheme_origin == "default" else ""
+                raise ConfigError(
+                    f"{where}: scheme 'exact'{chosen} computes its propagators once per network from {', '.join(system.parameters)}, "
+                    f"but {written} change during the run (written by code, a projection or a drive). Name another scheme for this population, e.g. scheme = \"exponential_euler\" or \"rk4\"."
+                )
             equations += "\n" + "\n".join(f"{name} : 1 (constant)" for name in system.derived_names())
             options = {"code": system.code()}
         if scheme.split_at_reset and model.threshold:
@@ -334,6 +343,15 @@ def _synapses(proj: ProjectionSpec, spec: NetworkSpec, groups: dict, clock: Cloc
     return syn
 
 
+def _drive_dimensions(pop: PopulationSpec, var: str):
+    """The physical dimensions of a variable an external drive may write, or ConfigError."""
+    equations = pop.model.brian_equations
+    settable = sorted(n for n in equations.names if n not in equations.subexpr_names)
+    if var not in settable:
+        raise ConfigError(f"drive: '{var}' is not a variable of population '{pop.name}' ({', '.join(settable)}).")
+    return equations[var].dim
+
+
 def input_raster(pop: PopulationSpec, n_steps: int) -> np.ndarray:
     """The spikes of an input population as a 0/1 array (n_steps, size)."""
     raster = np.zeros((n_steps, pop.size))
@@ -362,7 +380,9 @@ def build_network(
         end of every step.
     drive : dict, optional
         ``population -> {variable: array (n_steps, size)}``: values written into
-        the variable at the start of every step (through a TimedArray).
+        the variable at the start of every step (through a TimedArray). Values
+        are SI numbers, as in a `NetworkSpec` (amperes for a current in
+        ``amp``); the TimedArray gets the variable's unit.
     monitors : bool
         Create spike and state monitors (the twin builds without them).
     standalone_inputs : bool
@@ -417,12 +437,11 @@ def build_network(
                 if values.shape != (total_steps, pop.size):
                     rows = "samples * n_steps" if samples > 1 else "n_steps"
                     raise ConfigError(f"drive for '{pop.name}.{var}' must have shape ({rows}, size) = {(total_steps, pop.size)}, got {values.shape}.")
-                namespace[f"drive_{var}"] = TimedArray(values, dt=spec.dt * second, name=f"{pop.name}_drive_{var}_values")
+                # SI values, as everywhere in a NetworkSpec: they get the variable's unit here
+                namespace[f"drive_{var}"] = TimedArray(fu.Quantity(values, dim=_drive_dimensions(pop, var)), dt=spec.dt * second, name=f"{pop.name}_drive_{var}_values")
                 net.timed_arrays[(pop.name, var)] = namespace[f"drive_{var}"]
             group = _neuron_group(pop, spec, clock, namespace, net, driven=tuple(drive.get(pop.name, {})), keep_initial=samples > 1)
             for var in drive.get(pop.name, {}):
-                if var not in group.variables or not re.match(r"^[A-Za-z_]\w*$", var):
-                    raise ConfigError(f"drive: '{var}' is not a variable of population '{pop.name}'.")
                 name = f"{pop.name}_drive_{var}"
                 runner = group.run_regularly(f"{var} = drive_{var}(t, i)", when="start", order=DRIVE_ORDER, name=name)
                 net.drive_objects[name] = (pop.name, var)

@@ -6,6 +6,12 @@ the duration of a ``with`` block and restores the runtime device and the
 preferences it changed afterwards, so that a process can build several networks
 on different devices in turn. What cuda_standalone needs is found by `cuda.py`
 and applied here.
+
+Brian2's random numbers (``rand()``, ``randn()``, ``xi``) come from a
+generator seeded here from the network's ``seed``: on the numpy runtime
+Brian2 draws from numpy's global generator, whose state is saved before and
+restored after the block; a standalone project gets Brian2's seed call in its
+``main`` (compiled in, so every rerun of the binary draws the same numbers).
 """
 
 from __future__ import annotations
@@ -88,8 +94,29 @@ def _preferences(values: dict):
             prefs[name] = value
 
 
+def brian_seed(seed: int) -> int:
+    """The seed handed to Brian2 for a network's ``seed``: Brian2 takes seeds
+    below 2**32 (numpy's legacy generator; an ``unsigned long`` in C++)."""
+    return int(seed) % 2**32
+
+
 @contextlib.contextmanager
-def brian_device(target: str, directory: str | None = None, fast_math: bool = False, keep: bool = False, cuda=None):
+def _seeded_runtime(device, seed: int | None):
+    """Seed the runtime device's generator (numpy's global one) for a block,
+    and put the generator's state back afterwards."""
+    if seed is None:
+        yield
+        return
+    state = device.get_random_state()
+    try:
+        device.seed(brian_seed(seed))
+        yield
+    finally:
+        device.set_random_state(state)
+
+
+@contextlib.contextmanager
+def brian_device(target: str, directory: str | None = None, fast_math: bool = False, keep: bool = False, cuda=None, seed: int | None = None):
     """Select a Brian2 device for the body of a ``with`` block.
 
     Parameters
@@ -109,6 +136,10 @@ def brian_device(target: str, directory: str | None = None, fast_math: bool = Fa
         device becomes current again either way.
     cuda : CudaSettings, optional
         cuda_standalone: compute capability and toolkit (`cuda.cuda_settings`).
+    seed : int, optional
+        Seed of Brian2's random numbers (the network's ``seed``): the numpy
+        runtime's generator for the block (restored afterwards), or the
+        standalone project's seed call.
 
     Yields
     ------
@@ -120,7 +151,8 @@ def brian_device(target: str, directory: str | None = None, fast_math: bool = Fa
     if target == "numpy":
         reset_device("runtime")
         prefs.codegen.target = "numpy"
-        yield get_device(), None
+        with _seeded_runtime(get_device(), seed):
+            yield get_device(), None
         return
     if shutil.which("g++") is None and shutil.which("c++") is None:
         raise BackendError(f"{target} needs a C++ compiler (g++), and none was found on PATH.")
@@ -145,6 +177,8 @@ def brian_device(target: str, directory: str | None = None, fast_math: bool = Fa
         # forget any earlier project of this device in this process (Brian2 keeps one device per target)
         device.reinit()
         device.activate(directory=folder, build_on_run=False)
+        if seed is not None:  # first in main(): before any code that draws
+            device.seed(brian_seed(seed))
         try:
             yield device, folder
         finally:

@@ -61,7 +61,7 @@ def run_brian(
             compiled.close()
         result.wall_time = time.perf_counter() - start
         return result
-    with brian_device(target):
+    with brian_device(target, seed=spec.seed):
         net = build_network(spec, record=record, drive=drive)
         try:
             net.network.run(spec.n_steps * spec.dt * second, namespace={})

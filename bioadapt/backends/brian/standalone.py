@@ -6,7 +6,9 @@
 weights, delays, drives and input spikes passed as Brian2 ``run_args``
 (about 10 ms of overhead per run instead of seconds of compilation). The
 structure (populations, sizes, which synapses exist, recorded variables) is
-fixed at compile time.
+fixed at compile time, and so is the seed of Brian2's random numbers (the
+network's ``seed``): every run of the binary draws the same ``rand()``,
+``randn()`` and ``xi`` values.
 
 With ``samples=K`` the binary runs K samples one after another in one
 process (`StandaloneNetwork.run_samples`): one run of K * n_steps steps in
@@ -134,7 +136,7 @@ class StandaloneNetwork:
         self._own_directory = directory is None
         self.directory = tempfile.mkdtemp(prefix=f"bioadapt_{target.split('_')[0]}_") if directory is None else directory
         start = time.perf_counter()
-        with brian_device(target, directory=self.directory, fast_math=fast_math, keep=True, cuda=cuda) as (device, _):
+        with brian_device(target, directory=self.directory, fast_math=fast_math, keep=True, cuda=cuda, seed=spec.seed) as (device, _):
             self._device = device
             placeholder = {pop: {var: np.zeros((samples * spec.n_steps, spec.populations[pop].size)) for var in vars_} for pop, vars_ in self.drive_vars.items()}
             clock = {"clock_name": CUDA_CLOCK_NAME} if target == "cuda_standalone" else {}
@@ -174,11 +176,12 @@ class StandaloneNetwork:
             ``population -> {variable: array (size,)}`` in SI units (parameters
             and initial states).
         weights : dict, optional
-            ``projection -> array (n_synapses,)``.
+            ``projection -> array (n_synapses,)`` in SI units.
         delay_steps : dict, optional
             ``projection -> int array (n_synapses,)`` delays in steps.
         drive : dict, optional
-            ``population -> {variable: array (n_steps, size)}``.
+            ``population -> {variable: array (n_steps, size)}`` in SI units
+            (amperes for a current in ``amp``).
         inputs : dict, optional
             ``input population -> 0/1 array (n_steps, size)``.
         """
@@ -189,7 +192,9 @@ class StandaloneNetwork:
     def run_samples(self, inputs: dict | None = None, drive: dict | None = None, values: dict | None = None, weights: dict | None = None, delay_steps: dict | None = None) -> list:
         """Run up to ``samples`` samples in one call of the binary; one
         `SimulationResult` per sample, each equal to what a fresh `run` of
-        that sample gives.
+        that sample gives (for a network with noise, the samples of one call
+        draw successive random numbers, so only the first sample equals its
+        fresh run).
 
         ``inputs`` (``population -> array (n, n_steps, size)``) and ``drive``
         (``population -> {variable: array (n, n_steps, size)}``) hold the
@@ -239,7 +244,7 @@ class StandaloneNetwork:
                     run_args[getattr(group, var)] = value
         for name, value in (weights or {}).items():
             syn = self._synapses(name)
-            run_args[syn.weight] = self._shaped(value, (self._proj(name).size,), f"{name}.weight")
+            run_args[syn.weight] = Quantity(self._shaped(value, (self._proj(name).size,), f"{name}.weight"), dim=syn.variables["weight"].dim)
         for name, value in (delay_steps or {}).items():
             syn = self._synapses(name)
             if not self.settable_delays:
@@ -255,7 +260,8 @@ class StandaloneNetwork:
                 key = (pop, var)
                 if key not in net.timed_arrays:
                     raise BackendError(f"run(drive=...): '{pop}.{var}' was not declared in drive_vars when the network was compiled.")
-                run_args[net.timed_arrays[key]] = self._stacked(value, n, (steps, spec.populations[pop].size), total, f"drive {pop}.{var}", single)
+                timed = net.timed_arrays[key]  # SI values get the variable's unit
+                run_args[timed] = Quantity(self._stacked(value, n, (steps, spec.populations[pop].size), total, f"drive {pop}.{var}", single), dim=timed.dim)
         for pop, raster in inputs.items():
             if (pop, None) not in net.timed_arrays:
                 raise BackendError(f"run(inputs=...): '{pop}' is not an input population.")
@@ -265,7 +271,7 @@ class StandaloneNetwork:
                 if timed not in run_args:
                     size = spec.populations[pop].size
                     default = np.zeros((n, steps, size)) if var is not None else np.broadcast_to(input_raster(spec.populations[pop], steps), (n, steps, size))
-                    run_args[timed] = self._stacked(default, n, (steps, size), total, "")
+                    run_args[timed] = Quantity(self._stacked(default, n, (steps, size), total, ""), dim=timed.dim)
         try:
             self._device.run(directory=self.directory, with_output=False, run_args=run_args)
         except Exception as exc:

@@ -220,7 +220,7 @@ def extract_program(spec: NetworkSpec, drive_vars: dict | None = None, math: str
         spiking = []
         for obj in network.sorted_objects:
             owner = getattr(obj, "group", None)
-            where = f"{spec.source}: {obj.name}"
+            where = f"{spec.source}: {describe_object(spec, obj.name)}, in {obj.name}"
             if isinstance(obj, SpikeGeneratorGroup):
                 pop = spec.populations[obj.name]
                 blocks.append(Block("generator", obj.name, obj.name, obj.when, extra={"steps": pop.input_steps, "indices": pop.input_indices}))

@@ -18,9 +18,17 @@ the same operations, in the same order, with numpy's semantics:
   torch's vectorised ``exp``, ``log``, ``tanh``, ``sqrt`` differ from both in
   the last bit for a large fraction of inputs, and numpy's differ from the C
   library's. On CUDA tensors torch's own functions are used.
+- ``x**c`` with a constant ``c`` in compiled code (``math="libm"``) is what
+  g++ makes of Brian2's ``_brian_pow(x, c)``, i.e. ``pow(x, c)``: at
+  bioadapt's flags (``-O3 -fno-fast-math -ffp-contract=off``) it replaces
+  the integral exponents -1, 0, 1 and 2 by ``1.0/x``, ``1.0``, ``x`` and
+  ``x*x`` (an integer base converted to double first) and calls the C
+  library's ``pow`` for every other exponent (0.5, 3, -2, 3.3, ...) and for
+  exponents that are variables (`LIBM_FOLDED_POWERS`).
 
-Functions that draw random numbers (``rand``, ``randn``, ``poisson``) cannot
-give the same draws as Brian2 and are refused with a clear error.
+Functions that draw random numbers (``rand``, ``randn``, ``poisson``; ``xi``
+becomes ``randn()``) cannot give the same draws as Brian2 and are refused
+with an error that names the population and the Brian2 backends that run it.
 """
 
 from __future__ import annotations
@@ -37,7 +45,7 @@ import torch
 from ...errors import BackendError
 from .spikes import unbroadcast
 
-__all__ = ["compile_expression", "FUNCTIONS", "LIBM_FUNCTIONS", "MATH_MODES", "Env"]
+__all__ = ["compile_expression", "FUNCTIONS", "LIBM_FUNCTIONS", "LIBM_FOLDED_POWERS", "MATH_MODES", "Env"]
 
 Env = dict
 Compiled = Callable[[Env], Any]
@@ -183,8 +191,10 @@ def _random(name: str):
     def refuse(*args):
         del args
         raise _RandomRefused(
-            f"the twin cannot translate '{name}()': Brian2's random numbers cannot be reproduced "
-            "in torch. Draw random values in the network config (they come from the seed) instead."
+            f"the twin cannot translate '{name}()' (noise: xi, rand(), randn(), poisson()): it does not "
+            "reproduce Brian2's random numbers. The Brian2 backends (numpy, cpp_standalone, "
+            "cuda_standalone) run this network, drawing them from the network's seed. For random "
+            "initial values or parameters, draw them in the network config (they come from the seed) instead."
         )
 
     return refuse
@@ -258,13 +268,49 @@ _LIBM_POW = _libm_numpy("pow", 2)
 
 
 def _libm_pow(a, b):
-    # compiled Brian2 code calls pow() for every power, including x**2
+    # pow() of the C library: what compiled Brian2 code calls for an exponent
+    # that is not folded at compile time (see `LIBM_FOLDED_POWERS`)
     if not isinstance(a, torch.Tensor) and not isinstance(b, torch.Tensor):
         return float(_LIBM_POW(np.float64(a), np.float64(b)))
     ref = a if isinstance(a, torch.Tensor) else b
     a = _as_float(a) if isinstance(a, torch.Tensor) else _like(a, ref)
     b = _as_float(b) if isinstance(b, torch.Tensor) else _like(b, ref)
     return _LibmPower.apply(a, b)
+
+
+def _double(x):
+    """``x`` as C++ converts a ``pow`` argument: a double (a float tensor stays as it is)."""
+    return _as_float(x) if isinstance(x, torch.Tensor) else float(x)
+
+
+def _one(x):
+    return torch.ones_like(x) if isinstance(x, torch.Tensor) else 1.0
+
+
+#: ``pow(x, c)`` for a constant exponent ``c`` as g++ compiles it at bioadapt's
+#: flags (``device.FAITHFUL_GCC_FLAGS``): the integral exponents -1, 0, 1 and 2
+#: become arithmetic (GCC expands ``pow`` with such an exponent into
+#: multiplications without ``-funsafe-math-optimizations``); every other
+#: exponent stays a call of the C library's ``pow`` (``x**0.5`` is not
+#: ``sqrt(x)``, ``x**3`` not ``x*x*x``). Checked against compiled code in
+#: ``tests/backends/test_translate.py::test_libm_power_folding``.
+LIBM_FOLDED_POWERS: dict[int, Callable] = {
+    2: lambda x: _double(x) * _double(x),
+    1: _double,
+    0: lambda x: _one(_double(x)),
+    -1: lambda x: divide(1.0, _double(x)),
+}
+
+
+def _constant_exponent(node: ast.AST) -> float | None:
+    """The value of an exponent written as a number (``2``, ``-1``, ``+0.5``), else None."""
+    sign = 1
+    while isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        sign = -sign if isinstance(node.op, ast.USub) else sign
+        node = node.operand
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+        return sign * node.value
+    return None
 
 
 #: The same functions evaluated by the C library (what cpp_standalone calls).
@@ -473,6 +519,11 @@ def compile_expression(expr: str, names: set[str], where: str, math: str = "nump
                 value = _NAMED_CONSTANTS[name]
                 return lambda env: value
             raise BackendError(f"{where}: unknown name '{name}' in '{expr}'.")
+        if math == "libm" and isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
+            exponent = _constant_exponent(node.right)
+            if exponent is not None and exponent in LIBM_FOLDED_POWERS:  # folded by the compiler
+                folded, base = LIBM_FOLDED_POWERS[int(exponent)], build(node.left, hoist)
+                return lambda env: folded(base(env))
         if isinstance(node, ast.BinOp) and type(node.op) in binary:
             fn = binary[type(node.op)]
             left, right = build(node.left, hoist), build(node.right, hoist)

@@ -1,0 +1,72 @@
+"""The scheme of an ODE model for which neither the network nor the model names one.
+
+Brian2's `NeuronGroup`, given no ``method``, tries the methods of its default
+list (``('exact', 'euler', 'heun')``, read from `NeuronGroup`'s signature) in
+order and integrates with the first that accepts the equations: ``exact`` for
+linear equations, ``euler`` for non-linear ones and additive noise, ``heun``
+for multiplicative noise. `default_scheme` asks Brian2's own methods, with the
+equations as `NeuronGroup` hands them over (``int(not_refractory)*(...)`` for
+``(unless refractory)`` equations when the model has a refractory period), and
+returns the name of the first that accepts them. ``exact`` then means
+bioadapt's `exact` scheme: the same solution of the linear system, computed
+numerically per neuron, which stays finite where Brian2's symbolic solution
+gives NaN (complex or repeated eigenvalues, brian2 issue 679).
+"""
+
+from __future__ import annotations
+
+import inspect
+
+from brian2 import NeuronGroup
+from brian2.core.functions import DEFAULT_CONSTANTS, DEFAULT_FUNCTIONS
+from brian2.equations.equations import extract_constant_subexpressions
+from brian2.equations.refractory import add_refractoriness
+from brian2.stateupdaters.base import StateUpdateMethod, UnsupportedEquationsException
+
+from ..errors import SchemeNotApplicable
+
+__all__ = ["BRIAN2_DEFAULT_METHODS", "default_scheme"]
+
+#: Brian2's default method list of `NeuronGroup` (its ``method`` argument's default).
+BRIAN2_DEFAULT_METHODS: tuple = tuple(inspect.signature(NeuronGroup.__init__).parameters["method"].default)
+
+
+def default_scheme(equations, refractory: bool) -> tuple[str, dict]:
+    """The method Brian2's `NeuronGroup` chooses for ``equations`` without a ``method``.
+
+    Parameters
+    ----------
+    equations : brian2.Equations
+        The model's equations, as written.
+    refractory : bool
+        Whether the group has a refractory period (Brian2 then multiplies the
+        right-hand side of ``(unless refractory)`` equations by
+        ``int(not_refractory)`` before choosing).
+
+    Returns
+    -------
+    (str, dict)
+        The chosen method's name and, for each method tried before it, Brian2's
+        reason for refusing the equations.
+
+    Raises
+    ------
+    SchemeNotApplicable
+        When no method of the list accepts the equations.
+    """
+    if refractory:
+        equations = add_refractoriness(equations)
+    equations, _ = extract_constant_subexpressions(equations)
+    # what the equations may call: Brian2's functions (rand() is not constant
+    # over a step, which rules out 'exact') and constants
+    variables = {**DEFAULT_FUNCTIONS, **DEFAULT_CONSTANTS}
+    refused = {}
+    for method in BRIAN2_DEFAULT_METHODS:
+        try:
+            StateUpdateMethod.apply_stateupdater(equations, variables, method)
+        except UnsupportedEquationsException as exc:
+            refused[method] = " ".join(str(exc).split())
+            continue
+        return method, refused
+    reasons = "; ".join(f"{m}: {r}" for m, r in refused.items())
+    raise SchemeNotApplicable(f"none of Brian2's default methods ({', '.join(BRIAN2_DEFAULT_METHODS)}) integrates these equations ({reasons}).")
