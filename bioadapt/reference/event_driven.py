@@ -41,6 +41,8 @@ _STATEMENT = re.compile(r"^\s*(?P<var>[A-Za-z_]\w*)\s*(?P<op>[+\-*/]?=)\s*(?P<ex
 _ON_PRE = re.compile(r"^\s*(?P<var>[A-Za-z_]\w*)_post\s*(?P<op>[+-])=\s*(?P<expr>.+?)\s*$")
 #: consecutive zero-length segments before the reference gives up
 MAX_STALLS = 1000
+#: restarts of one segment with a smaller maximum step before the reference gives up
+MAX_RESTARTS = 40
 
 _APPLY = {
     "=": lambda old, value: value,
@@ -142,6 +144,37 @@ class _Population:
             self.values[n] = state[k].copy()
 
 
+class _NotFinite(Exception):
+    """The model's right-hand side is not finite at ``(t, y)``."""
+
+    def __init__(self, t, y):
+        super().__init__(t)
+        self.t, self.y = t, np.array(y)
+
+
+def _integrate(rhs, t0: float, t1: float, y0: np.ndarray, rtol: float, atol: float, events_for, name: str):
+    """One segment between events with DOP853, up to the first threshold crossing.
+
+    A trial step of the adaptive solver can reach far past a spike of an
+    exponential model (a step chosen on the slow approach to threshold, taken
+    across the upswing), where the model overflows (``exp`` of EIF/AdEx); the
+    solver would reject that step, but only after computing its stages with
+    infinite derivatives. The reference never evaluates such a state: the
+    segment is restarted from its start with a maximum step four times smaller
+    until every trial state of the segment is finite. A right-hand side that
+    is not finite at the segment's start is the model's, and an error.
+    """
+    max_step = np.inf
+    for _ in range(MAX_RESTARTS):
+        try:
+            return solve_ivp(rhs, (t0, t1), y0, method="DOP853", rtol=rtol, atol=atol, events=events_for(), dense_output=True, max_step=max_step)
+        except _NotFinite as exc:
+            if exc.t == t0 and np.array_equal(exc.y, y0):
+                raise BackendError(f"reference: population '{name}': the model's derivatives are not finite at t = {t0:.9g} s (state {exc.y.tolist()}).") from None
+            max_step = min(max_step, t1 - t0) / 4
+    raise BackendError(f"reference: population '{name}': the model's derivatives are not finite after t = {t0:.9g} s, even with steps of {max_step:.3g} s.")
+
+
 def reference_run(spec: NetworkSpec, record: dict | None = None, sample_times: np.ndarray | None = None, rtol: float = 1e-12, atol: float = 1e-14) -> ReferenceResult:
     """Integrate ``spec`` without a time grid.
 
@@ -230,14 +263,13 @@ def reference_run(spec: NetworkSpec, record: dict | None = None, sample_times: n
         return functions
 
     def rhs(t, y):
-        # trial steps of the adaptive solver may probe far past a spike of an
-        # exponential model (exp overflows there); such steps are rejected or
-        # cut by the threshold event, so the overflow is harmless
         with np.errstate(over="ignore", invalid="ignore"):
             derivs = np.stack([np.broadcast_to(np.asarray(f(*pop.args(y, t)), dtype=float), (pop.size,)) for f in pop.rhs])
         for var in pop.held:
             k = pop.state_names.index(var)
             derivs[k] = np.where(t < pop.refractory_until, 0.0, derivs[k])
+        if not np.all(np.isfinite(derivs)):
+            raise _NotFinite(t, y)
         return derivs.ravel()
 
     def fire(t, crossed):
@@ -268,7 +300,7 @@ def reference_run(spec: NetworkSpec, record: dict | None = None, sample_times: n
         t_next = min(queue[0][0], duration) if queue else duration
         if t_next > t:
             t_start = t
-            sol = solve_ivp(rhs, (t, t_next), pop.y(), method="DOP853", rtol=rtol, atol=atol, events=events_for(), dense_output=True)
+            sol = _integrate(rhs, t, t_next, pop.y(), rtol, atol, events_for, name)
             t_end = sol.t[-1]
             while next_sample < len(samples) and samples[next_sample] < t_end:
                 y = sol.sol(samples[next_sample]).reshape(len(pop.state_names), pop.size)

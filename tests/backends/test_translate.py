@@ -215,3 +215,87 @@ def test_gradients_of_numpy_backed_functions():
     for expr in ["exp(x)", "tanh(x)", "log(x)", "sqrt(x)", "x**3.5", "exprel(x)"]:
         fn = compile_expression(expr, {"x"}, "test")
         assert torch.autograd.gradcheck(lambda v: fn({"x": v}), (x,)), expr
+
+
+# NEP 50 (numpy 2) changed how Python numbers and numpy scalars promote. Brian2's
+# numpy runtime holds arrays (float64, int32, bool), numpy scalars read from
+# one-element arrays (``dt = _array_defaultclock_dt[0]``, ``t``, shared variables)
+# and Python numbers (literals, constants); the twin holds a numpy scalar as a
+# 0-d tensor. The references below are computed by the numpy the tests run with.
+NUMPY_MAJOR = int(np.__version__.split(".")[0])
+K32 = K.astype(np.int32)
+S = np.float64(0.37)  # dt, t or a shared variable
+N32 = np.int32(7)  # int() of a scalar
+
+
+def _nep50_eval(expr, math_mode="numpy", **env):
+    fn = compile_expression(expr, set(env), "test", math_mode)
+    return fn({k: torch.from_numpy(np.asarray(v)) if isinstance(v, (np.ndarray, np.generic)) else v for k, v in env.items()})
+
+
+@pytest.mark.parametrize(
+    "expr",
+    ["x*s", "s*0.1 + x", "0.1/s", "s - 3", "n*0.1", "n/3", "k*s", "b*s", "x*100000", "k*100000*0.5", "k + 0.5*n", "(s > 0.3)*x", "s % 0.1", "n // 2 + x"],
+)
+def test_float64_programs_do_not_depend_on_the_numpy_major(expr):
+    """Every float64 value Brian2's numpy runtime computes from these operands is
+    the same under numpy 1 and 2, and the twin computes it bit for bit."""
+    env = {"x": X, "s": S, "n": N32, "k": K32, "b": B}
+    want = np.asarray(eval(expr, {}, dict(env)))
+    got = _nep50_eval(expr, **env)
+    assert want.dtype == np.float64
+    assert got.dtype == torch.float64 and np.array_equal(got.numpy(), want)
+
+
+X32 = X.astype(np.float32)
+S32 = np.float32(3.0)
+
+
+@pytest.mark.parametrize(
+    "expr, numpy_dtype",
+    [
+        # a numpy float32 scalar meeting a Python float (the issue's example)
+        ("s32*0.1", {1: np.float64, 2: np.float32}),
+        # a float32 array meeting a float64 numpy scalar (dt)
+        ("x32*s", {1: np.float32, 2: np.float64}),
+        # a float32 array meeting a Python int that float16 cannot hold
+        ("x32*100000", {1: np.float64, 2: np.float32}),
+        ("x32**s", {1: np.float32, 2: np.float64}),
+    ],
+)
+def test_nep50_changes_float32_arithmetic_but_not_the_float32_twin(expr, numpy_dtype):
+    """numpy's result type here depends on its major version; the float32 twin
+    computes in float32 (torch's rule) under both: bit for bit numpy's result with
+    every operand in float32."""
+    env = {"x32": X32, "s32": S32, "s": S}
+    assert np.asarray(eval(expr, {}, dict(env))).dtype == numpy_dtype[NUMPY_MAJOR]
+    in_float32 = {k: np.float32(v) if np.ndim(v) == 0 else v for k, v in env.items()}
+    want = np.asarray(eval(expr.replace("100000", "np.float32(100000)").replace("0.1", "np.float32(0.1)"), {"np": np}, in_float32))
+    got = _nep50_eval(expr, **env)
+    assert want.dtype == np.float32
+    assert got.dtype == torch.float32 and np.array_equal(got.numpy(), want)
+
+
+def test_nep50_int32_scalar_meeting_a_python_int():
+    """numpy 1 widens an int32 scalar times a Python int to int64, numpy 2 keeps
+    int32 (so does compiled code); the value is the same until it overflows."""
+    want = N32 * 3
+    assert want.dtype == {1: np.int64, 2: np.int32}[NUMPY_MAJOR]
+    got = _nep50_eval("n*3", n=N32)
+    assert got.dtype == torch.int32 and got.item() == want == 21
+
+
+def test_python_int_outside_int32_meeting_an_int32_array():
+    """numpy 1 computes in int64, numpy 2 refuses (OverflowError: Brian2's numpy
+    runtime cannot run such code), compiled code computes in int64 (a ``long``
+    literal). The twin computes the exact int64 value; torch alone would wrap it."""
+    big = 2**40
+    if NUMPY_MAJOR == 1:
+        assert np.array_equal(K32 + big, K.astype(np.int64) + big)
+    else:
+        with pytest.raises(OverflowError):
+            K32 + big
+    for mode in ("numpy", "libm"):
+        got = _nep50_eval(f"k + {big}", mode, k=K32)
+        assert got.dtype == torch.int64 and np.array_equal(got.numpy(), K.astype(np.int64) + big)
+        assert np.array_equal(_nep50_eval(f"{big} - k", mode, k=K32).numpy(), big - K.astype(np.int64))

@@ -52,6 +52,14 @@ def test_input_spikes_act_at_stamp_plus_delay():
     assert v[k - 1] == 0 and abs(v[k] - 0.25) < 1e-12
 
 
+def test_derivatives_that_are_not_finite_at_the_start_are_an_error():
+    """exp((v - V_T)/D_T) overflows at v = 0 for V_T = -200: one error naming
+    the population and the time, not a solver running on infinities."""
+    spec = network_from_dict({"dt": "0.1*ms", "duration": "1*ms", "populations": {"n": {"model": "tests/models/valid/eif_adaptive.toml", "size": 2, "values": {"V_T": -200.0}}}})
+    with pytest.raises(BackendError, match=r"reference: population 'n': the model's derivatives are not finite at t = 0 s"):
+        reference_run(spec)
+
+
 def test_discrete_models_have_no_reference():
     spec = network_from_dict({"dt": "1*ms", "duration": "5*ms", "populations": {"n": {"model": "adlif", "size": 1}}})
     with pytest.raises(BackendError, match="no continuous-time reference"):
@@ -67,7 +75,10 @@ def test_nonlinear_models_agree_with_a_fine_grid(model, values, rate):
     """MTC (upward crossings without reset) and adaptive EIF (reset, adaptation,
     refractoriness): the reference and rk4 at dt = 12.5 us give the same spikes,
     within a few grid steps (grid spikes are placed at the end of their step and
-    inputs act at the end of theirs)."""
+    inputs act at the end of theirs). For EIF, some adaptive trial steps would
+    reach past a spike where exp overflows: the reference restarts those
+    segments with smaller steps (the warning filter turns any overflow that
+    reaches scipy into an error)."""
     import dataclasses
 
     from bioadapt import at_dt, simulate

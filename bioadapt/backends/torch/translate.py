@@ -79,11 +79,19 @@ def _numpy_unary(name: str, np_fn: Callable, torch_fn: Callable, derivative: Cal
     return apply
 
 
+def _same_dtype(x: torch.Tensor, p: torch.Tensor) -> tuple:
+    """``x`` and ``p`` as numpy arrays of torch's result dtype for them. numpy
+    alone would follow its own promotion, which NEP 50 changed: a float32 array
+    and a 0-d float64 give float32 under numpy 1, float64 under numpy 2."""
+    dtype = torch.result_type(x, p)
+    return x.detach().to(dtype).numpy(), p.detach().to(dtype).numpy()
+
+
 class _Power(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, p):
         if x.device.type == "cpu":
-            y = torch.from_numpy(np.asarray(np.power(x.detach().numpy(), p.detach().numpy())))
+            y = torch.from_numpy(np.asarray(np.power(*_same_dtype(x, p))))
         else:
             y = torch.pow(x, p)
         ctx.save_for_backward(x, p, y)
@@ -337,15 +345,25 @@ FUNCTIONS["exprel"] = _exprel_with(FUNCTIONS)
 #: ``math=`` modes of the twin: whose transcendental functions it reproduces.
 MATH_MODES = {"numpy": FUNCTIONS, "libm": LIBM_FUNCTIONS}
 
+_INT32 = torch.iinfo(torch.int32)
+
+
 def _promoting(op: Callable) -> Callable:
     """``op`` with numpy's promotion of an integer or boolean tensor meeting a
-    Python float: float64 (torch alone would compute in its default float32)."""
+    Python float: float64 (torch alone would compute in its default float32);
+    and of an int32 tensor (``int()``, ``floor``, ``ceil``) meeting a Python
+    int outside int32: int64, as numpy 1 and compiled code compute (torch
+    alone wraps the number silently; numpy 2 refuses it, NEP 50)."""
 
     def apply(a, b):
         if type(b) is float and isinstance(a, torch.Tensor) and not a.is_floating_point():
             a = a.to(torch.float64)
         elif type(a) is float and isinstance(b, torch.Tensor) and not b.is_floating_point():
             b = b.to(torch.float64)
+        elif type(b) is int and isinstance(a, torch.Tensor) and a.dtype == torch.int32 and not _INT32.min <= b <= _INT32.max:
+            a = a.to(torch.int64)
+        elif type(a) is int and isinstance(b, torch.Tensor) and b.dtype == torch.int32 and not _INT32.min <= a <= _INT32.max:
+            b = b.to(torch.int64)
         return op(a, b)
 
     return apply
