@@ -160,7 +160,7 @@ def test_top_level_errors(change, message):
         ({"delay": "uniform(-2*ms, -1*ms)"}, r"projections\[0\]: key 'delay' gives negative delays"),
         ({"delay": "2*mV"}, r"projections\[0\]: key 'delay' must be a time"),
         ({"connect": {"p": 1.5}}, r"connect.p must be a probability in \[0, 1\], got 1.5"),
-        ({"connect": "sometimes"}, r"key 'connect' must be 'all_to_all', 'one_to_one' or a table with 'p' and/or 'condition'; got 'sometimes'"),
+        ({"connect": "sometimes"}, r"key 'connect' must be 'all_to_all', 'one_to_one', a table with 'p' and/or 'condition', or \{ file = \"SYNAPSES.npz\" \}; got 'sometimes'"),
         ({"weight": "normal(0.5)"}, r"projections\[0\]: key 'weight'"),
         ({"weight": "gauss(0, 1)"}, r"projections\[0\]: key 'weight': cannot parse 'gauss\(0, 1\)'"),
         ({"on_pre": None, "summed": None}, r"give exactly one of 'on_pre'"),
