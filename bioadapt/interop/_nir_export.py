@@ -166,6 +166,8 @@ def graph_from_spec(spec, convention: str = "bioadapt", metadata: bool = True):
         nodes[name] = getattr(nir, reading.kind)(**{k: np.asarray(v, dtype=np.float64) for k, v in params.items()})
     feeds_other = {p.source for p in spec.projections if p.target != p.source}
     sinks = [n for n, pop in spec.populations.items() if not pop.is_input and n in readings and n not in feeds_other]
+    if not sinks and readings:  # every population feeds another (a loop): NIR needs an Output somewhere
+        sinks = [list(readings)[-1]]
     outputs = {}
     for n in sinks:
         out = "output" if len(sinks) == 1 else f"output_{n}"

@@ -173,9 +173,10 @@ def _box_program(kind: str, convention: str, values: dict, dt: float, recurrent:
             if not _all_close_to_one(values["w_in"] * dt / values["tau_syn"]):
                 lines[1] = "_input = (w_in*dt/tau_syn)*(x + bias)"
                 extras.append("gain")
-            lines.append("_I = (1 - dt/tau_syn)*I + _input")
-            if recurrent:
-                lines.append("_I = _I + _rec")
+            if recurrent:  # temporaries are assigned once (Brian2 declares them at the first)
+                lines += ["_I0 = (1 - dt/tau_syn)*I + _input", "_I = _I0 + _rec"]
+            else:
+                lines.append("_I = (1 - dt/tau_syn)*I + _input")
             leak = " + (dt/tau_mem)*v_leak" if np.any(values["v_leak"]) else ""
             drive = "_I" if _all_close_to_one(values["r"] * dt / values["tau_mem"]) else "(r*dt/tau_mem)*_I"
             if drive != "_I" and "gain" not in extras:
@@ -185,35 +186,37 @@ def _box_program(kind: str, convention: str, values: dict, dt: float, recurrent:
             if not _all_close_to_one(values["r"] * dt):
                 lines[1] = "_input = (r*dt)*(x + bias)"
                 extras.append("gain")
-            lines.append("_v = v + _input")
+            lines.append("_v0 = v + _input" if recurrent else "_v = v + _input")
             if recurrent:
-                lines.append("_v = _v + _rec")
+                lines.append("_v = _v0 + _rec")
         else:
             if not _all_close_to_one(values["r"] * dt / values["tau"]):
                 lines[1] = "_input = (r*dt/tau)*(x + bias)"
                 extras.append("gain")
             leak = " + (dt/tau)*v_leak" if np.any(values["v_leak"]) else ""
-            lines += [f"_decay = (1 - dt/tau)*v{leak}", "_v = _decay + _input"]
+            lines += [f"_decay = (1 - dt/tau)*v{leak}", "_v0 = _decay + _input" if recurrent else "_v = _decay + _input"]
             if recurrent:
-                lines.append("_v = _v + _rec")
+                lines.append("_v = _v0 + _rec")
         if "v_leak" in "\n".join(lines):
             extras.append("leak")
     else:  # norse: inputs summed before the neuron, v + (dt*(1/tau))*((r*input + v_leak) - v)
+        drive = "_input"
         if recurrent:
-            lines.append("_input = _input + _rec")
+            lines.append("_all = _input + _rec")
+            drive = "_all"
         if cuba:
             lines += [
                 "_rate_syn = 1/tau_syn",
                 "_step_syn = dt*_rate_syn",
-                "_I = I + _step_syn*(w_in*_input - I)",
+                f"_I = I + _step_syn*(w_in*{drive} - I)",
                 "_rate = 1/tau_mem",
                 "_step = dt*_rate",
                 "_v = v + _step*((r*_I + v_leak) - v)",
             ]
         elif integrator:
-            lines.append("_v = v + (r*dt)*_input")
+            lines.append(f"_v = v + (r*dt)*{drive}")
         else:
-            lines += ["_rate = 1/tau", "_step = dt*_rate", "_v = v + _step*((r*_input + v_leak) - v)"]
+            lines += ["_rate = 1/tau", "_step = dt*_rate", f"_v = v + _step*((r*{drive} + v_leak) - v)"]
     if cuba:
         lines.append("I = _on*_I + (1 - _on)*I")
     lines.append("v = _on*_v + (1 - _on)*v")

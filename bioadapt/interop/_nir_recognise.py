@@ -72,8 +72,10 @@ def _statements(code: str) -> list:
     return out
 
 
-def _sym(name: str):
-    return sp.Symbol(name, real=True)
+def _tidy(expr):
+    """``expr`` as one cancelled fraction: enough to see ``dt/(1 - (1 - dt/tau))`` is
+    ``tau`` (so that its value is the parameter itself), far cheaper than simplify."""
+    return sp.cancel(sp.together(sp.expand(expr)))
 
 
 def _plain(expr):
@@ -113,7 +115,7 @@ def _inputs(spec, pop, issues: list) -> tuple:
             issues.append(f"projection '{proj.name}' does not add to one variable ('{proj.on_pre}')")
             continue
         target, _, rhs = statements[0]
-        k = sp.simplify(_plain(str_to_sympy(rhs)) / sp.Symbol("weight"))
+        k = _tidy(_plain(str_to_sympy(rhs)) / sp.Symbol("weight"))
         if sp.Symbol("weight") in k.free_symbols or any(not s.name.endswith("_post") for s in k.free_symbols):
             issues.append(f"projection '{proj.name}': '{proj.on_pre}' is not weight times a value of the target")
             continue
@@ -121,9 +123,9 @@ def _inputs(spec, pop, issues: list) -> tuple:
         factors.append(k.subs({s: sp.Symbol(s.name[: -len("_post")]) for s in k.free_symbols}))
     if len(targets) > 1:
         issues.append(f"synapses write several variables ({', '.join(sorted(targets))})")
-    if any(sp.simplify(f - factors[0]) != 0 for f in factors[1:]):
+    if any(_tidy(f - factors[0]) != 0 for f in factors[1:]):
         issues.append("synapses add with different factors")
-    return (next(iter(targets)) if targets else None), (factors[0] if factors else sp.Integer(1))
+    return (sorted(targets)[0] if targets else None), (factors[0] if factors else sp.Integer(1))
 
 
 def _threshold(model, issues: list):
@@ -134,7 +136,7 @@ def _threshold(model, issues: list):
     if isinstance(expr, sp.StrictGreaterThan) and isinstance(expr.lhs, sp.Symbol):
         return expr.lhs.name, _plain(expr.rhs)
     issues.append(f"threshold '{model.threshold}' is not 'v > value'")
-    names = sorted(s.name for s in expr.free_symbols)
+    names = sorted(s.name for s in getattr(expr, "free_symbols", ()))
     return (names[0] if names else None), None
 
 
@@ -216,6 +218,9 @@ def _ode(spec, pop, v, target, k, evaluate, issues) -> tuple:
     if model.every_step:
         issues.append("code run every step ([every_step])")
     eqs = model.brian_equations
+    if not eqs.diff_eq_names:
+        issues.append("no differential equations (no dynamics of its own)")
+        return _fallback(spiking, pop.size)
     if eqs.subexpr_names:
         issues.append(f"subexpressions ({', '.join(sorted(eqs.subexpr_names))})")
     try:
@@ -244,21 +249,21 @@ def _ode(spec, pop, v, target, k, evaluate, issues) -> tuple:
             params = {"r": evaluate(k)}
             bias = evaluate(c / k) if c != 0 else None
             return kind, params, bias
-        tau = sp.simplify(-1 / a)
-        return kind_suffix, {"tau": evaluate(tau), "r": evaluate(sp.simplify(k * tau)), "v_leak": evaluate(sp.simplify(-c / a))}, None
+        tau = _tidy(-1 / a)
+        return kind_suffix, {"tau": evaluate(tau), "r": evaluate(_tidy(k * tau)), "v_leak": evaluate(_tidy(-c / a))}, None
     if len(names) == 2 and target in names and target != v:
         ii = names.index(target)
         if A[ii, iv] != 0:
             issues.append(f"'{target}' depends on '{v}'")
-        tau_mem, tau_syn = sp.simplify(-1 / A[iv, iv]), sp.simplify(-1 / A[ii, ii])
-        w_in = sp.simplify(k * tau_syn)
-        params = {"tau_syn": evaluate(tau_syn), "tau_mem": evaluate(tau_mem), "r": evaluate(sp.simplify(A[iv, ii] * tau_mem)), "v_leak": evaluate(sp.simplify(-b[iv] / A[iv, iv])), "w_in": evaluate(w_in)}
-        bias = evaluate(sp.simplify(b[ii] * tau_syn / w_in)) if b[ii] != 0 else None
+        tau_mem, tau_syn = _tidy(-1 / A[iv, iv]), _tidy(-1 / A[ii, ii])
+        w_in = _tidy(k * tau_syn)
+        params = {"tau_syn": evaluate(tau_syn), "tau_mem": evaluate(tau_mem), "r": evaluate(_tidy(A[iv, ii] * tau_mem)), "v_leak": evaluate(_tidy(-b[iv] / A[iv, iv])), "w_in": evaluate(w_in)}
+        bias = evaluate(_tidy(b[ii] * tau_syn / w_in)) if b[ii] != 0 else None
         return "Cuba" + kind_suffix, params, bias
     issues.append(f"{len(names)} state variables ({', '.join(names)})")
     a = A[iv, iv]
-    tau = sp.simplify(-1 / a) if a != 0 else sp.oo
-    return kind_suffix, {"tau": evaluate(tau) if tau != sp.oo else np.full(pop.size, np.inf), "r": np.ones(pop.size), "v_leak": evaluate(sp.simplify(-b[iv] / a)) if a != 0 else np.zeros(pop.size)}, None
+    tau = _tidy(-1 / a) if a != 0 else sp.oo
+    return kind_suffix, {"tau": evaluate(tau) if tau != sp.oo else np.full(pop.size, np.inf), "r": np.ones(pop.size), "v_leak": evaluate(_tidy(-b[iv] / a)) if a != 0 else np.zeros(pop.size)}, None
 
 
 def _execute(blocks: list) -> tuple[dict, set]:
@@ -322,18 +327,20 @@ def _program(spec, pop, v, target, k, evaluate, issues) -> tuple:
         if not _constant(expr, pop, spec, issues, f"the update of '{v}'"):
             break
     gain = c_x[0] if c_x else sp.Integer(1)
-    # constant inputs: parameters entering exactly like the input (the Affine bias)
-    biases = [s for s in rest.free_symbols if s != dt and sp.simplify(sp.diff(rest, s) - gain) == 0]
-    leak_part = sp.simplify(rest - gain * sum(biases)) if biases else sp.simplify(rest)
+    # constant inputs: parameters entering exactly like the input (an Affine bias); where the
+    # input enters like the leak potential (r = 1: c_x = 1 - c_v), constants are the leak's
+    same_as_leak = _tidy(gain - (1 - c_v)) == 0
+    biases = [] if same_as_leak else [s for s in rest.free_symbols if s != dt and _tidy(sp.diff(rest, s) - gain) == 0]
+    leak_part = _tidy(rest - gain * sum(biases)) if biases else _tidy(rest)
     bias = evaluate(sum(biases)) if biases else None
-    integrator = sp.simplify(c_v - 1) == 0
+    integrator = _tidy(c_v - 1) == 0
     kind = ("IF" if spiking else "I") if integrator else ("LIF" if spiking else "LI")
     if integrator:
         if leak_part != 0:
             issues.append(f"a constant drive of '{v}' ({leak_part}) without a leak")
-        return kind, {"r": evaluate(sp.simplify(gain / dt))}, bias
-    tau = sp.simplify(dt / (1 - c_v))  # Euler's tau: exp(-dt/tau0) gives the tau whose Euler step is that decay
-    params = {"tau": evaluate(tau), "r": evaluate(sp.simplify(gain * tau / dt)), "v_leak": evaluate(sp.simplify(leak_part * tau / dt))}
+        return kind, {"r": evaluate(_tidy(gain / dt))}, bias
+    tau = _tidy(dt / (1 - c_v))  # Euler's tau: exp(-dt/tau0) gives the tau whose Euler step is that decay
+    params = {"tau": evaluate(tau), "r": evaluate(_tidy(gain * tau / dt)), "v_leak": evaluate(_tidy(leak_part * tau / dt))}
     if np.any(~np.isfinite(params["tau"])) or np.any(params["tau"] <= 0):
         issues.append(f"the update of '{v}' is not a leak toward rest (its factor {c_v} is not 1 - dt/tau with tau > 0)")
     return kind, params, bias
