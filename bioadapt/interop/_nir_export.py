@@ -171,6 +171,8 @@ def graph_from_spec(spec, convention: str = "bioadapt", metadata: bool = True):
     outputs = {}
     for n in sinks:
         out = "output" if len(sinks) == 1 else f"output_{n}"
+        while out in nodes:  # a population may be called "output"
+            out += "_"
         nodes[out] = nir.Output(output_type={"output": np.array([spec.populations[n].size])})
         edges.append((n, out))
         outputs[out] = n

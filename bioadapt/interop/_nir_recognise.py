@@ -234,7 +234,8 @@ def _ode(spec, pop, v, target, k, evaluate, issues) -> tuple:
     if any((e.free_symbols & states) for e in list(A) + list(b)):
         issues.append("differential equations that are not linear")
         return _fallback(spiking, pop.size)
-    v = v if v in names else (target if target in names else names[0])
+    if v not in names:  # no threshold: the membrane is the state synapses do not write (or the only one)
+        v = next((n for n in names if n != target), names[0])
     iv = names.index(v)
     for expr, what in [(e, "the dynamics") for e in list(A) + list(b)]:
         if not _constant(expr, pop, spec, issues, what):

@@ -155,7 +155,8 @@ def read_nir(graph_or_path, dt: float | None = None, convention: str = "bioadapt
     n_steps : int, optional
         Framework steps to simulate (default: a bioadapt export's, else 100).
     use_metadata : bool
-        Read a bioadapt export back exactly from its metadata (default).
+        Read a bioadapt export back exactly from its metadata (default); the
+        convention then does not apply (the network is bioadapt's own).
 
     Raises
     ------
@@ -165,6 +166,8 @@ def read_nir(graph_or_path, dt: float | None = None, convention: str = "bioadapt
         cannot reproduce.
     """
     check_convention(convention)
+    if n_steps is not None and (not isinstance(n_steps, (int, np.integer)) or n_steps < 1):
+        raise ConfigError(f"read_nir: n_steps must be a positive integer, got {n_steps!r}.")
     graph = load_graph(graph_or_path)
     source = str(graph_or_path) if not isinstance(graph_or_path, _nir().NIRGraph) else "<NIR graph>"
     meta = _graph_metadata(graph)
@@ -358,21 +361,28 @@ def write_network(imported: NirImport, out: str | Path) -> dict:
     out = Path(out)
     (out / "models").mkdir(parents=True, exist_ok=True)
     written = {"models": [], "synapses": []}
-    files = {}
+    files, texts = {}, {}  # population -> file name; model text -> file name
     for pop in spec.populations.values():
-        if pop.is_input or pop.model.name in files:
+        if pop.is_input:
             continue
         text = dumps(model_document(pop.model), header=f"model '{pop.model.name}' written by bioadapt import-nir")
-        path = out / "models" / f"{pop.model.name}.toml"
-        path.write_text(text, encoding="utf-8")
-        files[pop.model.name] = path
-        written["models"].append(path)
+        if text not in texts:
+            stem, k = pop.model.name, 2
+            while stem in texts.values():  # two different models of one name (e.g. from two folders)
+                stem, k = f"{pop.model.name}_{k}", k + 1
+            texts[text] = stem
+            path = out / "models" / f"{stem}.toml"
+            path.write_text(text, encoding="utf-8")
+            written["models"].append(path)
+        files[pop.name] = texts[text]
     doc = {"dt": f"{spec.dt!r}*second", "duration": f"{spec.n_steps * spec.dt!r}*second", "seed": spec.seed, "populations": {}, "projections": []}
     for pop in spec.populations.values():
         if pop.is_input:
             doc["populations"][pop.name] = {"kind": "spikes", "size": pop.size}
         else:
-            doc["populations"][pop.name] = {"model": f"models/{pop.model.name}.toml", "size": pop.size, "scheme": pop.scheme}
+            doc["populations"][pop.name] = {"model": f"models/{files[pop.name]}.toml", "size": pop.size}
+            if pop.scheme is not None:
+                doc["populations"][pop.name]["scheme"] = pop.scheme
     for proj in spec.projections:
         entry = {"name": proj.name, "source": proj.source, "target": proj.target}
         entry["on_pre" if proj.on_pre is not None else "summed"] = proj.on_pre if proj.on_pre is not None else proj.summed

@@ -501,9 +501,10 @@ def test_metadata_is_refused_when_another_tool_changed_the_weights(tmp_path):
     assert from_nir(graph, use_metadata=False, dt=spec.dt).populations["hid"].model.name == "cubalif_bioadapt"
 
 
-def test_write_network_reproduces_a_sparse_network(tmp_path):
+@pytest.mark.parametrize("model", ["adlif", "relay"])
+def test_write_network_reproduces_a_sparse_network(model, tmp_path):
     """Synapses no connection rule gives travel in synapses/NAME.npz (connect = { file = ... })."""
-    spec = network_from_dict(model_network("adlif", steps=20))
+    spec = network_from_dict(model_network(model, steps=20))
     imported = read_nir(to_nir(spec))
     written = write_network(imported, tmp_path)
     assert written["synapses"]
