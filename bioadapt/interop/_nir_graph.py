@@ -268,7 +268,7 @@ def latencies(plan: GraphPlan, path_steps: list) -> tuple[dict, list]:
     for n in order:
         for k, p in enumerate(plan.paths):
             if p.target == n and not lags[k]:
-                latency[n] = max(latency[n], latency[p.source] + 1 - int(np.min(path_steps[k], initial=0)))
+                latency[n] = max(latency[n], latency[p.source] + 1 - (int(path_steps[k].min()) if path_steps[k].size else 0))
     return latency, lags
 
 

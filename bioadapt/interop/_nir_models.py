@@ -28,7 +28,8 @@ run its code.
     Norse's reading (``norse.torch.from_nir``, ``LIFBoxCell``): the same box
     inputs and timing, ``v += dt*(1/tau)*((r*input + v_leak) - v)`` in
     Norse's order of operations (Norse ignores ``r``: it equals Norse only
-    for ``r = 1``), reset to ``v_reset``, initial ``v = v_leak``.
+    for ``r = 1``), reset to ``v_reset``, initial ``v = v_leak`` (Norse's;
+    the other conventions start at 0, as snnTorch and Brian2 do).
 
 Same-step conventions: in snnTorch and Norse every edge of one time step is
 evaluated in graph order, so a spike crosses the whole feed-forward graph in
@@ -37,7 +38,13 @@ network gets a per-population latency ``L`` (its depth) and synaptic delays
 ``L_target - L_source - 1`` (plus the graph's Delay nodes), so that
 population P at bioadapt step ``k + L_P`` holds exactly the framework's
 values of step ``k`` (recurrent edges, which frameworks feed from the previous
-step, get ``L_target - L_source``).
+step, get ``L_target - L_source``). A population's program writes its state
+only from ``t_start = (L - 1/2)*dt`` on: before, the framework has not started.
+
+Affine biases and the ``r`` and ``w_in`` of a node are read per neuron; a
+same-step program writes a gain or a leak term only when a neuron of the population needs it
+(``SNNTORCH_UNIT_GAIN``), so that snnTorch's graphs run exactly its
+operations.
 """
 
 from __future__ import annotations

@@ -509,3 +509,70 @@ def test_write_network_reproduces_a_sparse_network(model, tmp_path):
     written = write_network(imported, tmp_path)
     assert written["synapses"]
     same_spec(apply_params(load_network(written["network"]), load_params(written["params"])), imported.spec)
+
+
+def test_snntorch_convention_against_a_hand_written_loop():
+    """Delay and Scale nodes in the same-step reading, against the framework's
+    loop written out: x -> Linear -> Delay(2 steps) -> LIF -> Scale -> LIF."""
+    rng = np.random.default_rng(3)
+    dt, steps, n_in, n = 1e-4, 120, 4, 5
+    w = dyadic(rng, (n, n_in), 0.4, 0.5)
+    scale = dyadic(rng, n, 1.2, 0.3)
+    tau1, tau2 = 1e-4 / (1 - np.float32(rng.uniform(0.6, 0.95, n))), 1e-4 / (1 - np.float32(rng.uniform(0.6, 0.95, n)))
+    lif = lambda tau: nir.LIF(tau=tau.astype(np.float64), r=tau / dt, v_leak=np.zeros(n), v_threshold=np.full(n, 0.75), v_reset=np.zeros(n))  # noqa: E731
+    graph = nir.NIRGraph.from_list(nir.Linear(weight=w), nir.Delay(delay=np.full(n, 2 * dt)), lif(tau1), nir.Scale(scale=scale), lif(tau2))
+    x = (rng.random((steps, n_in)) < 0.4).astype(np.float64)
+    # the framework's loop: every node in graph order within a step, the delay a two-step buffer
+    beta1, beta2 = 1 - dt / tau1.astype(np.float64), 1 - dt / tau2.astype(np.float64)
+    v1, v2, s1_all, s2_all = np.zeros(n), np.zeros(n), [], []
+    for k in range(steps):
+        delayed = w @ x[k - 2] if k >= 2 else np.zeros(n)
+        v1 = beta1 * v1 + delayed
+        s1 = (v1 > 0.75).astype(float)
+        v1 = np.where(s1 > 0, 0.0, v1)
+        v2 = beta2 * v2 + scale * s1
+        s2 = (v2 > 0.75).astype(float)
+        v2 = np.where(s2 > 0, 0.0, v2)
+        s1_all.append(s1)
+        s2_all.append(s2)
+    imported = read_nir(graph, convention="snntorch", n_steps=steps)
+    assert imported.latency == {"input": 0, "lif": 0, "lif_1": 1}  # the delay absorbs the first layer's latency
+    result = simulate(imported.with_inputs({"input": x}), backend="torch")
+    assert np.array_equal(_raster(imported, result, "lif", (steps, n)), np.array(s1_all))
+    assert np.array_equal(_raster(imported, result, "lif_1", (steps, n)), np.array(s2_all))
+    assert np.sum(s2_all) > 10
+
+
+def test_snntorch_synaptic_runs_identically():
+    """snnTorch's Synaptic exports as a CubaLIF: spikes, membrane and synaptic current equal snnTorch's."""
+    import snntorch as snn
+    import torch
+    from snntorch.export_nir import export_to_nir
+
+    rng = np.random.default_rng(0)
+    n_in, n, steps = 10, 12, 200
+
+    def f32(values):
+        return torch.tensor(np.float32(values).astype(np.float64))
+
+    syn = snn.Synaptic(alpha=f32(rng.uniform(0.5, 0.9, n)), beta=f32(rng.uniform(0.6, 0.95, n)), threshold=torch.ones(n), init_hidden=True, reset_mechanism="zero", reset_delay=False, spike_grad=_heaviside)
+    fc = torch.nn.Linear(n_in, n, bias=False)
+    net = torch.nn.Sequential(fc, syn).double()
+    with torch.no_grad():
+        fc.weight.copy_(torch.tensor(dyadic(rng, (n, n_in), 0.1, 0.4)))
+    graph = export_to_nir(net, torch.zeros(1, n_in, dtype=torch.float64), ignore_dims=[0])
+    x = (rng.random((steps, n_in)) < 0.3).astype(np.float64)
+    syn.reset_mem()
+    spikes, mem, current = [], [], []
+    with torch.no_grad():
+        for t in range(steps):
+            spikes.append(net(torch.tensor(x[t : t + 1])).clone())
+            mem.append(syn.mem.clone())
+            current.append(syn.syn.clone())
+    spikes, mem, current = (torch.cat(a).numpy() for a in (spikes, mem, current))
+    imported = read_nir(graph, convention="snntorch", n_steps=steps)
+    pop = imported.nodes["1"]
+    result = simulate(imported.with_inputs({"input": x}), backend="torch", record={pop: ["v", "I"]})
+    assert np.array_equal(_raster(imported, result, pop, spikes.shape), spikes) and spikes.sum() > 50
+    assert np.array_equal(imported.framework_trace(result, pop, "v"), mem)
+    assert np.array_equal(imported.framework_trace(result, pop, "I"), current)
