@@ -365,7 +365,7 @@ def test_primitive_round_trip_without_metadata_is_bit_identical():
     exactly, exported as a CubaLIF and read back from the NIR node alone."""
     net = {
         "dt": "0.1*ms",
-        "duration": "100*ms",
+        "duration": "60*ms",
         "seed": 4,
         "scheme": "exact",
         "populations": {
@@ -385,7 +385,7 @@ def test_primitive_round_trip_without_metadata_is_bit_identical():
     back = with_input_spikes(back, "inp", inp.input_steps, inp.input_indices)
     a = simulate(spec, backend="torch", record={"hid": ["v", "I"]})  # the twin is Brian2's numpy runtime, bit for bit
     b = simulate(back, backend="torch", record={"hid": ["v", "I"]})
-    assert a.spike_set("hid") == b.spike_set("hid") and a.spike_count("hid") > 50
+    assert a.spike_set("hid") == b.spike_set("hid") and a.spike_count("hid") > 30
     for var in ("v", "I"):
         assert np.array_equal(a.traces["hid"][var], b.traces["hid"][var]), var
 
