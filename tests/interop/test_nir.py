@@ -28,6 +28,7 @@ from bioadapt.interop.nir import from_nir, population_report, read_nir, to_nir, 
 from helpers import model_network  # noqa: E402
 
 DATA = Path(__file__).parent / "data"
+SNNTORCH = "snnTorch is not installed (pip install 'bioadapt[test]')"
 #: snnTorch's export and import print and warn (nirtorch's deprecated tracer); not ours to fix
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning:snntorch.*", "ignore::UserWarning:nirtorch.*")
 
@@ -71,7 +72,7 @@ def _heaviside(x):
 
 def _run_snntorch(module, x):
     """Spikes and membranes ``(T, n)`` of every snnTorch Leaky in ``module`` (init_hidden), float64."""
-    import snntorch as snn
+    snn = pytest.importorskip("snntorch", reason=SNNTORCH)
     import torch
 
     leakies = {name: m for name, m in module.named_modules() if isinstance(m, snn.Leaky)}
@@ -100,7 +101,7 @@ def _raster(imported, result, population, shape):
 @pytest.fixture(scope="module")
 def snntorch_graph(tmp_path_factory):
     """A Linear -> Leaky -> Linear -> Leaky network built and exported by snnTorch (a .nir file), its input and its run."""
-    import snntorch as snn
+    snn = pytest.importorskip("snntorch", reason=SNNTORCH)
     import torch
     from snntorch.export_nir import export_to_nir
 
@@ -197,6 +198,7 @@ def _euler_network(rng, steps):
 def test_bioadapt_export_runs_identically_in_snntorch(tmp_path):
     """A user's model, exported with the snnTorch convention and imported by
     snnTorch (import_from_nir): snnTorch's spikes and membranes are ours."""
+    pytest.importorskip("snntorch", reason=SNNTORCH)
     import snntorch.import_nir
 
     rng = np.random.default_rng(5)
@@ -225,7 +227,7 @@ def test_bioadapt_export_runs_identically_in_snntorch(tmp_path):
 def test_snntorch_recurrent_leaky_runs_identically():
     """snnTorch's RLeaky (a LIF with a recurrent Affine, a NIR subgraph):
     the recurrent input acts one step later, the feed-forward one in the same step."""
-    import snntorch as snn
+    snn = pytest.importorskip("snntorch", reason=SNNTORCH)
     import torch
     from snntorch.export_nir import export_to_nir
 
@@ -545,7 +547,7 @@ def test_snntorch_convention_against_a_hand_written_loop():
 
 def test_snntorch_synaptic_runs_identically():
     """snnTorch's Synaptic exports as a CubaLIF: spikes, membrane and synaptic current equal snnTorch's."""
-    import snntorch as snn
+    snn = pytest.importorskip("snntorch", reason=SNNTORCH)
     import torch
     from snntorch.export_nir import export_to_nir
 
@@ -576,3 +578,13 @@ def test_snntorch_synaptic_runs_identically():
     assert np.array_equal(_raster(imported, result, pop, spikes.shape), spikes) and spikes.sum() > 50
     assert np.array_equal(imported.framework_trace(result, pop, "v"), mem)
     assert np.array_equal(imported.framework_trace(result, pop, "I"), current)
+
+
+def test_without_the_nir_package_one_error_says_what_to_install(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "nir", None)  # import nir now fails, as when it is not installed
+    with pytest.raises(ConfigError, match=r"NIR support needs the 'nir' package: pip install 'bioadapt\[nir\]'"):
+        from_nir("net.nir")
+    with pytest.raises(ConfigError, match=r"pip install 'bioadapt\[nir\]'"):
+        to_nir(network_from_dict(model_network("lif", steps=10)))
