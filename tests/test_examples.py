@@ -109,3 +109,18 @@ def test_mackey_glass_example_smoke(tmp_path, capsys):
     assert [r["model"] for r in rows] == ["adlif", "mtc"] and rows[0]["persistence_nrmse"] == rows[1]["persistence_nrmse"] > 0
     assert 0 < rows[1]["events_per_neuron_step"] <= rows[1]["active_fraction"] <= 1  # MTC: upstrokes are rarer than graded activity
     assert "| mtc | 1 |" in out and (tmp_path / "predictions.png").stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_nir_frameworks_example_smoke(tmp_path, capsys):
+    """Every row of the NIR comparison at a tiny scale: no spike differs (snnTorch and Norse in float64)."""
+    pytest.importorskip("nir")
+    pytest.importorskip("snntorch")
+    import json
+
+    out = _run("examples/nir_frameworks.py", ["--steps", "40", "--seeds", "1", "--out", str(tmp_path)], capsys)
+    results = json.loads((tmp_path / "results.json").read_text())
+    rows = [v for k, v in results.items() if isinstance(v, dict) and "differing" in v]
+    assert rows and all(r["differing"] == 0 for r in rows)
+    assert all(v["identical"] for k, v in results.items() if k.startswith("round trip"))
+    assert "| lif, t_ref = 0 | CubaLIF, exact |" in out

@@ -38,7 +38,7 @@ from ..quantities import parse_quantity
 from ..schemes import SCHEMES
 from .spec import SLOTS, ModelSpec
 
-__all__ = ["load_model", "shipped_models", "model_path"]
+__all__ = ["load_model", "model_from_dict", "shipped_models", "model_path"]
 
 _KEYS = {"equations", "threshold", "reset", "refractory", "defaults", "programs", "default_scheme", "description", "every_step"}
 
@@ -127,7 +127,16 @@ def load_model(name_or_path: str | Path, relative_to: Path | None = None) -> Mod
         Brian2 rejects, or defaults/programs that refer to unknown variables.
     """
     path = model_path(name_or_path, relative_to)
-    data = read_toml(path, "Model file", ModelError)
+    return model_from_dict(read_toml(path, "Model file", ModelError), path)
+
+
+def model_from_dict(data: dict, path: Path, name: str | None = None) -> ModelSpec:
+    """Validate the table of a model file (as `load_model` does) and build the `ModelSpec`.
+
+    ``path`` names the model in every error (a file, or a description such as
+    ``<NIR node 'lif1'>`` for a model that exists only in memory); ``name``
+    defaults to the file's stem.
+    """
     unknown = set(data) - _KEYS
     if unknown:
         raise ModelError(f"{path}: unknown key(s) {sorted(unknown)}; allowed keys are {sorted(_KEYS)}.")
@@ -171,7 +180,7 @@ def load_model(name_or_path: str | Path, relative_to: Path | None = None) -> Mod
     if default_scheme is not None and not eqs.diff_eq_names and default_scheme not in programs:
         raise ModelError(f"{path}: key 'default_scheme' = '{default_scheme}' names no program of this model ({', '.join(programs)}).")
     return ModelSpec(
-        name=path.stem,
+        name=name or path.stem,
         path=path,
         equations=equations,
         threshold=_string(data, "threshold", path),

@@ -23,7 +23,9 @@ optional ``scheme`` and a ``[populations.NAME.values]`` table of overrides
 ``on_pre`` (Brian2 statements; the per-synapse weight is ``weight``) or
 ``summed`` (``"X_post = weight*s_pre"``, graded transmission), ``connect``
 (``"all_to_all"``, ``"one_to_one"``, or a table with ``p`` or ``rule``,
-``condition`` and ``autapses``), ``weight`` and ``delay`` (number, quantity
+``condition`` and ``autapses``, or ``file``: an ``.npz`` file with the
+integer arrays ``i`` and ``j`` of every synapse, relative to the config),
+``weight`` and ``delay`` (number, quantity
 or distribution; delays are rounded to whole steps).
 
 ``connect = { condition = "..." }`` keeps the pairs for which a Brian2
@@ -68,7 +70,7 @@ logger = logging.getLogger("bioadapt")
 _TOP = {"dt", "duration", "seed", "scheme", "populations", "projections"}
 _POP = {"kind", "model", "size", "scheme", "values", "rate"}
 _PROJ = {"name", "source", "target", "on_pre", "summed", "connect", "weight", "delay"}
-_CONNECT = {"rule", "p", "autapses", "condition"}
+_CONNECT = {"rule", "p", "autapses", "condition", "file"}
 #: Brian2 functions that draw random numbers or read the clock: no meaning in a connection condition.
 _NOT_IN_CONDITIONS = {"rand", "randn", "poisson", "timestep"}
 #: Pairs evaluated per block of a condition (bounds the memory of large projections).
@@ -271,11 +273,32 @@ def _condition_mask(condition, n_src: int, n_tgt: int, where: str) -> np.ndarray
     return mask
 
 
-def _connect(spec, n_src: int, n_tgt: int, same: bool, rng: np.random.Generator, where: str):
+def _synapse_file(spec: dict, n_src: int, n_tgt: int, folder: Path | None, where: str):
+    """``i``, ``j`` of ``connect = { file = "NAME.npz" }``: explicit synapses, in file order."""
+    if set(spec) != {"file"}:
+        raise ConfigError(f"{where}: key 'connect': 'file' takes no other key (the file lists every synapse), got {sorted(spec)}.")
+    path = Path(str(spec["file"]))
+    if not path.is_absolute() and folder is not None:
+        path = folder / path
+    try:
+        with np.load(path) as data:
+            i, j = np.asarray(data["i"]), np.asarray(data["j"])
+    except (OSError, KeyError, ValueError) as exc:
+        raise ConfigError(f"{where}: connect.file '{path}' cannot be read as an .npz file with integer arrays 'i' and 'j' ({exc}).") from None
+    if i.ndim != 1 or i.shape != j.shape or not np.issubdtype(i.dtype, np.integer) or not np.issubdtype(j.dtype, np.integer):
+        raise ConfigError(f"{where}: connect.file '{path}' must hold two 1-D integer arrays 'i' and 'j' of one length.")
+    if i.size and (i.min() < 0 or i.max() >= n_src or j.min() < 0 or j.max() >= n_tgt):
+        raise ConfigError(f"{where}: connect.file '{path}' has indices outside the populations (sizes {n_src} and {n_tgt}).")
+    return i.astype(np.int64), j.astype(np.int64)
+
+
+def _connect(spec, n_src: int, n_tgt: int, same: bool, rng: np.random.Generator, where: str, folder: Path | None = None):
     given = spec
     if isinstance(spec, str):
         spec = {"rule": spec}
     _check_keys(spec, _CONNECT, f"{where}: key 'connect'")
+    if "file" in spec:
+        return _synapse_file(spec, n_src, n_tgt, folder, where)
     if "condition" in spec and "rule" in spec:
         raise ConfigError(f"{where}: key 'connect': give either 'rule' or 'condition' (optionally with 'p'), not both.")
     rule = spec.get("rule", "condition" if "condition" in spec else "random" if "p" in spec else None)
@@ -296,14 +319,14 @@ def _connect(spec, n_src: int, n_tgt: int, same: bool, rng: np.random.Generator,
                 raise ConfigError(f"{where}: connect.p must be a probability in [0, 1], got {p!r}.")
             mask &= rng.random((n_src, n_tgt)) < p
     else:
-        raise ConfigError(f"{where}: key 'connect' must be 'all_to_all', 'one_to_one' or a table with 'p' and/or 'condition'; got {given!r}.")
+        raise ConfigError(f"{where}: key 'connect' must be 'all_to_all', 'one_to_one', a table with 'p' and/or 'condition', or {{ file = \"SYNAPSES.npz\" }}; got {given!r}.")
     if same and not autapses:
         np.fill_diagonal(mask, False)
     i, j = np.nonzero(mask)
     return i.astype(np.int64), j.astype(np.int64)
 
 
-def _projection(k: int, data: dict, pops: dict, where: str, dt: float, seed: int) -> ProjectionSpec:
+def _projection(k: int, data: dict, pops: dict, where: str, dt: float, seed: int, folder: Path | None = None) -> ProjectionSpec:
     _check_keys(data, _PROJ, where)
     for key in ("source", "target"):
         if key not in data:
@@ -332,7 +355,7 @@ def _projection(k: int, data: dict, pops: dict, where: str, dt: float, seed: int
     if on_pre is not None:
         neurons = {n for n in get_identifiers(on_pre) if n.endswith(("_pre", "_post"))}
         check_dead_assignments(on_pre, neurons | {"weight"}, f"{where}: key 'on_pre'", ConfigError)
-    i, j = _connect(data.get("connect", "all_to_all"), src.size, tgt.size, src.name == tgt.name, stream(seed, f"projections.{name}.connect"), where)
+    i, j = _connect(data.get("connect", "all_to_all"), src.size, tgt.size, src.name == tgt.name, stream(seed, f"projections.{name}.connect"), where, folder)
     try:
         weight = sample_values(data.get("weight", 1.0), len(i), stream(seed, f"projections.{name}.weight"), f"{where}: key 'weight'")
         delay = sample_values(data.get("delay", 0.0), len(i), stream(seed, f"projections.{name}.delay"), f"{where}: key 'delay'")
@@ -382,7 +405,7 @@ def network_from_dict(data: dict, source: str = "<dict>", folder: Path | None = 
         raise ConfigError(f"{where}: 'projections' must be an array of tables ([[projections]]).")
     names = set()
     for k, pdata in enumerate(raw):
-        proj = _projection(k, pdata, pops, f"{where}: projections[{k}]", dt, seed)
+        proj = _projection(k, pdata, pops, f"{where}: projections[{k}]", dt, seed, folder)
         if proj.name in names or proj.name in pops:
             raise ConfigError(f"{where}: projections[{k}]: name '{proj.name}' is used twice.")
         names.add(proj.name)

@@ -130,6 +130,22 @@ def test_connect_condition_error_names_file(tmp_path):
         load_network(path)
 
 
+def test_connect_file_gives_explicit_synapses_in_order(tmp_path):
+    """connect = { file = "NAME.npz" }: the synapses of the file, in its order (bioadapt import-nir writes them)."""
+    i, j = np.array([4, 0, 2, 0]), np.array([1, 3, 0, 0])
+    np.savez(tmp_path / "syn.npz", i=i, j=j)
+    projection = {"source": "inp", "target": "hid", "on_pre": "I_post += weight", "connect": {"file": "syn.npz"}, "weight": "normal(0.5, 0.1)"}
+    spec = network_from_dict(base(projections=[projection]), folder=tmp_path)
+    assert np.array_equal(spec.projections[0].i, i) and np.array_equal(spec.projections[0].j, j)
+    np.savez(tmp_path / "bad.npz", i=np.array([5]), j=np.array([0]))
+    with pytest.raises(ConfigError, match=r"projections\[0\]: connect.file '.*bad.npz' has indices outside the populations \(sizes 5 and 4\)"):
+        network_from_dict(base(projections=[dict(projection, connect={"file": "bad.npz"})]), folder=tmp_path)
+    with pytest.raises(ConfigError, match=r"connect.file '.*missing.npz' cannot be read"):
+        network_from_dict(base(projections=[dict(projection, connect={"file": "missing.npz"})]), folder=tmp_path)
+    with pytest.raises(ConfigError, match=r"'file' takes no other key"):
+        network_from_dict(base(projections=[dict(projection, connect={"file": "syn.npz", "p": 0.5})]), folder=tmp_path)
+
+
 def test_example_config_loads():
     spec = load_network("examples/adlif_network.toml")
     assert spec.n_steps == 5000 and spec.populations["hid"].scheme == "symplectic_euler"
@@ -160,7 +176,7 @@ def test_top_level_errors(change, message):
         ({"delay": "uniform(-2*ms, -1*ms)"}, r"projections\[0\]: key 'delay' gives negative delays"),
         ({"delay": "2*mV"}, r"projections\[0\]: key 'delay' must be a time"),
         ({"connect": {"p": 1.5}}, r"connect.p must be a probability in \[0, 1\], got 1.5"),
-        ({"connect": "sometimes"}, r"key 'connect' must be 'all_to_all', 'one_to_one' or a table with 'p' and/or 'condition'; got 'sometimes'"),
+        ({"connect": "sometimes"}, r"key 'connect' must be 'all_to_all', 'one_to_one', a table with 'p' and/or 'condition', or \{ file = \"SYNAPSES.npz\" \}; got 'sometimes'"),
         ({"weight": "normal(0.5)"}, r"projections\[0\]: key 'weight'"),
         ({"weight": "gauss(0, 1)"}, r"projections\[0\]: key 'weight': cannot parse 'gauss\(0, 1\)'"),
         ({"on_pre": None, "summed": None}, r"give exactly one of 'on_pre'"),

@@ -1,0 +1,1 @@
+"""Exchange with other tools: NIR graphs (`bioadapt.interop.nir`, the ``nir`` extra)."""
