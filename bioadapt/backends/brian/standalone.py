@@ -185,9 +185,10 @@ class StandaloneNetwork:
         #: sample; ``run_samples``: all samples), Brian2's own timing
         #: (``std::clock`` around the loop, without loading and saving arrays)
         self.loop_time = None
-        #: wall seconds of the last run's phases (`timing.read_phase_times`:
-        #: init, setup, loop, finish, write, process, binary, with loop_cpu)
-        #: and ``read``, the reading of its results back into Python
+        #: seconds of the last run's phases (`timing.read_phase_times`: init,
+        #: setup, loop, finish, write, process, binary; wall clock, and CPU
+        #: time as ``init_cpu`` ...) and ``read``, the reading of its results
+        #: back into Python
         self.phase_times = None
         self.profile = bool(profile)
         #: ``code object -> seconds`` of the last run (``profile=True``)

@@ -29,8 +29,8 @@ slots; `read_phase_times` turns them into the durations of the phases:
     and exiting.
 
 Each timestamp is written to ``results/bioadapt_phases.txt`` as it is taken
-(name, wall seconds and CPU seconds since the start of ``main``), so a binary
-stopped midway still shows how far it came.
+(name, wall seconds and CPU seconds of the process since the start of
+``main``), so a binary stopped midway still shows how far it came.
 """
 
 from __future__ import annotations
@@ -84,17 +84,17 @@ def read_marks(results_dir: str) -> dict:
 
 
 def read_phase_times(results_dir: str, binary_time: float | None = None) -> dict:
-    """Seconds (wall clock) of each phase of the last run (`PHASES`), with
-    ``loop_cpu`` (CPU seconds of the loop), ``process`` and ``binary`` (the
-    binary's wall time seen from Python) when ``binary_time`` is given.
-    Phases the binary did not reach are left out."""
+    """Seconds of each phase of the last run (`PHASES`, wall clock), the CPU
+    seconds of the process in it (``PHASE_cpu``: on a loaded machine the wall
+    clock also counts the time spent waiting for a core), and ``process`` and
+    ``binary`` (the binary's wall time seen from Python) when ``binary_time``
+    is given. Phases the binary did not reach are left out."""
     marks = read_marks(results_dir)
     times = {}
     for phase, (first, last) in zip(PHASES, zip(MARKS, MARKS[1:])):
         if first in marks and last in marks:
             times[phase] = marks[last][0] - marks[first][0]
-    if "loop_start" in marks and "loop_end" in marks:
-        times["loop_cpu"] = marks["loop_end"][1] - marks["loop_start"][1]
+            times[f"{phase}_cpu"] = marks[last][1] - marks[first][1]
     if binary_time is not None:
         times["binary"] = binary_time
         if "end" in marks:
