@@ -41,6 +41,9 @@ fi
 "$PYTHON" -m pip install -q --no-index --no-deps --no-build-isolation --no-compile --no-cache-dir --upgrade --target "$SITE" . >>"$LOG" 2>&1 \
     || { say "installing bioadapt from this tree failed (see session.log)"; exit 1; }
 export PYTHONPATH="$SITE"
+# never the source tree's bioadapt (its model files are installed as a package
+# of their own): no current folder on sys.path, in child processes too
+export PYTHONSAFEPATH=1
 # bytecode now: Brian2CUDA's sources have escape sequences that Python 3.12
 # warns about when it compiles them, and the tests turn warnings into errors
 "$PYTHON" -m compileall -q "$SITE/brian2cuda" "$SITE/brian2" "$SITE/bioadapt" >/dev/null 2>&1
@@ -101,9 +104,10 @@ rm -rf "$WORK"
 
 # 4. the GPU tests of cuda_standalone, if there is time for them
 L=$(left)
-if [ "${PYTEST:-1}" = 1 ] && [ "$L" -gt 100 ] && "$PYTHON" -P -W error -c "import torch, numpy, xdist; torch.from_numpy(numpy.zeros(3))" 2>>"$LOG"; then
+if [ "${PYTEST:-1}" = 1 ] && [ "$L" -gt 120 ] && "$PYTHON" -P -W error -c "import torch, numpy, xdist; torch.from_numpy(numpy.zeros(3))" 2>>"$LOG"; then
+    # each test builds a CUDA project (about 450 s of CPU time): the adLIF pair, or all 8
     SELECT=(-k "adlif"); WORKERS=2
-    [ "$L" -gt 260 ] && { SELECT=(); WORKERS=8; }
+    [ "$L" -gt 300 ] && { SELECT=(); WORKERS=8; }
     say "pytest -m cuda ${SELECT[*]} (${L} s left)"
     timeout -k 5 $(( L - 10 )) "$PYTHON" -P -m pytest -m cuda "${SELECT[@]}" -n "$WORKERS" -q -p no:cacheprovider --durations=10 >"$OUT/pytest_cuda.txt" 2>&1
     say "pytest ended with status $?"
