@@ -319,7 +319,7 @@ def _read(path: Path):
 def drive(configs: list, args, info: dict) -> list:
     """Build every configuration (``args.parallel_builds`` at a time), then run
     them one after another in the order given; returns their records."""
-    from bioadapt.backends.brian.timing import read_phase_times
+    from bioadapt.backends.brian.timing import MARKS, PHASES, read_marks, read_phase_times
 
     deadline = time.monotonic() + args.deadline
     work = Path(tempfile.mkdtemp(prefix="cuda_vs_cpp_", dir=args.workdir))
@@ -348,7 +348,7 @@ def drive(configs: list, args, info: dict) -> list:
         if time.monotonic() > min(build_end, deadline):
             for n in building():
                 _kill(procs[n])
-                records[n]["error"] = f"build: not done within {args.build_timeout:.0f} s"
+                records[n]["error"] = f"build: not done within {min(args.build_timeout, args.deadline):.0f} s (--build-timeout, --deadline)"
             for n in pending:
                 records[n]["error"] = "build: not started (time limit)"
             pending = []
@@ -383,8 +383,11 @@ def drive(configs: list, args, info: dict) -> list:
             time.sleep(0.05)
         if proc.poll() is None:
             _kill(proc)
-            rec["error"] = f"run: stopped after {limit:.0f} s"
-            rec["phases"] = read_phase_times(os.path.join(cfg["project"], "results"))  # as far as it came
+            results_dir = os.path.join(cfg["project"], "results")
+            marks = read_marks(results_dir)
+            during = {m: p for m, p in zip(MARKS, PHASES + ("exit",))}.get(max(marks, key=lambda m: marks[m][0]) if marks else None, "start-up")
+            rec["error"] = f"run: stopped after {limit:.0f} s, in phase '{during}'"
+            rec["phases"] = read_phase_times(results_dir)  # those it finished
             rec["brian_output"] = _brian_output(cfg["project"])
         else:
             result = _read(result_file)

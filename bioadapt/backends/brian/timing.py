@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["PHASES", "add_phase_timers", "read_phase_times", "read_profiling_info"]
+__all__ = ["MARKS", "PHASES", "add_phase_timers", "read_marks", "read_phase_times", "read_profiling_info"]
 
 PHASES_FILE = "bioadapt_phases.txt"
 #: Timestamps, in the order the binary takes them, and the phases between them.
