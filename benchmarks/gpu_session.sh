@@ -105,7 +105,7 @@ rm -rf "$WORK"
 # 4. the GPU tests of cuda_standalone, if there is time for them
 L=$(left)
 if [ "${PYTEST:-1}" = 1 ] && [ "$L" -gt 120 ] && "$PYTHON" -P -W error -c "import torch, numpy, xdist; torch.from_numpy(numpy.zeros(3))" 2>>"$LOG"; then
-    # each test builds a CUDA project (about 450 s of CPU time): the adLIF pair, or all 8
+    # each test builds a CUDA project (about 450 s of CPU time): adlif and cadlif, or all 8
     SELECT=(-k "adlif"); WORKERS=2
     [ "$L" -gt 300 ] && { SELECT=(); WORKERS=8; }
     say "pytest -m cuda ${SELECT[*]} (${L} s left)"
