@@ -107,6 +107,26 @@ def test_compute_capability_and_fast_math_reach_the_makefile(tmp_path):
     assert "-use_fast_math" in nvcc_flags.split() and "--fmad=false" not in nvcc_flags
 
 
+@needs_brian2cuda
+def test_brian2cuda_preferences_and_phase_timers_reach_the_project(tmp_path):
+    """A Brian2CUDA preference given to StandaloneNetwork changes the generated
+    code (heterogeneous delays: synapse bundles or per-synapse pushes) and is
+    restored afterwards; the loop's timestamps wait for the GPU."""
+    from brian2 import prefs
+
+    spec = network_from_dict(model_network("adlif", steps=50))
+    name = "devices.cuda_standalone.push_synapse_bundles"
+    for bundles in (False, True):
+        project = tmp_path / f"bundles_{bundles}"
+        StandaloneNetwork(spec, directory=str(project), target="cuda_standalone", compile=False, compute_capability=9.0, preferences={name: bundles})
+        code = "".join(p.read_text() for p in (project / "code_objects").glob("before_run_*_push_spikes*.cu"))
+        assert ("h_global_bundle_id_start_by_pre" in code) == bundles and ("h_num_unique_delays_by_pre" in code) == (not bundles)
+        main = (project / "main.cu").read_text()
+        assert re.search(r'cudaDeviceSynchronize\(\)\);\s*bioadapt_phase\("loop_start"\);\s*\w+\.run\(', main)
+        assert re.search(r'\.run\([^\n]*\);\s*CUDA_SAFE_CALL\(cudaDeviceSynchronize\(\)\);\s*bioadapt_phase\("loop_end"\)', main)
+    assert prefs[name] is True
+
+
 def test_compute_capability_defaults_to_the_gpu_then_the_oldest_cuda13_architecture(monkeypatch):
     monkeypatch.setattr(cuda, "import_brian2cuda", lambda: None)
     monkeypatch.setattr(cuda, "find_gpus", lambda: [cuda.Gpu(0, "NVIDIA H100 80GB HBM3", 9.0)])

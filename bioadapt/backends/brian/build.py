@@ -35,7 +35,7 @@ from ...schemes.symplectic_euler import DecaySystem, after_reset_code
 from ...network.spec import NetworkSpec, PopulationSpec, ProjectionSpec
 from ...quantities import unit_text
 
-__all__ = ["BrianNetwork", "build_network"]
+__all__ = ["BrianNetwork", "GeneratedSynapses", "build_network"]
 
 #: Order of program blocks inside their slot: after the group's state updater
 #: (order 0), so that refractoriness is updated before a program reads it.
@@ -67,6 +67,49 @@ class BrianNetwork:
     #: variables set back to their initial values between samples (``build_network(samples > 1)``)
     #: by population; each has a copy ``bioadapt_initial_<name>``
     restored: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GeneratedSynapses:
+    """Synapses of a projection that Brian2 creates itself, in the generated
+    code, instead of from the spec's explicit ``i``/``j`` arrays.
+
+    A standalone binary then draws them with its own random numbers when it
+    starts (`StandaloneNetwork` ``generated=``), instead of loading arrays
+    written at build time: a network too large to pass as arrays, or a
+    measurement of that loading. The binary's synapses are not the spec's
+    (it has none for such a projection), so the twin and other targets do not
+    simulate the same network; `StandaloneNetwork.synapses` reads back what
+    the binary made.
+
+    Parameters
+    ----------
+    connect : dict
+        Keyword arguments of Brian2's ``Synapses.connect``: ``condition``,
+        ``i``, ``j`` (generator syntax, e.g. ``{"i": "k for k in
+        sample(N_pre, size=100)"}`` for 100 synapses into every target
+        neuron), ``p``, ``n``.
+    weight : str or float
+        Brian2 code (or a number) for the synaptic variable ``weight``, in its
+        unit (``randn()``, ``rand()``, ``i``, ``j``, ``N_incoming`` ...).
+    delay_steps : int or str
+        One delay in steps for every synapse (Brian2's scalar pathway delay),
+        or Brian2 code giving an integer number of steps per synapse, e.g.
+        ``"int(rand() * 6)"``.
+    """
+
+    connect: dict
+    weight: str | float
+    delay_steps: int | str = 0
+
+    CONNECT_KEYS = frozenset({"condition", "i", "j", "p", "n"})
+
+    def __post_init__(self):
+        unknown = set(self.connect) - self.CONNECT_KEYS
+        if not isinstance(self.connect, dict) or not self.connect or unknown:
+            raise BackendError(f"GeneratedSynapses: connect must be a non-empty dict of Synapses.connect arguments ({', '.join(sorted(self.CONNECT_KEYS))}); got {self.connect!r}.")
+        if isinstance(self.delay_steps, bool) or not (isinstance(self.delay_steps, str) or (isinstance(self.delay_steps, (int, np.integer)) and self.delay_steps >= 0)):
+            raise BackendError(f"GeneratedSynapses: delay_steps must be a non-negative integer or Brian2 code, got {self.delay_steps!r}.")
 
 
 def root_message(exc: BaseException) -> str:
@@ -306,9 +349,11 @@ def _neuron_group(pop: PopulationSpec, spec: NetworkSpec, clock: Clock, namespac
     return group
 
 
-def _synapses(proj: ProjectionSpec, spec: NetworkSpec, groups: dict, clock: Clock, settable_delays: bool = False) -> Synapses:
+def _synapses(proj: ProjectionSpec, spec: NetworkSpec, groups: dict, clock: Clock, settable_delays: bool = False, generated: GeneratedSynapses | None = None) -> Synapses:
     source, target = groups[proj.source], groups[proj.target]
     model = f"weight : {proj.weight_unit}"
+    if generated is not None:
+        return _generated_synapses(proj, spec, source, target, clock, model, generated)
     if settable_delays and proj.on_pre is not None:
         # delays cannot be run_args themselves; a constant variable can, and
         # the delay is assigned from it after the run_args are applied
@@ -352,6 +397,25 @@ def _drive_dimensions(pop: PopulationSpec, var: str):
     return equations[var].dim
 
 
+def _generated_synapses(proj, spec, source, target, clock, model, rule: GeneratedSynapses) -> Synapses:
+    """Synapses that Brian2 connects, weights and delays from ``rule``'s code."""
+    if proj.size:
+        raise BackendError(f"{spec.source}: projection '{proj.name}' has {proj.size} synapses in the spec and generated synapses; give it none (connect = {{ p = 0 }}) and let the generated code make them.")
+    if proj.on_pre is None:
+        raise BackendError(f"{spec.source}: projection '{proj.name}': generated synapses need a spike-triggered projection (on_pre).")
+    scalar = not isinstance(rule.delay_steps, str)
+    try:
+        kwargs = {"delay": float(rule.delay_steps) * spec.dt * second} if scalar else {}
+        syn = Synapses(source, target, model=model, on_pre=proj.on_pre, clock=clock, name=proj.name, namespace={}, method="euler", **kwargs)
+        syn.connect(**rule.connect)
+        syn.weight = rule.weight
+        if not scalar:
+            syn.delay = f"int({rule.delay_steps}) * dt"
+    except Exception as exc:
+        _fail(f"projection '{proj.name}'", "generated synapses", exc, spec.source)
+    return syn
+
+
 def input_raster(pop: PopulationSpec, n_steps: int) -> np.ndarray:
     """The spikes of an input population as a 0/1 array (n_steps, size)."""
     raster = np.zeros((n_steps, pop.size))
@@ -369,6 +433,7 @@ def build_network(
     samples: int = 1,
     record_spikes: bool | tuple = True,
     settable_delays: bool | None = None,
+    generated: dict | None = None,
 ) -> BrianNetwork:
     """Create the Brian2 objects of ``spec`` on the current device.
 
@@ -410,6 +475,9 @@ def build_network(
         its delays from through run_args (default: ``standalone_inputs``);
         otherwise a projection whose synapses share one delay gets it as
         Brian2's scalar pathway delay.
+    generated : dict, optional
+        ``projection -> GeneratedSynapses``: projections (without synapses
+        in the spec) whose synapses the generated code creates.
     """
     if settable_delays is None:
         settable_delays = standalone_inputs
@@ -448,8 +516,12 @@ def build_network(
                 objects.append(runner)
         net.groups[pop.name] = group
         objects.append(group)
+    generated = generated or {}
+    unknown = set(generated) - {p.name for p in spec.projections}
+    if unknown:
+        raise BackendError(f"{spec.source}: generated synapses for {sorted(unknown)}, which are not projections of the network ({', '.join(p.name for p in spec.projections)}).")
     for proj in spec.projections:
-        syn = _synapses(proj, spec, net.groups, clock, settable_delays=settable_delays)
+        syn = _synapses(proj, spec, net.groups, clock, settable_delays=settable_delays, generated=generated.get(proj.name))
         net.synapses[proj.name] = syn
         objects.append(syn)
     if monitors:

@@ -81,6 +81,23 @@ def _cuda_preferences(cuda, fast_math: bool, folder: str) -> dict:
     return values
 
 
+def _checked_preferences(preferences: dict, target: str) -> dict:
+    """``preferences`` after checking every name and value with Brian2."""
+    for name, value in preferences.items():
+        try:
+            old = prefs[name]
+        except (KeyError, TypeError):
+            known = sorted(n for n in prefs if n.startswith(f"devices.{target}.") or n.startswith("codegen.cpp."))
+            raise BackendError(f"preferences: '{name}' is not a Brian2 preference; for {target}: {', '.join(known)}.") from None
+        try:
+            prefs[name] = value
+        except Exception as exc:  # Brian2's PreferenceError, from the preference's validator
+            raise BackendError(f"preferences: Brian2 rejects {value!r} for '{name}': {exc}") from None
+        finally:
+            prefs[name] = old
+    return dict(preferences)
+
+
 @contextlib.contextmanager
 def _preferences(values: dict):
     """Set Brian2 preferences for a block and restore the old values."""
@@ -116,7 +133,7 @@ def _seeded_runtime(device, seed: int | None):
 
 
 @contextlib.contextmanager
-def brian_device(target: str, directory: str | None = None, fast_math: bool = False, keep: bool = False, cuda=None, seed: int | None = None):
+def brian_device(target: str, directory: str | None = None, fast_math: bool = False, keep: bool = False, cuda=None, seed: int | None = None, preferences: dict | None = None):
     """Select a Brian2 device for the body of a ``with`` block.
 
     Parameters
@@ -140,6 +157,11 @@ def brian_device(target: str, directory: str | None = None, fast_math: bool = Fa
         Seed of Brian2's random numbers (the network's ``seed``): the numpy
         runtime's generator for the block (restored afterwards), or the
         standalone project's seed call.
+    preferences : dict, optional
+        Further Brian2 preferences (full names, e.g.
+        ``"devices.cuda_standalone.push_synapse_bundles"``) for the block,
+        set after bioadapt's own (a name set by both takes the value given
+        here). An unknown name or a value Brian2 rejects raises `BackendError`.
 
     Yields
     ------
@@ -171,6 +193,7 @@ def brian_device(target: str, directory: str | None = None, fast_math: bool = Fa
         values = _cuda_preferences(cuda, fast_math, folder)
     else:
         values = {"codegen.cpp.extra_compile_args_gcc": FAST_GCC_FLAGS if fast_math else FAITHFUL_GCC_FLAGS, "devices.cpp_standalone.openmp_threads": 0}
+    values.update(_checked_preferences(preferences or {}, target))
     with _preferences(values):
         set_device(target, directory=folder, build_on_run=False)
         device = get_device()

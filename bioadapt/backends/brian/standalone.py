@@ -19,6 +19,13 @@ serve the whole batch. Networks whose state outlives that restore (delayed
 synapses, synaptic variables written by ``on_pre``) or whose code reads the
 absolute time are refused (`build.check_samples`).
 
+After every run, `StandaloneNetwork.phase_times` says where the binary's
+wall time went (loading, set-up, the loop, writing results; `timing`), and
+`StandaloneNetwork.loop_time` is Brian2's own timing of the loop. With
+``profile=True``, `StandaloneNetwork.profiling_info` adds Brian2's time per
+code object. ``generated=`` lets the binary create a projection's synapses
+itself (`GeneratedSynapses`) instead of loading them from arrays.
+
 Brian2 keeps one device per standalone target and process, so only the most
 recently built `StandaloneNetwork` of a target can run; an older one raises
 `BackendError`. A cuda_standalone project is generated and compiled without a
@@ -27,6 +34,7 @@ GPU; running it needs one.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import time
@@ -38,11 +46,12 @@ from brian2.core.base import BrianObjectException
 from ...errors import BackendError
 from ...network.spec import NetworkSpec
 from ...result import SimulationResult, sort_spikes
-from .build import INITIAL_PREFIX, build_network, describe_object, input_raster, root_message
+from .build import INITIAL_PREFIX, GeneratedSynapses, build_network, describe_object, input_raster, root_message
 from .cuda import CUDA_CLOCK_NAME
 from .device import brian_device
+from .timing import add_phase_timers, read_phase_times, read_profiling_info
 
-__all__ = ["StandaloneNetwork", "STANDALONE_TARGETS"]
+__all__ = ["GeneratedSynapses", "StandaloneNetwork", "STANDALONE_TARGETS"]
 
 STANDALONE_TARGETS = ("cpp_standalone", "cuda_standalone")
 
@@ -115,6 +124,9 @@ class StandaloneNetwork:
         samples: int = 1,
         record_spikes: bool | list = True,
         settable_delays: bool = True,
+        profile: bool = False,
+        preferences: dict | None = None,
+        generated: dict | None = None,
     ):
         if target not in STANDALONE_TARGETS:
             raise BackendError(f"Unknown standalone target '{target}'; use one of {', '.join(STANDALONE_TARGETS)}.")
@@ -125,6 +137,12 @@ class StandaloneNetwork:
             cuda = cuda_settings(compute_capability, compile=compile)
         if not isinstance(samples, int) or samples < 1:
             raise BackendError(f"samples must be a positive integer, got {samples!r}.")
+        self.generated = dict(generated or {})
+        if self.generated and samples > 1:
+            raise BackendError("generated synapses and samples > 1 cannot be combined; run one sample per binary call.")
+        for name, rule in self.generated.items():
+            if not isinstance(rule, GeneratedSynapses):
+                raise BackendError(f"generated['{name}'] must be a GeneratedSynapses, got {type(rule).__name__}.")
         self.spec = spec
         self.samples = samples
         self.target = target
@@ -136,20 +154,23 @@ class StandaloneNetwork:
         self._own_directory = directory is None
         self.directory = tempfile.mkdtemp(prefix=f"bioadapt_{target.split('_')[0]}_") if directory is None else directory
         start = time.perf_counter()
-        with brian_device(target, directory=self.directory, fast_math=fast_math, keep=True, cuda=cuda, seed=spec.seed) as (device, _):
+        with brian_device(target, directory=self.directory, fast_math=fast_math, keep=True, cuda=cuda, seed=spec.seed, preferences=preferences) as (device, _):
             self._device = device
             placeholder = {pop: {var: np.zeros((samples * spec.n_steps, spec.populations[pop].size)) for var in vars_} for pop, vars_ in self.drive_vars.items()}
             clock = {"clock_name": CUDA_CLOCK_NAME} if target == "cuda_standalone" else {}
             if not isinstance(record_spikes, bool) and (isinstance(record_spikes, str) or not all(isinstance(p, str) for p in record_spikes)):
                 raise BackendError(f"record_spikes must be True, False or a list of population names, got {record_spikes!r}.")
             self.settable_delays = bool(settable_delays)
-            self.net = build_network(spec, record=self.record, drive=placeholder, standalone_inputs=True, samples=samples, record_spikes=record_spikes, settable_delays=self.settable_delays, **clock)
+            self.net = build_network(
+                spec, record=self.record, drive=placeholder, standalone_inputs=True, samples=samples, record_spikes=record_spikes, settable_delays=self.settable_delays, generated=self.generated, **clock
+            )
             device.apply_run_args()
+            add_phase_timers(device, target)
             for proj in spec.projections:
                 if proj.on_pre is not None and proj.size and self.settable_delays:
                     self.net.synapses[proj.name].pre.delay = "delay_value"
             try:
-                self.net.network.run(samples * spec.n_steps * spec.dt * second, namespace={})
+                self.net.network.run(samples * spec.n_steps * spec.dt * second, namespace={}, profile=bool(profile))
             except BrianObjectException as exc:
                 raise BackendError(f"{spec.source}: {describe_object(spec, getattr(exc, '_brian_objname', '?'))}: {root_message(exc)}") from None
             try:
@@ -166,6 +187,14 @@ class StandaloneNetwork:
         #: sample; ``run_samples``: all samples), Brian2's own timing
         #: (``std::clock`` around the loop, without loading and saving arrays)
         self.loop_time = None
+        #: seconds of the last run's phases (`timing.read_phase_times`: init,
+        #: setup, loop, finish, write, process, binary; wall clock, and CPU
+        #: time as ``init_cpu`` ...) and ``read``, the reading of its results
+        #: back into Python
+        self.phase_times = None
+        self.profile = bool(profile)
+        #: ``code object -> seconds`` of the last run (``profile=True``)
+        self.profiling_info = None
 
     def run(self, values: dict | None = None, weights: dict | None = None, delay_steps: dict | None = None, drive: dict | None = None, inputs: dict | None = None) -> SimulationResult:
         """Run the compiled binary, optionally with new values.
@@ -242,6 +271,9 @@ class StandaloneNetwork:
                 merged = dict(spec.populations[pop].values, **{k: np.asarray(v, dtype=float) for k, v in variables.items()})
                 for var, value in system.propagators(merged, size, spec.dt).items():
                     run_args[getattr(group, var)] = value
+        for name in list(weights or {}) + list(delay_steps or {}):
+            if name in self.generated:
+                raise BackendError(f"run: the synapses of '{name}' are generated by the binary (generated=...); their weights and delays are fixed in its code.")
         for name, value in (weights or {}).items():
             syn = self._synapses(name)
             run_args[syn.weight] = Quantity(self._shaped(value, (self._proj(name).size,), f"{name}.weight"), dim=syn.variables["weight"].dim)
@@ -278,6 +310,10 @@ class StandaloneNetwork:
             raise BackendError(f"{spec.source}: the {self.target} binary failed in {self.directory}: {root_message(exc)}") from None
         self.runs += 1
         self.loop_time = float(getattr(self._device, "_last_run_time", float("nan")))
+        results_dir = os.path.join(self.directory, "results")
+        self.phase_times = read_phase_times(results_dir, self._device.timers.get("run_binary"))
+        self.profiling_info = read_profiling_info(results_dir) if self.profile else None
+        read_start = time.perf_counter()
         empty = np.zeros(0, dtype=np.int64)
         # every population (none spiking: empty), or only those whose spikes were recorded
         names = spec.populations if self.record_spikes is True else net.spike_monitors
@@ -295,8 +331,25 @@ class StandaloneNetwork:
                 values_ = np.asarray(getattr(mon, var + "_"))  # (size, samples * n_steps)
                 for k in range(n):
                     traces[k].setdefault(name, {})[var] = values_[:, k * steps : (k + 1) * steps].T.copy()
-        wall = (time.perf_counter() - start) / n
+        end = time.perf_counter()
+        self.phase_times["read"] = end - read_start
+        wall = (end - start) / n
         return [SimulationResult(spikes=spikes[k], traces=traces[k], backend=self.target, dt=spec.dt, n_steps=steps, wall_time=wall) for k in range(n)]
+
+    def synapses(self, name: str) -> dict:
+        """The synapses of projection ``name`` in the binary after a run:
+        ``i``, ``j``, ``weight`` (SI) and ``delay_steps`` arrays (for
+        generated synapses, what the binary drew)."""
+        if not self.runs:
+            raise BackendError("synapses: run the network first; the binary creates its synapses when it runs.")
+        syn = self._synapses(name)
+        if not len(syn):
+            return {"i": np.zeros(0, np.int64), "j": np.zeros(0, np.int64), "weight": np.zeros(0), "delay_steps": np.zeros(0, np.int64)}
+        out = {"i": np.asarray(syn.i[:], dtype=np.int64), "j": np.asarray(syn.j[:], dtype=np.int64), "weight": np.asarray(syn.weight_[:], dtype=np.float64)}
+        if self._proj(name).on_pre is not None:
+            delay = np.broadcast_to(np.asarray(syn.delay_[:], dtype=np.float64), out["i"].shape)
+            out["delay_steps"] = np.round(delay / self.spec.dt).astype(np.int64)
+        return out
 
     def default_inputs(self) -> dict:
         """The config's input spikes as 0/1 rasters (n_steps, size)."""
