@@ -12,6 +12,7 @@ from .result import SimulationResult
 
 __all__ = ["simulate", "BACKENDS"]
 
+#: Names of the backends `simulate` runs a network on.
 BACKENDS = ("numpy", "cpp_standalone", "cuda_standalone", "torch")
 
 

@@ -58,9 +58,14 @@ _PRE, _POST, _SELF, _SCALAR = "_presynaptic_idx", "_postsynaptic_idx", "_idx", "
 class TwinOutput:
     """Result of `Twin.forward`.
 
-    spikes : dict population -> float tensor (n_steps, batch, size), surrogate gradients attached
-    traces : dict population -> {variable: tensor (n_steps, batch, size)} at the end of each step
-    state : dict (owner, variable) -> tensor, the state after the last step, including
+    Attributes
+    ----------
+    spikes : dict
+        population -> float tensor (n_steps, batch, size), surrogate gradients attached
+    traces : dict
+        population -> {variable: tensor (n_steps, batch, size)} at the end of each step
+    state : dict
+        (owner, variable) -> tensor, the state after the last step, including
         ``("_history", group)``: the last spikes still travelling along delayed synapses
         (feed it back to continue the run exactly)
     """
