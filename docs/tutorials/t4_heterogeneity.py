@@ -83,8 +83,8 @@ plot_histograms(noisy, owners=["inp_to_hid_0"], variables=["weight"], reference=
 # clamped interpolation between bounds, the adaptation strengths scaled by q, and
 # all weights. Trained once as drawn and once from its homogeneous version.
 folder = Path(tempfile.mkdtemp())
-(folder / "train.toml").write_text(f'''
-network = "{FOLDER / 'bsd_network.toml'}"
+TRAIN = '''
+network = "NETWORK"
 seed = 0
 
 [task]
@@ -109,18 +109,19 @@ clip_grad_norm = 1.5
 threads = 1
 
 [train.params.hid]
-tau_u = {{ interpolate = ["5*ms", "25*ms"] }}
-tau_w = {{ interpolate = ["60*ms", "300*ms"] }}
-a = {{ scale = 120, range = [0, 1] }}
-b = {{ scale = 120, range = [0, 2] }}
+tau_u = { interpolate = ["5*ms", "25*ms"] }
+tau_w = { interpolate = ["60*ms", "300*ms"] }
+a = { scale = 120, range = [0, 1] }
+b = { scale = 120, range = [0, 2] }
 
 [train.params.input]
-weight = {{}}
+weight = {}
 [train.params.recurrent]
-weight = {{}}
+weight = {}
 [train.params.readout]
-weight = {{}}
-''')
+weight = {}
+'''
+(folder / "train.toml").write_text(TRAIN.replace("NETWORK", str(FOLDER / "bsd_network.toml")))
 config = load_train_config(folder / "train.toml")
 variables = ["tau_u", "tau_w", "a", "b"]
 networks = {"heterogeneous": config.network, "homogeneous": homogeneous(config.network, "hid", variables)}
