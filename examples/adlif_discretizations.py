@@ -1,4 +1,7 @@
-"""AdLIF discretizations: error against the exact solution, and stability.
+"""AdLIF discretizations: error against the exact solution, and stability
+=======================================================================
+
+Run it::
 
     python examples/adlif_discretizations.py [--out-dir .]
 
@@ -44,7 +47,7 @@ def error_vs_dt(dts_ms):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--out-dir", default=".")
     args = parser.parse_args()
     out = Path(args.out_dir)

@@ -1,9 +1,23 @@
-"""Run one network on every backend and report how they agree.
+"""One network on every backend: how they agree
+==============================================
+
+Run it::
 
     python examples/compare_backends.py [examples/adlif_network.toml]
 
 Prints spike counts, whether the spike trains are identical, and the largest
-difference of the recorded membrane traces between each pair of backends.
+difference of the recorded membrane traces between each pair of backends. The
+network (``examples/adlif_network.toml``): 40 adaptive neurons with recurrent
+delays and autapses, 5000 steps; times include cpp_standalone's code generation
+and compilation.
+
+Brian2's numpy runtime and the twin with ``math="numpy"`` agree bit for bit, as do
+cpp_standalone and the twin with ``math="libm"``. This network's per-step code
+evaluates no ``exp`` (its decay factors are constants computed once per network),
+so all four agree bit for bit. In a model that evaluates ``exp``, ``tanh`` ... in
+every step, numpy's vectorised functions and the C library's differ in the last
+bit for a few percent of inputs, the two Brian2 targets then differ by rounding,
+and the twin follows the one its ``math`` setting names: see :doc:`/concepts`.
 """
 
 import sys

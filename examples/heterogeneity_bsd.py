@@ -1,4 +1,5 @@
-"""Homogeneous vs heterogeneous SE-adLIF networks on burst sequence detection.
+"""Homogeneous vs heterogeneous SE-adLIF networks on burst sequence detection (Perez-Nieves et al. 2021)
+=======================================================================================================
 
 Both networks start from the demo network (`bioadapt/demo/bsd.toml`); the
 homogeneous one has every neuron's tau_u, tau_w, a and b set to the population
@@ -6,10 +7,37 @@ mean of the heterogeneous one (same means, no spread). Both are trained with the
 same rules (time constants and adaptation trainable per neuron), evaluated on the
 test split in the twin, and perturbed (weights scaled by 1 + r*N(0, 1), input
 spikes flipped with probability p) to measure robustness. Writes a table
-(markdown and JSON) and figures to --out.
+(markdown and JSON) and figures to --out::
 
     python examples/heterogeneity_bsd.py --out examples/results/heterogeneity_bsd      # the demo scale, ~10 minutes
     python examples/heterogeneity_bsd.py --full --out RUN                                # 8000 samples, 20 epochs
+
+Results
+-------
+
+This page shows the committed results of that run (``examples/results/heterogeneity_bsd/``); the documentation does not retrain it.
+
+.. include:: ../../../examples/results/heterogeneity_bsd/results.md
+   :parser: myst_parser.sphinx_
+
+Trained values (first seed) over the initial ones, heterogeneous network:
+
+.. image:: ../../../examples/results/heterogeneity_bsd/heterogeneous_trained.png
+   :alt: histograms of tau_u, tau_w, a, b before and after training, heterogeneous network
+
+and homogeneous network:
+
+.. image:: ../../../examples/results/heterogeneity_bsd/homogeneous_trained.png
+   :alt: histograms of tau_u, tau_w, a, b before and after training, homogeneous network
+
+Two seeds do not separate the two; training makes the homogeneous network
+heterogeneous by itself (CV of tau_u 0.28 after training, from 0), and
+neither loses accuracy when its weights are scaled by 1 + 0.2 N(0, 1).
+Perez-Nieves et al.'s advantage of heterogeneity is not shown at this scale.
+Robustness to a change of dt is not measured for this network: its adLIF and
+leaky-integrator models hold one step of synaptic input in ``I``, so the
+effect of a spike scales with dt (``robustness(..., refine=...)`` says so and
+stops).
 """
 
 import argparse

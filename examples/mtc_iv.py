@@ -1,4 +1,7 @@
-"""MTC neuron: I-V curves and firing regimes (science.md section 4).
+"""MTC neuron: I-V curves and firing regimes (Ribar & Sepulchre 2019)
+====================================================================
+
+Run it::
 
     python examples/mtc_iv.py [--out-dir .]
 
@@ -64,7 +67,7 @@ def simulate_regimes():
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--out-dir", default=".")
     args = parser.parse_args()
     out = Path(args.out_dir)

@@ -188,19 +188,9 @@ def write_report(rows: list[CompareRow], folder: str | Path, plot: bool = True) 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), constrained_layout=True)
-        for scheme in dict.fromkeys(r.scheme for r in rows):
-            sel = [r for r in rows if r.scheme == scheme]
-            dts = [r.dt_ms for r in sel]
-            axes[0].loglog(dts, [r.trace_rms for r in sel], "o-", label=scheme)
-            axes[1].loglog(dts, [r.timing_error_mean_ms for r in sel], "o-", label=scheme)
-            axes[2].semilogx(dts, [r.missed + r.extra for r in sel], "o-", label=scheme)
-        axes[0].set_ylabel("trace RMS error")
-        axes[1].set_ylabel("mean spike-time error (ms)")
-        axes[2].set_ylabel("missed + extra spikes")
-        for ax in axes:
-            ax.set_xlabel("dt (ms)")
-        axes[0].legend(fontsize=8)
+        from ..plot import plot_compare
+
+        fig = plot_compare(rows)
         paths.append(folder / "compare.png")
         fig.savefig(paths[-1], dpi=110)
         plt.close(fig)

@@ -58,33 +58,18 @@ def distributions(source, owners=None) -> dict:
 
 
 def plot_distributions(source, path, owners=None, variables=None, reference=None, labels=("trained", "initial")) -> Path:
-    """Histograms of every (owner, var) with spread, optionally over a ``reference`` (e.g. the initial network)."""
+    """Histograms of every (owner, var) with spread, optionally over a ``reference`` (e.g. the initial network), written to ``path``.
+
+    The figure of `bioadapt.plot.plot_histograms`, saved and closed.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    values = _values(source)
-    ref = _values(reference) if reference is not None else {}
-    keys = [k for k in distributions(values, owners) if variables is None or k[1] in variables]
-    if not keys:
-        raise ConfigError("plot_distributions: no value with more than one element to draw.")
-    cols = min(4, len(keys))
-    rows = int(np.ceil(len(keys) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 2.4 * rows), squeeze=False)
-    for ax, (owner, var) in zip(axes.flat, keys):
-        v = np.ravel(values[owner][var])
-        r = np.ravel(ref.get(owner, {}).get(var, []))
-        bins = np.histogram_bin_edges(np.concatenate([v, r]) if r.size else v, bins=30)
-        if r.size:
-            ax.hist(r, bins=bins, alpha=0.5, label=labels[1])
-        ax.hist(v, bins=bins, alpha=0.6, label=labels[0])
-        ax.set_title(f"{owner}.{var}", fontsize=9)
-    for ax in list(axes.flat)[len(keys):]:
-        ax.axis("off")
-    if ref:
-        axes.flat[0].legend(frameon=False, fontsize=7)
-    fig.tight_layout()
+    from ..plot import plot_histograms
+
+    fig = plot_histograms(source, owners=owners, variables=variables, reference=reference, labels=labels)
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return Path(path)

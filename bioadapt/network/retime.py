@@ -29,7 +29,12 @@ def at_dt(spec: NetworkSpec, dt: float) -> NetworkSpec:
 
     Examples
     --------
-    >>> fine = at_dt(spec, spec.dt / 10)  # doctest: +SKIP
+    >>> from bioadapt import network_from_dict
+    >>> spec = network_from_dict({"dt": "1*ms", "duration": "20*ms",
+    ...     "populations": {"hid": {"model": "lif", "size": 2, "values": {"tau_m": "15*ms"}}}})
+    >>> fine = at_dt(spec, spec.dt / 10)
+    >>> fine.n_steps, float(fine.populations["hid"].values["tau_m"][0])
+    (200, 0.015)
     """
     if not dt > 0:
         raise ConfigError(f"at_dt: dt must be positive, got {dt}.")

@@ -46,6 +46,7 @@ def _register(name: str, method) -> str:
     return key
 
 
+#: Every scheme by name: Brian2's ``method=`` names and bioadapt's own.
 SCHEMES: dict[str, Scheme] = {
     s.name: s
     for s in (

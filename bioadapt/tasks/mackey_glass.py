@@ -81,7 +81,7 @@ def mackey_glass(
     n: float = 10.0,
     tau: float = 17.0,
 ) -> np.ndarray:
-    """Samples ``x(washout + j*sample_interval)``, ``j = 0 .. n_samples-1``.
+    """The Mackey-Glass series sampled at ``washout + j*sample_interval`` for ``j`` from 0 to ``n_samples - 1``.
 
     Parameters
     ----------

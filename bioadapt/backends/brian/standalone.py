@@ -103,9 +103,24 @@ class StandaloneNetwork:
 
     Examples
     --------
-    >>> net = StandaloneNetwork(spec, record={"hid": ["u"]})  # doctest: +SKIP
-    >>> a = net.run()  # doctest: +SKIP
-    >>> b = net.run(values={"hid": {"tau_u": new_tau}}, weights={"recurrent": w})  # doctest: +SKIP
+    Compiled once, rerun with new values without recompiling:
+
+    >>> from bioadapt import network_from_dict, simulate
+    >>> spec = network_from_dict({"dt": "1*ms", "duration": "50*ms", "seed": 0,
+    ...     "populations": {"inp": {"kind": "poisson", "size": 5, "rate": "100*Hz"},
+    ...                     "hid": {"model": "adlif", "size": 8}},
+    ...     "projections": [{"name": "input", "source": "inp", "target": "hid",
+    ...                      "on_pre": "I_post += weight", "connect": "all_to_all", "weight": 2.0}]})
+    >>> net = StandaloneNetwork(spec, record={"hid": ["u"]})
+    >>> a = net.run()
+    >>> b = net.run(weights={"input": np.full(40, 0.5)})
+    >>> a.spike_set("hid") == simulate(spec, backend="torch", math="libm").spike_set("hid")
+    True
+    >>> b.spike_count("hid") < a.spike_count("hid")
+    True
+
+    On a GPU, and a whole set of samples in one call:
+
     >>> gpu = StandaloneNetwork(spec, target="cuda_standalone", compute_capability=9.0)  # doctest: +SKIP
     >>> batch = StandaloneNetwork(spec, samples=64)  # doctest: +SKIP
     >>> results = batch.run_samples(inputs={"inp": rasters})  # rasters (64, n_steps, size)  # doctest: +SKIP

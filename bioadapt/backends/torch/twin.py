@@ -58,9 +58,14 @@ _PRE, _POST, _SELF, _SCALAR = "_presynaptic_idx", "_postsynaptic_idx", "_idx", "
 class TwinOutput:
     """Result of `Twin.forward`.
 
-    spikes : dict population -> float tensor (n_steps, batch, size), surrogate gradients attached
-    traces : dict population -> {variable: tensor (n_steps, batch, size)} at the end of each step
-    state : dict (owner, variable) -> tensor, the state after the last step, including
+    Attributes
+    ----------
+    spikes : dict
+        population -> float tensor (n_steps, batch, size), surrogate gradients attached
+    traces : dict
+        population -> {variable: tensor (n_steps, batch, size)} at the end of each step
+    state : dict
+        (owner, variable) -> tensor, the state after the last step, including
         ``("_history", group)``: the last spikes still travelling along delayed synapses
         (feed it back to continue the run exactly)
     """
@@ -105,11 +110,19 @@ class Twin(nn.Module):
 
     Examples
     --------
-    >>> from bioadapt import load_network
-    >>> twin = Twin(load_network("examples/adlif_network.toml"))  # doctest: +SKIP
-    >>> out = twin()  # doctest: +SKIP
-    >>> out.spikes["hid"].shape  # doctest: +SKIP
-    torch.Size([10000, 1, 40])
+    >>> from bioadapt import network_from_dict
+    >>> spec = network_from_dict({"dt": "1*ms", "duration": "50*ms", "seed": 0,
+    ...     "populations": {"inp": {"kind": "poisson", "size": 5, "rate": "100*Hz"},
+    ...                     "hid": {"model": "adlif", "size": 8}},
+    ...     "projections": [{"name": "input", "source": "inp", "target": "hid",
+    ...                      "on_pre": "I_post += weight", "connect": "all_to_all", "weight": 2.0}]})
+    >>> twin = Twin(spec)
+    >>> out = twin(record={"hid": ["u"]})
+    >>> out.spikes["hid"].shape, out.traces["hid"]["u"].shape
+    (torch.Size([50, 1, 8]), torch.Size([50, 1, 8]))
+    >>> out.spikes["hid"].sum().backward()   # surrogate gradients reach the parameters
+    >>> twin.params["input"]["weight"].grad.shape
+    torch.Size([40])
     """
 
     def __init__(self, spec: NetworkSpec, drive_vars: dict | None = None, dtype: torch.dtype = torch.float64, surrogate: Surrogate | None = None, math: str = "numpy", synapses: str = "exact"):
