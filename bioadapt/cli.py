@@ -2,7 +2,7 @@
 
     bioadapt simulate NET.toml [--backend numpy|cpp_standalone|cuda_standalone|torch] [--out OUT.npz] [--record POP.VAR ...]
     bioadapt compare NET.toml [--schemes ...] [--dt ...] [--out DIR]
-    bioadapt train TRAIN.toml --out RUN/ [--epochs N] [--max-steps N] [--restart]
+    bioadapt train TRAIN.toml --out RUN/ [--epochs N] [--max-steps N] [--restart] [--nproc N]
     bioadapt evaluate TRAIN.toml --params RUN/params.json [--backend cpp_standalone|numpy]
     bioadapt demo [--out DIR]
     bioadapt models [NAME]
@@ -128,24 +128,31 @@ def _threads(args):
 
 
 def _train(args) -> int:
-    import dataclasses
-
     from .train import load_train_config
-    from .train.trainer import Trainer
+    from .train.trainer import train_file, train_parallel
 
     _threads(args)
-    config = load_train_config(args.config)
-    if args.epochs:
-        config = dataclasses.replace(config, epochs=args.epochs)
-    trainer = Trainer(config, args.out, progress=not args.quiet)
-    result = trainer.fit(max_steps=args.max_steps, resume=not args.restart)
-    if not result.finished:
-        print(f"stopped after {args.max_steps} steps at step {trainer.position['step']}; checkpoint {trainer.checkpoint_path()} (run again to continue)")
+    load_train_config(args.config)  # one error before any process starts
+    kwargs = dict(epochs=args.epochs, max_steps=args.max_steps, resume=not args.restart, progress=not args.quiet, timeout=args.timeout)
+    if args.nproc is not None and args.nproc < 1:
+        raise BioadaptError(f"--nproc must be a positive integer, got {args.nproc}.")
+    if args.nproc and args.nproc > 1:
+        def started(pids):
+            if not args.quiet:
+                print(f"started {len(pids)} training processes (gloo/NCCL ranks 0-{len(pids) - 1}, pids {' '.join(map(str, pids))})", file=sys.stderr, flush=True)
+
+        summary = train_parallel(args.config, args.out, args.nproc, threads=args.threads, on_start=started, **kwargs)
+    else:
+        summary = train_file(args.config, args.out, **kwargs)
+        if summary["rank"] != 0:
+            return 0  # a rank other than 0 under torchrun: rank 0 reports
+    if not summary["finished"]:
+        print(f"stopped after {args.max_steps} steps at step {summary['step']}; checkpoint {summary['checkpoint']} (run again to continue)")
         return 0
-    last = result.history[-1]
+    last = summary["last"]
     metric = "valid_accuracy" if "valid_accuracy" in last else "valid_nmse"
     print(f"trained {last['epoch']} epochs ({last['step']} steps): train loss {last['train_loss']:.4f}, {metric} {last.get(metric, float('nan')):.4f}")
-    print(f"wrote {result.params_path}, {args.out}/metrics.csv, {args.out}/learning_curve.png")
+    print(f"wrote {summary['params']}, {args.out}/metrics.csv, {args.out}/learning_curve.png")
     return 0
 
 
@@ -222,6 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--restart", action="store_true", help="ignore an existing checkpoint in --out")
     tr.add_argument("--threads", type=int, help="torch CPU threads")
     tr.add_argument("--quiet", action="store_true", help="no progress output")
+    tr.add_argument("--nproc", type=int, help="data-parallel training in N local processes (torch.distributed: gloo on CPU, NCCL on CUDA); also runs under torchrun")
+    tr.add_argument("--timeout", type=float, default=300.0, help="seconds a collective waits for the other processes before the run stops with an error (default 300)")
     tr.set_defaults(func=_train)
 
     ev = sub.add_parser("evaluate", help="run a trained network in Brian2 over the test set and compare it with the twin")
