@@ -4,6 +4,7 @@
     bioadapt compare NET.toml [--schemes ...] [--dt ...] [--out DIR]
     bioadapt train TRAIN.toml --out RUN/ [--epochs N] [--max-steps N] [--restart] [--nproc N]
     bioadapt evaluate TRAIN.toml --params RUN/params.json [--backend cpp_standalone|numpy]
+    bioadapt sweep SWEEP.toml --out DIR [--scheduler ADDRESS] [--workers N]
     bioadapt demo [--out DIR]
     bioadapt models [NAME]
 """
@@ -176,6 +177,21 @@ def _evaluate(args) -> int:
     return 0
 
 
+def _sweep(args) -> int:
+    from .sweep import load_sweep, run_sweep
+
+    if args.workers is not None and args.workers < 1:
+        raise BioadaptError(f"--workers must be a positive integer, got {args.workers}.")
+    sweep = load_sweep(args.sweep)
+    result = run_sweep(sweep, args.out, scheduler=args.scheduler, workers=args.workers, progress=not args.quiet)
+    done = len(result.rows) - len(result.failed)
+    print(f"{done} of {len(result.rows)} points done, {len(result.failed)} failed ({result.seconds:.0f} s)")
+    for row in result.failed:
+        print(f"  failed: {row['point']}: {row['error']}")
+    print("wrote " + ", ".join(str(f) for f in result.files))
+    return 1 if result.failed else 0
+
+
 def _demo(args) -> int:
     from .demo import CONFIG
     from .train import load_train_config
@@ -243,6 +259,14 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--directory", help="cpp_standalone: keep the generated project in this folder")
     ev.add_argument("--threads", type=int, help="torch CPU threads")
     ev.set_defaults(func=_evaluate)
+
+    sw = sub.add_parser("sweep", help="train (and evaluate) every point of a sweep file as tasks on dask.distributed")
+    sw.add_argument("sweep", help="sweep file (.toml): a base training configuration and the values to sweep")
+    sw.add_argument("--out", required=True, help="folder: one run folder per point, results.csv, summary.csv, summary.md, summary.png")
+    sw.add_argument("--scheduler", help="address of a running Dask scheduler (default: a local cluster)")
+    sw.add_argument("--workers", type=int, help="local cluster: worker processes (default: one per core)")
+    sw.add_argument("--quiet", action="store_true", help="no progress output")
+    sw.set_defaults(func=_sweep)
 
     demo = sub.add_parser("demo", help="train a small SE-adLIF network on burst sequence detection, run it in Brian2, write a report")
     demo.add_argument("--out", default="bioadapt-demo", help="run folder (default: ./bioadapt-demo)")
