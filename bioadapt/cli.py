@@ -172,7 +172,9 @@ def _evaluate(args) -> int:
 
     _threads(args)
     config = load_train_config(args.config)
-    result = evaluate(config, args.params, backend=args.backend, split=args.split, max_samples=args.max_samples, out=args.out, directory=args.directory)
+    if args.workers is not None and args.workers < 1:
+        raise BioadaptError(f"--workers must be a positive integer, got {args.workers}.")
+    result = evaluate(config, args.params, backend=args.backend, split=args.split, max_samples=args.max_samples, out=args.out, directory=args.directory, workers=args.workers, scheduler=args.scheduler)
     _print_evaluation(result)
     return 0
 
@@ -258,6 +260,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--out", help="folder for evaluation_BACKEND.json")
     ev.add_argument("--directory", help="cpp_standalone: keep the generated project in this folder")
     ev.add_argument("--threads", type=int, help="torch CPU threads")
+    ev.add_argument("--workers", type=int, help="run the Brian2 samples in N worker processes (a local Dask cluster), each compiling the network once")
+    ev.add_argument("--scheduler", help="run the Brian2 samples on the workers of this Dask scheduler")
     ev.set_defaults(func=_evaluate)
 
     sw = sub.add_parser("sweep", help="train (and evaluate) every point of a sweep file as tasks on dask.distributed")

@@ -217,7 +217,7 @@ def _client(scheduler: str | None, workers: int | None):
             raise ConfigError(f"--scheduler {scheduler}: no Dask scheduler answered ({exc}).") from None
     n = workers or os.cpu_count() or 1
     # processes, one thread each: Brian2 and torch keep global state per process
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40)
+    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=40)
     return Client(cluster), cluster
 
 
