@@ -384,6 +384,10 @@ def train_file(config: str | Path, out: str | Path, epochs: int | None = None, m
         cfg = dataclasses.replace(cfg, epochs=epochs)
     trainer = Trainer(cfg, out, progress=progress, timeout=timeout)
     result = trainer.fit(max_steps=max_steps, resume=resume)
+    if trainer.world.size > 1:
+        import torch.distributed as dist
+
+        dist.destroy_process_group()
     return {"finished": result.finished, "last": result.history[-1] if result.history else None, "step": trainer.position["step"],
             "params": str(result.params_path) if result.params_path else None, "checkpoint": str(trainer.checkpoint_path()), "world": trainer.world.size, "rank": trainer.world.rank}
 
