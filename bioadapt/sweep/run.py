@@ -108,10 +108,10 @@ def prepare_point(sweep: SweepConfig, point, out: Path) -> Path:
     folder = out / point.name
     folder.mkdir(parents=True, exist_ok=True)
     for name, data in (("network.toml", files["network"]), ("train.toml", files["train"])):
-        text = f"# sweep {sweep.source}, point {point.name}\n" + dump_toml(data)
         path = folder / name
-        if not path.is_file() or path.read_text() != text:
-            atomic_write(path, text)
+        # a file with the same values is left as it is (its bytes are in the checkpoint's fingerprint)
+        if not path.is_file() or read_toml(path, "Point file") != data:
+            atomic_write(path, f"# sweep {Path(sweep.source).name}, point {point.name}\n" + dump_toml(data))
     return folder / "train.toml"
 
 
