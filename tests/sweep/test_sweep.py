@@ -102,3 +102,19 @@ def test_points_are_named_by_their_values_and_get_their_files(tmp_path):
     assert config.seed == 0 and config.network.populations["hid"].scheme == "exponential_euler"
     assert (config.network.populations["hid"].values["a"] == 0).all()
     assert ("hid", "a") not in {(r.owner, r.var) for r in config.params} and ("hid", "b") in {(r.owner, r.var) for r in config.params}
+
+
+def test_a_point_keeps_its_files_when_the_sweep_file_is_named_otherwise(tmp_path, monkeypatch):
+    """The files' bytes are in the checkpoint's fingerprint: naming the sweep file by another path must not rewrite them."""
+    from bioadapt.sweep.run import prepare_point
+
+    write_problem(tmp_path / "p")
+    (tmp_path / "sweep.toml").write_text('base = "p/train.toml"\n[grid]\nseed = [0, 1]\n')
+    monkeypatch.chdir(tmp_path)
+    relative = load_sweep("sweep.toml")
+    path = prepare_point(relative, relative.points[0], tmp_path / "out")
+    before = path.read_bytes(), (path.parent / "network.toml").read_bytes()
+    absolute = load_sweep(tmp_path / "sweep.toml")
+    assert absolute.source != relative.source
+    prepare_point(absolute, absolute.points[0], tmp_path / "out")
+    assert (path.read_bytes(), (path.parent / "network.toml").read_bytes()) == before
