@@ -3,7 +3,7 @@
     bioadapt simulate NET.toml [--backend numpy|cpp_standalone|cuda_standalone|torch] [--out OUT.npz] [--record POP.VAR ...]
     bioadapt compare NET.toml [--schemes ...] [--dt ...] [--out DIR]
     bioadapt train TRAIN.toml --out RUN/ [--epochs N] [--max-steps N] [--restart] [--nproc N]
-    bioadapt evaluate TRAIN.toml --params RUN/params.json [--backend cpp_standalone|numpy]
+    bioadapt evaluate TRAIN.toml --params RUN/params.json [--backend cpp_standalone|numpy] [--workers N | --scheduler ADDRESS]
     bioadapt sweep SWEEP.toml --out DIR [--scheduler ADDRESS] [--workers N]
     bioadapt demo [--out DIR]
     bioadapt models [NAME]
