@@ -35,7 +35,7 @@ EPS = np.finfo(np.float64).eps
 #: step adds at most a few ulps of the parameter scale; no spike flips at
 #: these perturbations (float64), so over STEPS steps the difference stays
 #: below STEPS * 4 ulps. Measured here: 5.3 ulps at most (largest element-wise
-#: relative difference 6.8e-14); with batch 8, 4.2 ulps (benchmarks/distributed.py).
+#: relative difference 6.8e-14); with batch 8, 4.2 ulps (benchmarks/parallel.py).
 ULPS_PER_STEP = 4
 
 

@@ -1,6 +1,7 @@
-"""Data-parallel training, sweeps and sharded evaluation on this machine, measured.
+"""Data-parallel training, sweeps and sharded evaluation on this machine, measured
+(named parallel.py: a distributed.py here would shadow the dask package of that name).
 
-    python benchmarks/distributed.py [--out benchmarks/results/distributed]
+    python benchmarks/parallel.py [--out benchmarks/results/parallel]
 
 1. DDP: the tests' small training problem (BSD, 6 -> 10 adLIF -> 4, float64,
    batch 8) trained for 20 steps by 1 process and by 2 (``--nproc 2``, gloo):
@@ -103,7 +104,7 @@ def sharded(folder: Path) -> dict:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="benchmarks/results/distributed")
+    parser.add_argument("--out", default="benchmarks/results/parallel")
     parser.add_argument("--parts", default="ddp,sweep,sharded")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="bioadapt_distributed_"))
