@@ -2,8 +2,9 @@
 
     bioadapt simulate NET.toml [--backend numpy|cpp_standalone|cuda_standalone|torch] [--out OUT.npz] [--record POP.VAR ...]
     bioadapt compare NET.toml [--schemes ...] [--dt ...] [--out DIR]
-    bioadapt train TRAIN.toml --out RUN/ [--epochs N] [--max-steps N] [--restart]
-    bioadapt evaluate TRAIN.toml --params RUN/params.json [--backend cpp_standalone|numpy]
+    bioadapt train TRAIN.toml --out RUN/ [--epochs N] [--max-steps N] [--restart] [--nproc N]
+    bioadapt evaluate TRAIN.toml --params RUN/params.json [--backend cpp_standalone|numpy] [--workers N | --scheduler ADDRESS]
+    bioadapt sweep SWEEP.toml --out DIR [--scheduler ADDRESS] [--workers N]
     bioadapt demo [--out DIR]
     bioadapt models [NAME]
     bioadapt export-nir NET.toml [--params RUN/params.json] [--convention bioadapt|snntorch|norse] --out net.nir
@@ -131,24 +132,31 @@ def _threads(args):
 
 
 def _train(args) -> int:
-    import dataclasses
-
     from .train import load_train_config
-    from .train.trainer import Trainer
+    from .train.trainer import train_file, train_parallel
 
     _threads(args)
-    config = load_train_config(args.config)
-    if args.epochs:
-        config = dataclasses.replace(config, epochs=args.epochs)
-    trainer = Trainer(config, args.out, progress=not args.quiet)
-    result = trainer.fit(max_steps=args.max_steps, resume=not args.restart)
-    if not result.finished:
-        print(f"stopped after {args.max_steps} steps at step {trainer.position['step']}; checkpoint {trainer.checkpoint_path()} (run again to continue)")
+    load_train_config(args.config)  # one error before any process starts
+    kwargs = dict(epochs=args.epochs, max_steps=args.max_steps, resume=not args.restart, progress=not args.quiet, timeout=args.timeout)
+    if args.nproc is not None and args.nproc < 1:
+        raise BioadaptError(f"--nproc must be a positive integer, got {args.nproc}.")
+    if args.nproc and args.nproc > 1:
+        def started(pids):
+            if not args.quiet:
+                print(f"started {len(pids)} training processes (gloo/NCCL ranks 0-{len(pids) - 1}, pids {' '.join(map(str, pids))})", file=sys.stderr, flush=True)
+
+        summary = train_parallel(args.config, args.out, args.nproc, threads=args.threads, on_start=started, **kwargs)
+    else:
+        summary = train_file(args.config, args.out, **kwargs)
+        if summary["rank"] != 0:
+            return 0  # a rank other than 0 under torchrun: rank 0 reports
+    if not summary["finished"]:
+        print(f"stopped after {args.max_steps} steps at step {summary['step']}; checkpoint {summary['checkpoint']} (run again to continue)")
         return 0
-    last = result.history[-1]
+    last = summary["last"]
     metric = "valid_accuracy" if "valid_accuracy" in last else "valid_nmse"
     print(f"trained {last['epoch']} epochs ({last['step']} steps): train loss {last['train_loss']:.4f}, {metric} {last.get(metric, float('nan')):.4f}")
-    print(f"wrote {result.params_path}, {args.out}/metrics.csv, {args.out}/learning_curve.png")
+    print(f"wrote {summary['params']}, {args.out}/metrics.csv, {args.out}/learning_curve.png")
     return 0
 
 
@@ -167,9 +175,26 @@ def _evaluate(args) -> int:
 
     _threads(args)
     config = load_train_config(args.config)
-    result = evaluate(config, args.params, backend=args.backend, split=args.split, max_samples=args.max_samples, out=args.out, directory=args.directory)
+    if args.workers is not None and args.workers < 1:
+        raise BioadaptError(f"--workers must be a positive integer, got {args.workers}.")
+    result = evaluate(config, args.params, backend=args.backend, split=args.split, max_samples=args.max_samples, out=args.out, directory=args.directory, workers=args.workers, scheduler=args.scheduler)
     _print_evaluation(result)
     return 0
+
+
+def _sweep(args) -> int:
+    from .sweep import load_sweep, run_sweep
+
+    if args.workers is not None and args.workers < 1:
+        raise BioadaptError(f"--workers must be a positive integer, got {args.workers}.")
+    sweep = load_sweep(args.sweep)
+    result = run_sweep(sweep, args.out, scheduler=args.scheduler, workers=args.workers, progress=not args.quiet)
+    done = len(result.rows) - len(result.failed)
+    print(f"{done} of {len(result.rows)} points done, {len(result.failed)} failed ({result.seconds:.0f} s)")
+    for row in result.failed:
+        print(f"  failed: {row['point']}: {row['error']}")
+    print("wrote " + ", ".join(str(f) for f in result.files))
+    return 1 if result.failed else 0
 
 
 def _demo(args) -> int:
@@ -260,6 +285,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--restart", action="store_true", help="ignore an existing checkpoint in --out")
     tr.add_argument("--threads", type=int, help="torch CPU threads")
     tr.add_argument("--quiet", action="store_true", help="no progress output")
+    tr.add_argument("--nproc", type=int, help="data-parallel training in N local processes (torch.distributed: gloo on CPU, NCCL on CUDA); also runs under torchrun")
+    tr.add_argument("--timeout", type=float, default=300.0, help="seconds a collective waits for the other processes before the run stops with an error (default 300)")
     tr.set_defaults(func=_train)
 
     ev = sub.add_parser("evaluate", help="run a trained network in Brian2 over the test set and compare it with the twin")
@@ -271,7 +298,17 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--out", help="folder for evaluation_BACKEND.json")
     ev.add_argument("--directory", help="cpp_standalone: keep the generated project in this folder")
     ev.add_argument("--threads", type=int, help="torch CPU threads")
+    ev.add_argument("--workers", type=int, help="run the Brian2 samples in N worker processes (a local Dask cluster), each compiling the network once")
+    ev.add_argument("--scheduler", help="run the Brian2 samples on the workers of this Dask scheduler")
     ev.set_defaults(func=_evaluate)
+
+    sw = sub.add_parser("sweep", help="train (and evaluate) every point of a sweep file as tasks on dask.distributed")
+    sw.add_argument("sweep", help="sweep file (.toml): a base training configuration and the values to sweep")
+    sw.add_argument("--out", required=True, help="folder: one run folder per point, results.csv, summary.csv, summary.md, summary.png")
+    sw.add_argument("--scheduler", help="address of a running Dask scheduler (default: a local cluster)")
+    sw.add_argument("--workers", type=int, help="local cluster: worker processes (default: one per core)")
+    sw.add_argument("--quiet", action="store_true", help="no progress output")
+    sw.set_defaults(func=_sweep)
 
     demo = sub.add_parser("demo", help="train a small SE-adLIF network on burst sequence detection, run it in Brian2, write a report")
     demo.add_argument("--out", default="bioadapt-demo", help="run folder (default: ./bioadapt-demo)")

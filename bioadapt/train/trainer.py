@@ -15,6 +15,12 @@ step; validation and the parameter file use the positions rounded to whole
 steps. At the end, ``out/params.json`` holds the trained values with
 units (for Brian2), and ``metrics.csv``/``metrics.jsonl`` and
 ``learning_curve.png`` the learning curves.
+
+Under ``torch.distributed`` (``bioadapt train --nproc N`` or ``torchrun``),
+every process trains on its shard of each global batch and the gradients are
+summed over the processes (`distributed`); rank 0 alone writes the checkpoint
+and the result files, which hold nothing specific to a process, so a run
+resumes with any number of processes.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from ..backends.torch import CudaGraphStep, Twin
 from ..errors import BackendError, ConfigError
 from .config import TrainConfig, make_surrogate
 from .data import batches, make_dataset, to_inputs, twin_inputs
+from .distributed import DEFAULT_TIMEOUT, World, all_gather, all_reduce_gradients, all_reduce_sum, check_same_parameters, shard, world_from_env
 from .losses import predict, readout_loss, score
 from .params import anneal_delays, atomic_write, attach_rules, clamp_, rounded_delays, save_params, trainable_values
 
@@ -89,12 +96,18 @@ def _atomic_save(obj, path: Path):
 
 
 class Trainer:
-    """Training state of one run (see module docstring). ``out`` is the run folder."""
+    """Training state of one run (see module docstring). ``out`` is the run folder.
 
-    def __init__(self, config: TrainConfig, out: str | Path, progress: bool = False):
+    ``world``: this process's rank among the training processes; by default
+    the process group named by the environment (``torchrun``), joined with
+    collectives that time out after ``timeout`` seconds, or a world of one.
+    """
+
+    def __init__(self, config: TrainConfig, out: str | Path, progress: bool = False, world: World | None = None, timeout: float = DEFAULT_TIMEOUT):
         self.config = config
         self.out = Path(out)
-        self.progress = _Progress(progress)
+        self.world = world_from_env(config.device, timeout) if world is None else world
+        self.progress = _Progress(progress and self.world.is_main)
         torch.manual_seed(config.seed)
         if config.threads:
             torch.set_num_threads(config.threads)
@@ -104,7 +117,8 @@ class Trainer:
         drive_vars = {config.input_population: [config.input_variable]} if config.input_variable else None
         self.twin = Twin(self.spec, drive_vars=drive_vars, dtype=self.dtype, surrogate=make_surrogate(config.surrogate), synapses=config.synapses)
         try:
-            self.device = torch.device(config.device)
+            cuda_rank = self.world.size > 1 and config.device == "cuda"
+            self.device = torch.device(f"cuda:{torch.cuda.current_device()}" if cuda_rank else config.device)
             self.twin.to(self.device)
         except (RuntimeError, AssertionError) as exc:
             raise ConfigError(f"{config.source}: [train] key 'device': {config.device!r} is not usable here ({exc}).") from None
@@ -119,6 +133,7 @@ class Trainer:
         self.history: list = []  # one row per epoch
         self.steps: list = []  # (step, loss) per optimizer step
         self.fingerprint = _fingerprint(config)
+        self._graph_batch = len(shard(range(config.batch_size), self.world))  # this rank's share of a full batch
         self._graph = None  # the CUDA graph of a full batch's step ([train] cuda_graph), made at the first one
         self._graph_out = {}  # its loss without regularization and readout trace (the graph's tensors)
 
@@ -142,6 +157,8 @@ class Trainer:
         return self.out / CHECKPOINT
 
     def save_checkpoint(self):
+        if not self.world.is_main:
+            return
         self.out.mkdir(parents=True, exist_ok=True)
         _atomic_save({
             "format": "bioadapt-checkpoint/1",
@@ -202,7 +219,7 @@ class Trainer:
         replays the CUDA graph of the step (captured at the first full batch);
         a smaller last batch of an epoch runs eagerly. Both give the same numbers."""
         c = self.config
-        if not c.cuda_graph or len(idx) != c.batch_size:
+        if not c.cuda_graph or len(idx) != self._graph_batch:
             total, loss, y, target, _ = self.batch_loss(idx)
             self._check_finite(total)
             total.backward()
@@ -231,20 +248,27 @@ class Trainer:
 
     def evaluate_split(self, split: str) -> dict:
         """Loss and accuracy (or NMSE) of the training twin on a split, and mean firing rates (Hz);
-        learned delays act as their rounded whole steps (as in Brian2)."""
+        learned delays act as their rounded whole steps (as in Brian2). Under
+        several processes each evaluates its share of the chunks and the
+        readouts are gathered: the same numbers as one process."""
         idx = self.data.subset(split)
         if len(idx) == 0:
             return {}
-        ys, targets, spikes = [], [], {}
-        for chunk in batches(idx, self.config.eval_batch_size, None):
+        chunks = batches(idx, self.config.eval_batch_size, None)
+        mine = [chunks[k] for k in shard(range(len(chunks)), self.world)]
+        parts = []  # per chunk: readout, target, spikes per population
+        for chunk in mine:
             with self.twin.hard_delays():
                 _, _, y, target, s = self.batch_loss(chunk, grad=False)
-            ys.append(y.detach().to(torch.float64).cpu())
-            targets.append(target.cpu())
-            for pop, v in s.items():
-                spikes[pop] = spikes.get(pop, 0.0) + float(v.sum())
-        y = torch.cat(ys, dim=1)
-        target = torch.cat(targets, dim=1 if self.data.kind == "regression" else 0)
+            parts.append((y.detach().to(torch.float64).cpu(), target.cpu(), {pop: float(v.sum()) for pop, v in s.items()}))
+        if self.world.size > 1:
+            parts = [part for rank in all_gather(parts) for part in rank]
+        spikes = {}
+        for _, _, s in parts:
+            for pop, count in s.items():
+                spikes[pop] = spikes.get(pop, 0.0) + count
+        y = torch.cat([p[0] for p in parts], dim=1)
+        target = torch.cat([p[1] for p in parts], dim=1 if self.data.kind == "regression" else 0)
         result = score(self.config.loss, y, target, self.config.ignore_first)
         for pop, total in spikes.items():
             size = self.spec.populations[pop].size
@@ -257,6 +281,9 @@ class Trainer:
         self.out.mkdir(parents=True, exist_ok=True)
         if resume and self.load_checkpoint():
             self.progress.line(f"resuming {self.out} at epoch {self.position['epoch'] + 1}, step {self.position['step']}")
+        params = [p for g in self.groups for p in g["params"]]
+        if self.world.size > 1:
+            check_same_parameters(params)
         done_now = 0
         while self.position["epoch"] < c.epochs:
             epoch = self.position["epoch"]
@@ -265,31 +292,40 @@ class Trainer:
                 if max_steps is not None and done_now >= max_steps:
                     self.save_checkpoint()
                     return TrainResult(self.history, self.steps, None, False, self.out)
-                idx = plan[self.position["batch"]]
+                batch = plan[self.position["batch"]]
+                idx = shard(batch, self.world)  # the whole batch in a world of one
                 start = time.perf_counter()
                 self.optimizer.zero_grad(set_to_none=True)
                 anneal_delays(self.twin, c.params, self.position["step"], self.total_steps)
-                total, loss, y, target = self._train_step(idx)
+                if len(idx):
+                    total, loss, y, target = self._train_step(idx)
+                    loss = loss.detach()
+                else:  # a last batch smaller than the number of processes: nothing for this one
+                    loss = torch.zeros((), dtype=torch.float64)
+                if self.world.size > 1:  # the global batch's mean loss: shard means weighted by shard sizes
+                    all_reduce_gradients(params, len(idx) / len(batch))
+                    correct = float((predict(c.loss, y.detach(), c.ignore_first) == target).sum()) if self.data.kind == "classification" and len(idx) else 0.0
+                    loss_sum, correct, _ = all_reduce_sum([float(loss) * len(idx), correct, 0.0], self.device)
+                    loss = torch.tensor(loss_sum / len(batch), dtype=torch.float64)
                 if c.clip_grad_norm:
-                    torch.nn.utils.clip_grad_norm_([p for g in self.groups for p in g["params"]], c.clip_grad_norm)
+                    torch.nn.utils.clip_grad_norm_(params, c.clip_grad_norm)
                 self.optimizer.step()
                 clamp_(self.twin, c.params)
                 self.scheduler.step()
                 self.position["batch"] += 1
                 self.position["step"] += 1
                 done_now += 1
-                loss = loss.detach()
-                self.running["loss"] += float(loss) * len(idx)
-                self.running["count"] += len(idx)
+                self.running["loss"] += float(loss) * len(batch)
+                self.running["count"] += len(batch)
                 if self.data.kind == "classification":
-                    self.running["correct"] += float((predict(c.loss, y.detach(), c.ignore_first) == target).sum())
+                    self.running["correct"] += correct if self.world.size > 1 else float((predict(c.loss, y.detach(), c.ignore_first) == target).sum())
                 self.running["seconds"] += time.perf_counter() - start
                 self.steps.append((self.position["step"], float(loss)))
                 self.progress.update(f"epoch {epoch + 1}/{c.epochs}  batch {self.position['batch']}/{len(plan)}  loss {float(loss):.4f}")
                 if self.position["step"] % c.checkpoint_every == 0:
                     self.save_checkpoint()
             self._end_epoch(epoch)
-        params_path = self.finish()
+        params_path = self.finish() if self.world.is_main else None
         return TrainResult(self.history, self.steps, params_path, True, self.out)
 
     def _end_epoch(self, epoch: int):
@@ -302,7 +338,8 @@ class Trainer:
         self.position = {"epoch": epoch + 1, "batch": 0, "step": self.position["step"]}
         self.running = {"loss": 0.0, "correct": 0.0, "count": 0, "seconds": 0.0}
         self.save_checkpoint()
-        self.write_metrics()
+        if self.world.is_main:
+            self.write_metrics()
         acc = f"  train acc {row['train_accuracy']:.3f}" if "train_accuracy" in row else ""
         valid = f"  valid acc {row['valid_accuracy']:.3f}" if "valid_accuracy" in row else (f"  valid nmse {row['valid_nmse']:.4f}" if "valid_nmse" in row else "")
         self.progress.line(f"epoch {epoch + 1}/{self.config.epochs}  loss {row['train_loss']:.4f}{acc}{valid}  ({row['seconds']:.1f} s)")
@@ -335,3 +372,34 @@ class Trainer:
 def train(config: TrainConfig, out: str | Path, resume: bool = True, max_steps: int | None = None, progress: bool = False) -> TrainResult:
     """Train ``config`` into the folder ``out`` (continuing a checkpoint there when ``resume``)."""
     return Trainer(config, out, progress=progress).fit(max_steps=max_steps, resume=resume)
+
+
+def train_file(config: str | Path, out: str | Path, epochs: int | None = None, max_steps: int | None = None, resume: bool = True, progress: bool = False, timeout: float = DEFAULT_TIMEOUT) -> dict:
+    """Train a configuration file into ``out`` in this process (one rank of the
+    process group the environment names, if any); a summary of the run."""
+    from .config import load_train_config
+
+    cfg = load_train_config(config)
+    if epochs:
+        cfg = dataclasses.replace(cfg, epochs=epochs)
+    trainer = Trainer(cfg, out, progress=progress, timeout=timeout)
+    result = trainer.fit(max_steps=max_steps, resume=resume)
+    if trainer.world.size > 1:
+        import torch.distributed as dist
+
+        dist.destroy_process_group()
+    return {"finished": result.finished, "last": result.history[-1] if result.history else None, "step": trainer.position["step"],
+            "params": str(result.params_path) if result.params_path else None, "checkpoint": str(trainer.checkpoint_path()), "world": trainer.world.size, "rank": trainer.world.rank}
+
+
+def train_parallel(config: str | Path, out: str | Path, nproc: int, threads: int | None = None, on_start=None, **kwargs) -> dict:
+    """`train_file` in ``nproc`` local processes (gloo on CPU, NCCL on CUDA); rank 0's summary.
+
+    A failing or killed process stops the run with one error saying which and
+    where it resumes from (`distributed.launch`)."""
+    from .config import load_train_config
+    from .distributed import launch
+
+    device = load_train_config(config).device
+    start_method = "spawn" if device.startswith("cuda") or sys.platform != "linux" else "fork"
+    return launch(train_file, {"config": str(config), "out": str(out), **kwargs}, nproc, Path(out) / CHECKPOINT, threads=threads, on_start=on_start, start_method=start_method)

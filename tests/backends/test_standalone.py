@@ -39,7 +39,7 @@ def test_compile_once_rerun_with_new_values_matches_twin(tmp_path):
 
     first = net.run()
     # Brian2's timing of the loop (CPU time), part of the run's wall time
-    info = (tmp_path / "project" / "results" / "last_run_info.txt").read_text().split()
+    info = (tmp_path / "project" / net.results_directory / "last_run_info.txt").read_text().split()
     assert net.loop_time == float(info[0]) and 0 < net.loop_time < first.wall_time
     assert_same_spikes(first, simulate(spec, backend="torch", record=record, math="libm"))
     assert_same_traces(first, simulate(spec, backend="torch", record=record, math="libm"))

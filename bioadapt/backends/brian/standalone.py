@@ -195,6 +195,9 @@ class StandaloneNetwork:
                 raise BackendError(f"{spec.source}: {target} {what} failed in {self.directory} (run make there to see the compiler's messages): {root_message(exc)}") from None
         _GENERATION[target] += 1
         self._generation = _GENERATION[target]
+        #: results folder of this network's runs inside the project (one per process and build, so that
+        #: processes running one project folder do not read each other's results)
+        self.results_directory = f"results_{os.getpid()}_{self._generation}"
         #: seconds for building the Brian2 objects, generating and (if asked) compiling
         self.compile_time = time.perf_counter() - start
         self.runs = 0
@@ -320,7 +323,7 @@ class StandaloneNetwork:
                     default = np.zeros((n, steps, size)) if var is not None else np.broadcast_to(input_raster(spec.populations[pop], steps), (n, steps, size))
                     run_args[timed] = Quantity(self._stacked(default, n, (steps, size), total, ""), dim=timed.dim)
         try:
-            self._device.run(directory=self.directory, with_output=False, run_args=run_args)
+            self._device.run(directory=self.directory, results_directory=self.results_directory, with_output=False, run_args=run_args)
         except Exception as exc:
             raise BackendError(f"{spec.source}: the {self.target} binary failed in {self.directory}: {root_message(exc)}") from None
         self.runs += 1

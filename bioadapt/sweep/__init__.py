@@ -1,0 +1,6 @@
+"""Sweeps: many training runs from one base configuration, run as tasks on dask.distributed."""
+
+from .config import Point, SweepConfig, load_sweep
+from .run import SweepResult, run_point, run_sweep
+
+__all__ = ["Point", "SweepConfig", "SweepResult", "load_sweep", "run_point", "run_sweep"]
