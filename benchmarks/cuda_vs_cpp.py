@@ -199,10 +199,17 @@ def worker(config_file: str) -> int:
     return 0 if "error" not in status else 1
 
 
+def _results_dir(project: str) -> str:
+    """The results folder of the latest run of ``project`` (each process that
+    runs a project writes into its own ``results_PID_BUILD``)."""
+    found = sorted(Path(project).glob("results*"), key=lambda p: p.stat().st_mtime)
+    return str(found[-1]) if found else os.path.join(project, "results")
+
+
 def _brian_output(project: str) -> list:
     """The lines Brian2CUDA prints about set-up (synapse creation, connectivity)."""
     try:
-        lines = Path(project, "results", "stdout.txt").read_text(errors="replace").splitlines()
+        lines = Path(_results_dir(project), "stdout.txt").read_text(errors="replace").splitlines()
     except OSError:
         return []
     return [line.strip() for line in lines if line.strip()][:40]
@@ -383,7 +390,7 @@ def drive(configs: list, args, info: dict) -> list:
             time.sleep(0.05)
         if proc.poll() is None:
             _kill(proc)
-            results_dir = os.path.join(cfg["project"], "results")
+            results_dir = _results_dir(cfg["project"])
             marks = read_marks(results_dir)
             during = {m: p for m, p in zip(MARKS, PHASES + ("exit",))}.get(max(marks, key=lambda m: marks[m][0]) if marks else None, "start-up")
             rec["error"] = f"run: stopped after {limit:.0f} s, in phase '{during}'"

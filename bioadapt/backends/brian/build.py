@@ -158,13 +158,17 @@ def _model_codes(pop: PopulationSpec) -> list:
 
 
 def _projection_names(spec: NetworkSpec, pop: PopulationSpec) -> set:
-    """``pop``'s names that projections' code mentions as ``X_post`` (target) or ``X_pre`` (source)."""
+    """``pop``'s names that projections' code assigns as ``X_post`` (target) or
+    ``X_pre`` (source); names they only read (``w_in_post/tau_syn_post``) stay
+    constant."""
     names = set()
     for proj in spec.projections:
         for code in (proj.on_pre, proj.summed):
-            if not code:
-                continue
-            for name in get_identifiers(code):
+            for line in (code or "").splitlines():
+                match = _ASSIGNMENT.match(line)
+                if not match:
+                    continue
+                name = match.group(1)
                 if proj.target == pop.name and name.endswith("_post"):
                     names.add(name[: -len("_post")])
                 if proj.source == pop.name and name.endswith("_pre"):

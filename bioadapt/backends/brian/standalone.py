@@ -328,7 +328,7 @@ class StandaloneNetwork:
             raise BackendError(f"{spec.source}: the {self.target} binary failed in {self.directory}: {root_message(exc)}") from None
         self.runs += 1
         self.loop_time = float(getattr(self._device, "_last_run_time", float("nan")))
-        results_dir = os.path.join(self.directory, "results")
+        results_dir = os.path.join(self.directory, self.results_directory)
         self.phase_times = read_phase_times(results_dir, self._device.timers.get("run_binary"))
         self.profiling_info = read_profiling_info(results_dir) if self.profile else None
         read_start = time.perf_counter()
