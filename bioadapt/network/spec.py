@@ -77,7 +77,13 @@ class ProjectionSpec:
 
 @dataclass(frozen=True)
 class NetworkSpec:
-    """A whole network: time grid, populations (in file order), projections."""
+    """A whole network: time grid, populations (in file order), projections.
+
+    ``base_dt`` is the time step the network's values were written for, when
+    `bioadapt.at_dt` has put it on another grid (None: ``dt``): one step of
+    input held in an impulse variable delivers a charge of one ``base_dt``
+    (`bioadapt.network.transfer`).
+    """
 
     dt: float  # seconds
     n_steps: int
@@ -85,6 +91,7 @@ class NetworkSpec:
     populations: dict
     projections: tuple
     source: str = "<dict>"
+    base_dt: float | None = None  # seconds
 
     @property
     def duration(self) -> float:
