@@ -83,6 +83,10 @@ def _evaluate(node: ast.AST, calls: dict[str, Callable], where: str):
 _NUMBER_UNIT = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([A-Za-z_]\w*)\s*$")
 
 
+#: a number of seconds written with ``s``
+_SECONDS = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*\*?\s*s\s*$")
+
+
 def _parse(text: str, where: str) -> ast.Expression:
     text = _NUMBER_UNIT.sub(r"\1*\2", text)
     try:
@@ -228,7 +232,9 @@ def _as_unit(value, unit, what: str, example: str, where: str) -> float:
     if isinstance(value, fu.Quantity):
         quantity = value
     elif isinstance(value, str):
-        quantity = parse_quantity(value, where)
+        # "600s", "600 s", "600*s": Brian2 calls the second `second`; here `s` is one too
+        text = _SECONDS.sub(r"\1*second", value) if unit is fu.get_unit(fu.get_or_create_dimension(s=1)) else value
+        quantity = parse_quantity(text, where)
     elif isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_)):
         quantity = float(value) * unit  # a plain number is SI (seconds, hertz)
     else:
@@ -242,8 +248,8 @@ def _as_unit(value, unit, what: str, example: str, where: str) -> float:
 
 
 def as_seconds(value, where: str) -> float:
-    """A time in seconds from ``"0.1*ms"``, ``"0.1ms"``, a Brian2 quantity, or
-    a number of seconds.
+    """A time in seconds from ``"0.1*ms"``, ``"0.1ms"``, ``"600s"``, a Brian2
+    quantity, or a number of seconds.
 
     Examples
     --------

@@ -91,10 +91,11 @@ def _given_inputs(spec: NetworkSpec, inputs) -> NetworkSpec:
     """``spec`` with ``inputs``; a ``spikes`` population left without spikes is an error."""
     from .network.inputs import HOW_TO_GIVE_INPUT, missing_inputs, with_inputs
 
+    given = with_inputs(spec, inputs)
     missing = missing_inputs(spec, inputs)
     if missing:
         raise ConfigError(f"{spec.source}: input population(s) {', '.join(repr(m) for m in missing)} (kind 'spikes') have no spikes: {HOW_TO_GIVE_INPUT}.")
-    return with_inputs(spec, inputs)
+    return given
 
 
 def _neuron_population(spec: NetworkSpec, name, what: str):

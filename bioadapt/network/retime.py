@@ -136,7 +136,8 @@ def with_duration(spec: NetworkSpec, duration) -> NetworkSpec:
     populations = dict(spec.populations)
     for name, pop in spec.populations.items():
         if pop.kind == "poisson":
-            steps, indices = poisson_spikes(spec.seed, name, pop.size, pop.rate_hz, spec.dt, n_steps)
+            # the stream `load_network` draws the population from: the same spikes where the runs overlap
+            steps, indices = poisson_spikes(spec.seed, f"populations.{name}.spikes", pop.size, pop.rate_hz, spec.dt, n_steps)
             populations[name] = dataclasses.replace(pop, input_steps=steps, input_indices=indices)
         elif pop.kind == "spikes" and pop.input_steps is not None and len(pop.input_steps) and pop.input_steps.max() >= n_steps:
             raise ConfigError(f"duration: input population '{name}' has spikes up to step {int(pop.input_steps.max())}, after the end of a run of {n_steps} steps.")

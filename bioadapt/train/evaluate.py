@@ -114,8 +114,7 @@ def evaluate(config: TrainConfig, params_path: str | Path, backend: str = "cpp_s
             sample = data.x[k]
             if c.input_variable is None:
                 steps, channels = np.nonzero(sample)
-                inp = dataclasses.replace(spec.populations[c.input_population], input_steps=steps.astype(np.int64), input_indices=channels.astype(np.int64))
-                r = simulate(dataclasses.replace(spec, populations={**spec.populations, c.input_population: inp}), backend="numpy", record={pop: [var]})
+                r = simulate(spec, backend="numpy", record={pop: [var]}, inputs={c.input_population: {"i": channels, "step": steps}})
             else:
                 r = simulate(spec, backend="numpy", record={pop: [var]}, drive={c.input_population: {c.input_variable: sample.astype(np.float64)}})
             brian_y.append(r.traces[pop][var])
