@@ -112,7 +112,7 @@ def _find_rule(model, scheme) -> tuple:
     if "per_step" in declared:
         return (), f" is defined per step: {declared['per_step']} (its [retime] key 'per_step')"
     if (model.threshold or "").strip() == "True":
-        return (), f" fires every step (threshold 'True'): its spikes carry a value per step, not events"
+        return (), " fires every step (threshold 'True'): its spikes carry a value per step, not events"
     if scheme in model.programs:
         if "impulse" in declared:
             return tuple(declared["impulse"]), None

@@ -246,13 +246,21 @@ def reference_run(spec: NetworkSpec, record: dict | None = None, sample_times: n
 
     armed = np.ones(pop.size, dtype=bool)  # crossing-only mode: re-armed once below threshold
 
+    cache = {}  # the threshold values of the last (t, y): the solver asks each neuron's event in turn
+
+    def thresholds(t, y):
+        key = (t, y.tobytes())
+        if cache.get("key") != key:
+            cache["key"], cache["values"] = key, np.broadcast_to(np.asarray(pop.threshold(*pop.args(y, t)), dtype=float), (pop.size,))
+        return cache["values"]
+
     def events_for():
         functions = []
         if pop.threshold is None:
             return functions
         for n in range(pop.size):
             def value(t, y, n=n):
-                return float(np.asarray(pop.threshold(*pop.args(y, t)))[n])
+                return float(thresholds(t, y)[n])
 
             if pop.crossing_only and not armed[n]:
                 def rearm(t, y, value=value):

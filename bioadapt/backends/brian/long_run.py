@@ -23,7 +23,6 @@ import json
 import re
 from pathlib import Path
 
-import numpy as np
 from brian2 import StateMonitor, second
 from brian2.core.base import BrianObjectException
 
