@@ -138,6 +138,10 @@ def _find_rule(model, scheme) -> tuple:
             return (), f": impulse variable '{var}' has a differential equation; an impulse variable holds one step of input"
         if model.threshold and var in get_identifiers(model.threshold):
             return (), f": the threshold reads the one-step input '{var}', whose value depends on dt"
+        for line in _statements(model.reset):
+            match = _STATEMENT.match(line)
+            if match and var in get_identifiers(match["expr"]):
+                return (), f": the reset '{line.strip()}' reads the one-step input '{var}', whose value depends on dt"
     if impulse and scheme is not None:
         for name, expr in equations.get_substituted_expressions():
             rhs = str_to_sympy(expr.code)
@@ -159,6 +163,9 @@ def transfer_problems(spec: NetworkSpec, latency: str = "keep") -> list:
     problems = [reason for pop in spec.populations.values() if not pop.is_input for reason in [_rule(pop)[1]] if reason]
     impulses = {name: impulse_variables(pop) for name, pop in spec.populations.items()}
     for proj in spec.projections:
+        read = _read_impulses(proj, impulses)
+        if read:
+            problems.append(f"projection '{proj.name}' reads the one-step input '{read}', whose value depends on dt")
         if proj.on_pre is None:
             continue
         written, others = _written(proj, impulses)
@@ -186,6 +193,18 @@ def _written(proj: ProjectionSpec, impulses: dict) -> tuple:
         else:
             others.append(name)
     return written, others
+
+
+def _read_impulses(proj: ProjectionSpec, impulses: dict) -> str | None:
+    """The first impulse variable (``X_pre``/``X_post``) that ``proj``'s code reads, or None."""
+    for line in _statements(proj.on_pre or proj.summed):
+        match = _STATEMENT.match(line)
+        expr = match["expr"] if match else line
+        for name in sorted(get_identifiers(expr)):
+            for suffix, owner in (("_post", proj.target), ("_pre", proj.source)):
+                if name.endswith(suffix) and name[: -len(suffix)] in impulses.get(owner, ()):
+                    return name
+    return None
 
 
 def charge(spec: NetworkSpec) -> float:

@@ -158,3 +158,10 @@ def test_finer_grids_converge_to_the_impulse_network(latency):
     # latency="drop" the one-step hold of the input adds one more
     lag = 1 if latency == "keep" else 2
     np.testing.assert_allclose(timing, [lag * spec.dt / k for k in (2, 4, 8, finest)], rtol=1e-9)
+
+
+def test_code_that_reads_a_one_step_input_is_refused():
+    net = _adlif_readout(steps=20)
+    net["projections"][2]["on_pre"] = "I_post += weight*z_pre"
+    with pytest.raises(ConfigError, match=r"projection 'readout' reads the one-step input 'z_pre', whose value depends on dt"):
+        at_dt(network_from_dict(net), "0.5ms")
