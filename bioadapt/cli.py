@@ -86,7 +86,7 @@ def _simulate(args) -> int:
     if args.duration:
         spec = with_duration(spec, args.duration)  # at the dt the values were written for
     if args.dt:
-        spec = at_dt(spec, args.dt, latency=args.latency)
+        spec = at_dt(spec, args.dt, timing=args.timing)
     inputs = _parse_inputs(args.input)
     record = _parse_record(args.record, spec)
     long = args.out is not None and not args.out.endswith(".npz")
@@ -140,7 +140,7 @@ def _compare(args) -> int:
     spec = load_network(args.network)
     schemes = [s.strip() for s in args.schemes.split(",") if s.strip()]
     dts = _parse_dts(args.dt) if args.dt else [spec.dt]
-    rows = compare(spec, schemes, dts, population=args.population, variable=args.var, backend=args.backend, window=args.window * 1e-3, latency=args.latency)
+    rows = compare(spec, schemes, dts, population=args.population, variable=args.var, backend=args.backend, window=args.window * 1e-3, timing=args.timing)
     header = f"{'scheme':18s} {'dt ms':>7s} {'ref':>5s} {'spk':>5s} {'match':>5s} {'miss':>5s} {'extra':>5s} {'|dt| ms':>8s} {'vR':>6s} {'trace rms':>9s} {'s/s':>7s}"
     print(header)
     for r in rows:
@@ -249,7 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--params", help="trained values (RUN/params.json of bioadapt train) loaded into the network")
     sim.add_argument("--dt", help="time step, e.g. 0.1ms: the network on this grid with the same physics (bioadapt.at_dt)")
     sim.add_argument("--duration", help="run length, e.g. 600s or 200ms (Poisson populations drawn again for it)")
-    sim.add_argument("--latency", default="keep", choices=["keep", "drop"], help="with --dt: keep the one step of latency of one-step inputs as a delay (default) or drop it")
+    sim.add_argument("--timing", default="trained", choices=["trained", "declared"], help="with --dt: keep the one-step latency and one spike per step of the network's dt (default), or only the declared delays and refractory periods")
     sim.add_argument("--input", action="append", default=[], metavar="POP=SPIKES", help="input spikes of an input population: POP=poisson:20Hz or POP=FILE.npz (arrays i and t in seconds, or i and step) (repeatable)")
     sim.add_argument("--record-every", help="long runs: recording interval, e.g. 10ms (default: every step)")
     sim.add_argument("--chunk", help="long runs: biological time simulated between two writes, e.g. 1s (default)")
@@ -269,7 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--population", help="neuron population to compare (default: the only one)")
     comp.add_argument("--var", help="state variable for the trace error (default: the thresholded one)")
     comp.add_argument("--backend", default="torch", choices=["numpy", "cpp_standalone", "torch"])
-    comp.add_argument("--latency", default="keep", choices=["keep", "drop"], help="one step of latency of one-step inputs: kept as a delay (default) or dropped")
+    comp.add_argument("--timing", default="trained", choices=["trained", "declared"], help="one-step latency and one spike per step of the network's dt: kept (default) or only the declared delays and refractory periods")
     comp.add_argument("--window", type=float, default=2.0, help="spike matching window in ms")
     comp.add_argument("--out", help="folder for compare.csv, compare.json and compare.png")
     comp.set_defaults(func=_compare)

@@ -3,9 +3,10 @@
 The network is trained at dt = 1 ms (`bioadapt demo`'s configuration, or
 `--params` of such a run) and put on finer grids with `bioadapt.at_dt`: one
 step of input held in `I` (and the spike carrier `z` of the adaptation) keeps
-its charge, and the one step of latency of each projection is kept as a delay
-(`--latencies keep`) or dropped (`drop`), both limits being continuous-time
-networks with impulse synapses. For every dt the twin (float64) runs the test
+its charge; with `timing="trained"` the one step of latency of each
+projection is kept as a delay and the one spike per step as a refractory
+period of 1 ms, with `"declared"` neither (`--timings`); both limits are
+continuous-time networks with impulse synapses. For every dt the twin (float64) runs the test
 set, each input spike at its time, and the readout is read at the end of every
 original 1 ms step; reported per dt:
 
@@ -145,7 +146,7 @@ def main():
     parser.add_argument("--samples", type=int, help="task samples for training (default: the demo's)")
     parser.add_argument("--epochs", type=int, help="training epochs (default: the demo's)")
     parser.add_argument("--dts", default="1,0.5,0.25,0.1,0.05", help="time steps in ms, coarsest first; each divides 1 ms")
-    parser.add_argument("--latencies", default="keep,drop")
+    parser.add_argument("--timings", default="trained,declared")
     parser.add_argument("--test-samples", type=int, help="test samples (default: the whole test split)")
     parser.add_argument("--spike-samples", type=int, default=100, help="test samples whose hidden spike trains are compared")
     parser.add_argument("--reference-samples", type=int, default=4, help="test samples integrated by the grid-free reference")
@@ -175,25 +176,25 @@ def main():
         raise SystemExit(f"--dts: every dt must divide {spec.dt * 1e3:g} ms")
     spiking = min(args.spike_samples, len(test))
     results = {"network": str(CONFIG), "params": str(params), "test_samples": int(len(test)), "spike_samples": spiking, "reference_samples": min(args.reference_samples, spiking),
-               "window_ms": WINDOW * 1e3, "van_rossum_tau_ms": TAU_VR * 1e3, "latencies": {}}
-    for latency in args.latencies.split(","):
+               "window_ms": WINDOW * 1e3, "van_rossum_tau_ms": TAU_VR * 1e3, "timings": {}}
+    for timing in args.timings.split(","):
         runs = {}
         for dt, k in zip(dts, factors):
             start = time.perf_counter()
-            grid = at_dt(spec, dt, latency=latency)
+            grid = at_dt(spec, dt, timing=timing)
             y, s = run_twin(grid, x, k, config)
             runs[dt] = {"y": y, "spikes": hidden_spike_times(s[:, :spiking], dt), "seconds": time.perf_counter() - start, "steps": grid.n_steps, "hidden_spikes": int(s.sum())}
-            print(f"latency {latency}: dt = {dt * 1e3:g} ms, {len(test)} samples in {runs[dt]['seconds']:.1f} s")
+            print(f"timing {timing}: dt = {dt * 1e3:g} ms, {len(test)} samples in {runs[dt]['seconds']:.1f} s")
         finest = dts[-1]
         reference = []
         for n in range(results["reference_samples"]):
             start = time.perf_counter()
             steps, channels = np.nonzero(x[n])
             sample = with_inputs(hidden_only(spec), {config.input_population: {"i": channels, "step": steps}})
-            ref = reference_run(sample, latency=latency)
+            ref = reference_run(sample, timing=timing)
             i, t = ref.spike_times["hid"]
             reference.append([t[i == m] for m in range(spec.populations["hid"].size)])
-            print(f"latency {latency}: reference, sample {n}: {len(t)} hidden spikes in {time.perf_counter() - start:.1f} s")
+            print(f"timing {timing}: reference, sample {n}: {len(t)} hidden spikes in {time.perf_counter() - start:.1f} s")
         trained_prediction = predict(config.loss, runs[dts[0]]["y"], config.ignore_first)
         finest_prediction = predict(config.loss, runs[finest]["y"], config.ignore_first)
         rows = []
@@ -217,12 +218,12 @@ def main():
         if reference:
             orders["timing_error_vs_reference"] = order([r["dt_ms"] for r in rows], [r["timing_error_ms_vs_reference"] for r in rows])
             orders["van_rossum_vs_reference"] = order([r["dt_ms"] for r in rows], [r["van_rossum_vs_reference"] for r in rows])
-        results["latencies"][latency] = {"rows": rows, "orders": orders}
+        results["timings"][timing] = {"rows": rows, "orders": orders}
     if args.brian_dt > 0:
         k = int(round(spec.dt / (args.brian_dt * 1e-3)))
         count = min(args.brian_samples or len(test), len(test))
-        latency = args.latencies.split(",")[0]
-        results["brian"] = {"dt_ms": args.brian_dt, "latency": latency, **brian_agreement(at_dt(spec, args.brian_dt * 1e-3, latency=latency), x[:count], k, config)}
+        timing = args.timings.split(",")[0]
+        results["brian"] = {"dt_ms": args.brian_dt, "timing": timing, **brian_agreement(at_dt(spec, args.brian_dt * 1e-3, timing=timing), x[:count], k, config)}
         b = results["brian"]
         print(f"Brian2 cpp_standalone at dt = {args.brian_dt:g} ms: {b['identical_spike_trains']} of {b['samples']} samples with identical spike trains ({b['spikes_compared']} hidden spikes compared)")
     (out / "results.json").write_text(json.dumps(results, indent=1))
@@ -236,8 +237,8 @@ def report(results: dict) -> str:
              f"`python examples/dt_convergence.py` ({results['test_samples']} test samples; spike trains of the hidden layer on {results['spike_samples']}, "
              f"the grid-free reference on {results['reference_samples']}; matching window {results['window_ms']:g} ms, van Rossum tau {results['van_rossum_tau_ms']:g} ms). "
              f"Parameters: `{results['params']}`.\n"]
-    for latency, entry in results["latencies"].items():
-        lines.append(f"\n## latency = \"{latency}\"\n")
+    for timing, entry in results["timings"].items():
+        lines.append(f"\n## timing = \"{timing}\"\n")
         lines.append("| dt (ms) | accuracy | loss | same prediction as 1 ms | readout RMS vs finest | hidden spikes matched vs finest | timing error vs finest (ms) | van Rossum vs finest | matched vs reference | timing error vs reference (ms) | van Rossum vs reference | twin s |")
         lines.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
         for r in entry["rows"]:
@@ -247,7 +248,7 @@ def report(results: dict) -> str:
         lines.append("\nObserved orders (slope of log error against log dt): " + ", ".join(f"{k} {v:.2f}" for k, v in entry["orders"].items()) + ".")
     if "brian" in results:
         b = results["brian"]
-        lines.append(f"\n## Brian2 against the twin at dt = {b['dt_ms']:g} ms (latency \"{b['latency']}\")\n")
+        lines.append(f"\n## Brian2 against the twin at dt = {b['dt_ms']:g} ms (timing \"{b['timing']}\")\n")
         lines.append(f"cpp_standalone (compiled once, {b['compile_seconds']:.1f} s) and the twin (float64, Brian2's synaptic order, the C library's functions): "
                      f"{b['identical_spike_trains']} of {b['samples']} test samples with identical hidden spike trains, {b['spikes_compared']} spikes compared; "
                      f"largest readout difference {b['max_readout_difference']:.3g}.")
@@ -261,15 +262,15 @@ def figure(results: dict, path: Path):
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 3, figsize=(14, 4), constrained_layout=True)
-    for latency, entry in results["latencies"].items():
+    for timing, entry in results["timings"].items():
         rows = entry["rows"]
         dts = [r["dt_ms"] for r in rows]
-        axes[0].plot(dts, [r["accuracy"] for r in rows], "o-", label=f"latency {latency}")
+        axes[0].plot(dts, [r["accuracy"] for r in rows], "o-", label=f"timing {timing}")
         coarse = rows[:-1]
-        axes[1].loglog([r["dt_ms"] for r in coarse], [r["readout_rms_vs_finest"] for r in coarse], "o-", label=f"readout RMS vs finest ({latency})")
-        axes[2].loglog([r["dt_ms"] for r in coarse], [r["timing_error_ms_vs_finest"] for r in coarse], "o-", label=f"vs finest ({latency})")
+        axes[1].loglog([r["dt_ms"] for r in coarse], [r["readout_rms_vs_finest"] for r in coarse], "o-", label=f"readout RMS vs finest ({timing})")
+        axes[2].loglog([r["dt_ms"] for r in coarse], [r["timing_error_ms_vs_finest"] for r in coarse], "o-", label=f"vs finest ({timing})")
         if "timing_error_ms_vs_reference" in rows[0]:
-            axes[2].loglog(dts, [r["timing_error_ms_vs_reference"] for r in rows], "s--", label=f"vs reference ({latency})")
+            axes[2].loglog(dts, [r["timing_error_ms_vs_reference"] for r in rows], "s--", label=f"vs reference ({timing})")
     reference = np.array([1.0, 0.05])
     for ax in axes[1:]:
         ax.loglog(reference, reference / reference[0] * ax.get_lines()[0].get_ydata()[0], ":", color="gray", label="first order")

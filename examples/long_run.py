@@ -2,7 +2,8 @@
 
 The trained SE-adLIF network of `bioadapt demo` (`--params RUN/params.json`,
 e.g. the run `examples/dt_convergence.py` trains) is put on dt = 0.1 ms
-(`bioadapt.at_dt`: one-step inputs keep their charge, latency kept) and fed
+(`bioadapt.at_dt`: one-step inputs keep their charge, the trained timing is
+kept) and fed
 Poisson spikes on its 10 input channels for `--duration` (6 million steps for
 600 s). `bioadapt.long_run` simulates it in chunks, writing the spikes and the
 recorded neurons (every `--record-every`) to a folder as it goes:

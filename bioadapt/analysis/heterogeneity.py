@@ -145,13 +145,13 @@ def per_step_values(spec: NetworkSpec) -> list:
     return transfer_problems(spec)
 
 
-def robustness(config, params_path, targets, relative=(0.0, 0.05, 0.1, 0.2), input_flip=(0.0,), split: str = "test", max_samples: int | None = None, seeds=(0,), dtype=None, refine=(1,), latency: str = "keep") -> list:
+def robustness(config, params_path, targets, relative=(0.0, 0.05, 0.1, 0.2), input_flip=(0.0,), split: str = "test", max_samples: int | None = None, seeds=(0,), dtype=None, refine=(1,), timing: str = "trained") -> list:
     """Twin accuracy (or NMSE) of a trained network under value perturbations, input noise and a finer dt.
 
     ``targets`` is a list of ``(owner, [variables])`` perturbed together by each
     ``relative`` level; ``input_flip`` flips each input spike bit with that
     probability (spike inputs only); each ``refine`` factor k runs the network
-    at ``dt/k`` (`bioadapt.network.at_dt` with ``latency``: the same physics,
+    at ``dt/k`` (`bioadapt.network.at_dt` with ``timing``: the same physics,
     one-step inputs with their charge, delays in the new steps, each input
     spike at its original time) and reads the readout at the end of every
     original step. A finer dt is refused for networks defined per step (see
@@ -172,7 +172,7 @@ def robustness(config, params_path, targets, relative=(0.0, 0.05, 0.1, 0.2), inp
             raise ConfigError(f"robustness: refine factors must be whole numbers >= 1, got {list(refine)}.")
         if config.input_variable is not None:
             raise ConfigError(f"robustness: a finer dt needs spike input; '{config.task['input']}' is driven with one value per step.")
-        at_dt(spec, spec.dt / max(refine), latency=latency)  # refuses a network defined per step, before any run
+        at_dt(spec, spec.dt / max(refine), timing=timing)  # refuses a network defined per step, before any run
     rows = []
     for level in relative:
         for flip in input_flip:
@@ -180,7 +180,7 @@ def robustness(config, params_path, targets, relative=(0.0, 0.05, 0.1, 0.2), inp
                 s = spec
                 for owner, variables in targets:
                     s = perturb(s, owner, variables, level, seed=seed) if level else s
-                s = at_dt(s, s.dt / k, latency=latency) if k != 1 else s
+                s = at_dt(s, s.dt / k, timing=timing) if k != 1 else s
                 twin = Twin(s, drive_vars={config.input_population: [config.input_variable]} if config.input_variable else None, dtype=dtype, synapses="dense")
                 rng = np.random.default_rng([int(seed), 17])
                 ys = []

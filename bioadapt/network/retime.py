@@ -2,8 +2,8 @@
 
 Parameters and time constants are physical quantities and do not change.
 One step of input held in an impulse variable keeps its charge, and the one
-step of latency it adds is kept as a delay (`transfer`, which holds the rule
-and what it refuses). Delays are physical too: each is re-rounded to whole
+step of latency it adds and the one spike per step are kept (`transfer`,
+which holds the rule and what it refuses). Delays are physical too: each is re-rounded to whole
 steps of the new ``dt`` (``floor(d/dt + 0.5)``), and input spike times
 ``step*dt`` move to the nearest new step. Where rounding changes a delay or a
 spike time, or merges two input spikes of one neuron into one step, a
@@ -29,7 +29,7 @@ __all__ = ["at_dt", "with_duration"]
 SAME_TIME = 1e-9
 
 
-def at_dt(spec: NetworkSpec, dt, latency: str = "keep") -> NetworkSpec:
+def at_dt(spec: NetworkSpec, dt, timing: str = "trained") -> NetworkSpec:
     """``spec`` on the time grid ``dt``, same duration and physics.
 
     Parameters
@@ -37,10 +37,11 @@ def at_dt(spec: NetworkSpec, dt, latency: str = "keep") -> NetworkSpec:
     spec : NetworkSpec
     dt : str, brian2 Quantity or float
         ``"0.1*ms"``, ``"0.1ms"``, ``0.1*ms`` or seconds.
-    latency : {"keep", "drop"}
-        What becomes of the step of latency of a projection into a one-step
-        input variable (`transfer`): ``"keep"`` it as a delay (the trained
-        network's timing), or ``"drop"`` it (only the declared delays remain).
+    timing : {"trained", "declared"}
+        ``"trained"`` keeps the one step of latency of a projection into a
+        one-step input variable as a delay and the one spike per step as a
+        refractory period of the network's dt; ``"declared"`` keeps only the
+        declared delays and refractory periods (`transfer`).
 
     Raises
     ------
@@ -63,11 +64,11 @@ def at_dt(spec: NetworkSpec, dt, latency: str = "keep") -> NetworkSpec:
         raise ConfigError(str(exc)) from None
     if not dt > 0:
         raise ConfigError(f"at_dt: dt must be positive, got {dt * 1e3:g} ms.")
-    if latency not in transfer.LATENCIES:
-        raise ConfigError(f"at_dt: latency must be one of {', '.join(repr(x) for x in transfer.LATENCIES)}, got {latency!r}.")
+    if timing not in transfer.TIMINGS:
+        raise ConfigError(f"at_dt: timing must be one of {', '.join(repr(x) for x in transfer.TIMINGS)}, got {timing!r}.")
     if dt == spec.dt:
         return spec
-    problems = transfer.transfer_problems(spec, latency)
+    problems = transfer.transfer_problems(spec, timing)
     if problems:
         raise ConfigError(f"{spec.source}: cannot be put on a time step of {dt * 1e3:g} ms (it was written for {spec.dt * 1e3:g} ms): {'; '.join(problems)}.")
     n_steps = int(round(spec.duration / dt))
@@ -99,7 +100,7 @@ def at_dt(spec: NetworkSpec, dt, latency: str = "keep") -> NetworkSpec:
         populations[name] = dataclasses.replace(pop, input_steps=pairs[0][order], input_indices=pairs[1][order])
     projections = []
     for proj in spec.projections:
-        steps, missed = transfer.grid_delays(spec, proj, dt, latency)
+        steps, missed = transfer.grid_delays(spec, proj, dt, timing)
         changed = np.abs(missed) > SAME_TIME * max(dt, spec.dt)
         if changed.any():
             warnings.warn(
@@ -111,7 +112,7 @@ def at_dt(spec: NetworkSpec, dt, latency: str = "keep") -> NetworkSpec:
             )
         projections.append(dataclasses.replace(proj, delay_steps=steps))
     base = spec.base_dt if spec.base_dt is not None else spec.dt
-    return dataclasses.replace(spec, dt=float(dt), n_steps=n_steps, populations=populations, projections=tuple(projections), base_dt=base)
+    return dataclasses.replace(spec, dt=float(dt), n_steps=n_steps, populations=populations, projections=tuple(projections), base_dt=base, timing=timing)
 
 
 def with_duration(spec: NetworkSpec, duration) -> NetworkSpec:

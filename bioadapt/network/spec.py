@@ -82,7 +82,8 @@ class NetworkSpec:
     ``base_dt`` is the time step the network's values were written for, when
     `bioadapt.at_dt` has put it on another grid (None: ``dt``): one step of
     input held in an impulse variable delivers a charge of one ``base_dt``
-    (`bioadapt.network.transfer`).
+    (`bioadapt.network.transfer`), and ``timing`` says whether the one-step
+    latency and the one spike per step of the grid of ``base_dt`` are kept.
     """
 
     dt: float  # seconds
@@ -92,6 +93,7 @@ class NetworkSpec:
     projections: tuple
     source: str = "<dict>"
     base_dt: float | None = None  # seconds
+    timing: str = "trained"  # `bioadapt.network.transfer.TIMINGS`, set by `bioadapt.at_dt`
 
     @property
     def duration(self) -> float:

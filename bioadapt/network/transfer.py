@@ -26,18 +26,27 @@ Which variables are impulses: those a model file declares (``[retime] impulse
 They must enter the differential equations linearly (the effect of an impulse
 is then the charge times the coefficient) and not the threshold.
 
-Latency
--------
-In Brian2's schedule a spike of step n reaches an impulse variable in the
-synapses slot of step n + delay and acts on the update of the next step: one
-step of latency per projection, 1 ms at dt = 1 ms but 0.1 ms at 0.1 ms.
-``latency="keep"`` (the default) keeps that latency as a physical delay, so
-that a projection with ``d`` steps of delay at dt0 acts ``(d + 1)*dt0`` after
-the spike at every dt (``(d + 1)*dt0/dt - 1`` steps of delay); the limit is a
-network of impulse synapses with delays ``(d + 1)*dt0``. ``latency="drop"``
-keeps only the declared delays ``d*dt0``; the step of latency shrinks with dt
-and the limit has zero-delay impulses. Other projections (into variables
-with their own dynamics, e.g. ``lif``'s ``I``) keep their delays ``d*dt0``.
+Timing
+------
+Two properties of the network at dt0 are properties of its grid, not of its
+equations: in Brian2's schedule a spike of step n reaches an impulse variable
+in the synapses slot of step n + delay and acts on the update of the next
+step (one step of latency per projection, 1 ms at dt0 = 1 ms), and a neuron
+spikes at most once per step. ``timing="trained"`` (the default) keeps both
+as physical constraints: a projection into an impulse variable with ``d``
+steps of delay acts ``(d + 1)*dt0`` after the spike at every dt (``(d +
+1)*dt0/dt - 1`` steps of delay), and a population with impulse variables and
+no refractory period of its own gets one of ``dt0`` (its threshold is not
+tested for ``dt0`` after a spike, Brian2's ``refractory``; its state keeps
+evolving). The limit is a continuous-time network with impulse synapses,
+delays ``(d + 1)*dt0`` and an absolute refractory period ``dt0``.
+``timing="declared"`` keeps only the delays ``d*dt0`` and the refractory
+periods the files declare: the step of latency and the one spike per step
+shrink with dt, and the limit has zero-delay impulses (recurrent excitation
+then fires in cascades that the grid of dt0 capped). Measured on the trained
+demo network (`examples/dt_convergence.py`), ``"trained"`` keeps its
+accuracy far better. Other projections (into variables with their own
+dynamics, e.g. ``lif``'s ``I``) keep their delays ``d*dt0``.
 
 What cannot be retimed
 ----------------------
@@ -65,10 +74,10 @@ from ..errors import ConfigError, ParameterError
 from ..quantities import parse_quantity
 from .spec import NetworkSpec, PopulationSpec, ProjectionSpec
 
-__all__ = ["LATENCIES", "CHARGE", "impulse_variables", "transfer_problems", "charge", "on_pre_code", "reset_code", "is_impulse_projection", "latency_seconds", "grid_delays"]
+__all__ = ["TIMINGS", "CHARGE", "impulse_variables", "transfer_problems", "charge", "on_pre_code", "reset_code", "refractory", "limit_refractory", "is_impulse_projection", "latency_seconds", "grid_delays"]
 
-#: how the one step of latency of an impulse projection is carried to another dt
-LATENCIES = ("keep", "drop")
+#: what becomes of the one-step timing of the network at dt0 (see the module)
+TIMINGS = ("trained", "declared")
 #: name of the constant ``dt0/dt`` in generated code
 CHARGE = "bioadapt_charge"
 #: relative tolerance of a time-step ratio that is a whole number
@@ -157,7 +166,7 @@ def impulse_variables(pop: PopulationSpec) -> tuple:
     return () if pop.is_input else _rule(pop)[0]
 
 
-def transfer_problems(spec: NetworkSpec, latency: str = "keep") -> list:
+def transfer_problems(spec: NetworkSpec, timing: str = "trained") -> list:
     """Why ``spec`` cannot be put on another time grid: one description per
     population or projection (empty: it can)."""
     problems = [reason for pop in spec.populations.values() if not pop.is_input for reason in [_rule(pop)[1]] if reason]
@@ -172,9 +181,9 @@ def transfer_problems(spec: NetworkSpec, latency: str = "keep") -> list:
         for var, op in written:
             if op not in ("+=", "-=", "="):
                 problems.append(f"projection '{proj.name}': on_pre '{var} {op} ...' changes the one-step input by a factor; only '+=', '-=' and '=' carry a charge")
-        if written and others and latency == "keep":
+        if written and others and timing == "trained":
             problems.append(f"projection '{proj.name}' writes the one-step input {written[0][0]!r} and {others[0]!r} at once; "
-                            "with latency='keep' the two need different delays: write them in two projections")
+                            "with timing='trained' the two need different delays: write them in two projections")
     return problems
 
 
@@ -256,6 +265,34 @@ def constants(spec: NetworkSpec) -> dict:
     return {} if value == 1.0 else {CHARGE: value}
 
 
+def _limit_refractory(spec: NetworkSpec, pop: PopulationSpec, timing: str) -> float | None:
+    """The refractory period (s) `timing` gives ``pop`` (one step of dt0), or None."""
+    if timing != "trained" or pop.is_input or not pop.model.threshold or pop.model.refractory or not impulse_variables(pop):
+        return None
+    return spec.base_dt if spec.base_dt is not None else spec.dt
+
+
+def limit_refractory(spec: NetworkSpec, pop: PopulationSpec, timing: str = "trained") -> float | None:
+    """In the continuous-time limit of ``spec`` with ``timing``: the refractory
+    period (s) added to ``pop`` (``dt0`` for a population with impulse
+    variables and none of its own under ``"trained"``), or None."""
+    _check_timing(timing)
+    return _limit_refractory(spec, pop, timing)
+
+
+def refractory(spec: NetworkSpec, pop: PopulationSpec):
+    """``pop``'s refractory period as Brian2 gets it: the model's own, else
+    one step of dt0 when the network is off its own dt with
+    ``timing="trained"`` (at dt0 a neuron cannot spike twice in a step
+    anyway), else False."""
+    if pop.model.refractory:
+        return pop.model.refractory
+    if spec.base_dt is None or spec.base_dt == spec.dt:
+        return False
+    period = _limit_refractory(spec, pop, spec.timing)
+    return False if period is None else f"{period!r}*second"
+
+
 def is_impulse_projection(spec: NetworkSpec, proj: ProjectionSpec) -> bool:
     """Whether ``proj``'s on_pre writes an impulse variable (its spikes act one step late)."""
     if proj.on_pre is None:
@@ -264,25 +301,25 @@ def is_impulse_projection(spec: NetworkSpec, proj: ProjectionSpec) -> bool:
     return bool(_written(proj, impulses)[0])
 
 
-def latency_seconds(spec: NetworkSpec, proj: ProjectionSpec, latency: str = "keep") -> np.ndarray:
+def latency_seconds(spec: NetworkSpec, proj: ProjectionSpec, timing: str = "trained") -> np.ndarray:
     """Per synapse, the delay of ``proj`` in the continuous-time limit (seconds):
-    ``(d + 1)*dt`` for an impulse projection with ``latency="keep"``, else ``d*dt``."""
-    _check_latency(latency)
-    extra = 1 if latency == "keep" and is_impulse_projection(spec, proj) else 0
+    ``(d + 1)*dt`` for an impulse projection with ``timing="trained"``, else ``d*dt``."""
+    _check_timing(timing)
+    extra = 1 if timing == "trained" and is_impulse_projection(spec, proj) else 0
     return (np.asarray(proj.delay_steps, dtype=np.float64) + extra) * spec.dt
 
 
-def grid_delays(spec: NetworkSpec, proj: ProjectionSpec, dt: float, latency: str = "keep") -> tuple:
+def grid_delays(spec: NetworkSpec, proj: ProjectionSpec, dt: float, timing: str = "trained") -> tuple:
     """``(steps, seconds missed)``: ``proj``'s delays in whole steps of ``dt`` whose
-    latency is `latency_seconds` (an impulse projection with ``latency="keep"``
+    latency is `latency_seconds` (an impulse projection with ``timing="trained"``
     acts one step after its delay, so it gets one step less), and how far each
     misses it (non-zero where the latency is not a whole number of steps)."""
-    physical = latency_seconds(spec, proj, latency)
-    extra = 1 if latency == "keep" and is_impulse_projection(spec, proj) else 0
+    physical = latency_seconds(spec, proj, timing)
+    extra = 1 if timing == "trained" and is_impulse_projection(spec, proj) else 0
     steps = np.maximum(np.floor(physical / dt + 0.5).astype(np.int64) - extra, 0)
     return steps, (steps + extra) * dt - physical
 
 
-def _check_latency(latency: str):
-    if latency not in LATENCIES:
-        raise ConfigError(f"latency must be one of {', '.join(repr(x) for x in LATENCIES)}, got {latency!r}.")
+def _check_timing(timing: str):
+    if timing not in TIMINGS:
+        raise ConfigError(f"timing must be one of {', '.join(repr(x) for x in TIMINGS)}, got {timing!r}.")

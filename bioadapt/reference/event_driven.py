@@ -25,7 +25,9 @@ written for), so each state variable ``y`` jumps by ``v*dt0*d(dy/dt)/dX``
 (the equations are linear in ``X``; the coefficient must not depend on the
 state). Synaptic effects arrive after the projection's latency
 (`transfer.latency_seconds`: ``(d + 1)*dt0`` into impulse variables with
-``latency="keep"``, else ``d*dt``). A refractory condition that is the threshold condition itself
+``timing="trained"``, else ``d*dt``), and such a population without a
+refractory period of its own gets one of ``dt0`` under ``"trained"``
+(`transfer.limit_refractory`). A refractory condition that is the threshold condition itself
 (``refractory = "V > V_th"``) counts upward crossings as events without reset.
 """
 
@@ -85,7 +87,7 @@ def _lambdify(expr_text: str, names: list[str], where: str):
 
 
 class _Population:
-    def __init__(self, spec: NetworkSpec, pop):
+    def __init__(self, spec: NetworkSpec, pop, cap: float | None = None):
         model = pop.model
         where = f"reference: population '{pop.name}' (model {model.name})"
         if pop.scheme in model.programs:
@@ -133,7 +135,7 @@ class _Population:
                 raise BackendError(f"{where}: cannot read reset statement '{line}'.")
             self.reset.append((match["var"], match["op"], _lambdify(match["expr"], self.names, where)))
         self.crossing_only = False
-        self.t_ref = np.zeros(pop.size)
+        self.t_ref = np.zeros(pop.size) if cap is None else np.full(pop.size, cap)  # the one spike per dt0 of `transfer`
         ref = model.refractory
         if ref:
             if threshold and re.sub(r"\s", "", ref) == re.sub(r"\s", "", threshold):
@@ -181,7 +183,7 @@ class _Population:
             self.values[n] = state[k].copy()
 
 
-def reference_run(spec: NetworkSpec, record: dict | None = None, sample_times: np.ndarray | None = None, rtol: float = 1e-12, atol: float = 1e-14, latency: str = "keep") -> ReferenceResult:
+def reference_run(spec: NetworkSpec, record: dict | None = None, sample_times: np.ndarray | None = None, rtol: float = 1e-12, atol: float = 1e-14, timing: str = "trained") -> ReferenceResult:
     """Integrate ``spec`` without a time grid.
 
     Parameters
@@ -191,14 +193,15 @@ def reference_run(spec: NetworkSpec, record: dict | None = None, sample_times: n
     sample_times : array, optional
         Times (s) at which traces are sampled; defaults to the ends of the
         network's steps, ``(k + 1) * dt``, where the backends record.
-    latency : {"keep", "drop"}
-        The limit of `bioadapt.at_dt` with this ``latency``: the delay of a
-        projection into an impulse variable is ``(d + 1)*dt0`` or ``d*dt0``.
+    timing : {"trained", "declared"}
+        The limit of `bioadapt.at_dt` with this ``timing``: the delay of a
+        projection into an impulse variable is ``(d + 1)*dt0`` or ``d*dt0``,
+        and its target population is refractory for ``dt0`` or not.
     """
     neurons = [p for p in spec.populations.values() if not p.is_input]
     if len(neurons) != 1:
         raise BackendError(f"reference: supports networks with one neuron population, got {len(neurons)}.")
-    pop = _Population(spec, neurons[0])
+    pop = _Population(spec, neurons[0], transfer.limit_refractory(spec, neurons[0], timing))
     name = neurons[0].name
     record = record or {}
     duration = spec.duration
@@ -220,7 +223,7 @@ def reference_run(spec: NetworkSpec, record: dict | None = None, sample_times: n
                 raise BackendError(f"reference: projection '{proj.name}': on_pre must be 'X_post += expr' lines, got '{line}'.")
             value = _lambdify(match["expr"], ["weight"] + list(_UNITS), f"reference: projection '{proj.name}'")(proj.weight, *_UNITS.values())
             value = np.broadcast_to(np.asarray(value, dtype=float), (proj.size,)) * (1 if match["op"] == "+" else -1)
-            effects.append((proj, match["var"], value, transfer.latency_seconds(spec, proj, latency)))
+            effects.append((proj, match["var"], value, transfer.latency_seconds(spec, proj, timing)))
 
     queue = []
     counter = [0]

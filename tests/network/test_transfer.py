@@ -1,5 +1,6 @@
 """The dt rule (`bioadapt.network.transfer`): one-step inputs keep their charge,
-latency is kept or dropped, per-step maps are refused, the own dt changes nothing."""
+the trained timing is kept or only the declared one, per-step maps are refused,
+the own dt changes nothing."""
 
 import warnings
 from pathlib import Path
@@ -46,7 +47,7 @@ def test_own_dt_changes_nothing_bitwise():
     _same(simulate(spec, backend="numpy", record=record), simulate(back, backend="numpy", record=record))
 
 
-def test_writes_into_one_step_inputs_scale_and_latency_is_kept():
+def test_writes_into_one_step_inputs_scale_and_the_trained_timing_is_kept():
     spec = network_from_dict(_adlif_readout())
     fine = at_dt(spec, 0.1 * ms)
     assert fine.dt == pytest.approx(1e-4, rel=1e-15) and fine.base_dt == 1e-3 and transfer.charge(fine) == 10.0
@@ -56,11 +57,15 @@ def test_writes_into_one_step_inputs_scale_and_latency_is_kept():
     assert transfer.reset_code(fine, fine.populations["hid"]).split() == ["u", "=", "u_rest", "z", "=", "(1)*bioadapt_charge"]
     for a, b in zip(spec.projections, fine.projections):  # (d + 1)*dt0 after the spike: (d + 1)*10 - 1 steps
         assert np.array_equal(b.delay_steps, (a.delay_steps + 1) * 10 - 1)
-    drop = at_dt(spec, "0.1ms", latency="drop")
-    for a, b in zip(spec.projections, drop.projections):
+    # at most one spike per dt0: a refractory period of one step of dt0 where the model has none
+    assert transfer.refractory(fine, fine.populations["hid"]) == "0.001*second" and transfer.refractory(spec, spec.populations["hid"]) is False
+    assert transfer.refractory(fine, fine.populations["out"]) is False  # no threshold
+    declared = at_dt(spec, "0.1ms", timing="declared")
+    for a, b in zip(spec.projections, declared.projections):
         assert np.array_equal(b.delay_steps, a.delay_steps * 10)
-    with pytest.raises(ConfigError, match="latency must be one of 'keep', 'drop'"):
-        at_dt(spec, "0.1ms", latency="half")
+    assert transfer.refractory(declared, declared.populations["hid"]) is False and transfer.charge(declared) == 10.0
+    with pytest.raises(ConfigError, match="timing must be one of 'trained', 'declared'"):
+        at_dt(spec, "0.1ms", timing="half")
 
 
 @pytest.mark.parametrize("dt", ["0.25*ms", "0.25ms", 0.25 * ms, 0.25e-3])
@@ -124,7 +129,7 @@ def test_a_projection_into_one_step_input_and_state_needs_two_projections():
     spec = network_from_dict(net)
     with pytest.raises(ConfigError, match="writes the one-step input 'I_post' and 'u_post' at once"):
         at_dt(spec, "0.5ms")
-    at_dt(spec, "0.5ms", latency="drop")  # one delay fits both
+    at_dt(spec, "0.5ms", timing="declared")  # one delay fits both
 
 
 def _pulse_neuron():
@@ -133,8 +138,8 @@ def _pulse_neuron():
     return with_inputs(network_from_dict(net), {"inp": {"i": [0, 0, 0], "step": [5, 6, 30]}})
 
 
-@pytest.mark.parametrize("latency", ["keep", "drop"])
-def test_finer_grids_converge_to_the_impulse_network(latency):
+@pytest.mark.parametrize("timing", ["trained", "declared"])
+def test_finer_grids_converge_to_the_impulse_network(timing):
     """An adlif neuron (adaptation, a spike, one-step input) at dt0/k converges
     at first order to the reference integrator's continuous-time network with
     impulse synapses: the L1 error of u and w (over the fine grid's step ends)
@@ -142,22 +147,24 @@ def test_finer_grids_converge_to_the_impulse_network(latency):
     spec = _pulse_neuron()
     finest = 16
     times = (np.arange(spec.n_steps * finest) + 1) * spec.dt / finest  # the step ends of every grid below
-    ref = reference_run(spec, record={"n": ["u", "w"]}, sample_times=times, latency=latency)
-    assert len(ref.spike_times["n"][1]) == 1
-    errors, timing = [], []
+    ref = reference_run(spec, record={"n": ["u", "w"]}, sample_times=times, timing=timing)
+    count = len(ref.spike_times["n"][1])
+    assert count == 1
+    errors, lags = [], []
     for k in (2, 4, 8, finest):
-        fine = at_dt(spec, spec.dt / k, latency=latency)
+        fine = at_dt(spec, spec.dt / k, timing=timing)
         grid = simulate(fine, backend="torch", record={"n": ["u", "w"]})
         at = slice(finest // k - 1, None, finest // k)
         errors.append([np.abs(grid.traces["n"][v][:, 0] - ref.traces["n"][v][at, 0]).mean() for v in ("u", "w")])
-        assert len(grid.spikes["n"][1]) == 1
-        timing.append((grid.spikes["n"][1][0] + 1) * fine.dt - ref.spike_times["n"][1][0])
+        assert len(grid.spikes["n"][1]) == count
+        lags.append((grid.spikes["n"][1] + 1) * fine.dt - ref.spike_times["n"][1])
     ratios = np.asarray(errors)[1:] / np.asarray(errors)[:-1]
     assert np.all((ratios > 0.4) & (ratios < 0.6)), ratios
     # a grid spike is placed at the end of its step (one fine step late); with
-    # latency="drop" the one-step hold of the input adds one more
-    lag = 1 if latency == "keep" else 2
-    np.testing.assert_allclose(timing, [lag * spec.dt / k for k in (2, 4, 8, finest)], rtol=1e-9)
+    # timing="declared" the one-step hold of the input adds one more
+    lag = 1 if timing == "trained" else 2
+    for k, found in zip((2, 4, 8, finest), lags):
+        np.testing.assert_allclose(found, lag * spec.dt / k, rtol=1e-9)
 
 
 def test_code_that_reads_a_one_step_input_is_refused():
@@ -165,3 +172,20 @@ def test_code_that_reads_a_one_step_input_is_refused():
     net["projections"][2]["on_pre"] = "I_post += weight*z_pre"
     with pytest.raises(ConfigError, match=r"projection 'readout' reads the one-step input 'z_pre', whose value depends on dt"):
         at_dt(network_from_dict(net), "0.5ms")
+
+
+def test_the_trained_timing_keeps_one_spike_per_step():
+    """At dt0 = 1 ms a neuron spikes at most once per step. Under a strong
+    constant current (a drive: a current, not an impulse) an adlif neuron at
+    dt = 0.1 ms fires every few steps with timing="declared", at most once
+    per 1 ms (10 steps) with "trained"; Brian2 and the twin agree."""
+    net = {"dt": "1*ms", "duration": "30*ms", "populations": {"n": {"model": "adlif", "size": 2, "values": {"tau_u": "5*ms", "a": 0.0, "b": 0.0}}}}
+    spec = network_from_dict(net)
+    for timing, shortest in (("trained", 10), ("declared", 3)):
+        fine = at_dt(spec, "0.1ms", timing=timing)
+        drive = {"n": {"I": np.full((fine.n_steps, 2), 20.0)}}
+        runs = [simulate(fine, backend=backend, drive=drive) for backend in ("numpy", "torch")]
+        assert runs[0].spike_set("n") == runs[1].spike_set("n")
+        i, step = runs[0].spikes["n"]
+        gaps = np.diff(step[i == 0])
+        assert gaps.min() == shortest and len(step) > 20, (timing, gaps)

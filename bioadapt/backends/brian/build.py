@@ -284,7 +284,7 @@ def _neuron_group(pop: PopulationSpec, spec: NetworkSpec, clock: Clock, namespac
             equations,
             threshold=model.threshold,
             reset=transfer.reset_code(spec, pop),  # impulses scaled off the network's own dt
-            refractory=model.refractory if model.refractory else False,
+            refractory=transfer.refractory(spec, pop),  # a step of dt0 off the network's own dt
             method=method,
             method_options=options,
             clock=clock,
