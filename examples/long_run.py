@@ -9,10 +9,11 @@ Poisson spikes on its 10 input channels for `--duration` (6 million steps for
 recorded neurons (every `--record-every`) to a folder as it goes:
 cpp_standalone compiled once (one chunk in a C++ loop), and the twin
 (float64, the C library's functions) with its state carried from chunk to
-chunk, for `--twin-duration` (the twin steps in Python, about 100x slower).
-Reported: the real-time factor (biological time / wall time of the loop), the
-peak resident memory of the process that simulated, and whether the twin's
-spikes equal cpp_standalone's over the twin's run.
+chunk, for `--twin-duration` (the twin steps in Python, about 100x slower),
+and for a tenth of it, to show that its memory does not grow with the
+duration. Reported: the real-time factor (biological time / wall time of the
+loop), the peak resident memory of the process that simulated, and whether
+the twin's spikes equal cpp_standalone's over the twin's run.
 
     python examples/long_run.py --params RUN/params.json --out examples/results/dt_convergence/long_run
 """
@@ -51,10 +52,10 @@ def child(args):
     Path(args.folder, "run.json").write_text(json.dumps(info, indent=1))
 
 
-def run(backend: str, duration: str, folder: Path, args) -> dict:
+def run(backend: str, duration: str, folder: Path, args, chunk: str) -> dict:
     start = time.perf_counter()
     cmd = [sys.executable, __file__, "--child", "--backend", backend, "--run-duration", duration, "--folder", str(folder), "--params", args.params,
-           "--dt", args.dt, "--rate", args.rate, "--record-every", args.record_every, "--chunk", args.chunk]
+           "--dt", args.dt, "--rate", args.rate, "--record-every", args.record_every, "--chunk", chunk]
     subprocess.run(cmd, check=True)
     info = json.loads((folder / "run.json").read_text())
     info["wall_seconds_in_all"] = time.perf_counter() - start
@@ -67,7 +68,8 @@ def main():
     parser.add_argument("--out", default="long_run")
     parser.add_argument("--dt", default="0.1ms")
     parser.add_argument("--duration", default="600s", help="cpp_standalone run")
-    parser.add_argument("--twin-duration", default="60s", help="twin run (0: none)")
+    parser.add_argument("--twin-duration", default="20s", help="twin run (0: none)")
+    parser.add_argument("--twin-chunk", default="1s")
     parser.add_argument("--rate", default="20Hz", help="Poisson rate of each input channel")
     parser.add_argument("--record-every", default="10ms")
     parser.add_argument("--chunk", default="10s")
@@ -82,10 +84,14 @@ def main():
     out.mkdir(parents=True, exist_ok=True)
     from bioadapt.long_run import load_long_run
 
-    results = {"params": args.params, "dt": args.dt, "rate": args.rate, "record_every": args.record_every, "chunk": args.chunk, "runs": {}}
-    results["runs"]["cpp_standalone"] = run("cpp_standalone", args.duration, out / "cpp_standalone", args)
+    results = {"params": args.params, "dt": args.dt, "rate": args.rate, "record_every": args.record_every, "chunk": args.chunk, "twin_chunk": args.twin_chunk, "runs": {}}
+    results["runs"]["cpp_standalone"] = run("cpp_standalone", args.duration, out / "cpp_standalone", args, args.chunk)
     if args.twin_duration not in ("0", "0s"):
-        results["runs"]["torch"] = run("torch", args.twin_duration, out / "torch", args)
+        from bioadapt.quantities import as_seconds
+
+        tenth = f"{as_seconds(args.twin_duration, '--twin-duration') / 10!r}*second"
+        results["runs"]["torch (a tenth)"] = run("torch", tenth, out / "torch_tenth", args, args.twin_chunk)
+        results["runs"]["torch"] = run("torch", args.twin_duration, out / "torch", args, args.twin_chunk)
         cpp, twin = load_long_run(out / "cpp_standalone"), load_long_run(out / "torch")
         n = twin.n_steps
         agreement = {}
