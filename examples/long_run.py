@@ -15,7 +15,9 @@ duration. Reported: the real-time factor (biological time / wall time of the
 loop), the peak resident memory of the process that simulated, and whether
 the twin's spikes equal cpp_standalone's over the twin's run.
 
-    python examples/long_run.py --params RUN/params.json --out examples/results/dt_convergence/long_run
+    python examples/long_run.py --params RUN/params.json --out examples/results/dt_convergence/long_run --work /tmp/long_runs
+
+The run folders (spikes and samples, about 130 MB for 600 s) go to `--work`.
 """
 
 import argparse
@@ -65,7 +67,8 @@ def run(backend: str, duration: str, folder: Path, args, chunk: str) -> dict:
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--params", required=True, help="params.json of a trained demo run")
-    parser.add_argument("--out", default="long_run")
+    parser.add_argument("--out", default="long_run", help="folder for results.md and results.json")
+    parser.add_argument("--work", help="folder for the runs' spikes and samples (default: OUT/runs)")
     parser.add_argument("--dt", default="0.1ms")
     parser.add_argument("--duration", default="600s", help="cpp_standalone run")
     parser.add_argument("--twin-duration", default="20s", help="twin run (0: none)")
@@ -82,17 +85,18 @@ def main():
         return child(args)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    work = Path(args.work) if args.work else out / "runs"
     from bioadapt.long_run import load_long_run
 
     results = {"params": args.params, "dt": args.dt, "rate": args.rate, "record_every": args.record_every, "chunk": args.chunk, "twin_chunk": args.twin_chunk, "runs": {}}
-    results["runs"]["cpp_standalone"] = run("cpp_standalone", args.duration, out / "cpp_standalone", args, args.chunk)
+    results["runs"]["cpp_standalone"] = run("cpp_standalone", args.duration, work / "cpp_standalone", args, args.chunk)
     if args.twin_duration not in ("0", "0s"):
         from bioadapt.quantities import as_seconds
 
         tenth = f"{as_seconds(args.twin_duration, '--twin-duration') / 10!r}*second"
-        results["runs"]["torch (a tenth)"] = run("torch", tenth, out / "torch_tenth", args, args.twin_chunk)
-        results["runs"]["torch"] = run("torch", args.twin_duration, out / "torch", args, args.twin_chunk)
-        cpp, twin = load_long_run(out / "cpp_standalone"), load_long_run(out / "torch")
+        results["runs"]["torch (a tenth)"] = run("torch", tenth, work / "torch_tenth", args, args.twin_chunk)
+        results["runs"]["torch"] = run("torch", args.twin_duration, work / "torch", args, args.twin_chunk)
+        cpp, twin = load_long_run(work / "cpp_standalone"), load_long_run(work / "torch")
         n = twin.n_steps
         agreement = {}
         for pop in ("inp", "hid"):
