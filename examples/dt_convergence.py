@@ -153,7 +153,13 @@ def main():
     parser.add_argument("--reference-timings", default="trained", help="timings whose limit the reference integrates (the 'declared' limit fires in cascades: slow)")
     parser.add_argument("--brian-dt", type=float, default=0.1, help="ms; 0: no Brian2 run")
     parser.add_argument("--brian-samples", type=int, help="test samples run in Brian2 (default: as --test-samples)")
+    parser.add_argument("--report", action="store_true", help="only write results.md and convergence.png again from OUT/results.json")
     args = parser.parse_args()
+    if args.report:
+        results = json.loads((Path(args.out) / "results.json").read_text())
+        (Path(args.out) / "results.md").write_text(report(results))
+        figure(results, Path(args.out) / "convergence.png")
+        return
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(1)
@@ -177,7 +183,7 @@ def main():
         raise SystemExit(f"--dts: every dt must divide {spec.dt * 1e3:g} ms")
     spiking = min(args.spike_samples, len(test))
     results = {"network": str(CONFIG), "params": str(params), "test_samples": int(len(test)), "spike_samples": spiking, "reference_samples": min(args.reference_samples, spiking),
-               "window_ms": WINDOW * 1e3, "van_rossum_tau_ms": TAU_VR * 1e3, "timings": {}}
+               "window_ms": WINDOW * 1e3, "van_rossum_tau_ms": TAU_VR * 1e3, "duration_s": spec.duration, "hidden_size": spec.populations["hid"].size, "timings": {}}
     for timing in args.timings.split(","):
         runs = {}
         for dt, k in zip(dts, factors):
@@ -242,15 +248,15 @@ def main():
 
 def report(results: dict) -> str:
     lines = ["# The trained demo network at finer time steps\n",
-             f"`python examples/dt_convergence.py` ({results['test_samples']} test samples; spike trains of the hidden layer on {results['spike_samples']}, "
+             f"`python examples/dt_convergence.py --params RUN/params.json --out DIR` ({results['test_samples']} test samples; spike trains of the hidden layer on {results['spike_samples']}, "
              f"the grid-free reference on {results['reference_samples']}; matching window {results['window_ms']:g} ms, van Rossum tau {results['van_rossum_tau_ms']:g} ms). "
-             f"Parameters: `{results['params']}`.\n"]
+             f"Parameters: {results['params']}.\n"]
     for timing, entry in results["timings"].items():
         lines.append(f"\n## timing = \"{timing}\"\n")
         lines.append("| dt (ms) | accuracy | loss | same prediction as 1 ms | readout RMS vs finest | hidden spikes matched vs finest | timing error vs finest (ms) | van Rossum vs finest | matched vs reference | timing error vs reference (ms) | van Rossum vs reference | twin s |")
         lines.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
         for r in entry["rows"]:
-            ref = [f"{r.get('matched_vs_reference', float('nan')):.4f}", f"{r.get('timing_error_ms_vs_reference', float('nan')):.4f}", f"{r.get('van_rossum_vs_reference', float('nan')):.4f}"]
+            ref = [f"{r['matched_vs_reference']:.4f}", f"{r['timing_error_ms_vs_reference']:.4f}", f"{r['van_rossum_vs_reference']:.4f}"] if "matched_vs_reference" in r else ["not run"] * 3
             lines.append(f"| {r['dt_ms']:g} | {r['accuracy']:.4f} | {r['loss']:.4f} | {r['same_prediction_as_1ms']:.4f} | {r['readout_rms_vs_finest']:.3g} | {r['matched_vs_finest']:.4f} | "
                          f"{r['timing_error_ms_vs_finest']:.4f} | {r['van_rossum_vs_finest']:.4f} | {' | '.join(ref)} | {r['seconds']:.1f} |")
         lines.append("\nObserved orders (slope of log error against log dt): " + ", ".join(f"{k} {v:.2f}" for k, v in entry["orders"].items()) + ".")
@@ -271,23 +277,28 @@ def figure(results: dict, path: Path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4), constrained_layout=True)
-    for timing, entry in results["timings"].items():
+    fig, axes = plt.subplots(1, 4, figsize=(18, 4), constrained_layout=True)
+    for index, (timing, entry) in enumerate(results["timings"].items()):
+        color = f"C{index}"
         rows = entry["rows"]
         dts = [r["dt_ms"] for r in rows]
-        axes[0].plot(dts, [r["accuracy"] for r in rows], "o-", label=f"timing {timing}")
+        axes[0].plot(dts, [r["accuracy"] for r in rows], "o-", color=color, label=f"timing {timing}")
+        duration = results.get("duration_s", 0.2)
+        axes[1].plot(dts, [r["hidden_spikes"] / (results["test_samples"] * results.get("hidden_size", 64) * duration) for r in rows], "o-", color=color, label=f"timing {timing}")
         coarse = rows[:-1]
-        axes[1].loglog([r["dt_ms"] for r in coarse], [r["readout_rms_vs_finest"] for r in coarse], "o-", label=f"readout RMS vs finest ({timing})")
-        axes[2].loglog([r["dt_ms"] for r in coarse], [r["timing_error_ms_vs_finest"] for r in coarse], "o-", label=f"vs finest ({timing})")
+        axes[2].loglog([r["dt_ms"] for r in coarse], [r["readout_rms_vs_finest"] for r in coarse], "o-", color=color, label=f"vs finest ({timing})")
+        axes[3].loglog([r["dt_ms"] for r in coarse], [r["timing_error_ms_vs_finest"] for r in coarse], "o-", color=color, label=f"vs finest ({timing})")
         if "timing_error_ms_vs_reference" in rows[0]:
-            axes[2].loglog(dts, [r["timing_error_ms_vs_reference"] for r in rows], "s--", label=f"vs reference ({timing})")
+            axes[3].loglog(dts, [r["timing_error_ms_vs_reference"] for r in rows], "s--", color=color, label=f"vs reference ({timing})")
     reference = np.array([1.0, 0.05])
-    for ax in axes[1:]:
+    for ax in axes[2:]:
         ax.loglog(reference, reference / reference[0] * ax.get_lines()[0].get_ydata()[0], ":", color="gray", label="first order")
-    axes[0].set_xscale("log")
+    for ax in axes[:2]:
+        ax.set_xscale("log")
     axes[0].set_ylabel("test accuracy")
-    axes[1].set_ylabel("readout RMS error")
-    axes[2].set_ylabel("hidden spike timing error (ms)")
+    axes[1].set_ylabel("hidden layer mean rate (Hz)")
+    axes[2].set_ylabel("readout RMS error")
+    axes[3].set_ylabel("hidden spike timing error (ms)")
     for ax in axes:
         ax.set_xlabel("dt (ms)")
         ax.legend(fontsize=7)

@@ -9,9 +9,9 @@ Poisson spikes on its 10 input channels for `--duration` (6 million steps for
 recorded neurons (every `--record-every`) to a folder as it goes:
 cpp_standalone compiled once (one chunk in a C++ loop), and the twin
 (float64, the C library's functions) with its state carried from chunk to
-chunk, for `--twin-duration` (the twin steps in Python, about 100x slower),
-and for a tenth of it, to show that its memory does not grow with the
-duration. Reported: the real-time factor (biological time / wall time of the
+chunk, for `--twin-duration` (the twin steps in Python, about 100x slower);
+each also for a tenth of its duration, to show that memory does not grow
+with the duration. Reported: the real-time factor (biological time / wall time of the
 loop), the peak resident memory of the process that simulated, and whether
 the twin's spikes equal cpp_standalone's over the twin's run.
 
@@ -89,10 +89,11 @@ def main():
     from bioadapt.long_run import load_long_run
 
     results = {"params": args.params, "dt": args.dt, "rate": args.rate, "record_every": args.record_every, "chunk": args.chunk, "twin_chunk": args.twin_chunk, "runs": {}}
+    from bioadapt.quantities import as_seconds
+
+    results["runs"]["cpp_standalone (a tenth)"] = run("cpp_standalone", f"{as_seconds(args.duration, '--duration') / 10!r}*second", work / "cpp_standalone_tenth", args, args.chunk)
     results["runs"]["cpp_standalone"] = run("cpp_standalone", args.duration, work / "cpp_standalone", args, args.chunk)
     if args.twin_duration not in ("0", "0s"):
-        from bioadapt.quantities import as_seconds
-
         tenth = f"{as_seconds(args.twin_duration, '--twin-duration') / 10!r}*second"
         results["runs"]["torch (a tenth)"] = run("torch", tenth, work / "torch_tenth", args, args.twin_chunk)
         results["runs"]["torch"] = run("torch", args.twin_duration, work / "torch", args, args.twin_chunk)
