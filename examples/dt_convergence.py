@@ -268,6 +268,8 @@ def report(results: dict) -> str:
         lines.append(f"cpp_standalone (compiled once, {b['compile_seconds']:.1f} s) and the twin (float64, Brian2's synaptic order, the C library's functions): "
                      f"{b['identical_spike_trains']} of {b['samples']} test samples with identical hidden spike trains, {b['spikes_compared']} spikes compared; "
                      f"largest readout difference {b['max_readout_difference']:.3g}.")
+    if results.get("note"):
+        lines.append(f"\n{results['note']}")
     return "\n".join(lines) + "\n"
 
 

@@ -66,7 +66,7 @@ def run(backend: str, duration: str, folder: Path, args, chunk: str) -> dict:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--params", required=True, help="params.json of a trained demo run")
+    parser.add_argument("--params", help="params.json of a trained demo run (required for a run)")
     parser.add_argument("--out", default="long_run", help="folder for results.md and results.json")
     parser.add_argument("--work", help="folder for the runs' spikes and samples (default: OUT/runs)")
     parser.add_argument("--dt", default="0.1ms")
@@ -80,9 +80,15 @@ def main():
     parser.add_argument("--backend", help=argparse.SUPPRESS)
     parser.add_argument("--run-duration", help=argparse.SUPPRESS)
     parser.add_argument("--folder", help=argparse.SUPPRESS)
+    parser.add_argument("--report", action="store_true", help="only write results.md again from OUT/results.json")
     args = parser.parse_args()
     if args.child:
         return child(args)
+    if args.report:
+        (Path(args.out) / "results.md").write_text(report(json.loads((Path(args.out) / "results.json").read_text())))
+        return None
+    if not args.params:
+        parser.error("--params is required")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     work = Path(args.work) if args.work else out / "runs"
@@ -107,16 +113,27 @@ def main():
         agreement["samples_identical"] = bool(all(np.array_equal(twin.traces[p][v], cpp.traces[p][v][:rows]) for p, vs in (("hid", ("u", "w")), ("out", ("y",))) for v in vs))
         results["twin_vs_cpp_standalone"] = {"steps": n, **agreement}
     (out / "results.json").write_text(json.dumps(results, indent=1))
-    lines = ["| backend | biological time | steps | loop (s) | real-time factor | peak memory (MiB) | hidden spikes | whole run incl. build (s) |", "|---|---|---|---|---|---|---|---|"]
+    text = report(results)
+    (out / "results.md").write_text(text)
+    print(text)
+
+
+def report(results: dict) -> str:
+    lines = ["# The trained demo network for minutes of biological time\n",
+             f"`python examples/long_run.py --params RUN/params.json --out DIR` (parameters: {results['params']}): dt = {results['dt']}, Poisson input at {results['rate']} "
+             f"on each of the 10 input channels, 8 hidden neurons (u, w) and the 20 readouts (y) recorded every {results['record_every']}, chunks of {results['chunk']} "
+             f"(cpp_standalone) and {results['twin_chunk']} (twin, float64, the C library's functions). Real-time factor: biological time / wall time of the "
+             "simulation loop; peak memory: the largest resident set of the process that simulated.\n",
+             "| backend | biological time | steps | loop (s) | real-time factor | peak memory (MiB) | hidden spikes | whole run incl. build (s) |", "|---|---|---|---|---|---|---|---|"]
     for backend, info in results["runs"].items():
         lines.append(f"| {backend} | {info['duration']:g} s | {info['n_steps']} | {info['loop_seconds']:.1f} | {info['real_time_factor']:.3g} | {info['peak_memory_bytes'] / 2**20:.1f} ({info['peak_memory_of']}) | {info['spikes']['hid']} | {info['wall_seconds_in_all']:.0f} |")
     if "twin_vs_cpp_standalone" in results:
         a = results["twin_vs_cpp_standalone"]
         lines.append(f"\nTwin against cpp_standalone over the twin's {a['steps']} steps: hidden spikes identical: {a['hid']['identical']} ({a['hid']['twin_spikes']} spikes), "
                      f"input spikes identical: {a['inp']['identical']} ({a['inp']['twin_spikes']}), recorded samples identical: {a['samples_identical']}.")
-    text = "\n".join(lines) + "\n"
-    (out / "results.md").write_text(text)
-    print(text)
+    if results.get("note"):
+        lines.append(f"\n{results['note']}")
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
