@@ -183,7 +183,7 @@ class _Population:
             self.values[n] = state[k].copy()
 
 
-def reference_run(spec: NetworkSpec, record: dict | None = None, sample_times: np.ndarray | None = None, rtol: float = 1e-12, atol: float = 1e-14, timing: str = "trained") -> ReferenceResult:
+def reference_run(spec: NetworkSpec, record: dict | None = None, sample_times: np.ndarray | None = None, rtol: float = 1e-12, atol: float = 1e-14, timing: str | None = None) -> ReferenceResult:
     """Integrate ``spec`` without a time grid.
 
     Parameters
@@ -193,11 +193,13 @@ def reference_run(spec: NetworkSpec, record: dict | None = None, sample_times: n
     sample_times : array, optional
         Times (s) at which traces are sampled; defaults to the ends of the
         network's steps, ``(k + 1) * dt``, where the backends record.
-    timing : {"trained", "declared"}
+    timing : {"trained", "declared"}, optional
         The limit of `bioadapt.at_dt` with this ``timing``: the delay of a
         projection into an impulse variable is ``(d + 1)*dt0`` or ``d*dt0``,
-        and its target population is refractory for ``dt0`` or not.
+        and its target population is refractory for ``dt0`` or not. Default:
+        the timing ``spec`` was put on its grid with (``spec.timing``).
     """
+    timing = spec.timing if timing is None else timing
     neurons = [p for p in spec.populations.values() if not p.is_input]
     if len(neurons) != 1:
         raise BackendError(f"reference: supports networks with one neuron population, got {len(neurons)}.")
