@@ -9,9 +9,10 @@ warnings.filterwarnings("ignore", message="_get_vc_env is private", category=Use
 
 from .errors import BackendError, BioadaptError, ConfigError, ModelError, ParameterError, RoundingWarning, SchemeNotApplicable
 from .models import ModelSpec, load_model, shipped_models
-from .network import NetworkSpec, at_dt, load_network, network_from_dict
+from .network import NetworkSpec, at_dt, load_network, network_from_dict, with_duration
 from .result import SimulationResult
 from .simulate import BACKENDS, simulate
+from .long_run import load_long_run, long_run
 
 __all__ = [
     "BACKENDS",
@@ -26,11 +27,14 @@ __all__ = [
     "SchemeNotApplicable",
     "SimulationResult",
     "at_dt",
+    "load_long_run",
     "load_model",
     "load_network",
+    "long_run",
     "network_from_dict",
     "shipped_models",
     "simulate",
+    "with_duration",
 ]
 
 __version__ = "0.1.0"

@@ -1,6 +1,8 @@
 """Command line: argument parsing and library calls only.
 
-    bioadapt simulate NET.toml [--backend numpy|cpp_standalone|cuda_standalone|torch] [--out OUT.npz] [--record POP.VAR ...]
+    bioadapt simulate NET.toml [--backend numpy|cpp_standalone|cuda_standalone|torch] [--out OUT.npz|DIR] [--record POP.VAR ...]
+                     [--params RUN/params.json] [--dt 0.1ms] [--duration 600s] [--input POP=poisson:20Hz|POP=FILE.npz ...]
+                     [--record-every 10ms] [--chunk 1s] [--neurons POP=0:8 ...]
     bioadapt compare NET.toml [--schemes ...] [--dt ...] [--out DIR]
     bioadapt train TRAIN.toml --out RUN/ [--epochs N] [--max-steps N] [--restart] [--nproc N]
     bioadapt evaluate TRAIN.toml --params RUN/params.json [--backend cpp_standalone|numpy] [--workers N | --scheduler ADDRESS]
@@ -14,7 +16,6 @@
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import traceback
 
@@ -43,12 +44,73 @@ def _parse_record(items: list[str], spec) -> dict:
     return record
 
 
+def _parse_inputs(items: list[str]) -> dict:
+    """``--input POP=poisson:RATE`` / ``--input POP=FILE.npz`` -> ``{POP: value}``."""
+    inputs = {}
+    for item in items:
+        pop, sep, value = item.partition("=")
+        if not sep or not pop.strip() or not value.strip():
+            raise BioadaptError(f"--input {item}: expected POP=poisson:RATE (e.g. inp=poisson:20Hz) or POP=FILE.npz.")
+        if pop.strip() in inputs:
+            raise BioadaptError(f"--input {item}: population '{pop.strip()}' is given twice.")
+        inputs[pop.strip()] = value.strip()
+    return inputs
+
+
+def _parse_neurons(items: list[str]) -> dict:
+    """``--neurons POP=0,3,5`` or ``POP=0:8`` -> ``{POP: [indices]}``."""
+    neurons = {}
+    for item in items:
+        pop, sep, text = item.partition("=")
+        try:
+            if not sep:
+                raise ValueError
+            if ":" in text:
+                lo, hi = text.split(":", 1)
+                indices = list(range(int(lo), int(hi)))
+            else:
+                indices = [int(x) for x in text.split(",") if x.strip()]
+        except ValueError:
+            raise BioadaptError(f"--neurons {item}: expected POP=0,3,5 or POP=0:8 (neurons 0 to 7).") from None
+        neurons.setdefault(pop.strip(), []).extend(indices)
+    return neurons
+
+
 def _simulate(args) -> int:
     from .network import load_network
+    from .network.retime import at_dt, with_duration
     from .simulate import simulate
 
     spec = load_network(args.network)
+    if args.params:
+        from .train.params import apply_params, load_params
+
+        spec = apply_params(spec, load_params(args.params))
+    if args.duration:
+        spec = with_duration(spec, args.duration)  # at the dt the values were written for
+    if args.dt:
+        spec = at_dt(spec, args.dt, timing=args.timing)
+    inputs = _parse_inputs(args.input)
     record = _parse_record(args.record, spec)
+    long = args.out is not None and not args.out.endswith(".npz")
+    if not long and (args.record_every or args.chunk or args.neurons):
+        raise BioadaptError("--record-every, --chunk and --neurons are options of long runs: give --out a folder (not a .npz file).")
+    print(f"{spec.source}: {len(spec.populations)} populations, {len(spec.projections)} projections, {sum(p.size for p in spec.projections)} synapses; "
+          f"{spec.n_steps} steps of {spec.dt * 1e3:g} ms ({spec.duration:g} s)")
+    if long:
+        from .long_run import long_run
+
+        if args.backend == "cuda_standalone" or args.device != "cpu" or args.compute_capability:
+            raise BioadaptError("long runs (--out DIR) run on cpp_standalone, numpy or torch on the CPU.")
+        info = long_run(spec, args.out, backend=args.backend, record=record, neurons=_parse_neurons(args.neurons), record_every=args.record_every,
+                        chunk=args.chunk or "1*second", inputs=inputs, directory=args.directory, fast_math=args.fast_math, math=args.math, dtype=args.dtype)
+        peak = info["peak_memory_bytes"]
+        memory = f", peak memory {peak / 2**20:.1f} MiB ({info['peak_memory_of']})" if peak else ""
+        print(f"backend {info['backend']}: {info['n_steps']} steps in {info['loop_seconds']:.2f} s, real-time factor {info['real_time_factor']:.3g}{memory}")
+        for name, count in info["spikes"].items():
+            print(f"  {name:<12s} {count:8d} spikes")
+        print(f"wrote {args.out}/ (run.json, POP.spikes, POP.VAR)")
+        return 0
     result = simulate(
         spec,
         backend=args.backend,
@@ -59,6 +121,7 @@ def _simulate(args) -> int:
         directory=args.directory,
         math=args.math,
         compute_capability=args.compute_capability,
+        inputs=inputs,
     )
     print(f"{spec.source}: {len(spec.populations)} populations, {len(spec.projections)} projections, {sum(p.size for p in spec.projections)} synapses")
     print(spec.schemes_text())
@@ -70,20 +133,9 @@ def _simulate(args) -> int:
 
 
 def _parse_dts(text: str) -> list[float]:
-    from brian2 import second
+    from .quantities import as_seconds
 
-    from .quantities import parse_quantity
-
-    dts = []
-    for item in text.split(","):
-        item = item.strip()
-        # "0.5ms" -> "0.5*ms" (a number directly followed by a unit name)
-        written = re.sub(r"^([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([A-Za-z_]\w*)$", r"\1*\2", item)
-        value = parse_quantity(written, f"--dt {item}")
-        if not hasattr(value, "dim") or value.dim is not second.dim:
-            raise BioadaptError(f"--dt {item}: expected a time such as 0.5ms or 0.5*ms.")
-        dts.append(float(value / second))
-    return dts
+    return [as_seconds(item.strip(), f"--dt {item.strip()}") for item in text.split(",")]
 
 
 def _compare(args) -> int:
@@ -93,7 +145,7 @@ def _compare(args) -> int:
     spec = load_network(args.network)
     schemes = [s.strip() for s in args.schemes.split(",") if s.strip()]
     dts = _parse_dts(args.dt) if args.dt else [spec.dt]
-    rows = compare(spec, schemes, dts, population=args.population, variable=args.var, backend=args.backend, window=args.window * 1e-3)
+    rows = compare(spec, schemes, dts, population=args.population, variable=args.var, backend=args.backend, window=args.window * 1e-3, timing=args.timing)
     header = f"{'scheme':18s} {'dt ms':>7s} {'ref':>5s} {'spk':>5s} {'match':>5s} {'miss':>5s} {'extra':>5s} {'|dt| ms':>8s} {'vR':>6s} {'trace rms':>9s} {'s/s':>7s}"
     print(header)
     for r in rows:
@@ -256,8 +308,16 @@ def build_parser() -> argparse.ArgumentParser:
     sim = sub.add_parser("simulate", help="simulate a network configuration")
     sim.add_argument("network", help="network configuration (.toml)")
     sim.add_argument("--backend", default="numpy", choices=["numpy", "cpp_standalone", "cuda_standalone", "torch"])
-    sim.add_argument("--out", help="write spikes (P.i, P.step) and traces (P.VAR) to this .npz file")
+    sim.add_argument("--out", help="OUT.npz: write spikes (P.i, P.step) and traces (P.VAR) to this file; DIR: a long run, written to this folder chunk by chunk (P.spikes, P.VAR, run.json)")
     sim.add_argument("--record", action="append", default=[], metavar="[POP.]VAR", help="record a variable at the end of every step (repeatable)")
+    sim.add_argument("--params", help="trained values (RUN/params.json of bioadapt train) loaded into the network")
+    sim.add_argument("--dt", help="time step, e.g. 0.1ms: the network on this grid with the same physics (bioadapt.at_dt)")
+    sim.add_argument("--duration", help="run length, e.g. 600s or 200ms (Poisson populations drawn again for it)")
+    sim.add_argument("--timing", default="trained", choices=["trained", "declared"], help="with --dt: keep the one-step latency and one spike per step of the network's dt (default), or only the declared delays and refractory periods")
+    sim.add_argument("--input", action="append", default=[], metavar="POP=SPIKES", help="input spikes of an input population: POP=poisson:20Hz or POP=FILE.npz (arrays i and t in seconds, or i and step) (repeatable)")
+    sim.add_argument("--record-every", help="long runs: recording interval, e.g. 10ms (default: every step)")
+    sim.add_argument("--chunk", help="long runs: biological time simulated between two writes, e.g. 1s (default)")
+    sim.add_argument("--neurons", action="append", default=[], metavar="POP=LIST", help="long runs: recorded neurons, POP=0,3,5 or POP=0:8 (default: all) (repeatable)")
     sim.add_argument("--dtype", default="float64", choices=["float64", "float32"], help="torch backend: floating-point type")
     sim.add_argument("--device", default="cpu", help="torch backend: cpu or cuda")
     sim.add_argument("--math", default="numpy", choices=["numpy", "libm"], help="torch backend: reproduce numpy's or the C library's elementary functions")
@@ -273,6 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--population", help="neuron population to compare (default: the only one)")
     comp.add_argument("--var", help="state variable for the trace error (default: the thresholded one)")
     comp.add_argument("--backend", default="torch", choices=["numpy", "cpp_standalone", "torch"])
+    comp.add_argument("--timing", default="trained", choices=["trained", "declared"], help="one-step latency and one spike per step of the network's dt: kept (default) or only the declared delays and refractory periods")
     comp.add_argument("--window", type=float, default=2.0, help="spike matching window in ms")
     comp.add_argument("--out", help="folder for compare.csv, compare.json and compare.png")
     comp.set_defaults(func=_compare)

@@ -10,6 +10,7 @@ so every backend sees the same arrays.
 from __future__ import annotations
 
 import ast
+import re
 from typing import Callable
 
 import numpy as np
@@ -18,7 +19,7 @@ from brian2.units import allunits, stdunits
 
 from .errors import ParameterError
 
-__all__ = ["parse_quantity", "sample_values", "unit_text", "DISTRIBUTIONS", "unit_namespace"]
+__all__ = ["parse_quantity", "as_seconds", "as_hertz", "sample_values", "unit_text", "DISTRIBUTIONS", "unit_namespace"]
 
 
 def unit_namespace() -> dict[str, object]:
@@ -78,7 +79,16 @@ def _evaluate(node: ast.AST, calls: dict[str, Callable], where: str):
     )
 
 
+#: a number directly followed by a unit name ("0.5ms", "20 Hz"), written as "0.5*ms"
+_NUMBER_UNIT = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([A-Za-z_]\w*)\s*$")
+
+
+#: a number of seconds written with ``s``
+_SECONDS = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*\*?\s*s\s*$")
+
+
 def _parse(text: str, where: str) -> ast.Expression:
+    text = _NUMBER_UNIT.sub(r"\1*\2", text)
     try:
         return ast.parse(text.strip(), mode="eval")
     except SyntaxError:
@@ -91,7 +101,7 @@ def parse_quantity(value: object, where: str):
     Parameters
     ----------
     value : int, float or str
-        ``3``, ``0.5``, ``"20*ms"``, ``"-inf"``.
+        ``3``, ``0.5``, ``"20*ms"``, ``"20ms"``, ``"-inf"``.
     where : str
         Location for error messages (file and key).
 
@@ -214,3 +224,49 @@ def unit_text(dim) -> str:
     """The unit of dimensions ``dim`` as Brian2 writes it in equations: ``"1"``
     for dimensionless (or None), else the unit's name (``"second"``, ``"mV"``)."""
     return "1" if dim is None or fu.get_dimensions(dim).is_dimensionless else repr(fu.get_unit(dim))
+
+
+def _as_unit(value, unit, what: str, example: str, where: str) -> float:
+    """``value`` in ``unit`` (a float): a number (already in SI), a Brian2
+    quantity, or a quantity string; one `ParameterError` for anything else."""
+    if isinstance(value, fu.Quantity):
+        quantity = value
+    elif isinstance(value, str):
+        # "600s", "600 s", "600*s": Brian2 calls the second `second`; here `s` is one too
+        text = _SECONDS.sub(r"\1*second", value) if unit is fu.get_unit(fu.get_or_create_dimension(s=1)) else value
+        quantity = parse_quantity(text, where)
+    elif isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_)):
+        quantity = float(value) * unit  # a plain number is SI (seconds, hertz)
+    else:
+        raise ParameterError(f"{where}: expected a {what} such as {example}, got {value!r}.")
+    if fu.get_dimensions(quantity) is not fu.get_dimensions(unit) or np.ndim(quantity) != 0:
+        raise ParameterError(f"{where}: expected a {what} such as {example}, got {value!r}.")
+    seconds = float(quantity / unit)
+    if not np.isfinite(seconds):
+        raise ParameterError(f"{where}: expected a finite {what}, got {value!r}.")
+    return seconds
+
+
+def as_seconds(value, where: str) -> float:
+    """A time in seconds from ``"0.1*ms"``, ``"0.1ms"``, ``"600s"``, a Brian2
+    quantity, or a number of seconds.
+
+    Examples
+    --------
+    >>> as_seconds("0.1ms", "dt")
+    0.0001
+    >>> as_seconds("3*mV", "dt")
+    Traceback (most recent call last):
+    ...
+    bioadapt.errors.ParameterError: dt: expected a time such as '0.1*ms' or '0.1ms', got '3*mV'.
+    """
+    from brian2 import second
+
+    return _as_unit(value, second, "time", "'0.1*ms' or '0.1ms'", where)
+
+
+def as_hertz(value, where: str) -> float:
+    """A rate in Hz from ``"20*Hz"``, ``"20Hz"``, a Brian2 quantity, or a number of Hz."""
+    from brian2 import Hz
+
+    return _as_unit(value, Hz, "rate", "'20*Hz' or '20Hz'", where)

@@ -27,6 +27,7 @@ def simulate(
     directory: str | None = None,
     math: str = "numpy",
     compute_capability: float | None = None,
+    inputs: dict | None = None,
 ) -> SimulationResult:
     """Simulate a network on one backend.
 
@@ -51,6 +52,11 @@ def simulate(
     fast_math, directory : cpp_standalone and cuda_standalone only.
     compute_capability : float, optional
         cuda_standalone only: GPU architecture (default: the GPU's).
+    inputs : dict, optional
+        ``input population -> spikes``: ``"poisson:20*Hz"``, a ``.npz`` file
+        or a mapping with ``i`` and ``t`` (seconds) or ``i`` and ``step``, or
+        a 0/1 raster ``(n_steps, size)`` (`bioadapt.network.inputs`). A
+        ``spikes`` population needs its spikes here.
 
     Examples
     --------
@@ -85,6 +91,7 @@ def simulate(
     if ignored:
         raise BackendError(f"{', '.join(ignored)}: not an option of backend '{backend}' (see simulate's parameters).")
     spec = network if isinstance(network, NetworkSpec) else load_network(network)
+    spec = _given_inputs(spec, inputs)
     record = _checked_record(spec, record)
     drive = _checked_drive(spec, drive)
     if backend == "torch":
@@ -94,6 +101,17 @@ def simulate(
     from .backends.brian import run_brian
 
     return run_brian(spec, target=backend, record=record, drive=drive, directory=directory, fast_math=fast_math, compute_capability=compute_capability)
+
+
+def _given_inputs(spec: NetworkSpec, inputs) -> NetworkSpec:
+    """``spec`` with ``inputs``; a ``spikes`` population left without spikes is an error."""
+    from .network.inputs import HOW_TO_GIVE_INPUT, missing_inputs, with_inputs
+
+    given = with_inputs(spec, inputs)
+    missing = missing_inputs(spec, inputs)
+    if missing:
+        raise ConfigError(f"{spec.source}: input population(s) {', '.join(repr(m) for m in missing)} (kind 'spikes') have no spikes: {HOW_TO_GIVE_INPUT}.")
+    return given
 
 
 def _neuron_population(spec: NetworkSpec, name, what: str):

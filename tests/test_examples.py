@@ -124,3 +124,21 @@ def test_nir_frameworks_example_smoke(tmp_path, capsys):
     assert rows and all(r["differing"] == 0 for r in rows)
     assert all(v["identical"] for k, v in results.items() if k.startswith("round trip"))
     assert "| lif, t_ref = 0 | CubaLIF, exact |" in out
+
+
+def test_dt_convergence_example_smoke(tmp_path, capsys):
+    """Tiny scale (no reference, no Brian2): the demo network trained briefly,
+    run at dt = 1, 0.5 and 0.25 ms with both timings; the readout error
+    against the finest run shrinks with dt, the tables and the figure are written."""
+    pytest.importorskip("matplotlib")
+    import json
+
+    _run("examples/dt_convergence.py", ["--out", str(tmp_path), "--samples", "60", "--epochs", "1", "--dts", "1,0.5,0.25", "--test-samples", "8",
+                                        "--spike-samples", "8", "--reference-samples", "0", "--brian-dt", "0"], capsys)
+    results = json.loads((tmp_path / "results.json").read_text())
+    for timing in ("trained", "declared"):
+        rows = results["timings"][timing]["rows"]
+        assert [r["dt_ms"] for r in rows] == [1, 0.5, 0.25] and all(0 <= r["accuracy"] <= 1 for r in rows)
+        assert rows[0]["readout_rms_vs_finest"] > rows[1]["readout_rms_vs_finest"] > rows[2]["readout_rms_vs_finest"] == 0
+        assert rows[0]["same_prediction_as_1ms"] == 1 and rows[2]["matched_vs_finest"] == 1
+    assert '## timing = "trained"' in (tmp_path / "results.md").read_text() and (tmp_path / "convergence.png").stat().st_size > 10_000

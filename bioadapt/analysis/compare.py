@@ -1,8 +1,9 @@
 """Compare discretizations against the grid-independent reference.
 
 For every scheme and time step the network is put on the new grid
-(`bioadapt.network.at_dt`: physical delays and input times re-rounded), run
-on a backend, and compared with `bioadapt.reference.reference_run`:
+(`bioadapt.network.at_dt`: physical delays and input times re-rounded,
+one-step inputs with their charge), run on a backend, and compared with
+`bioadapt.reference.reference_run` (the limit of the same rule, ``timing``):
 
 - spikes: a grid spike at step k is placed at the end of its step,
   ``(k + 1)*dt`` (the state that crossed the threshold is the state at that
@@ -98,8 +99,12 @@ def _with_scheme(spec: NetworkSpec, scheme: str) -> NetworkSpec:
     return dataclasses.replace(spec, populations=pops)
 
 
-def compare(spec: NetworkSpec, schemes: list[str], dts: list[float], population: str | None = None, variable: str | None = None, backend: str = "torch", window: float = 2e-3, tau_vr: float = 5e-3) -> list[CompareRow]:
-    """Rows of `CompareRow`, one per scheme and time step (seconds)."""
+def compare(spec: NetworkSpec, schemes: list[str], dts: list, population: str | None = None, variable: str | None = None, backend: str = "torch", window: float = 2e-3, tau_vr: float = 5e-3, timing: str = "trained") -> list[CompareRow]:
+    """Rows of `CompareRow`, one per scheme and time step (seconds, or
+    quantities such as ``"0.1*ms"``)."""
+    from ..errors import ParameterError
+    from ..quantities import as_seconds
+
     from ..simulate import simulate
     from ..schemes import brian_method
 
@@ -114,6 +119,10 @@ def compare(spec: NetworkSpec, schemes: list[str], dts: list[float], population:
     for scheme in schemes:
         brian_method(scheme)
     duration = spec.n_steps * spec.dt
+    try:
+        dts = [as_seconds(dt, "compare: time step") for dt in dts]
+    except ParameterError as exc:
+        raise ConfigError(str(exc)) from None
     for dt in dts:
         if not (np.isfinite(dt) and 0 < dt <= duration):
             raise ConfigError(f"compare: time step {dt * 1e3:g} ms must be positive and at most the run's duration ({duration * 1e3:g} ms).")
@@ -126,7 +135,7 @@ def compare(spec: NetworkSpec, schemes: list[str], dts: list[float], population:
         raise ConfigError(f"compare: '{variable}' is not a state variable of '{pop.name}' ({', '.join(states)}).")
     grids = {dt: (np.arange(int(round(spec.duration / dt))) + 1) * dt for dt in dts}
     union = np.unique(np.concatenate(list(grids.values())))
-    ref = reference_run(spec, record={pop.name: [variable]}, sample_times=union)
+    ref = reference_run(spec, record={pop.name: [variable]}, sample_times=union, timing=timing)
     ref_i, ref_t = ref.spike_times[pop.name]
     ref_trace = ref.traces[pop.name][variable]
     rows = []
@@ -134,7 +143,7 @@ def compare(spec: NetworkSpec, schemes: list[str], dts: list[float], population:
         for dt in dts:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", RoundingWarning)
-                grid_spec = at_dt(_with_scheme(spec, scheme), dt)
+                grid_spec = at_dt(_with_scheme(spec, scheme), dt, timing=timing)
             start = time.perf_counter()
             result = simulate(grid_spec, backend=backend, record={pop.name: [variable]})
             cost = (time.perf_counter() - start) / grid_spec.duration

@@ -12,11 +12,9 @@ input noise (spikes flipped with a probability).
 from __future__ import annotations
 
 import dataclasses
-import re
 from pathlib import Path
 
 import numpy as np
-from brian2.utils.stringtools import get_identifiers
 
 from ..errors import ConfigError
 from ..network.retime import at_dt
@@ -122,39 +120,27 @@ def perturb(spec: NetworkSpec, owner: str, variables, relative: float, seed: int
 
 
 def per_step_values(spec: NetworkSpec) -> list:
-    """What in ``spec`` is defined per time step, so that changing dt changes the model.
+    """What in ``spec`` is defined per time step, so that `at_dt` cannot put it
+    on another dt (a discrete-time map such as ``stc``, a neuron that fires
+    every step): one description per finding, naming the population and why
+    (`bioadapt.network.transfer`). One-step inputs held in impulse variables
+    are not among them: at another dt they keep their charge."""
+    from ..network.transfer import transfer_problems
 
-    Variables a model sets to a constant every step (``I = 0``, ``I_syn =
-    0*amp``: one step of synaptic input, whose effect then scales with dt) and
-    populations run by a discrete-time program (a map per step). Returns one
-    description per finding.
-    """
-    found = []
-    for pop in spec.populations.values():
-        if pop.is_input:
-            continue
-        if pop.scheme in pop.model.programs:
-            found.append(f"population '{pop.name}' runs the '{pop.scheme}' program of {pop.model.name}, a map per step")
-            continue
-        names = set(pop.model.variables) | {"t"}
-        cleared = [m.group(1) for code in pop.model.every_step.values() for m in re.finditer(r"^\s*([A-Za-z_]\w*)\s*=\s*([^=].*?)\s*$", code, re.M)
-                   if not get_identifiers(m.group(2)) & names]  # set to a constant (0, 0*amp) every step
-        if cleared:
-            found.append(f"population '{pop.name}' ({pop.model.name}) clears {', '.join(repr(v) for v in cleared)} every step (one step of input)")
-    return found
+    return transfer_problems(spec)
 
 
-def robustness(config, params_path, targets, relative=(0.0, 0.05, 0.1, 0.2), input_flip=(0.0,), split: str = "test", max_samples: int | None = None, seeds=(0,), dtype=None, refine=(1,)) -> list:
+def robustness(config, params_path, targets, relative=(0.0, 0.05, 0.1, 0.2), input_flip=(0.0,), split: str = "test", max_samples: int | None = None, seeds=(0,), dtype=None, refine=(1,), timing: str = "trained") -> list:
     """Twin accuracy (or NMSE) of a trained network under value perturbations, input noise and a finer dt.
 
     ``targets`` is a list of ``(owner, [variables])`` perturbed together by each
     ``relative`` level; ``input_flip`` flips each input spike bit with that
     probability (spike inputs only); each ``refine`` factor k runs the network
-    at ``dt/k`` (`bioadapt.network.at_dt`: the same physics, delays in the new
-    steps, each input spike at its original time) and reads the readout at the
-    end of every original step. A finer dt is refused for networks whose values
-    mean "per step" (see `per_step_values`). Returns one row per (relative,
-    flip, refine, seed).
+    at ``dt/k`` (`bioadapt.network.at_dt` with ``timing``: the same physics,
+    one-step inputs with their charge, delays in the new steps, each input
+    spike at its original time) and reads the readout at the end of every
+    original step. A finer dt is refused for networks defined per step (see
+    `per_step_values`). Returns one row per (relative, flip, refine, seed).
     """
     import torch
 
@@ -171,10 +157,7 @@ def robustness(config, params_path, targets, relative=(0.0, 0.05, 0.1, 0.2), inp
             raise ConfigError(f"robustness: refine factors must be whole numbers >= 1, got {list(refine)}.")
         if config.input_variable is not None:
             raise ConfigError(f"robustness: a finer dt needs spike input; '{config.task['input']}' is driven with one value per step.")
-        per_step = per_step_values(spec)
-        if per_step:
-            raise ConfigError(f"robustness: a finer dt would change what {spec.source} computes: {'; '.join(per_step)}. "
-                              "A dt study needs models whose inputs and state have physical units (e.g. equations/lif.toml).")
+        at_dt(spec, spec.dt / max(refine), timing=timing)  # refuses a network defined per step, before any run
     rows = []
     for level in relative:
         for flip in input_flip:
@@ -182,7 +165,7 @@ def robustness(config, params_path, targets, relative=(0.0, 0.05, 0.1, 0.2), inp
                 s = spec
                 for owner, variables in targets:
                     s = perturb(s, owner, variables, level, seed=seed) if level else s
-                s = at_dt(s, s.dt / k) if k != 1 else s
+                s = at_dt(s, s.dt / k, timing=timing) if k != 1 else s
                 twin = Twin(s, drive_vars={config.input_population: [config.input_variable]} if config.input_variable else None, dtype=dtype, synapses="dense")
                 rng = np.random.default_rng([int(seed), 17])
                 ys = []

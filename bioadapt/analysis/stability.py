@@ -19,12 +19,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from brian2 import second
 
 from ..errors import BackendError, ParameterError
 from ..models import ModelSpec, load_model
 from ..network import network_from_dict
-from ..quantities import parse_quantity
+from ..quantities import as_seconds
 
 __all__ = ["DiscreteMap", "discrete_map", "stability_grid"]
 
@@ -104,7 +103,7 @@ def discrete_map(model: ModelSpec | str, scheme: str | None = None, values: dict
     values = dict(values or {})
     arrays = [np.asarray(v) for v in values.values() if isinstance(v, (list, tuple, np.ndarray))]
     size = size or (len(arrays[0]) if arrays else 1)
-    dt_s = float(parse_quantity(dt, "discrete_map: dt") / second) if isinstance(dt, str) else float(dt)
+    dt_s = as_seconds(dt, "discrete_map: dt")
     variables = [name for name in model.brian_equations if model.brian_equations[name].type == "differential equation"]
     if not variables:
         raise ParameterError(f"discrete_map: model '{model.name}' has no differential equations; its state is defined by its program.")

@@ -21,6 +21,13 @@ Keys of a model file
     Blocks of abstract code by slot that run every step under any scheme,
     after the scheme's own code in that slot (e.g. ``after_groups = "I = 0"``
     to clear a one-step input).
+``[retime]`` (optional)
+    How the model changes with the time step (`bioadapt.at_dt`): ``impulse =
+    ["I", ...]`` names its one-step input variables (what spikes write into
+    them is a charge, scaled by dt0/dt at another dt), or ``per_step =
+    "reason"`` says that it is a map per step (at_dt refuses it with the
+    reason). Without it the impulse variables are those ``[every_step]``
+    clears, and a program is refused.
 """
 
 from __future__ import annotations
@@ -40,7 +47,7 @@ from .spec import SLOTS, ModelSpec
 
 __all__ = ["load_model", "model_from_dict", "shipped_models", "model_path"]
 
-_KEYS = {"equations", "threshold", "reset", "refractory", "defaults", "programs", "default_scheme", "description", "every_step"}
+_KEYS = {"equations", "threshold", "reset", "refractory", "defaults", "programs", "default_scheme", "description", "every_step", "retime"}
 
 
 def shipped_models() -> list[str]:
@@ -108,6 +115,33 @@ def check_dead_assignments(code: str, known, where: str, error=ModelError, also=
                 f"{where}: '{line}' assigns '{name}', which is not a variable ({', '.join(sorted(known))}) "
                 f"and which no later statement reads: it would have no effect. A misspelt name?"
             )
+
+
+def _retime(data: dict, eqs: Equations, path: Path) -> dict:
+    """The ``[retime]`` table: ``impulse`` (variables of the equations that are
+    neither differential nor subexpressions) or ``per_step`` (a reason)."""
+    table = data.get("retime", {})
+    if not isinstance(table, dict):
+        raise ModelError(f"{path}: [retime] must be a table with the key 'impulse' (a list of variables) or 'per_step' (a reason).")
+    unknown = set(table) - {"impulse", "per_step"}
+    if unknown:
+        raise ModelError(f"{path}: [retime] has unknown key(s) {sorted(unknown)}; allowed keys are 'impulse' and 'per_step'.")
+    if len(table) > 1:
+        raise ModelError(f"{path}: [retime] takes either 'impulse' or 'per_step', not both.")
+    if "per_step" in table:
+        if not isinstance(table["per_step"], str) or not table["per_step"].strip():
+            raise ModelError(f"{path}: [retime] key 'per_step' must be a string saying why the model is defined per step.")
+        return {"per_step": table["per_step"].strip()}
+    if "impulse" in table:
+        names = table["impulse"]
+        if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+            raise ModelError(f"{path}: [retime] key 'impulse' must be a list of variable names, got {names!r}.")
+        allowed = [n for n in eqs.names if n not in eqs.diff_eq_names and n not in eqs.subexpr_names]
+        for name in names:
+            if name not in allowed:
+                raise ModelError(f"{path}: [retime] key 'impulse': '{name}' is not a variable that holds one step of input; use one of {', '.join(sorted(allowed))} (variables without a differential equation).")
+        return {"impulse": tuple(names)}
+    return {}
 
 
 def load_model(name_or_path: str | Path, relative_to: Path | None = None) -> ModelSpec:
@@ -191,4 +225,5 @@ def model_from_dict(data: dict, path: Path, name: str | None = None) -> ModelSpe
         default_scheme=default_scheme,
         description=_string(data, "description", path) or "",
         every_step=dict(every_step),
+        retime=_retime(data, eqs, path),
     )

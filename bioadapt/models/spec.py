@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from brian2 import Equations
@@ -57,6 +58,11 @@ class ModelSpec:
         the scheme (bookkeeping such as clearing one-step input variables).
     description : str
         Free text.
+    retime : dict
+        How the model depends on the time step (`bioadapt.network.transfer`):
+        ``{"impulse": (names...)}`` (its one-step input variables) or
+        ``{"per_step": reason}`` (it cannot be put on another dt); empty:
+        inferred.
     """
 
     name: str
@@ -70,10 +76,11 @@ class ModelSpec:
     default_scheme: str | None = None
     description: str = ""
     every_step: dict = field(default_factory=dict)
+    retime: dict = field(default_factory=dict)
 
-    @property
+    @cached_property
     def brian_equations(self) -> Equations:
-        """The equations parsed by Brian2."""
+        """The equations parsed by Brian2 (once per model)."""
         return Equations(self.equations)
 
     @property

@@ -2,6 +2,6 @@
 
 from .spec import NetworkSpec, PopulationSpec, ProjectionSpec
 from .load import load_network, network_from_dict
-from .retime import at_dt
+from .retime import at_dt, with_duration
 
-__all__ = ["NetworkSpec", "PopulationSpec", "ProjectionSpec", "at_dt", "load_network", "network_from_dict"]
+__all__ = ["NetworkSpec", "PopulationSpec", "ProjectionSpec", "at_dt", "load_network", "network_from_dict", "with_duration"]

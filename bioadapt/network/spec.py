@@ -94,7 +94,14 @@ class ProjectionSpec:
 
 @dataclass(frozen=True)
 class NetworkSpec:
-    """A whole network: time grid, populations (in file order), projections."""
+    """A whole network: time grid, populations (in file order), projections.
+
+    ``base_dt`` is the time step the network's values were written for, when
+    `bioadapt.at_dt` has put it on another grid (None: ``dt``): one step of
+    input held in an impulse variable delivers a charge of one ``base_dt``
+    (`bioadapt.network.transfer`), and ``timing`` says whether the one-step
+    latency and the one spike per step of the grid of ``base_dt`` are kept.
+    """
 
     dt: float  # seconds
     n_steps: int
@@ -102,6 +109,8 @@ class NetworkSpec:
     populations: dict
     projections: tuple
     source: str = "<dict>"
+    base_dt: float | None = None  # seconds
+    timing: str = "trained"  # `bioadapt.network.transfer.TIMINGS`, set by `bioadapt.at_dt`
 
     @property
     def duration(self) -> float:

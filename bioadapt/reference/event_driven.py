@@ -11,15 +11,29 @@ synapses at spike time + delay. Input spikes act at their time stamp + delay.
 
 The network and the input spikes are those the backends use (the same
 `NetworkSpec`). Supported: one population of a model given by ODEs
-(no discrete-time programs or per-step bookkeeping, which have no continuous
-limit), input populations, and ``on_pre`` statements ``X_post += expr`` /
+(no discrete-time programs, which have no continuous limit), input
+populations, and ``on_pre`` statements ``X_post += expr`` /
 ``X_post -= expr`` whose expression uses the synaptic ``weight`` and
-constants. A refractory condition that is the threshold condition itself
+constants.
+
+One-step input variables (impulse variables, `bioadapt.network.transfer`:
+``I`` and ``z`` of ``adlif``, cleared by its ``[every_step]`` code) are the
+continuous-time limit of a network on ever finer grids: a value ``v``
+written into such a variable ``X`` (by ``on_pre`` code or by the reset) is a
+Dirac impulse of charge ``v*dt0`` (``dt0``: the time step the values were
+written for), so each state variable ``y`` jumps by ``v*dt0*d(dy/dt)/dX``
+(the equations are linear in ``X``; the coefficient must not depend on the
+state). Synaptic effects arrive after the projection's latency
+(`transfer.latency_seconds`: ``(d + 1)*dt0`` into impulse variables with
+``timing="trained"``, else ``d*dt``), and such a population without a
+refractory period of its own gets one of ``dt0`` under ``"trained"``
+(`transfer.limit_refractory`). A refractory condition that is the threshold condition itself
 (``refractory = "V > V_th"``) counts upward crossings as events without reset.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import re
 from dataclasses import dataclass
@@ -32,6 +46,7 @@ from brian2.units import fundamentalunits as fu
 from scipy.integrate import solve_ivp
 
 from ..errors import BackendError
+from ..network import transfer
 from ..network.spec import NetworkSpec
 from ..quantities import parse_quantity, unit_namespace
 
@@ -74,11 +89,15 @@ def _lambdify(expr_text: str, names: list[str], where: str):
 
 
 class _Population:
-    def __init__(self, spec: NetworkSpec, pop):
+    def __init__(self, spec: NetworkSpec, pop, cap: float | None = None):
         model = pop.model
         where = f"reference: population '{pop.name}' (model {model.name})"
-        if pop.scheme in model.programs or model.every_step:
-            raise BackendError(f"{where}: the model has discrete-time programs or [every_step] bookkeeping; it has no continuous-time reference.")
+        if pop.scheme in model.programs:
+            raise BackendError(f"{where}: the model runs a discrete-time program; it has no continuous-time reference.")
+        self.impulse = transfer.impulse_variables(pop)
+        problems = transfer.transfer_problems(dataclasses.replace(spec, populations={pop.name: pop}, projections=()))
+        if problems:
+            raise BackendError(f"reference: {problems[0]}; it has no continuous-time reference.")
         eqs = model.brian_equations
         self.size = pop.size
         self.state_names = [n for n in eqs if eqs[n].type == DIFFERENTIAL_EQUATION]
@@ -87,6 +106,17 @@ class _Population:
         self.names = self.state_names + self.param_names + ["t"] + list(_UNITS)
         substituted = dict(eqs.get_substituted_expressions())
         self.rhs = [_lambdify(substituted[n].code, self.names, where) for n in self.state_names]
+        # the jump of every state variable per unit of charge in each impulse variable
+        self.jumps = {}
+        for var in self.impulse:
+            coefficients = []
+            for n in self.state_names:
+                slope = sp.diff(str_to_sympy(substituted[n].code), sp.Symbol(var, real=True))
+                depends = sorted({s.name for s in slope.free_symbols} & (set(self.state_names) | set(self.impulse)))
+                if depends:
+                    raise BackendError(f"{where}: the effect of an impulse into '{var}' on '{n}' depends on {depends}; the reference needs it to depend on parameters only.")
+                coefficients.append(_lambdify(str(slope), self.names, where))
+            self.jumps[var] = coefficients
         self.values = {n: np.zeros(pop.size) for n in self.state_names + self.param_names}
         for name, value in pop.values.items():
             self.values[name] = np.array(value, dtype=float) if np.ndim(value) else np.full(pop.size, float(value))
@@ -97,6 +127,7 @@ class _Population:
             if match is None:
                 raise BackendError(f"{where}: the reference needs a threshold of the form 'lhs > rhs', got '{threshold}'.")
             self.threshold = _lambdify(self._substitute(f"({match[1]}) - ({match[2]})", eqs), self.names, where)
+        self.charge_time = spec.base_dt if spec.base_dt is not None else spec.dt
         self.reset = []
         for line in (model.reset or "").strip().splitlines():
             if not line.strip():
@@ -106,7 +137,7 @@ class _Population:
                 raise BackendError(f"{where}: cannot read reset statement '{line}'.")
             self.reset.append((match["var"], match["op"], _lambdify(match["expr"], self.names, where)))
         self.crossing_only = False
-        self.t_ref = np.zeros(pop.size)
+        self.t_ref = np.zeros(pop.size) if cap is None else np.full(pop.size, cap)  # the one spike per dt0 of `transfer`
         ref = model.refractory
         if ref:
             if threshold and re.sub(r"\s", "", ref) == re.sub(r"\s", "", threshold):
@@ -134,6 +165,16 @@ class _Population:
         state = y.reshape(len(self.state_names), self.size)
         values = [state[k] for k in range(len(self.state_names))] + [self.values[n] for n in self.param_names] + [t] + list(_UNITS.values())
         return values
+
+    def kick(self, var: str, targets: np.ndarray, value: np.ndarray, t: float):
+        """An impulse ``value`` (per target) into the one-step input ``var``:
+        every state variable jumps by its coefficient times the charge
+        ``value*dt0`` (frozen variables of refractory neurons do not)."""
+        args = self.args(self.y(), t)
+        for name, coefficient in zip(self.state_names, self.jumps[var]):
+            slope = np.broadcast_to(np.asarray(coefficient(*args), dtype=float), (self.size,))[targets]
+            allowed = ~(t < self.refractory_until[targets]) if name in self.held else np.ones(len(targets), dtype=bool)
+            np.add.at(self.values[name], targets[allowed], (slope * value * self.charge_time)[allowed])
 
     def y(self):
         return np.concatenate([self.values[n] for n in self.state_names])
@@ -175,7 +216,7 @@ def _integrate(rhs, t0: float, t1: float, y0: np.ndarray, rtol: float, atol: flo
     raise BackendError(f"reference: population '{name}': the model's derivatives are not finite after t = {t0:.9g} s, even with steps of {max_step:.3g} s.")
 
 
-def reference_run(spec: NetworkSpec, record: dict | None = None, sample_times: np.ndarray | None = None, rtol: float = 1e-12, atol: float = 1e-14) -> ReferenceResult:
+def reference_run(spec: NetworkSpec, record: dict | None = None, sample_times: np.ndarray | None = None, rtol: float = 1e-12, atol: float = 1e-14, timing: str | None = None) -> ReferenceResult:
     """Integrate ``spec`` without a time grid.
 
     Parameters
@@ -185,11 +226,17 @@ def reference_run(spec: NetworkSpec, record: dict | None = None, sample_times: n
     sample_times : array, optional
         Times (s) at which traces are sampled; defaults to the ends of the
         network's steps, ``(k + 1) * dt``, where the backends record.
+    timing : {"trained", "declared"}, optional
+        The limit of `bioadapt.at_dt` with this ``timing``: the delay of a
+        projection into an impulse variable is ``(d + 1)*dt0`` or ``d*dt0``,
+        and its target population is refractory for ``dt0`` or not. Default:
+        the timing ``spec`` was put on its grid with (``spec.timing``).
     """
+    timing = spec.timing if timing is None else timing
     neurons = [p for p in spec.populations.values() if not p.is_input]
     if len(neurons) != 1:
         raise BackendError(f"reference: supports networks with one neuron population, got {len(neurons)}.")
-    pop = _Population(spec, neurons[0])
+    pop = _Population(spec, neurons[0], transfer.limit_refractory(spec, neurons[0], timing))
     name = neurons[0].name
     record = record or {}
     duration = spec.duration
@@ -211,7 +258,7 @@ def reference_run(spec: NetworkSpec, record: dict | None = None, sample_times: n
                 raise BackendError(f"reference: projection '{proj.name}': on_pre must be 'X_post += expr' lines, got '{line}'.")
             value = _lambdify(match["expr"], ["weight"] + list(_UNITS), f"reference: projection '{proj.name}'")(proj.weight, *_UNITS.values())
             value = np.broadcast_to(np.asarray(value, dtype=float), (proj.size,)) * (1 if match["op"] == "+" else -1)
-            effects.append((proj, match["var"], value))
+            effects.append((proj, match["var"], value, transfer.latency_seconds(spec, proj, timing)))
 
     queue = []
     counter = [0]
@@ -221,14 +268,14 @@ def reference_run(spec: NetworkSpec, record: dict | None = None, sample_times: n
         heapq.heappush(queue, (time, counter[0], payload))
 
     def schedule(source, neuron_ids, time):
-        for proj, var, value in effects:
+        for proj, var, value, delays in effects:
             if proj.source != source:
                 continue
             for n in np.atleast_1d(neuron_ids):
                 syn = np.nonzero(proj.i == n)[0]
-                for d in np.unique(proj.delay_steps[syn]):
-                    chosen = syn[proj.delay_steps[syn] == d]
-                    push(time + d * spec.dt, ("syn", var, proj.j[chosen], value[chosen]))
+                for d in np.unique(delays[syn]):
+                    chosen = syn[delays[syn] == d]
+                    push(time + d, ("syn", var, proj.j[chosen], value[chosen]))
 
     for p in spec.populations.values():
         if p.is_input:
@@ -237,13 +284,21 @@ def reference_run(spec: NetworkSpec, record: dict | None = None, sample_times: n
 
     armed = np.ones(pop.size, dtype=bool)  # crossing-only mode: re-armed once below threshold
 
+    cache = {}  # the threshold values of the last (t, y): the solver asks each neuron's event in turn
+
+    def thresholds(t, y):
+        key = (t, y.tobytes())
+        if cache.get("key") != key:
+            cache["key"], cache["values"] = key, np.broadcast_to(np.asarray(pop.threshold(*pop.args(y, t)), dtype=float), (pop.size,))
+        return cache["values"]
+
     def events_for():
         functions = []
         if pop.threshold is None:
             return functions
         for n in range(pop.size):
             def value(t, y, n=n):
-                return float(np.asarray(pop.threshold(*pop.args(y, t)))[n])
+                return float(thresholds(t, y)[n])
 
             if pop.crossing_only and not armed[n]:
                 def rearm(t, y, value=value):
@@ -288,7 +343,10 @@ def reference_run(spec: NetworkSpec, record: dict | None = None, sample_times: n
             if not pop.crossing_only:
                 for var, op, fn in pop.reset:
                     value = np.broadcast_to(np.asarray(fn(*pop.args(pop.y(), t)), dtype=float), (pop.size,))[n]
-                    pop.values[var][n] = _APPLY[op](pop.values[var][n], value)
+                    if var in pop.jumps:  # z = 1: an impulse of the spike itself
+                        pop.kick(var, np.array([n]), np.array([value]), t)
+                    else:
+                        pop.values[var][n] = _APPLY[op](pop.values[var][n], value)
                 pop.refractory_until[n] = t + pop.t_ref[n]
         if fired:
             schedule(name, np.array(fired), t)
@@ -326,6 +384,9 @@ def reference_run(spec: NetworkSpec, record: dict | None = None, sample_times: n
         # apply every event due now
         while queue and queue[0][0] <= t:
             _, _, (kind, var, targets, value) = heapq.heappop(queue)
+            if var in pop.jumps:
+                pop.kick(var, targets, value, t)
+                continue
             allowed = ~(t < pop.refractory_until[targets]) if var in pop.held else np.ones(len(targets), dtype=bool)
             np.add.at(pop.values[var], targets[allowed], value[allowed])
         fire(t, [])  # a synaptic jump across threshold fires at once

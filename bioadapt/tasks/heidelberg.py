@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import ConfigError, ParameterError
+from ..quantities import as_seconds
 from .base import SpikeDataset
 
 __all__ = ["load_heidelberg", "bin_spikes"]
@@ -74,6 +75,10 @@ def load_heidelberg(train: str | Path, test: str | Path | None = None, valid: st
         Output channels; channel ``c`` merges input units
         ``c*in_channels//channels .. (c+1)*in_channels//channels - 1``.
     """
+    try:
+        dt = as_seconds(dt, "load_heidelberg: dt")
+    except ParameterError as exc:
+        raise ConfigError(str(exc)) from None
     if dt <= 0:
         raise ConfigError(f"dt must be positive, got {dt}.")
     if channels < 1 or channels > in_channels:

@@ -178,8 +178,7 @@ def brian_outputs(spec, config: TrainConfig, samples: np.ndarray, backend: str, 
         for n, sample in enumerate(samples):
             if c.input_variable is None:
                 steps, channels = np.nonzero(sample)
-                inp = dataclasses.replace(spec.populations[c.input_population], input_steps=steps.astype(np.int64), input_indices=channels.astype(np.int64))
-                r = simulate(dataclasses.replace(spec, populations={**spec.populations, c.input_population: inp}), backend="numpy", record={pop: [var]})
+                r = simulate(spec, backend="numpy", record={pop: [var]}, inputs={c.input_population: {"i": channels, "step": steps}})
             else:
                 r = simulate(spec, backend="numpy", record={pop: [var]}, drive={c.input_population: {c.input_variable: sample.astype(np.float64)}})
             brian_y.append(r.traces[pop][var])

@@ -229,7 +229,7 @@ def apply_params(spec: NetworkSpec, params: dict) -> NetworkSpec:
     """
     source = params.get("source", "parameters")
     if abs(params["dt"] - spec.dt) > 1e-12 * spec.dt:
-        raise ConfigError(f"{source}: trained with dt = {params['dt']} s, the network has dt = {spec.dt} s (use bioadapt.at_dt on the network first).")
+        raise ConfigError(f"{source}: trained with dt = {params['dt']} s, the network has dt = {spec.dt} s; load the parameters into the network at the dt they were trained at, then move it to another dt with bioadapt.at_dt.")
     populations = dict(spec.populations)
     projections = {p.name: p for p in spec.projections}
     for owner, table in params["groups"].items():

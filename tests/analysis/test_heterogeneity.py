@@ -130,10 +130,14 @@ def _lif_problem(folder, hidden_theta=""):
     return load_train_config(write_problem(folder, train_text=text, network_text=LIF_NETWORK.format(hidden_theta=hidden_theta)))
 
 
-def test_finer_dt_is_refused_where_values_mean_per_step(trained):
+def test_finer_dt_runs_for_the_trained_adlif_network(trained):
+    """adlif and li hold one step of input in I: at dt/2 it keeps its charge
+    (`bioadapt.network.transfer`), so the trained network runs, and refine=1
+    is the plain run."""
     config, params_path, _ = trained
-    with pytest.raises(ConfigError, match=r"population 'hid' \(adlif\) clears 'I', 'z' every step.*population 'out' runs the 'discrete' program of li"):
-        robustness(config, params_path, targets=[], relative=(0.0,), refine=(1, 2), split="train")
+    rows = robustness(config, params_path, targets=[], relative=(0.0,), refine=(1, 2), split="train")
+    assert [r["refine"] for r in rows] == [1, 2] and all(np.isfinite(r["loss"]) for r in rows)
+    assert rows[0] == robustness(config, params_path, targets=[], relative=(0.0,), split="train")[0]
     with pytest.raises(ConfigError, match="refine factors must be whole numbers"):
         robustness(config, params_path, targets=[], relative=(0.0,), refine=(1, 1.5), split="train")
 
@@ -163,9 +167,12 @@ def test_finer_dt_runs_for_a_spiking_physical_network(tmp_path):
     assert all(np.isfinite(r["loss"]) and 0 <= r["accuracy"] <= 1 for r in rows)
 
 
-def test_per_step_values_finds_constants_with_units(tmp_path):
-    """A physical model that holds one step of current (``I_syn = 0*amp`` every step) is per step too."""
+def test_per_step_values_names_what_cannot_be_retimed(tmp_path):
+    """A model that holds one step of current with a unit (``I_syn = 0*amp``
+    every step) transfers (an impulse variable); a discrete-time map and a
+    neuron firing every step do not, each named with the reason."""
     from bioadapt import network_from_dict
+    from bioadapt.network.transfer import impulse_variables
 
     (tmp_path / "pulse.toml").write_text(
         'equations = """\ndv/dt = (-v + R*I_syn)/tau : volt\nI_syn : amp\nR : ohm\ntau : second\n"""\n'
@@ -174,4 +181,9 @@ def test_per_step_values_finds_constants_with_units(tmp_path):
         '[defaults]\nR = "100*Mohm"\ntau = "10*ms"\n'
     )
     spec = network_from_dict({"dt": "0.1*ms", "duration": "1*ms", "populations": {"p": {"model": "pulse.toml", "size": 2}, "q": {"model": "lif", "size": 2}}}, folder=tmp_path)
-    assert per_step_values(spec) == ["population 'p' (pulse) clears 'I_syn' every step (one step of input)"]
+    assert per_step_values(spec) == [] and impulse_variables(spec.populations["p"]) == ("I_syn",)
+    spec = network_from_dict({"dt": "1*ms", "duration": "2*ms", "populations": {"s": {"model": "stc", "size": 2}, "r": {"model": "relay", "size": 2}, "a": {"model": "adlif", "size": 2}}})
+    found = per_step_values(spec)
+    assert len(found) == 2
+    assert found[0].startswith("population 's' (model stc") and "defined per step" in found[0]
+    assert found[1].startswith("population 'r' (model relay") and "fires every step" in found[1]

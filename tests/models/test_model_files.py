@@ -39,6 +39,9 @@ def test_valid_minimal():
         ("unknown_key", r"unknown_key\.toml: unknown key\(s\) \['treshold'\]"),
         ("bad_slot", r"bad_slot\.toml: \[programs\.discrete\] key 'during_groups' is not a Brian2 schedule slot"),
         ("dead_assignment", r"dead_assignment\.toml: key 'reset': 'u = 0' assigns 'u', which is not a variable \(tau, v\) and which no later statement reads"),
+        ("retime_impulse", r"retime_impulse\.toml: \[retime\] key 'impulse': 'v' is not a variable that holds one step of input; use one of I, tau"),
+        ("retime_key", r"retime_key\.toml: \[retime\] has unknown key\(s\) \['impulses'\]; allowed keys are 'impulse' and 'per_step'"),
+        ("retime_both", r"retime_both\.toml: \[retime\] takes either 'impulse' or 'per_step', not both"),
     ],
 )
 def test_invalid_model_files(name, message):

@@ -60,10 +60,44 @@ def test_derivatives_that_are_not_finite_at_the_start_are_an_error():
         reference_run(spec)
 
 
-def test_discrete_models_have_no_reference():
-    spec = network_from_dict({"dt": "1*ms", "duration": "5*ms", "populations": {"n": {"model": "adlif", "size": 1}}})
+@pytest.mark.parametrize("model", ["stc", "li", "relay"])
+def test_discrete_models_have_no_reference(model):
+    spec = network_from_dict({"dt": "1*ms", "duration": "5*ms", "populations": {"n": {"model": model, "size": 1}}})
     with pytest.raises(BackendError, match="no continuous-time reference"):
         reference_run(spec)
+
+
+def _adlif_pulse(theta: float, weight: float, steps, dt="1*ms"):
+    from bioadapt.network.inputs import with_inputs
+
+    net = {"dt": dt, "duration": "40*ms", "populations": {"inp": {"kind": "spikes", "size": 1}, "n": {"model": "adlif", "size": 1, "values": {"tau_u": "20*ms", "tau_w": "50*ms", "a": 0.0, "b": 3.0, "theta": theta}}},
+           "projections": [{"name": "input", "source": "inp", "target": "n", "on_pre": "I_post += weight", "weight": weight}]}
+    return with_inputs(network_from_dict(net), {"inp": {"i": [0] * len(steps), "step": list(steps)}})
+
+
+@pytest.mark.parametrize("timing, arrival", [("trained", 6e-3), ("declared", 5e-3)])
+def test_one_step_input_is_an_impulse_of_its_charge(timing, arrival):
+    """adlif's I holds one step (dt0 = 1 ms) of input: in the limit it is a
+    Dirac impulse of charge weight*dt0, so u jumps by weight*dt0/tau_u when it
+    arrives, (d + 1)*dt0 after the input spike with timing="trained", d*dt0 with
+    "declared" (d = 0 here), and then decays with tau_u (a = 0, no spike: w = 0)."""
+    spec = _adlif_pulse(theta=1e9, weight=8.0, steps=[5])
+    times = np.arange(1, 401) * 1e-4
+    u = reference_run(spec, record={"n": ["u", "w"]}, sample_times=times, timing=timing).traces["n"]["u"][:, 0]
+    expected = np.where(times >= arrival - 1e-12, 8.0 * 1e-3 / 20e-3 * np.exp(-(times - arrival) / 20e-3), 0.0)
+    np.testing.assert_allclose(u, expected, atol=TRACE_ATOL, rtol=0)
+
+
+def test_the_spike_carrier_is_an_impulse_into_w():
+    """The reset's z = 1 holds one step in adlif: in the limit w jumps by
+    b*dt0/tau_w at the spike (the input's jump crosses theta: the neuron
+    fires at the instant the impulse arrives) and decays with tau_w (a = 0)."""
+    spec = _adlif_pulse(theta=0.2, weight=8.0, steps=[5])
+    times = np.arange(1, 401) * 1e-4
+    ref = reference_run(spec, record={"n": ["w"]}, sample_times=times)
+    assert np.array_equal(ref.spike_times["n"][1], [6e-3])
+    expected = np.where(times >= 6e-3 - 1e-12, 3.0 * 1e-3 / 50e-3 * np.exp(-(times - 6e-3) / 50e-3), 0.0)
+    np.testing.assert_allclose(ref.traces["n"]["w"][:, 0], expected, atol=TRACE_ATOL, rtol=0)
 
 
 @pytest.mark.parametrize(
@@ -98,3 +132,19 @@ def test_nonlinear_models_agree_with_a_fine_grid(model, values, rate):
         a, b = np.sort(rt[ri == n]), np.sort((gs[gi == n] + 1) * fine.dt)
         assert len(a) == len(b)
         np.testing.assert_allclose(a, b, atol=0.05e-3, rtol=0)
+
+
+@pytest.mark.parametrize("timing, expected", [("trained", [6e-3, 7e-3]), ("declared", [5e-3, 5.3e-3])])
+def test_the_limit_keeps_one_spike_per_trained_step(timing, expected):
+    """The network trained at dt0 = 1 ms, put on 0.1 ms, fed two input spikes
+    0.3 ms apart, each alone above threshold: with timing="trained" they
+    arrive 1 ms later and the neuron, refractory for dt0 after the first
+    spike, fires again when that ends (u still above threshold: no clamping);
+    with "declared" they arrive at once and each fires."""
+    from bioadapt import at_dt
+    from bioadapt.network.inputs import with_inputs
+
+    spec = at_dt(_adlif_pulse(theta=1.0, weight=30.0, steps=[]), "0.1ms", timing=timing)
+    spec = with_inputs(spec, {"inp": {"i": [0, 0], "t": [5e-3, 5.3e-3]}})
+    ref = reference_run(spec, timing=timing)
+    np.testing.assert_allclose(ref.spike_times["n"][1], expected, atol=1e-12, rtol=0)

@@ -32,6 +32,7 @@ from ...schemes import brian_method
 from ...schemes.exact import linear_system
 from ...schemes.hoisting import ProgramExponentials
 from ...schemes.symplectic_euler import DecaySystem, after_reset_code
+from ...network import transfer
 from ...network.spec import NetworkSpec, PopulationSpec, ProjectionSpec
 from ...quantities import unit_text
 
@@ -176,6 +177,28 @@ def _projection_names(spec: NetworkSpec, pop: PopulationSpec) -> set:
     return names
 
 
+def check_drives(spec: NetworkSpec, drive_vars: dict):
+    """Refuse a drive of a variable that synapses write: the drive sets it at
+    the start of every step, so what ``on_pre`` code added to it (recurrent
+    input held in ``I``) or a ``summed`` projection computed would be lost
+    without a word."""
+    for pop_name, variables in drive_vars.items():
+        for proj in spec.projections:
+            for code, kind in ((proj.on_pre, "on_pre"), (proj.summed, "summed")):
+                for line in (code or "").splitlines():
+                    match = _ASSIGNMENT.match(line)
+                    if match is None:
+                        continue
+                    name = match.group(1)
+                    for suffix, owner in (("_post", proj.target), ("_pre", proj.source)):
+                        if owner == pop_name and name.endswith(suffix) and name[: -len(suffix)] in variables:
+                            var = name[: -len(suffix)]
+                            raise ConfigError(
+                                f"{spec.source}: drive {pop_name}.{var}: projection '{proj.name}' writes '{var}' too ({kind} '{line.strip()}'); "
+                                f"the drive sets '{var}' at the start of every step, so the synaptic input would be lost. "
+                                "Drive a variable of its own (e.g. add an external current term to the model's equations) instead.")
+
+
 #: prefix of the copies of initial values kept for the restore between samples
 INITIAL_PREFIX = "bioadapt_initial_"
 _ASSIGNMENT = re.compile(r"^\s*([A-Za-z_]\w*)\s*(?:=|\+=|-=|\*=|/=)(?!=)")
@@ -316,13 +339,13 @@ def _neuron_group(pop: PopulationSpec, spec: NetworkSpec, clock: Clock, namespac
             pop.size,
             equations,
             threshold=model.threshold,
-            reset=model.reset,
-            refractory=model.refractory if model.refractory else False,
+            reset=transfer.reset_code(spec, pop),  # impulses scaled off the network's own dt
+            refractory=transfer.refractory(spec, pop),  # a step of dt0 off the network's own dt
             method=method,
             method_options=options,
             clock=clock,
             name=pop.name,
-            namespace=namespace,
+            namespace={**namespace, **transfer.constants(spec)},
         )
         if later:
             code = after_reset_code(group.equations, group.variables, later, (options or {}).get("decays"))
@@ -376,7 +399,8 @@ def _synapses(proj: ProjectionSpec, spec: NetworkSpec, groups: dict, clock: Cloc
     one_delay = proj.on_pre is not None and proj.size and not settable_delays and np.all(proj.delay_steps == proj.delay_steps[0])
     try:
         kwargs = {"delay": float(proj.delay_steps[0]) * spec.dt * second} if one_delay else {}
-        syn = Synapses(source, target, model=model, on_pre=proj.on_pre, clock=clock, name=proj.name, namespace={}, method="euler", **kwargs)
+        on_pre = transfer.on_pre_code(spec, proj)  # impulses scaled off the network's own dt
+        syn = Synapses(source, target, model=model, on_pre=on_pre, clock=clock, name=proj.name, namespace=transfer.constants(spec), method="euler", **kwargs)
         if proj.size:
             syn.connect(i=proj.i, j=proj.j)
         else:  # Brian2 rejects connect() with empty arrays, and running unconnected synapses
@@ -492,6 +516,7 @@ def build_network(
         if not standalone_inputs:
             raise BackendError("build_network(samples > 1) needs standalone_inputs=True (inputs as rasters over all samples).")
         check_samples(spec, spec.source)
+    check_drives(spec, {pop: list(values) for pop, values in drive.items()})
     clock = Clock(dt=spec.dt * second, name=clock_name)
     objects = []
     net = BrianNetwork(network=None, clock=clock)
