@@ -1,4 +1,5 @@
-"""Ten minutes of biological time of the trained demo network at dt = 0.1 ms, in bounded memory.
+"""Ten minutes of biological time: the trained demo network at dt = 0.1 ms, in bounded memory
+===========================================================================================
 
 The trained SE-adLIF network of `bioadapt demo` (`--params RUN/params.json`,
 e.g. the run `examples/dt_convergence.py` trains) is put on dt = 0.1 ms
@@ -13,11 +14,27 @@ chunk, for `--twin-duration` (the twin steps in Python, about 100x slower);
 each also for a tenth of its duration, to show that memory does not grow
 with the duration. Reported: the real-time factor (biological time / wall time of the
 loop), the peak resident memory of the process that simulated, and whether
-the twin's spikes equal cpp_standalone's over the twin's run.
+the twin's spikes equal cpp_standalone's over the twin's run::
 
     python examples/long_run.py --params RUN/params.json --out examples/results/dt_convergence/long_run --work /tmp/long_runs
 
 The run folders (spikes and samples, about 130 MB for 600 s) go to `--work`.
+
+Results
+-------
+
+This page shows the committed results of that run
+(``examples/results/dt_convergence/long_run/``); the documentation does not
+rerun it.
+
+.. include:: ../../../examples/results/dt_convergence/long_run/results.md
+   :parser: myst_parser.sphinx_
+
+The binary's memory does not grow with the duration (a tenth of the run peaks
+within a few MiB of the whole run), and the twin, carrying its state from
+chunk to chunk, gives cpp_standalone's spikes and recorded samples exactly.
+The command line does the same: ``bioadapt simulate ... --out DIR`` (see
+:doc:`/guide/time`).
 """
 
 import argparse

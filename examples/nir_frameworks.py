@@ -1,4 +1,7 @@
-"""NIR export and import checked against snnTorch and Norse, and by round trips.
+"""NIR against snnTorch and Norse: export, import and round trips
+================================================================
+
+Run it::
 
     python examples/nir_frameworks.py [--steps 1000] [--seeds 3] [--cpp] [--out examples/results/nir_frameworks]
 
@@ -10,6 +13,19 @@ its surrogates return float32 spikes). Weights are multiples of 2**-10
 ``dt/tau`` is exact) unless a row says "float32 weights": then they are
 random float32 numbers, summed by BLAS in the frameworks and synapse by
 synapse in Brian2. Writes results.md and results.json to --out.
+
+Results
+-------
+
+This page shows the committed results of that run
+(``examples/results/nir_frameworks/``); the documentation does not rerun it.
+
+.. include:: ../../../examples/results/nir_frameworks/results.md
+   :parser: myst_parser.sphinx_
+
+No spike differs in any row, and wherever membranes are compared in float64
+they are equal. See :doc:`/guide/nir` for the conventions and what each
+export contains.
 """
 
 from __future__ import annotations
