@@ -43,6 +43,7 @@ def test_errors_shrink_with_dt_and_spikes_converge():
         assert sel[-1].timing_error_mean_ms < 0.1
 
 
+@pytest.mark.slow  # every scheme at four time steps through the command line
 def test_cli_writes_table_json_and_figure(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     assert main(["compare", "examples/lif_compare.toml", "--schemes", "exact,rk4", "--dt", "0.1ms,0.05ms,0.1ms", "--out", str(tmp_path)]) == 0

@@ -66,6 +66,7 @@ def test_random_networks_twin_equals_numpy(case):
     _check(case)
 
 
+@pytest.mark.slow  # five compiled projects; test_agreement compiles every model once
 @pytest.mark.brian_standalone
 @settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(networks(max_steps=2000))

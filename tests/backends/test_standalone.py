@@ -74,6 +74,7 @@ def test_compile_once_rerun_with_new_values_matches_twin(tmp_path):
             net.run(**kwargs)
 
 
+@pytest.mark.slow  # two compiled projects
 def test_superseded_network_refuses_to_run(tmp_path):
     spec = network_from_dict(model_network("lif", steps=200))
     old = StandaloneNetwork(spec, directory=str(tmp_path / "a"))
@@ -199,7 +200,7 @@ def test_record_spikes_of_named_populations_only(tmp_path):
         StandaloneNetwork(spec, record=record, directory=str(tmp_path / "bad2"), record_spikes="spk")
 
 
-@pytest.mark.parametrize("delay", ["0*ms", "2*ms"])
+@pytest.mark.parametrize("delay", [pytest.param("0*ms", marks=pytest.mark.slow), "2*ms"])
 def test_one_delay_per_projection_as_brian2s_scalar_delay(tmp_path, delay):
     """Projections whose synapses share one delay run with Brian2's scalar
     pathway delay (numpy runtime; cpp_standalone with settable_delays=False):

@@ -109,6 +109,7 @@ def test_exact_twin_equals_cpp_standalone_with_refractoriness():
     assert_same_traces(cpp, twin)
 
 
+@pytest.mark.slow  # the symplectic Euler twin of this test runs by default
 @pytest.mark.brian_standalone
 def test_standalone_recomputes_propagators_for_new_values(tmp_path):
     import dataclasses
