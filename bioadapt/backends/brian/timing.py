@@ -70,16 +70,16 @@ def add_phase_timers(device, target: str):
 
 def read_marks(results_dir: str) -> dict:
     """``name -> (wall s, cpu s)`` of the timestamps the binary took (empty
-    if it wrote none)."""
+    if it was stopped before it opened its file)."""
+    path = os.path.join(results_dir, PHASES_FILE)
+    if not os.path.exists(path):
+        return {}
     marks = {}
-    try:
-        with open(os.path.join(results_dir, PHASES_FILE)) as f:
-            for line in f:
-                parts = line.split()
-                if len(parts) == 3 and parts[0] in MARKS:
-                    marks[parts[0]] = (float(parts[1]), float(parts[2]))
-    except OSError:
-        pass
+    with open(path) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) == 3 and parts[0] in MARKS:
+                marks[parts[0]] = (float(parts[1]), float(parts[2]))
     return marks
 
 
