@@ -32,6 +32,7 @@ def _network():
     })
 
 
+@pytest.mark.slow  # every scheme at several time steps against the reference
 def test_errors_shrink_with_dt_and_spikes_converge():
     rows = compare(_network(), ["exact", "euler"], [0.4e-3, 0.1e-3, 0.025e-3, 0.00625e-3])
     for scheme in ("exact", "euler"):

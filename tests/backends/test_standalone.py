@@ -152,6 +152,7 @@ def test_samples_refuse_state_that_outlives_a_sample(tmp_path):
         StandaloneNetwork(network_from_dict(net, folder=tmp_path), directory=str(tmp_path / "c"), samples=2)
 
 
+@pytest.mark.slow  # test_samples_in_one_call_each_match_a_fresh_run compiles samples by default
 def test_samples_restore_a_shared_written_variable(tmp_path):
     # the shared drive m relaxes during a sample and must start from m(0) again
     spec = network_from_dict(

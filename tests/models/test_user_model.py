@@ -78,6 +78,7 @@ def test_physical_units_integer_counter_and_shared_parameter():
 
 
 @pytest.mark.brian_standalone
+@pytest.mark.slow  # physical units in cpp_standalone also in tests/backends/test_drive.py
 def test_physical_units_cpp_standalone():
     res = run_all(_physical_spec(), ["cpp_standalone", "torch:libm"], {"pyr": ["v"]})
     assert_same_spikes(res["cpp_standalone"], res["torch:libm"])
