@@ -173,7 +173,7 @@ def lyapunov_split(series: np.ndarray, train: float = 10, test: float = 10, poin
     Examples
     --------
     >>> a, b = lyapunov_split(np.arange(1500.0))
-    >>> len(a), len(b), b[0]
+    >>> len(a), len(b), float(b[0])
     (750, 750, 750.0)
     >>> lyapunov_split(np.arange(100.0))
     Traceback (most recent call last):
