@@ -40,6 +40,7 @@ from torch import nn
 
 from ...errors import BackendError
 from ...network.spec import NetworkSpec
+from .arrivals import Arrivals
 from .calls import capturing, check_forward
 from .plan import SCALAR, BlockPlan, plan_block
 from .program import Block, Program, Ref, extract_program
@@ -217,6 +218,12 @@ class Twin(nn.Module):
         for name, plan in self._plans.items():
             if plan.block.kind == "pathway":
                 self._check_order_independent(plan.block, self._reads[name])
+                self._check_on_pre(plan)
+        # pathways that write only neuron variables (+= / -=): without gradients they
+        # run for the synapses whose spike arrives in a step only
+        self._event_driven = {name: Arrivals(self._pathways[plan.block.group]["delay"], self._pathways[plan.block.group]["pre"], prog.sizes[plan.block.extra["source"]])
+                              for name, plan in self._plans.items() if plan.block.kind == "pathway"
+                              and all(stmt.op == ":=" or plan.block.refs[stmt.var].index in (_PRE, _POST) for stmt, _ in plan.body)}
         self._uses_t = any(plan.clock_t for plan in self._plans.values()) or any(b.kind == "threshold" and b.extra["refractory"] for b in prog.blocks)
         self._dense_blocks = {b.name: (b, self._dense[b.group]) for b in prog.blocks if b.kind == "pathway" and self._dense.get(b.group) is not None}
         # dense pathways from input populations whose spikes enter the history
@@ -276,6 +283,19 @@ class Twin(nn.Module):
         finally:
             for name, m in self.relaxed_delays.items():
                 m.hard = before[name]
+
+    def _check_on_pre(self, plan: BlockPlan):
+        """Refuse on_pre code the twin cannot run as Brian2 does: a neuron variable
+        assigned (not ``+=``/``-=``), or read after the code wrote it."""
+        block, touched = plan.block, set()
+        for (stmt, _), used in zip(plan.body, self._reads[block.name]):
+            read_after_write = touched & used
+            if read_after_write:
+                raise BackendError(f"{self.spec.source}: projection '{block.group}': on_pre reads {sorted(read_after_write)} after writing it; the twin supports on_pre code that writes neuron variables with += or -= only at its end.")
+            if stmt.op != ":=" and block.refs[stmt.var].index in (_PRE, _POST):
+                if stmt.op not in ("+=", "-="):
+                    raise BackendError(f"{self.spec.source}: projection '{block.group}': on_pre statement '{stmt}' assigns a neuron variable; the twin supports '+=' and '-=' on *_pre/*_post variables.")
+                touched.add(stmt.var)
 
     def _check_order_independent(self, block: Block, reads: list):
         """Refuse on_pre code whose result depends on the order of the synapses.
@@ -614,10 +634,18 @@ class Twin(nn.Module):
         value = self.program.initial[key]
         return torch.as_tensor(np.asarray(value))
 
-    def _env(self, plan: BlockPlan, call: _Call, state: dict, t) -> dict:
-        """The block's names for this step: fixed values of the call, state, ``t``."""
+    def _env(self, plan: BlockPlan, call: _Call, state: dict, t, gather: dict | None = None, active: torch.Tensor | None = None) -> dict:
+        """The block's names for this step: fixed values of the call, state, ``t``.
+
+        ``active`` (synapse code run for some synapses only, `_run_pathway`)
+        selects those synapses from the call's fixed per-synapse values; ``gather``
+        then holds the index arrays of those synapses.
+        """
         env = call.envs[plan.block.name].copy()
-        gather = self._gathers.get(plan.block.name)
+        if active is not None:
+            n_syn = len(self._pathways[plan.block.group]["perm"])
+            env = {name: value[..., active] if isinstance(value, torch.Tensor) and value.dim() and value.shape[-1] == n_syn else value for name, value in env.items()}
+        gather = self._gathers.get(plan.block.name) if gather is None else gather
         for name, owner, var, how in plan.step:
             value = state.get((owner, var))
             if value is None:
@@ -758,24 +786,32 @@ class Twin(nn.Module):
             entry = stacks[source] = (history[source], torch.stack(history[source]))
         hist = entry[1]  # (depth, batch, n_source); last entry is this step
         depth = hist.shape[0]
-        s_syn = hist[depth - 1 - path["delay"], :, path["pre"]].transpose(0, 1)  # (batch, n_syn) in queue order
         gather = self._gathers[block.name]
-        env = self._env(plan, call, state, t)
-        shape = (batch, len(path["perm"]))
+        arrivals = self._event_driven.get(block.name) if device.type == "cpu" and not torch.is_grad_enabled() else None
+        if arrivals is not None:
+            # without gradients only the synapses whose spike arrives run (as in Brian2),
+            # in queue order: every sum adds the same terms in the same order (the
+            # other synapses would add zeros)
+            if not bool(hist.any()):
+                return
+            active = arrivals(hist)
+            if len(active) == 0:
+                return
+            gather = {how: index[active] for how, index in gather.items()}
+            s_syn = hist[depth - 1 - path["delay"][active], :, gather[_PRE]].transpose(0, 1)  # (batch, n_active)
+            env = self._env(plan, call, state, t, gather, active)
+        else:
+            s_syn = hist[depth - 1 - path["delay"], :, path["pre"]].transpose(0, 1)  # (batch, n_syn) in queue order
+            env = self._env(plan, call, state, t)
+        shape = (batch, s_syn.shape[1])
         zero = None
-        touched = set()
-        for (stmt, value_name), used in zip(plan.body, self._reads[block.name]):
-            read_after_write = touched & used
-            if read_after_write:
-                raise BackendError(f"{self.spec.source}: projection '{name}': on_pre reads {sorted(read_after_write)} after writing it; the twin supports on_pre code that writes neuron variables with += or -= only at its end.")
+        for stmt, value_name in plan.body:
             value = env[value_name] if value_name is not None else self._evaluate(stmt, env)
             if stmt.op == ":=":
                 env[stmt.var] = value
                 continue
             ref = block.refs[stmt.var]
             if ref.index in (_PRE, _POST):
-                if stmt.op not in ("+=", "-="):
-                    raise BackendError(f"{self.spec.source}: projection '{name}': on_pre statement '{stmt}' assigns a neuron variable; the twin supports '+=' and '-=' on *_pre/*_post variables.")
                 contribution = value if stmt.op == "+=" else -value
                 contribution = self._cast(contribution, ref, shape, device)
                 zero = torch.zeros((), dtype=contribution.dtype, device=device)
@@ -786,7 +822,6 @@ class Twin(nn.Module):
                 key = (ref.owner, ref.var)
                 current = torch.broadcast_to(self._read(state, *key), (batch, self.program.sizes[ref.owner]))
                 state[key] = current.index_add(1, gather[ref.index], contribution)
-                touched.add(stmt.var)
             else:
                 new = self._cast(self._combine(stmt.op, env[stmt.var], value), ref, shape, device)
                 new = spike_where(s_syn, new, torch.broadcast_to(env[stmt.var], shape))
@@ -937,6 +972,8 @@ def _map_tensors(value, fn, memo: dict):
         out = value
     elif isinstance(value, tuple) and not hasattr(value, "_fields"):
         out = tuple(_map_tensors(v, fn, memo) for v in value)
+    elif isinstance(value, Arrivals):
+        out = value.map_tensors(fn)
     else:
         out = value
     memo[key] = out

@@ -1,0 +1,92 @@
+"""Simulation without gradients of Brian2 users' networks: the twin against Brian2's numpy runtime.
+
+    python benchmarks/user_networks.py [--size 1000 --duration 1 --reps 3 --threads 1]
+
+Two networks as a Brian2 user writes them (model files in ``benchmarks/models``,
+no scheme: Brian2's default method, which bioadapt follows): CUBA (Brian2's
+example; linear equations, ``exact``) and COBA (Brette et al. 2007, benchmark
+1: conductances in units of the leak, ``euler``, Brian2's choice for equations
+that are not linear), ``--size`` neurons (80 % excitatory) with 80 synapses
+into each neuron on average (64 excitatory, 16 inhibitory), as in the
+4000-neuron originals (p = 0.02), dt = 0.1 ms, refractory period 5 ms.
+
+Timed: the whole `bioadapt.simulate` call on each backend (building the
+network, running it, reading spikes back), ``--reps`` interleaved repetitions,
+CPU time of this process with ``--threads`` torch threads (one by default:
+on a shared machine the wall time also counts waiting for a core); the table
+gives the fastest. The twin runs in float64 with Brian2's synaptic order
+(``synapses="exact"``) and numpy's functions (``math="numpy"``); before
+timing, both runs of each network are compared: the spike trains must be
+identical.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse
+
+import torch
+
+from common import HERE, fmt, machine, save, time_calls
+
+from bioadapt import network_from_dict, simulate
+
+MODELS = HERE / "models"
+
+
+def network(kind: str, size: int, duration: float, seed: int = 1) -> dict:
+    """The CUBA or COBA network of ``size`` neurons for ``duration`` seconds."""
+    n_exc = int(0.8 * size)
+    p = min(1.0, 80 / size)  # 80 synapses into each neuron on average, as in the originals (4000 neurons, p = 0.02)
+    if kind == "cuba":
+        values = {"v": "uniform(-60*mV, -50*mV)"}
+        weights = ("1.62*mV", "-9*mV")
+    else:
+        values = {"v": "uniform(-60*mV, -50*mV)", "ge": "normal(4, 1.5)", "gi": "normal(20, 12)"}
+        weights = ("0.6", "6.7")
+    return {
+        "dt": "0.1*ms",
+        "duration": f"{duration}*second",
+        "seed": seed,
+        "populations": {"P": {"model": f"{kind}.toml", "size": size, "values": values}},
+        "projections": [
+            {"name": "Ce", "source": "P", "target": "P", "on_pre": "ge_post += weight", "connect": {"condition": f"i < {n_exc}", "p": p}, "weight": weights[0]},
+            {"name": "Ci", "source": "P", "target": "P", "on_pre": "gi_post += weight", "connect": {"condition": f"i >= {n_exc}", "p": p}, "weight": weights[1]},
+        ],
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size", type=int, default=1000)
+    parser.add_argument("--duration", type=float, default=1.0, help="biological time in seconds")
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--name", default="user_networks")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    info = machine()
+    results, table = {}, []
+    for kind in ("cuba", "coba"):
+        spec = network_from_dict(network(kind, args.size, args.duration), folder=MODELS)
+        runs = {"numpy": lambda: simulate(spec, backend="numpy"), "twin": lambda: simulate(spec, backend="torch")}
+        first = {name: fn() for name, fn in runs.items()}
+        same = first["numpy"].spike_set("P") == first["twin"].spike_set("P")
+        spikes = len(first["numpy"].spike_set("P"))
+        if not same:
+            raise SystemExit(f"{kind}: the twin's spikes differ from the numpy runtime's")
+        times = time_calls(runs, reps=args.reps, warmup=0)
+        numpy_s, twin_s = times["numpy"]["cpu_min_s"], times["twin"]["cpu_min_s"]
+        results[kind] = {"scheme": spec.populations["P"].scheme, "steps": spec.n_steps, "synapses": sum(len(p.i) for p in spec.projections), "spikes": spikes, "identical": same, "times": times}
+        table.append([kind.upper(), spec.populations["P"].scheme, args.size, results[kind]["synapses"], spec.n_steps, spikes, fmt(numpy_s), fmt(twin_s), f"{numpy_s / twin_s:.2f}"])
+    header = ["network", "scheme", "neurons", "synapses", "steps", "spikes (identical)", "numpy runtime", "twin", "numpy / twin"]
+    notes = ["CPU time of the whole `simulate` call, fastest of the repetitions; the twin in float64, synapses='exact', math='numpy', without gradients (only synapses a spike reaches run, as in Brian2)"]
+    save(args.name, info, {"args": vars(args)}, results, table, header, notes)
+
+
+if __name__ == "__main__":
+    main()
