@@ -1,6 +1,6 @@
 """Simulation without gradients of Brian2 users' networks: the twin against Brian2's numpy runtime.
 
-    python benchmarks/user_networks.py [--size 1000 --duration 1 --reps 3 --threads 1]
+    python benchmarks/user_networks.py [--size 4000 --duration 0.5 --reps 3 --threads 1]
 
 Two networks as a Brian2 user writes them (model files in ``benchmarks/models``,
 no scheme: Brian2's default method, which bioadapt follows): CUBA (Brian2's
@@ -62,8 +62,8 @@ def network(kind: str, size: int, duration: float, seed: int = 1) -> dict:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--size", type=int, default=1000)
-    parser.add_argument("--duration", type=float, default=1.0, help="biological time in seconds")
+    parser.add_argument("--size", type=int, default=4000)
+    parser.add_argument("--duration", type=float, default=0.5, help="biological time in seconds")
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--name", default="user_networks")

@@ -444,6 +444,11 @@ def _logical(op: str, values: list):
     return result
 
 
+def _chained(ops: tuple, values: list):
+    """A chained comparison (``a < b < c``): every comparison evaluated, then and-ed."""
+    return _logical("and", [op(values[k], values[k + 1]) for k, op in enumerate(ops)])
+
+
 def _not(x):
     if isinstance(x, torch.Tensor):
         return torch.logical_not(x)
@@ -520,62 +525,63 @@ def compile_expression(expr: str, names: set[str], where: str, math: str = "nump
     except SyntaxError as exc:
         raise BackendError(f"{where}: cannot parse expression '{expr}': {exc}") from None
 
-    def build(node: ast.AST, hoist: bool = fixed is not None and hoisted is not None) -> Compiled:
+    # The expression becomes the source of one Python function of ``env``: every
+    # operator a call of its function (evaluated left to right, as nested calls
+    # are), every constant and function a name of the namespace ``scope``.
+    scope: dict = {"_not": _not, "_logical": _logical, "_chained": _chained}
+
+    def bind(value) -> str:
+        name = f"_k{len(scope)}"
+        scope[name] = value
+        return name
+
+    def function(source: str) -> Compiled:
+        return eval(f"lambda env: {source}", scope)  # noqa: S307 (source built here from the parsed tree)
+
+    def build(node: ast.AST, hoist: bool = fixed is not None and hoisted is not None) -> str:
         if hoist and not isinstance(node, (ast.Constant, ast.Name)) and _is_fixed(node, fixed, functions):
-            inner = build(node, False)
+            inner = function(build(node, False))
             name = f"{prefix}{len(hoisted)}"
             hoisted.append((name, inner))
-            return lambda env: env[name]
+            return f"env[{name!r}]"
         if isinstance(node, ast.Constant):
-            value = node.value
-            return lambda env: value
+            return bind(node.value)
         if isinstance(node, ast.Name):
             name = node.id
             if name in names:
-                return lambda env: env[name]
+                return f"env[{name!r}]"
             if name in _NAMED_CONSTANTS:
-                value = _NAMED_CONSTANTS[name]
-                return lambda env: value
+                return bind(_NAMED_CONSTANTS[name])
             raise BackendError(f"{where}: unknown name '{name}' in '{expr}'.")
         if math == "libm" and isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
             exponent = _constant_exponent(node.right)
             if exponent is not None and exponent in LIBM_FOLDED_POWERS:  # folded by the compiler
-                folded, base = LIBM_FOLDED_POWERS[int(exponent)], build(node.left, hoist)
-                return lambda env: folded(base(env))
+                return f"{bind(LIBM_FOLDED_POWERS[int(exponent)])}({build(node.left, hoist)})"
         if isinstance(node, ast.BinOp) and type(node.op) in binary:
-            fn = binary[type(node.op)]
-            left, right = build(node.left, hoist), build(node.right, hoist)
-            return lambda env: fn(left(env), right(env))
+            return f"{bind(binary[type(node.op)])}({build(node.left, hoist)}, {build(node.right, hoist)})"
         if isinstance(node, ast.UnaryOp):
             operand = build(node.operand, hoist)
             if isinstance(node.op, ast.USub):
-                return lambda env: -operand(env)
+                return f"(-{operand})"
             if isinstance(node.op, ast.UAdd):
                 return operand
             if isinstance(node.op, ast.Not):
-                return lambda env: _not(operand(env))
+                return f"_not({operand})"
         if isinstance(node, ast.BoolOp):
-            parts = [build(v, hoist) for v in node.values]
-            op = "and" if isinstance(node.op, ast.And) else "or"
-            return lambda env: _logical(op, [p(env) for p in parts])
+            parts = ", ".join(build(v, hoist) for v in node.values)
+            return f"_logical({'and' if isinstance(node.op, ast.And) else 'or'!r}, [{parts}])"
         if isinstance(node, ast.Compare):
             left = build(node.left, hoist)
             ops = [_COMPARE[type(o)] for o in node.ops]
             rights = [build(c, hoist) for c in node.comparators]
             if len(ops) == 1:
-                op, right = ops[0], rights[0]
-                return lambda env: op(left(env), right(env))
-
-            def chained(env):
-                values = [left(env)] + [r(env) for r in rights]
-                return _logical("and", [op(values[k], values[k + 1]) for k, op in enumerate(ops)])
-
-            return chained
+                return f"{bind(ops[0])}({left}, {rights[0]})"
+            return f"_chained({bind(tuple(ops))}, [{left}, {', '.join(rights)}])"
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.keywords:
             fname = node.func.id
             if fname in names and fname not in functions:  # provided by the environment
-                args = [build(a, hoist) for a in node.args]
-                return lambda env: env[fname](*[a(env) for a in args])
+                args = ", ".join(build(a, hoist) for a in node.args)
+                return f"env[{fname!r}]({args})"
             if fname in _RANDOM:
                 try:
                     functions[fname]()
@@ -586,9 +592,7 @@ def compile_expression(expr: str, names: set[str], where: str, math: str = "nump
                     f"{where}: the twin cannot translate function '{fname}' in '{expr}'. "
                     f"Functions it knows: {', '.join(sorted(functions))}."
                 )
-            fn = functions[fname]
-            args = [build(a, hoist) for a in node.args]
-            return lambda env: fn(*[a(env) for a in args])
+            return f"{bind(functions[fname])}({', '.join(build(a, hoist) for a in node.args)})"
         raise BackendError(f"{where}: the twin cannot translate '{ast.unparse(node)}' in '{expr}'.")
 
-    return build(tree)
+    return function(build(tree))
