@@ -23,7 +23,9 @@ def test_arrivals_are_the_spiking_synapses_in_queue_order(seed, n_source, n_syn,
     pre, delay = torch.as_tensor(pre[order]), torch.as_tensor(delay[order])
     hist = torch.as_tensor(rng.random((max_delay + 1, batch, n_source)) < 0.3, dtype=torch.float64)
     expected = torch.nonzero((hist[max_delay - delay, :, pre] > 0).any(1)).squeeze(1)
-    assert torch.equal(Arrivals(delay, pre, n_source)(hist), expected)
+    synapses, spikes = Arrivals(delay, pre, n_source)(hist)
+    assert torch.equal(synapses, expected)
+    assert torch.equal(spikes, hist[max_delay - delay[expected], :, pre[expected]].T)
 
 
 def test_synapses_out_of_queue_order_are_refused():

@@ -634,18 +634,10 @@ class Twin(nn.Module):
         value = self.program.initial[key]
         return torch.as_tensor(np.asarray(value))
 
-    def _env(self, plan: BlockPlan, call: _Call, state: dict, t, gather: dict | None = None, active: torch.Tensor | None = None) -> dict:
-        """The block's names for this step: fixed values of the call, state, ``t``.
-
-        ``active`` (synapse code run for some synapses only, `_run_pathway`)
-        selects those synapses from the call's fixed per-synapse values; ``gather``
-        then holds the index arrays of those synapses.
-        """
+    def _env(self, plan: BlockPlan, call: _Call, state: dict, t) -> dict:
+        """The block's names for this step: fixed values of the call, state, ``t``."""
         env = call.envs[plan.block.name].copy()
-        if active is not None:
-            n_syn = len(self._pathways[plan.block.group]["perm"])
-            env = {name: value[..., active] if isinstance(value, torch.Tensor) and value.dim() and value.shape[-1] == n_syn else value for name, value in env.items()}
-        gather = self._gathers.get(plan.block.name) if gather is None else gather
+        gather = self._gathers.get(plan.block.name)
         for name, owner, var, how in plan.step:
             value = state.get((owner, var))
             if value is None:
@@ -653,6 +645,24 @@ class Twin(nn.Module):
             env[name] = _take(value, how, gather)
         for name in plan.clock_t:
             env[name] = t
+        return env
+
+    def _arrival_env(self, plan: BlockPlan, call: _Call, state: dict, t, active: torch.Tensor) -> "_ArrivalEnv":
+        """`_env` for the synapses ``active`` only, each name made when first read."""
+        name = plan.block.name
+        parts = call.per_synapse.get(name)
+        if parts is None:  # the call's fixed values: alike for all synapses, or one per synapse
+            n_syn = len(self._pathways[plan.block.group]["perm"])
+            fixed = call.envs[name]
+            per_synapse = {key: value for key, value in fixed.items() if isinstance(value, torch.Tensor) and value.dim() and value.shape[-1] == n_syn}
+            shared = {key: value for key, value in fixed.items() if key not in per_synapse}
+            parts = call.per_synapse[name] = (shared, per_synapse, {step[0]: step[1:] for step in plan.step})
+        shared, per_synapse, steps = parts
+        env = _ArrivalEnv(shared)
+        for clock in plan.clock_t:
+            env[clock] = t
+        env.sources = (self, call, state, per_synapse, steps, active)
+        env.gather = _Selection(self._gathers[name], active)
         return env
 
     @staticmethod
@@ -794,12 +804,11 @@ class Twin(nn.Module):
             # other synapses would add zeros)
             if not bool(hist.any()):
                 return
-            active = arrivals(hist)
+            active, s_syn = arrivals(hist)  # (n_active,), (batch, n_active)
             if len(active) == 0:
                 return
-            gather = {how: index[active] for how, index in gather.items()}
-            s_syn = hist[depth - 1 - path["delay"][active], :, gather[_PRE]].transpose(0, 1)  # (batch, n_active)
-            env = self._env(plan, call, state, t, gather, active)
+            env = self._arrival_env(plan, call, state, t, active)
+            gather = env.gather
         else:
             s_syn = hist[depth - 1 - path["delay"], :, path["pre"]].transpose(0, 1)  # (batch, n_syn) in queue order
             env = self._env(plan, call, state, t)
@@ -1000,6 +1009,42 @@ def _take(value, how, gather):
     return value
 
 
+class _Selection(dict):
+    """Index arrays of a pathway (`Twin._gathers`) for its synapses ``active``, each made when first read."""
+
+    def __init__(self, full: dict, active: torch.Tensor):
+        super().__init__()
+        self.full, self.active = full, active
+
+    def __missing__(self, how):
+        value = self[how] = self.full[how][self.active]
+        return value
+
+
+class _ArrivalEnv(dict):
+    """The names of a pathway's code for the synapses a spike reaches (`Twin._arrival_env`):
+    fixed values alike for all synapses are there from the start; per-synapse fixed
+    values and state are selected or gathered for those synapses when first read."""
+
+    def __missing__(self, name):
+        twin, call, state, per_synapse, steps, active = self.sources
+        if name in per_synapse:
+            value = per_synapse[name][..., active]
+        elif name in steps:
+            owner, var, how = steps[name]
+            value = state.get((owner, var))
+            if value is None:
+                value = twin._read(state, owner, var, call.fixed)
+            if how == SCALAR:
+                value = value[..., :1]
+            elif how in self.gather.full:
+                value = value[..., self.gather[how]]
+        else:
+            raise KeyError(name)
+        self[name] = value
+        return value
+
+
 @dataclass
 class _Call:
     """Values fixed over one forward call (see `Twin._prepare`)."""
@@ -1018,6 +1063,7 @@ class _Call:
     input_spikes: dict = field(default_factory=dict)  # input population -> spikes of the call
     events: dict = field(default_factory=dict)  # id(spikes) -> [spikes, Events or None, last step read]
     inputs: dict = field(default_factory=dict)  # pathway block name -> precomputed input contributions per step
+    per_synapse: dict = field(default_factory=dict)  # pathway block name -> its fixed values split (`Twin._arrival_env`)
 
 
 class _Propagators(torch.autograd.Function):
