@@ -83,8 +83,20 @@ def main():
         numpy_s, twin_s = times["numpy"]["cpu_min_s"], times["twin"]["cpu_min_s"]
         results[kind] = {"scheme": spec.populations["P"].scheme, "steps": spec.n_steps, "synapses": sum(len(p.i) for p in spec.projections), "spikes": spikes, "identical": same, "times": times}
         table.append([kind.upper(), spec.populations["P"].scheme, args.size, results[kind]["synapses"], spec.n_steps, spikes, fmt(numpy_s), fmt(twin_s), f"{numpy_s / twin_s:.2f}"])
+    # the cost of one operator of the neurons' program, on arrays of the population's size
+    import timeit
+
+    import numpy as np
+
+    x, y = np.random.default_rng(0).random((2, args.size))
+    a, b = torch.from_numpy(x.copy()), torch.from_numpy(y.copy())
+    per_op = {name: min(timeit.repeat(fn, number=2000, repeat=5)) / 2000 for name, fn in (("numpy", lambda: x * y), ("torch", lambda: a * b))}
+    results["multiplication_s"] = per_op
     header = ["network", "scheme", "neurons", "synapses", "steps", "spikes (identical)", "numpy runtime", "twin", "numpy / twin"]
-    notes = ["CPU time of the whole `simulate` call, fastest of the repetitions; the twin in float64, synapses='exact', math='numpy', without gradients (only synapses a spike reaches run, as in Brian2)"]
+    notes = [
+        "CPU time of the whole `simulate` call, fastest of the repetitions; the twin in float64, synapses='exact', math='numpy', without gradients (only synapses a spike reaches run, as in Brian2)",
+        f"one multiplication of two arrays of {args.size} float64 values (wall time, fastest of 5 x 2000): numpy {fmt(per_op['numpy'])}, torch {fmt(per_op['torch'])}",
+    ]
     save(args.name, info, {"args": vars(args)}, results, table, header, notes)
 
 
