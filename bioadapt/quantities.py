@@ -40,32 +40,50 @@ _BINOPS: dict[type, Callable] = {
     ast.Mult: lambda a, b: a * b,
     ast.Div: lambda a, b: a / b,
     ast.Pow: lambda a, b: a**b,
+    ast.Mod: lambda a, b: a % b,
+    ast.FloorDiv: lambda a, b: a // b,
 }
 
+#: Functions of initial-value expressions (numpy's, unit-aware through Brian2's quantities).
+_FUNCTIONS: dict[str, Callable] = {"sqrt": np.sqrt, "exp": np.exp, "log": np.log, "sin": np.sin, "cos": np.cos, "tanh": np.tanh, "abs": np.abs}
 
-def _evaluate(node: ast.AST, calls: dict[str, Callable], where: str):
+
+def _evaluate(node: ast.AST, calls: dict[str, Callable], where: str, names: dict | None = None):
+    """Evaluate a parsed value: numbers, units, ``names`` (arrays or numbers:
+    ``i``, ``N``, a population's other variables), the ``calls`` (distributions,
+    ``rand()``, ``randn()``) and `_FUNCTIONS`."""
+    names = names or {}
     if isinstance(node, ast.Expression):
-        return _evaluate(node.body, calls, where)
+        return _evaluate(node.body, calls, where, names)
     if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
         return node.value
     if isinstance(node, ast.Name):
+        if node.id in names:
+            return names[node.id]
         if node.id in _UNITS:
             return _UNITS[node.id]
         if node.id in ("inf", "infinity"):
             return float("inf")
+        if node.id == "pi":
+            return np.pi
         raise ParameterError(f"{where}: unknown unit or name '{node.id}'.")
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-        value = _evaluate(node.operand, calls, where)
+        value = _evaluate(node.operand, calls, where, names)
         return -value if isinstance(node.op, ast.USub) else value
     if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
-        left = _evaluate(node.left, calls, where)
-        right = _evaluate(node.right, calls, where)
+        left = _evaluate(node.left, calls, where, names)
+        right = _evaluate(node.right, calls, where, names)
         try:
             return _BINOPS[type(node.op)](left, right)
         except fu.DimensionMismatchError as exc:
             raise ParameterError(f"{where}: inconsistent units: {exc}") from None
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in calls and not node.keywords:
-        args = [_evaluate(arg, {}, where) for arg in node.args]
+        args = [_evaluate(arg, {}, where, names) for arg in node.args]
+        for k, arg in enumerate(args):
+            if np.ndim(arg):  # a variable's values: one value for all neurons is a single value
+                if np.size(arg) and not np.all(np.asarray(arg) == np.asarray(arg).flat[0]):
+                    raise ParameterError(f"{where}: the arguments of {node.func.id}() must be single values, not different ones per neuron or synapse, in '{ast.unparse(node)}'.")
+                args[k] = arg[0] if np.size(arg) else arg
         try:
             return calls[node.func.id](*args)
         except TypeError:
@@ -73,9 +91,16 @@ def _evaluate(node: ast.AST, calls: dict[str, Callable], where: str):
 
             params = ", ".join(inspect.signature(calls[node.func.id]).parameters)
             raise ParameterError(f"{where}: {node.func.id}() takes ({params}), got {len(args)} argument(s) in '{ast.unparse(node)}'.") from None
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _FUNCTIONS and not node.keywords and len(node.args) == 1:
+        value = _evaluate(node.args[0], calls, where, names)
+        try:
+            return _FUNCTIONS[node.func.id](value)
+        except fu.DimensionMismatchError as exc:
+            raise ParameterError(f"{where}: {node.func.id}() of a quantity with units: {exc}") from None
     raise ParameterError(
         f"{where}: cannot parse '{ast.unparse(node)}'; expected a number, a quantity such as "
-        f"'20*ms', or one of the distributions {sorted(DISTRIBUTIONS)}."
+        f"'20*ms', one of the distributions {sorted(DISTRIBUTIONS)}, or an expression of them "
+        f"(with i, N, rand(), randn(){', the variables ' + ', '.join(sorted(names)) if names else ''})."
     )
 
 
@@ -198,15 +223,26 @@ DISTRIBUTIONS: dict[str, Callable] = {
 }
 
 
-def sample_values(value: object, n: int, rng: np.random.Generator, where: str):
+def sample_values(value: object, n: int, rng: np.random.Generator, where: str, names: dict | None = None):
     """Return ``n`` values (a float array or a Quantity array) for a TOML value.
 
-    A plain number or quantity is repeated; a distribution is sampled with ``rng``.
+    A plain number or quantity is repeated; a distribution is sampled with
+    ``rng``; an expression may use ``names`` (arrays of ``n`` values or single
+    values, such as the index ``i``), ``rand()`` and ``randn()`` (``n``
+    draws from ``rng``), and ``sqrt``, ``exp``, ``log``, ``sin``, ``cos``,
+    ``tanh``, ``abs``, ``pi``, as Brian2's initial values do.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> sample_values("-60*mV + 10*mV*i/N", 3, rng, "v", names={"i": np.arange(3), "N": 3})
+    array([-60.        , -56.66666667, -53.33333333]) * mvolt
     """
     if isinstance(value, str):
         tree = _parse(value, where)
         calls = {name: factory(rng, n, where) for name, factory in DISTRIBUTIONS.items()}
-        result = _evaluate(tree, calls, where)
+        calls.update(rand=lambda: rng.random(n), randn=lambda: rng.standard_normal(n))
+        result = _evaluate(tree, calls, where, names)
     else:
         result = parse_quantity(value, where)
     if np.any(np.isnan(np.asarray(result, dtype=np.float64))):

@@ -44,6 +44,8 @@ key, so adding a population does not change the draws of another.
 
 from __future__ import annotations
 
+import ast
+
 import logging
 import re
 import zlib
@@ -195,6 +197,13 @@ def _brian2_choice(model: ModelSpec, where: str) -> str:
 
 
 def _values(name: str, model: ModelSpec, overrides: dict, size: int, where: str, seed: int) -> dict:
+    """The population's initial values and parameters, drawn once.
+
+    A value is a number, a quantity, a distribution, or an expression as
+    Brian2 users write initial values: of the neuron index ``i``, the size
+    ``N``, ``rand()``/``randn()`` and the population's other variables
+    (``"Vr + rand()*(Vt - Vr)"``), evaluated after the variables it names.
+    """
     eqs = model.brian_equations
     settable = {n for n in eqs.names if n not in eqs.subexpr_names}
     if not isinstance(overrides, dict):
@@ -202,22 +211,50 @@ def _values(name: str, model: ModelSpec, overrides: dict, size: int, where: str,
     for key in overrides:
         if key not in settable:
             raise ConfigError(f"{where}.values: '{key}' is not a variable of model '{model.name}' ({', '.join(sorted(settable))}).")
-    values = {}
-    for var in sorted(settable):
-        raw = overrides.get(var, model.defaults.get(var))
-        if raw is None:
-            continue
-        key = f"{where}.values: key '{var}'" if var in overrides else f"{model.path}: [defaults] key '{var}'"
-        shared = "shared" in eqs[var].flags  # one value for the whole population
-        try:
-            arr = sample_values(raw, 1 if shared else size, stream(seed, f"populations.{name}.values.{var}"), key)
-        except ParameterError as exc:
-            raise ConfigError(str(exc)) from None
-        dim = eqs[var].dim
-        if fu.get_dimensions(arr) is not dim:
-            raise ConfigError(f"{key}: '{raw}' is {_unit_phrase(fu.get_dimensions(arr))}, but '{var}' is {_unit_phrase(dim)}.")
-        values[var] = np.asarray(arr, dtype=np.float64)
-    return values
+    raws = {var: overrides.get(var, model.defaults.get(var)) for var in sorted(settable)}
+    raws = {var: raw for var, raw in raws.items() if raw is not None}
+    keys = {var: f"{where}.values: key '{var}'" if var in overrides else f"{model.path}: [defaults] key '{var}'" for var in raws}
+    reads = {var: _names_read(raw, settable - {var}) for var, raw in raws.items()}
+    values, quantities = {}, {}
+    while len(values) < len(raws):
+        ready = [var for var in raws if var not in values and reads[var] <= set(values)]
+        if not ready:
+            waiting = sorted(var for var in raws if var not in values)
+            missing = {var: sorted(reads[var] - set(values)) for var in waiting}
+            unset = sorted({n for names in missing.values() for n in names} - set(raws))
+            if unset:
+                var = next(v for v in waiting if set(missing[v]) & set(unset))
+                raise ConfigError(f"{keys[var]}: '{raws[var]}' reads {', '.join(unset)}, which has no value (give it one in [populations.{name}.values] or the model's [defaults]).")
+            cycle = "; ".join(f"{v} reads {', '.join(missing[v])}" for v in waiting)
+            raise ConfigError(f"{where}.values: the values of {', '.join(waiting)} read each other ({cycle}).")
+        for var in ready:
+            shared = "shared" in eqs[var].flags  # one value for the whole population
+            names = {"N": size, **{other: quantities[other] for other in reads[var]}}
+            if not shared:
+                names["i"] = np.arange(size)
+            elif any(np.size(quantities[other]) > 1 for other in reads[var]):
+                raise ConfigError(f"{keys[var]}: '{var}' is shared (one value per population) but '{raws[var]}' reads variables with a value per neuron.")
+            try:
+                arr = sample_values(raws[var], 1 if shared else size, stream(seed, f"populations.{name}.values.{var}"), keys[var], names)
+            except ParameterError as exc:
+                raise ConfigError(str(exc)) from None
+            dim = eqs[var].dim
+            if fu.get_dimensions(arr) is not dim:
+                raise ConfigError(f"{keys[var]}: '{raws[var]}' is {_unit_phrase(fu.get_dimensions(arr))}, but '{var}' is {_unit_phrase(dim)}.")
+            values[var] = np.asarray(arr, dtype=np.float64)
+            quantities[var] = values[var] * fu.get_unit(dim) if dim is not fu.DIMENSIONLESS else values[var]
+    return {var: values[var] for var in sorted(values)}
+
+
+def _names_read(raw, variables: set) -> set:
+    """The names among ``variables`` that the value string ``raw`` reads."""
+    if not isinstance(raw, str):
+        return set()
+    try:
+        tree = ast.parse(raw.strip(), mode="eval")
+    except SyntaxError:
+        return set()  # reported with its key when the value is evaluated
+    return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)} & variables
 
 
 def _unit_phrase(dim) -> str:
@@ -357,8 +394,9 @@ def _projection(k: int, data: dict, pops: dict, where: str, dt: float, seed: int
         check_dead_assignments(on_pre, neurons | {"weight"}, f"{where}: key 'on_pre'", ConfigError)
     i, j = _connect(data.get("connect", "all_to_all"), src.size, tgt.size, src.name == tgt.name, stream(seed, f"projections.{name}.connect"), where, folder)
     try:
-        weight = sample_values(data.get("weight", 1.0), len(i), stream(seed, f"projections.{name}.weight"), f"{where}: key 'weight'")
-        delay = sample_values(data.get("delay", 0.0), len(i), stream(seed, f"projections.{name}.delay"), f"{where}: key 'delay'")
+        indices = {"i": i, "j": j, "N_pre": src.size, "N_post": tgt.size}  # per synapse, as in Brian2's S.w = "..."
+        weight = sample_values(data.get("weight", 1.0), len(i), stream(seed, f"projections.{name}.weight"), f"{where}: key 'weight'", indices)
+        delay = sample_values(data.get("delay", 0.0), len(i), stream(seed, f"projections.{name}.delay"), f"{where}: key 'delay'", indices)
     except ParameterError as exc:
         raise ConfigError(str(exc)) from None
     for key, values in (("weight", weight), ("delay", delay)):

@@ -185,6 +185,9 @@ def test_top_level_errors(change, message):
         ({"weight": "normal(0*mV, inf*mV)"}, r"projections\[0\]: key 'weight': the arguments of the distribution must be finite"),
         ({"on_pre": "I_post += weight\nwieght = 0"}, r"key 'on_pre': 'wieght = 0' assigns 'wieght', which is not a variable \(I_post, weight\)"),
         ({"on_pre": "a = 2*weight\nI_post += a"}, None),  # a temporary that is read: fine
+        ({"on_post": "w_pre += 1"}, r"projections\[0\]: unknown key\(s\) \['on_post'\]"),  # synapse models with state: not offered
+        ({"model": "dw/dt = -w/tau : 1 (event-driven)"}, r"projections\[0\]: unknown key\(s\) \['model'\]"),
+        ({"weight": "0.1*k"}, r"projections\[0\]: key 'weight': unknown unit or name 'k'"),
     ],
 )
 def test_projection_errors(projection, message):
@@ -253,6 +256,17 @@ def test_unknown_name_in_on_pre_is_named():
     net["projections"][0]["on_pre"] = "Iz_post += weight"
     with pytest.raises(BioadaptError, match=r"projection 'inp_to_hid_0': unknown name 'Iz_post'"):
         simulate(network_from_dict(net), backend="numpy")
+
+
+def test_timed_array_in_a_model_is_named(tmp_path):
+    """A model calling a function of its own (a TimedArray of a Brian2 script): one
+    error naming the population, the model file and the name, not Brian2's text."""
+    from bioadapt import simulate
+
+    (tmp_path / "stim.toml").write_text('equations = """\ndv/dt = (stim(t) - v)/tau : 1\ntau : second\n"""\nthreshold = "v > 1"\nreset = "v = 0"\n[defaults]\ntau = "10*ms"\n')
+    spec = network_from_dict({"dt": "0.1*ms", "duration": "1*ms", "populations": {"p": {"model": "stim.toml", "size": 2}}}, folder=tmp_path)
+    with pytest.raises(BioadaptError, match=r"population 'p' \(model file .*stim\.toml\): unknown name 'stim': not a variable, constant or function known there \(model files cannot name functions of their own, such as a TimedArray; give a time-varying input with drive= or an input population\)$"):
+        simulate(spec, backend="numpy")
 
 
 def test_brian2_rejection_names_projection():

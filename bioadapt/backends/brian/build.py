@@ -118,7 +118,10 @@ def root_message(exc: BaseException) -> str:
     while exc.__cause__ is not None:
         exc = exc.__cause__
     if isinstance(exc, KeyError) and exc.args:  # Brian2 looking up a name its code uses
-        return f"unknown name {exc.args[0]!r}: not a variable, constant or function known there"
+        found = re.search(r'identifier "(\w+)" could not be resolved', str(exc.args[0]))
+        name = found.group(1) if found else exc.args[0]
+        return (f"unknown name {name!r}: not a variable, constant or function known there (model files cannot name "
+                "functions of their own, such as a TimedArray; give a time-varying input with drive= or an input population)")
     if isinstance(exc, SyntaxError) and exc.text:
         return f"{exc.msg} in {exc.text.strip()!r}"
     lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
