@@ -15,7 +15,7 @@ below 1), and the oscillation frequency of the dominant mode
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -118,9 +118,8 @@ def discrete_map(model: ModelSpec | str, scheme: str | None = None, values: dict
         }
     )
     pop = spec.populations["n"]
-    for name, array in table.items():
-        if isinstance(array, np.ndarray):
-            pop.values[name] = array.astype(np.float64)
+    arrays = {name: array.astype(np.float64) for name, array in table.items() if isinstance(array, np.ndarray)}
+    spec = replace(spec, populations={"n": replace(pop, values={**pop.values, **arrays})})
     from ..backends.torch import Twin
 
     twin = Twin(spec)

@@ -43,6 +43,7 @@ from .._files import read_toml
 from ..errors import ModelError, ParameterError
 from ..quantities import parse_quantity
 from ..schemes import SCHEMES
+from ..schemes.exact import DERIVED_PREFIX
 from .spec import SLOTS, ModelSpec
 
 __all__ = ["load_model", "model_from_dict", "shipped_models", "model_path"]
@@ -180,6 +181,9 @@ def model_from_dict(data: dict, path: Path, name: str | None = None) -> ModelSpe
     except Exception as exc:  # Brian2 raises several types (SyntaxError, ValueError, KeyError...)
         raise ModelError(f"{path}: key 'equations': Brian2 cannot parse the equations: {exc}") from None
     names = set(eqs.names)
+    reserved = sorted(n for n in names if n.startswith(DERIVED_PREFIX))
+    if reserved:
+        raise ModelError(f"{path}: key 'equations': {', '.join(reserved)}: names beginning with '{DERIVED_PREFIX}' are reserved for the constants bioadapt derives (the exact scheme's propagators, the charge of retimed inputs); rename them.")
 
     defaults = data.get("defaults", {})
     if not isinstance(defaults, dict):

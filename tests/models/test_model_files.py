@@ -42,6 +42,7 @@ def test_valid_minimal():
         ("retime_impulse", r"retime_impulse\.toml: \[retime\] key 'impulse': 'v' is not a variable that holds one step of input; use one of I, tau"),
         ("retime_key", r"retime_key\.toml: \[retime\] has unknown key\(s\) \['impulses'\]; allowed keys are 'impulse' and 'per_step'"),
         ("retime_both", r"retime_both\.toml: \[retime\] takes either 'impulse' or 'per_step', not both"),
+        ("reserved_name", r"reserved_name\.toml: key 'equations': bioadapt_P_v_v: names beginning with 'bioadapt_' are reserved for the constants bioadapt derives"),
     ],
 )
 def test_invalid_model_files(name, message):
