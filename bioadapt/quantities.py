@@ -243,6 +243,17 @@ def sample_values(value: object, n: int, rng: np.random.Generator, where: str, n
         calls = {name: factory(rng, n, where) for name, factory in DISTRIBUTIONS.items()}
         calls.update(rand=lambda: rng.random(n), randn=lambda: rng.standard_normal(n))
         result = _evaluate(tree, calls, where, names)
+    elif isinstance(value, (list, tuple)):  # one value per neuron or synapse, as Brian2's G.I = [0.4, 2, 4]
+        if len(value) != n:
+            raise ParameterError(f"{where}: a list of {len(value)} values for {n} neurons or synapses.")
+        items = [parse_quantity(item, f"{where}[{k}]") for k, item in enumerate(value)]
+        dims = {fu.get_dimensions(item) for item in items}
+        if len(dims) > 1:
+            raise ParameterError(f"{where}: the values of the list have different units.")
+        dim = dims.pop() if items else fu.DIMENSIONLESS
+        result = np.array([float(item / fu.get_unit(dim)) for item in items])
+        if dim is not fu.DIMENSIONLESS:
+            result = result * fu.get_unit(dim)
     else:
         result = parse_quantity(value, where)
     if np.any(np.isnan(np.asarray(result, dtype=np.float64))):

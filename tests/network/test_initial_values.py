@@ -99,3 +99,12 @@ def test_bad_expressions_give_one_error_naming_the_key():
     assert np.all((spec.populations["P"].values["v"] >= -0.06) & (spec.populations["P"].values["v"] < -0.05))
     with pytest.raises(ConfigError, match=r"key 'v': unknown unit or name 'k'"):
         _cuba({"v": "Vr + k*mV"})
+    with pytest.raises(ConfigError, match=r"key 'v': a list of 2 values for 7 neurons or synapses"):
+        _cuba({"v": ["-60*mV", "-55*mV"]})
+    with pytest.raises(ConfigError, match=r"key 'v': the values of the list have different units"):
+        _cuba({"v": ["-60*mV"] * 6 + [0.5]})
+
+
+def test_lists_give_one_value_per_neuron():
+    values = _cuba({"v": [f"{-60 + k}*mV" for k in range(7)]}).populations["P"].values["v"]
+    assert np.array_equal(values, np.array([(-60 + k) * 1e-3 for k in range(7)]))
