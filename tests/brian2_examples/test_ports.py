@@ -73,7 +73,34 @@ def wang_buzsaki(steps=4000):
     }, {"neuron": ["v", "h", "n"]}
 
 
-PORTS = {"CUBA": cuba, "COBAHH": cobahh, "gapjunctions": gapjunctions, "Hindmarsh_Rose_1984": hindmarsh_rose, "Wang_Buszaki_1996": wang_buzsaki}
+def if_curve_lif(steps=2000):
+    """examples/IF_curve_LIF.py at 100 neurons (its first 200 ms)."""
+    return {
+        "dt": "0.1*ms", "duration": f"{steps}*0.1*ms", "seed": 16,
+        "populations": {"group": {"model": "if_curve_lif.toml", "size": 100, "scheme": "exact", "values": {"v": "0*mV", "v0": "20*mV * i / (N-1)"}}},
+    }, {"group": ["v"]}
+
+
+def if_curve_hh(steps=2000):
+    """examples/IF_curve_Hodgkin_Huxley.py at 20 neurons (its first 200 ms)."""
+    return {
+        "dt": "0.1*ms", "duration": f"{steps}*0.1*ms", "seed": 17,
+        "populations": {"group": {"model": "if_curve_hh.toml", "size": 20, "scheme": "exponential_euler", "values": {"v": "El", "I": "0.7*nA * i / N"}}},
+    }, {"group": ["v", "m"]}
+
+
+def phase_locking(steps=3000):
+    """examples/phase_locking.py (100 neurons, its first 300 ms)."""
+    return {
+        "dt": "0.1*ms", "duration": f"{steps}*0.1*ms", "seed": 18,
+        "populations": {"neurons": {"model": "phase_locking.toml", "size": 100, "scheme": "euler", "values": {"v": "rand()", "a": "0.05 + 0.7*i/N"}}},
+    }, {"neurons": ["v"]}
+
+
+PORTS = {
+    "CUBA": cuba, "COBAHH": cobahh, "gapjunctions": gapjunctions, "Hindmarsh_Rose_1984": hindmarsh_rose, "Wang_Buszaki_1996": wang_buzsaki,
+    "IF_curve_LIF": if_curve_lif, "IF_curve_Hodgkin_Huxley": if_curve_hh, "phase_locking": phase_locking,
+}
 
 
 @pytest.mark.parametrize("name", sorted(PORTS))
@@ -114,6 +141,21 @@ def test_ports_fire_as_their_examples_do():
     upswings = [np.flatnonzero(np.diff((x[:, k] > 0).astype(int)) == 1) * 0.1 for k in range(3)]  # ms
     assert 0 < len(upswings[0]) < 20 and upswings[0].max() < 300  # one burst at the start, then rest
     assert upswings[1].max() > 1500 and len(upswings[2]) > 2 * len(upswings[1])  # bursts throughout; faster for I = 4
+
+
+def test_if_curve_of_the_lif_port_against_its_closed_form():
+    """IF_curve_LIF: from v = 0, a neuron with drive v0 > 10 mV fires after
+    tau*ln(v0/(v0 - 10 mV)) and then every 5 ms + that time (spikes on the 0.1 ms
+    grid: within one spike of the closed form over 200 ms); v0 <= 10 mV never fires."""
+    net, _ = if_curve_lif()
+    spikes = run_all(network_from_dict(net, folder=MODELS), ["torch"], {})["torch"].spikes["group"][0]
+    counts = np.bincount(spikes, minlength=100)
+    v0 = 20e-3 * np.arange(100) / 99
+    above = v0 > 10e-3
+    rise = 10e-3 * np.log(v0[above] / (v0[above] - 10e-3))
+    expected = np.floor((0.2 - rise) / (rise + 5e-3)) + 1
+    assert not counts[~above].any() and np.all(np.abs(counts[above] - expected) <= 1)
+    assert np.all(np.diff(counts[above]) >= 0) and counts[-1] > 10
 
 
 def _brian2_group(model_path, size, given):
