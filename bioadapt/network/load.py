@@ -44,8 +44,6 @@ key, so adding a population does not change the draws of another.
 
 from __future__ import annotations
 
-import ast
-
 import logging
 import re
 import zlib
@@ -248,13 +246,7 @@ def _values(name: str, model: ModelSpec, overrides: dict, size: int, where: str,
 
 def _names_read(raw, variables: set) -> set:
     """The names among ``variables`` that the value string ``raw`` reads."""
-    if not isinstance(raw, str):
-        return set()
-    try:
-        tree = ast.parse(raw.strip(), mode="eval")
-    except SyntaxError:
-        return set()  # reported with its key when the value is evaluated
-    return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)} & variables
+    return set(get_identifiers(raw)) & variables if isinstance(raw, str) else set()
 
 
 def _unit_phrase(dim) -> str:

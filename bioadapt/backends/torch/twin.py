@@ -1020,6 +1020,9 @@ class _Selection(dict):
         value = self[how] = self.full[how][self.active]
         return value
 
+    def __contains__(self, how):  # what `_take` asks: does the pathway gather through ``how``
+        return how in self.full
+
 
 class _ArrivalEnv(dict):
     """The names of a pathway's code for the synapses a spike reaches (`Twin._arrival_env`):
@@ -1035,10 +1038,7 @@ class _ArrivalEnv(dict):
             value = state.get((owner, var))
             if value is None:
                 value = twin._read(state, owner, var, call.fixed)
-            if how == SCALAR:
-                value = value[..., :1]
-            elif how in self.gather.full:
-                value = value[..., self.gather[how]]
+            value = _take(value, how, self.gather)
         else:
             raise KeyError(name)
         self[name] = value
