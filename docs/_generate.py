@@ -28,6 +28,7 @@ PUBLIC = [
     ("bioadapt.network", "Network files -> `NetworkSpec`, with every random draw made.", None),
     ("bioadapt.network.inputs", "Input spikes of input populations: Poisson, files, arrays.", None),
     ("bioadapt.network.transfer", "What keeps a network's meaning on another time grid (charge, latency).", None),
+    ("bioadapt.noise", "Noise drawn alike in every backend: the counter-based generator.", ("NoiseSource", "rewrite_noise")),
     ("bioadapt.schemes", "Integration schemes.", None),
     ("bioadapt.backends.torch", "The PyTorch twin.", None),
     ("bioadapt.backends.brian", "The Brian2 backends.", None),

@@ -97,12 +97,12 @@ def test_untranslatable_model_names_the_object(tmp_path):
         "tau : second\n"
         '"""\n'
         'threshold = "v > 1"\n'
-        'reset = "v = rand()"\n'
+        'reset = "v = 0.1*poisson(2.0)"\n'
         "[defaults]\n"
         'tau = "10*ms"\n'
     )
     spec = network_from_dict({"dt": "0.1*ms", "duration": "1*ms", "populations": {"p": {"model": "noisy.toml", "size": 3}}}, folder=tmp_path)
-    with pytest.raises(BackendError, match=r"p_spike_resetter: the twin cannot translate 'rand\(\)'"):
+    with pytest.raises(BackendError, match=r"p_spike_resetter: the twin cannot translate 'poisson\(\)'"):
         Twin(spec)
 
 

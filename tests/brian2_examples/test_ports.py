@@ -97,9 +97,37 @@ def phase_locking(steps=3000):
     }, {"neurons": ["v"]}
 
 
+def brunel_hakim(steps=1000):
+    """examples/frompapers/Brunel_Hakim_1999.py at 1000 neurons (C = 200 synapses per
+    neuron at the example's sparseness 0.2; J = 0.5 mV keeps C*J), its 100 ms. Noise: xi."""
+    return {
+        "dt": "0.1*ms", "duration": f"{steps}*0.1*ms", "seed": 19,
+        "populations": {"group": {"model": "brunel_hakim_1999.toml", "size": 1000, "scheme": "euler", "values": {"V": "Vr"}}},
+        "projections": [{"name": "conn", "source": "group", "target": "group", "on_pre": "V_post += weight", "connect": {"p": 0.2}, "weight": "-0.5*mV", "delay": "2*ms"}],
+    }, {"group": ["V"]}
+
+
+def non_reliability(steps=5000):
+    """examples/non_reliability.py (25 neurons, its 500 ms). Noise: xi, (unless refractory)."""
+    return {
+        "dt": "0.1*ms", "duration": f"{steps}*0.1*ms", "seed": 20,
+        "populations": {"neurons": {"model": "non_reliability.toml", "size": 25, "scheme": "euler"}},
+    }, {"neurons": ["x"]}
+
+
+def ornstein_uhlenbeck(steps=10000):
+    """examples/advanced/Ornstein_Uhlenbeck.py (its two processes, the first 1 s of 10 s). Noise: xi."""
+    return {
+        "dt": "0.1*ms", "duration": f"{steps}*0.1*ms", "seed": 21,
+        "populations": {"N": {"model": "ornstein_uhlenbeck.toml", "size": 2, "scheme": "euler",
+                              "values": {"tau": ["1*second", "0.1*second"], "sigma": [0.1, 0.31622], "y": 1}}},
+    }, {"N": ["y"]}
+
+
 PORTS = {
     "CUBA": cuba, "COBAHH": cobahh, "gapjunctions": gapjunctions, "Hindmarsh_Rose_1984": hindmarsh_rose, "Wang_Buszaki_1996": wang_buzsaki,
     "IF_curve_LIF": if_curve_lif, "IF_curve_Hodgkin_Huxley": if_curve_hh, "phase_locking": phase_locking,
+    "Brunel_Hakim_1999": brunel_hakim, "non_reliability": non_reliability, "Ornstein_Uhlenbeck": ornstein_uhlenbeck,
 }
 
 
@@ -185,3 +213,22 @@ def test_initial_values_are_those_brian2_sets():
             assert np.array_equal(np.asarray(getattr(group, var)[:]), values[var]), var
     finally:
         b2.prefs.codegen.target = target
+
+
+def test_noisy_ports_behave_as_their_examples():
+    """Brunel-Hakim 1999: the neurons fire at low rates (below 20 Hz) while the
+    population's activity oscillates fast (spectral peak between 80 and 250 Hz;
+    the paper's regime). non_reliability: the 25 neurons (trials of one neuron
+    under one constant input) give 25 different spike trains with the noise and
+    one without it (sigma = 0)."""
+    group = run_all(network_from_dict(brunel_hakim()[0], folder=MODELS), ["torch"], {})["torch"]
+    indices, steps = group.spikes["group"]
+    assert 0.5 < len(indices) / 1000 / 0.1 < 20
+    activity = np.convolve(np.bincount(steps, minlength=1000), np.ones(10), "same")[200:]  # after the first 20 ms
+    spectrum = np.abs(np.fft.rfft(activity - activity.mean()))
+    assert 80 < np.fft.rfftfreq(len(activity), 1e-4)[np.argmax(spectrum[1:]) + 1] < 250
+    net = non_reliability()[0]
+    for sigma, trains in ((0.015, 25), (0, 1)):
+        net["populations"]["neurons"]["values"] = {"sigma": sigma}
+        indices, steps = run_all(network_from_dict(net, folder=MODELS), ["torch"], {})["torch"].spikes["neurons"]
+        assert len({tuple(steps[indices == k]) for k in range(25)}) == trains and np.bincount(indices, minlength=25).min() >= 5

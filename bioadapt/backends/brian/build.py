@@ -20,6 +20,7 @@ from brian2 import (
     SpikeMonitor,
     StateMonitor,
     Synapses,
+    Function,
     TimedArray,
     second,
 )
@@ -34,6 +35,7 @@ from ...schemes.hoisting import ProgramExponentials
 from ...schemes.symplectic_euler import DecaySystem, after_reset_code
 from ...network import transfer
 from ...network.spec import NetworkSpec, PopulationSpec, ProjectionSpec
+from ...noise import XI_NAME, NoiseSource, rewrite_noise
 from ...quantities import unit_text
 
 __all__ = ["BrianNetwork", "GeneratedSynapses", "build_network"]
@@ -290,7 +292,45 @@ def program_exponentials(spec: NetworkSpec, pop: PopulationSpec, driven=()) -> P
     return system if system.names else None
 
 
-def _neuron_group(pop: PopulationSpec, spec: NetworkSpec, clock: Clock, namespace: dict, net: "BrianNetwork", driven=(), keep_initial: bool = False) -> NeuronGroup:
+def noise_function(source: NoiseSource) -> Function:
+    """A Brian2 function of ``(t, i)`` drawing ``source``'s numbers: the same
+    numpy, C++ and CUDA implementations of one counter-based generator."""
+
+    def draw(t, i):
+        return source.numpy(t, i)
+
+    function = Function(draw, arg_units=[second, 1], return_unit=1, arg_types=["float", "integer"], return_type="float", stateless=False)
+    function.implementations.add_implementation("numpy", code=draw)
+    function.implementations.add_implementation("cpp", code=source.cpp(), name=source.name)
+    function.implementations.add_implementation("cuda", code=source.cpp("__host__ __device__ static inline"), name=source.name)
+    function.bioadapt_noise = source  # read by the twin
+    return function
+
+
+def _shared(model, name: str | None) -> bool:
+    declared = model.brian_equations
+    return name in declared.names and "shared" in declared[name].flags
+
+
+_DEFINED = re.compile(r"^\s*(?:d(?P<diff>\w+)\s*/\s*dt|(?P<name>\w+))\s*(?:\+=|-=|\*=|/=|=)")
+
+
+def _noisy(code: str, pop: PopulationSpec, spec: NetworkSpec, sources: list, period: int, xi: dict | None = None) -> str:
+    """``code`` (lines of equations or statements) with its noise replaced by
+    counter-based sources (`bioadapt.noise`); code of shared variables draws
+    one number per step."""
+    if code is None or not ("rand" in code or (xi is not None and XI_NAME.search(code))):
+        return code
+    lines = []
+    for line in code.split("\n"):
+        found = _DEFINED.match(line)
+        name = (found["diff"] or found["name"]) if found else None
+        # the network's seed as Brian2 takes it (modulo 2**32, `device`)
+        lines.append(rewrite_noise(line, pop.name, spec.seed % 2**32, spec.dt, sources, shared=_shared(pop.model, name), xi=xi, period=period))
+    return "\n".join(lines)
+
+
+def _neuron_group(pop: PopulationSpec, spec: NetworkSpec, clock: Clock, namespace: dict, net: "BrianNetwork", driven=(), keep_initial: bool = False, period: int = 0) -> NeuronGroup:
     model = pop.model
     scheme_name = pop.scheme
     uses_program = scheme_name in model.programs
@@ -337,12 +377,21 @@ def _neuron_group(pop: PopulationSpec, spec: NetworkSpec, clock: Clock, namespac
         declared = model.brian_equations
         equations += "\n" + "\n".join(f"{INITIAL_PREFIX}{name} : {unit_text(declared[name].dim)} ({'constant, shared' if 'shared' in declared[name].flags else 'constant'})" for name in restored)
         net.restored[pop.name] = restored
+    # noise drawn alike in every backend: rand()/randn() everywhere, and xi
+    # where Euler integrates it (Euler-Maruyama); other methods keep Brian2's
+    # xi (heun, milstein: Brian2's generator, seeded; the twin refuses them)
+    sources, xi = [], ({} if method == "euler" and not uses_program else None)
+    equations = _noisy(equations, pop, spec, sources, period, xi)
+    threshold = _noisy(model.threshold, pop, spec, sources, period)
+    reset = _noisy(transfer.reset_code(spec, pop), pop, spec, sources, period)  # impulses scaled off the network's own dt
+    every_step = {slot: _noisy(code, pop, spec, sources, period) for slot, code in model.every_step.items()}
+    namespace = {**namespace, **{source.name: noise_function(source) for source in sources}}
     try:
         group = NeuronGroup(
             pop.size,
             equations,
-            threshold=model.threshold,
-            reset=transfer.reset_code(spec, pop),  # impulses scaled off the network's own dt
+            threshold=threshold,
+            reset=reset,
             refractory=transfer.refractory(spec, pop),  # a step of dt0 off the network's own dt
             method=method,
             method_options=options,
@@ -371,7 +420,7 @@ def _neuron_group(pop: PopulationSpec, spec: NetworkSpec, clock: Clock, namespac
         net.linear_systems[pop.name] = system  # to recompute propagators for new values
     for slot, code in program.items():
         group.run_regularly(code, when=slot, order=PROGRAM_ORDER, name=f"{pop.name}_program_{slot}")
-    for slot, code in model.every_step.items():
+    for slot, code in every_step.items():
         try:
             group.run_regularly(code, when=slot, order=EVERY_STEP_ORDER, name=f"{pop.name}_every_step_{slot}")
         except Exception as exc:
@@ -540,7 +589,7 @@ def build_network(
                 # SI values, as everywhere in a NetworkSpec: they get the variable's unit here
                 namespace[f"drive_{var}"] = TimedArray(fu.Quantity(values, dim=_drive_dimensions(pop, var)), dt=spec.dt * second, name=f"{pop.name}_drive_{var}_values")
                 net.timed_arrays[(pop.name, var)] = namespace[f"drive_{var}"]
-            group = _neuron_group(pop, spec, clock, namespace, net, driven=tuple(drive.get(pop.name, {})), keep_initial=samples > 1)
+            group = _neuron_group(pop, spec, clock, namespace, net, driven=tuple(drive.get(pop.name, {})), keep_initial=samples > 1, period=spec.n_steps if samples > 1 else 0)
             for var in drive.get(pop.name, {}):
                 name = f"{pop.name}_drive_{var}"
                 runner = group.run_regularly(f"{var} = drive_{var}(t, i)", when="start", order=DRIVE_ORDER, name=name)

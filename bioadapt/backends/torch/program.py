@@ -159,6 +159,10 @@ def _compile_statements(statements, names: set[str], where: str, math: str) -> t
 def _refs(codeobj) -> dict:
     refs = {}
     for name, var in codeobj.variables.items():
+        source = getattr(var, "bioadapt_noise", None)
+        if source is not None:  # a counter-based noise source (`bioadapt.noise`): the twin draws it too
+            refs[name] = source
+            continue
         if isinstance(var, (Function, Subexpression)):
             continue
         if isinstance(var, Constant):

@@ -40,6 +40,7 @@ from torch import nn
 
 from ...errors import BackendError
 from ...network.spec import NetworkSpec
+from ...noise import NoiseSource
 from .arrivals import Arrivals
 from .calls import capturing, check_forward
 from .plan import SCALAR, BlockPlan, plan_block
@@ -540,6 +541,9 @@ class Twin(nn.Module):
             block = plan.block
             gather = self._gathers.get(name)
             env = dict(plan.constants)
+            for var_name, value in plan.constants:
+                if isinstance(value, NoiseSource):
+                    env[var_name] = _NoiseDraw(value, batch, device, self.float_dtype)
             for var_name, owner, var, how in plan.fixed:
                 env[var_name] = _take(self._read({}, owner, var, fixed), how, gather)
             for var_name in plan.clock_dt:
@@ -1087,6 +1091,20 @@ class _Propagators(torch.autograd.Function):
             grads = torch.autograd.grad(stacked, params, grad.double().cpu(), allow_unused=True)
         grads = [g.to(p.dtype).to(p.device) if g is not None else None for g, p in zip(grads, ctx.saved_tensors)]
         return (None, None, None, None, *grads)
+
+
+class _NoiseDraw:
+    """A noise source of the code called as ``name(t, i)``: one row of numbers
+    per sample of the batch (sample ``b`` draws stream ``b``; the Brian2
+    backends draw stream 0), in the twin's float dtype."""
+
+    def __init__(self, source: NoiseSource, batch: int, device, dtype):
+        self.source, self.batch, self.device, self.dtype = source, batch, device, dtype
+
+    def __call__(self, t, i):
+        _, step = self.source.step(float(t))
+        index = i if isinstance(i, torch.Tensor) else torch.tensor([int(i)])
+        return self.source.torch(step, index.to(self.device).reshape(-1), streams=self.batch).to(self.dtype)
 
 
 def run_twin(spec: NetworkSpec, record: dict | None = None, drive: dict | None = None, dtype: str = "float64", device: str = "cpu", math: str = "numpy"):
