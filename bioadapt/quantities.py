@@ -45,7 +45,11 @@ _BINOPS: dict[type, Callable] = {
 }
 
 #: Functions of initial-value expressions (numpy's, unit-aware through Brian2's quantities).
-_FUNCTIONS: dict[str, Callable] = {"sqrt": np.sqrt, "exp": np.exp, "log": np.log, "sin": np.sin, "cos": np.cos, "tanh": np.tanh, "abs": np.abs}
+_FUNCTIONS: dict[str, Callable] = {
+    "sqrt": np.sqrt, "exp": np.exp, "log": np.log, "sin": np.sin, "cos": np.cos, "tanh": np.tanh, "sinh": np.sinh, "cosh": np.cosh, "abs": np.abs, "clip": np.clip,
+}
+#: arguments of `_FUNCTIONS` that take more than one (``clip(x, low, high)``)
+_ARITY = {"clip": 3}
 
 
 def _evaluate(node: ast.AST, calls: dict[str, Callable], where: str, names: dict | None = None):
@@ -91,10 +95,10 @@ def _evaluate(node: ast.AST, calls: dict[str, Callable], where: str, names: dict
 
             params = ", ".join(inspect.signature(calls[node.func.id]).parameters)
             raise ParameterError(f"{where}: {node.func.id}() takes ({params}), got {len(args)} argument(s) in '{ast.unparse(node)}'.") from None
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _FUNCTIONS and not node.keywords and len(node.args) == 1:
-        value = _evaluate(node.args[0], calls, where, names)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _FUNCTIONS and not node.keywords and len(node.args) == _ARITY.get(node.func.id, 1):
+        values = [_evaluate(arg, calls, where, names) for arg in node.args]
         try:
-            return _FUNCTIONS[node.func.id](value)
+            return _FUNCTIONS[node.func.id](*values)
         except fu.DimensionMismatchError as exc:
             raise ParameterError(f"{where}: {node.func.id}() of a quantity with units: {exc}") from None
     raise ParameterError(
@@ -230,7 +234,8 @@ def sample_values(value: object, n: int, rng: np.random.Generator, where: str, n
     ``rng``; an expression may use ``names`` (arrays of ``n`` values or single
     values, such as the index ``i``), ``rand()`` and ``randn()`` (``n``
     draws from ``rng``), and ``sqrt``, ``exp``, ``log``, ``sin``, ``cos``,
-    ``tanh``, ``abs``, ``pi``, as Brian2's initial values do.
+    ``tanh``, ``sinh``, ``cosh``, ``abs``, ``clip``, ``pi``, ``inf``, as Brian2's
+    initial values do.
 
     Examples
     --------

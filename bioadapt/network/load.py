@@ -58,7 +58,7 @@ from .._files import read_toml
 from ..errors import ConfigError, ModelError, ParameterError, SchemeNotApplicable
 from ..models.load import check_dead_assignments, load_model
 from ..models.spec import ModelSpec
-from .spec import NetworkSpec, PopulationSpec, ProjectionSpec
+from .spec import NetworkSpec, PopulationSpec, ProjectionSpec, TimedArraySpec
 from ..quantities import parse_quantity, sample_values, unit_text
 from ..schemes import SCHEMES
 from ..schemes.default import BRIAN2_DEFAULT_METHODS, default_scheme
@@ -67,7 +67,8 @@ __all__ = ["load_network", "network_from_dict", "stream"]
 
 logger = logging.getLogger("bioadapt")
 
-_TOP = {"dt", "duration", "seed", "scheme", "populations", "projections"}
+_TOP = {"dt", "duration", "seed", "scheme", "populations", "projections", "timed_arrays"}
+_TIMED = {"values", "dt", "unit"}
 _POP = {"kind", "model", "size", "scheme", "values", "rate"}
 _PROJ = {"name", "source", "target", "on_pre", "summed", "connect", "weight", "delay"}
 _CONNECT = {"rule", "p", "autapses", "condition", "file"}
@@ -133,7 +134,7 @@ def _check_keys(data: dict, allowed: set, where: str):
         raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}; allowed keys are {sorted(allowed)}.")
 
 
-def _population(name: str, data: dict, net: dict, where: str, folder: Path | None, dt: float, n_steps: int, seed: int) -> PopulationSpec:
+def _population(name: str, data: dict, net: dict, where: str, folder: Path | None, dt: float, n_steps: int, seed: int, timed: dict | None = None) -> PopulationSpec:
     _check_keys(data, _POP, where)
     if not _IDENT.match(name):
         raise ConfigError(f"{where}: population names must be identifiers (letters, digits, '_'), got '{name}'.")
@@ -166,7 +167,7 @@ def _population(name: str, data: dict, net: dict, where: str, folder: Path | Non
         # population > network > model default > Brian2's choice
         origin, scheme = next(((o, v) for o, v in (("population", data.get("scheme")), ("network", net.get("scheme")), ("model", model.default_scheme)) if v), (None, None))
         if scheme is None:
-            scheme, origin = _brian2_choice(model, where), "default"
+            scheme, origin = _brian2_choice(model, where, timed, dt), "default"
     elif not model.programs:  # no dynamics of its own (e.g. a relay written from outside)
         if "scheme" in data:
             raise ConfigError(f"{where}: model '{model.name}' has neither differential equations nor programs; key 'scheme' does not apply.")
@@ -183,10 +184,10 @@ def _population(name: str, data: dict, net: dict, where: str, folder: Path | Non
     return PopulationSpec(name, size, "neurons", model=model, scheme=scheme, values=values, scheme_origin=origin)
 
 
-def _brian2_choice(model: ModelSpec, where: str) -> str:
+def _brian2_choice(model: ModelSpec, where: str, timed: dict | None = None, dt: float | None = None) -> str:
     """The scheme of a population that names none: Brian2's `NeuronGroup` choice, logged."""
     try:
-        scheme, refused = default_scheme(model.brian_equations, bool(model.refractory))
+        scheme, refused = default_scheme(model.brian_equations, bool(model.refractory), {name: t.dt for name, t in (timed or {}).items()}, dt)
     except SchemeNotApplicable as exc:
         raise ConfigError(f"{where}: no scheme given (population, network or model '{model.name}'), and {exc} Name a scheme ({', '.join(sorted(SCHEMES))}).") from None
     why = "; ".join(f"{method} refused: {reason}" for method, reason in refused.items())
@@ -200,10 +201,12 @@ def _values(name: str, model: ModelSpec, overrides: dict, size: int, where: str,
     A value is a number, a quantity, a distribution, or an expression as
     Brian2 users write initial values: of the neuron index ``i``, the size
     ``N``, ``rand()``/``randn()`` and the population's other variables
-    (``"Vr + rand()*(Vt - Vr)"``), evaluated after the variables it names.
+    (``"Vr + rand()*(Vt - Vr)"``) and subexpressions of them (``n = "n_inf"``),
+    evaluated after the variables it names.
     """
     eqs = model.brian_equations
     settable = {n for n in eqs.names if n not in eqs.subexpr_names}
+    subexpressions = {n: str(eqs[n].expr) for n in eqs.subexpr_names}
     if not isinstance(overrides, dict):
         raise ConfigError(f"{where}.values: expected a table of name = value.")
     for key in overrides:
@@ -212,7 +215,21 @@ def _values(name: str, model: ModelSpec, overrides: dict, size: int, where: str,
     raws = {var: overrides.get(var, model.defaults.get(var)) for var in sorted(settable)}
     raws = {var: raw for var, raw in raws.items() if raw is not None}
     keys = {var: f"{where}.values: key '{var}'" if var in overrides else f"{model.path}: [defaults] key '{var}'" for var in raws}
-    reads = {var: _names_read(raw, settable - {var}) for var, raw in raws.items()}
+    reads, through = {}, {}
+    for var, raw in raws.items():  # the variables a value reads, directly or through subexpressions
+        read, via = set(), []
+        todo = sorted(_names_read(raw, (settable - {var}) | set(subexpressions)))
+        while todo:
+            found = todo.pop()
+            if found in subexpressions:
+                if found not in via:
+                    via.append(found)
+                    todo += sorted(_names_read(subexpressions[found], settable | set(subexpressions)))
+            else:
+                read.add(found)
+        if var in read:
+            raise ConfigError(f"{keys[var]}: '{raw}' reads '{var}' itself through {', '.join(via)}.")
+        reads[var], through[var] = read, via[::-1]  # subexpressions after those they read
     values, quantities = {}, {}
     while len(values) < len(raws):
         ready = [var for var in raws if var not in values and reads[var] <= set(values)]
@@ -233,6 +250,8 @@ def _values(name: str, model: ModelSpec, overrides: dict, size: int, where: str,
             elif any(np.size(quantities[other]) > 1 for other in reads[var]):
                 raise ConfigError(f"{keys[var]}: '{var}' is shared (one value per population) but '{raws[var]}' reads variables with a value per neuron.")
             try:
+                for sub in through[var]:  # evaluated as Brian2 evaluates them: from the values set before
+                    names[sub] = sample_values(subexpressions[sub], 1 if shared else size, stream(seed, f"populations.{name}.values.{var}.{sub}"), f"{keys[var]}: subexpression '{sub}' ({model.path})", names)
                 arr = sample_values(raws[var], 1 if shared else size, stream(seed, f"populations.{name}.values.{var}"), keys[var], names)
             except ParameterError as exc:
                 raise ConfigError(str(exc)) from None
@@ -426,9 +445,12 @@ def network_from_dict(data: dict, source: str = "<dict>", folder: Path | None = 
     pops_data = data.get("populations")
     if not isinstance(pops_data, dict) or not pops_data:
         raise ConfigError(f"{where}: needs at least one [populations.NAME] table.")
+    timed = _timed_arrays(data.get("timed_arrays", {}), where, folder)
     pops = {}
     for name, pdata in pops_data.items():
-        pops[name] = _population(name, pdata, data, f"{where}: [populations.{name}]", folder, dt, n_steps, seed)
+        if name in timed:
+            raise ConfigError(f"{where}: [populations.{name}]: '{name}' is also the name of a timed array.")
+        pops[name] = _population(name, pdata, data, f"{where}: [populations.{name}]", folder, dt, n_steps, seed, timed)
     projections = []
     raw = data.get("projections", [])
     if not isinstance(raw, list):
@@ -440,4 +462,53 @@ def network_from_dict(data: dict, source: str = "<dict>", folder: Path | None = 
             raise ConfigError(f"{where}: projections[{k}]: name '{proj.name}' is used twice.")
         names.add(proj.name)
         projections.append(proj)
-    return NetworkSpec(dt=dt, n_steps=n_steps, seed=seed, populations=pops, projections=tuple(projections), source=source)
+    return NetworkSpec(dt=dt, n_steps=n_steps, seed=seed, populations=pops, projections=tuple(projections), source=source, timed_arrays=timed)
+
+
+def _timed_arrays(tables: dict, where: str, folder: Path | None) -> dict:
+    """``[timed_arrays.NAME]`` tables: ``values`` (numbers, nested lists, a
+    ``.npy`` or ``.csv`` file, an array or a Brian2 quantity), ``unit`` (a
+    Brian2 unit, default that of a quantity, else 1) and ``dt``."""
+    if not isinstance(tables, dict):
+        raise ConfigError(f"{where}: 'timed_arrays' must be a table of [timed_arrays.NAME] tables.")
+    timed = {}
+    for name, table in tables.items():
+        here = f"{where}: [timed_arrays.{name}]"
+        _check_keys(table, _TIMED, here)
+        if not _IDENT.match(name) or name.startswith("bioadapt_"):
+            raise ConfigError(f"{here}: a timed array's name must be an identifier (letters, digits, '_') not beginning with 'bioadapt_', got '{name}'.")
+        for key in ("values", "dt"):
+            if key not in table:
+                raise ConfigError(f"{here}: missing required key '{key}'.")
+        step = _quantity(table, "dt", here, second)
+        if not step > 0:
+            raise ConfigError(f"{here}: key 'dt' must be positive, got {table['dt']!r}.")
+        raw = table["values"]
+        if isinstance(raw, str):
+            path = Path(raw) if folder is None else Path(folder) / raw
+            try:
+                raw = np.load(path) if path.suffix == ".npy" else np.loadtxt(path, delimiter=",", ndmin=1)
+            except (OSError, ValueError) as exc:
+                raise ConfigError(f"{here}: key 'values': cannot read '{path}' ({exc}); give a .npy file, a .csv file of numbers or the values.") from None
+        dim = raw.dim if isinstance(raw, fu.Quantity) else fu.DIMENSIONLESS
+        try:
+            values = np.array(np.asarray(raw, dtype=np.float64), dtype=np.float64)  # SI numbers
+        except (TypeError, ValueError):
+            raise ConfigError(f"{here}: key 'values' must be numbers (a list, a list of rows, or a file), got {raw!r:.80}.") from None
+        if "unit" in table:
+            try:
+                unit = parse_quantity(table["unit"], f"{here}: key 'unit'")
+            except ParameterError as exc:
+                raise ConfigError(str(exc)) from None
+            if dim is not fu.DIMENSIONLESS and fu.get_dimensions(unit) is not dim:
+                raise ConfigError(f"{here}: key 'unit' ({table['unit']!r}) does not match the unit of the values ({unit_text(dim)}).")
+            if dim is fu.DIMENSIONLESS:  # numbers in the unit given
+                values = values * float(unit)
+                dim = fu.get_dimensions(unit)
+        if values.ndim not in (1, 2) or values.size == 0:
+            raise ConfigError(f"{here}: key 'values' must be a non-empty list (one value per time) or list of rows (one row per time, one column per neuron), got shape {values.shape}.")
+        if not np.all(np.isfinite(values)):
+            raise ConfigError(f"{here}: key 'values' has values that are not finite.")
+        values.setflags(write=False)
+        timed[name] = TimedArraySpec(name, values, unit_text(dim), step)
+    return timed

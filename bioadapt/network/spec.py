@@ -92,6 +92,22 @@ class ProjectionSpec:
         return f"ProjectionSpec({self.name!r}, {self.source}->{self.target}, {self.size} synapses, {kind})"
 
 
+@dataclass(frozen=True, eq=False)
+class TimedArraySpec:
+    """A function of time that model code calls, as Brian2's `TimedArray`:
+    ``name(t)`` for one row of values per ``dt`` (``values`` of shape
+    ``(times,)``), ``name(t, i)`` for one column per index (``(times, n)``).
+    Before the first time it is the first value, after the last the last."""
+
+    name: str
+    values: np.ndarray  # SI numbers, float64
+    unit: str  # Brian2 unit of the values ("1": dimensionless)
+    dt: float  # seconds
+
+    def __repr__(self) -> str:
+        return f"TimedArraySpec({self.name!r}, {'x'.join(map(str, self.values.shape))} values in {self.unit}, dt={self.dt:g} s)"
+
+
 @dataclass(frozen=True)
 class NetworkSpec:
     """A whole network: time grid, populations (in file order), projections.
@@ -111,6 +127,8 @@ class NetworkSpec:
     source: str = "<dict>"
     base_dt: float | None = None  # seconds
     timing: str = "trained"  # `bioadapt.network.transfer.TIMINGS`, set by `bioadapt.at_dt`
+    #: functions of time the models call (``[timed_arrays.NAME]``), by name
+    timed_arrays: dict = field(default_factory=dict)
 
     @property
     def duration(self) -> float:

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import inspect
 
-from brian2 import NeuronGroup
+from brian2 import NeuronGroup, TimedArray, second
+import numpy as np
 from brian2.core.functions import DEFAULT_CONSTANTS, DEFAULT_FUNCTIONS
 from brian2.equations.equations import extract_constant_subexpressions
 from brian2.equations.refractory import add_refractoriness
@@ -31,7 +32,17 @@ __all__ = ["BRIAN2_DEFAULT_METHODS", "default_scheme"]
 BRIAN2_DEFAULT_METHODS: tuple = tuple(inspect.signature(NeuronGroup.__init__).parameters["method"].default)
 
 
-def default_scheme(equations, refractory: bool) -> tuple[str, dict]:
+class _TimeStep:
+    """The group's ``dt`` as Brian2's exact method reads it (``variables["dt"].get_value()[0]``)."""
+
+    def __init__(self, dt: float):
+        self.dt = dt
+
+    def get_value(self):
+        return np.array([self.dt])
+
+
+def default_scheme(equations, refractory: bool, timed_arrays: dict | None = None, dt: float | None = None) -> tuple[str, dict]:
     """The method Brian2's `NeuronGroup` chooses for ``equations`` without a ``method``.
 
     Parameters
@@ -42,6 +53,13 @@ def default_scheme(equations, refractory: bool) -> tuple[str, dict]:
         Whether the group has a refractory period (Brian2 then multiplies the
         right-hand side of ``(unless refractory)`` equations by
         ``int(not_refractory)`` before choosing).
+    timed_arrays : dict, optional
+        ``name -> dt`` (seconds) of the timed arrays the equations may call:
+        constant over a step of the network where their ``dt`` is a multiple
+        of it, which ``exact`` accepts, as Brian2 does.
+    dt : float, optional
+        The network's time step in seconds (what the timed arrays' ``dt`` is
+        compared with).
 
     Returns
     -------
@@ -59,7 +77,9 @@ def default_scheme(equations, refractory: bool) -> tuple[str, dict]:
     equations, _ = extract_constant_subexpressions(equations)
     # what the equations may call: Brian2's functions (rand() is not constant
     # over a step, which rules out 'exact') and constants
-    variables = {**DEFAULT_FUNCTIONS, **DEFAULT_CONSTANTS}
+    variables = {**DEFAULT_FUNCTIONS, **DEFAULT_CONSTANTS, **{name: TimedArray([0.0], dt=step * second) for name, step in (timed_arrays or {}).items()}}
+    if dt is not None:  # what Brian2's exact method reads the group's time step from
+        variables["dt"] = _TimeStep(dt)
     refused = {}
     for method in BRIAN2_DEFAULT_METHODS:
         try:

@@ -124,10 +124,81 @@ def ornstein_uhlenbeck(steps=10000):
     }, {"N": ["y"]}
 
 
+def jansen_rit(steps=10000):
+    """examples/frompapers/Jansen_Rit_1995_single_column.py (its six columns, the first
+    1 s of 5 s). Input: a TimedArray of random pulse rates (``nstim(t)``, dt = 2 ms),
+    drawn here from numpy's generator as the example draws it."""
+    return {
+        "dt": "0.1*ms", "duration": f"{steps}*0.1*ms", "seed": 22,
+        "timed_arrays": {"nstim": {"values": np.random.default_rng(22).random(70000), "dt": "2*ms"}},
+        "populations": {"n": {"model": "jansen_rit_1995.toml", "size": 6, "scheme": "euler", "values": {"C1": [68, 128, 135, 270, 675, 1350]}}},
+    }, {"n": ["y0", "y1", "y2"]}
+
+
+#: Sturzl et al. 2000: the scorpion's legs and the prey's angle
+STURZL_GAMMA = (22.5 + 45 * np.arange(8)) * np.pi / 180  # leg angles
+STURZL_PHI = 144 * np.pi / 180  # angle of the prey
+
+
+def sturzl(steps=5000):
+    """examples/frompapers/Sturzl_et_al_2000.py (its 500 ms): eight noisy legs (xi) read
+    the surface wave, a TimedArray of the example's construction (random phases drawn
+    from numpy's generator), each at its own delay (``rates(t - d)``); eight command
+    neurons (alpha currents, ``exact``) get one excitatory leg and three delayed
+    inhibitory ones (``abs(((j - i) % N_post) - N_post/2) <= 1``)."""
+    time = np.arange(steps + 1) * 1e-4
+    phases = np.random.default_rng(23).random(301)
+    w, total = 0.0, 0.0
+    for k, f in enumerate(np.arange(150, 451)):
+        D = np.exp(-((f - 300) ** 2) / (2 * 50**2))
+        w = w + 100 * D * np.cos(2 * np.pi * f * time + 2 * np.pi * phases[k])
+        total += D
+    delay = 2.5e-2 / 50 * (1 - np.cos(STURZL_PHI - STURZL_GAMMA))  # R/vr (1 - cos(phi - gamma))
+    return {
+        "dt": "0.1*ms", "duration": f"{steps}*0.1*ms", "seed": 23,
+        "timed_arrays": {"rates": {"values": 0.01 * w / total, "dt": "0.1*ms"}},
+        "populations": {
+            "legs": {"model": "sturzl_legs.toml", "size": 8, "scheme": "euler", "values": {"d": [f"{float(d)!r}*second" for d in delay]}},
+            "neurons": {"model": "sturzl_neurons.toml", "size": 8, "scheme": "exact"},
+        },
+        "projections": [
+            {"name": "synapses_ex", "source": "legs", "target": "neurons", "on_pre": "y_post += weight", "connect": "one_to_one", "weight": 7},
+            {"name": "synapses_inh", "source": "legs", "target": "neurons", "on_pre": "y_post += weight", "connect": {"condition": "abs(((j - i) % N_post) - N_post/2) <= 1"}, "weight": -2, "delay": "0.7*ms"},
+        ],
+    }, {"legs": ["v"], "neurons": ["v", "x"]}
+
+
+def morris_lecar(steps=5000):
+    """examples/frompapers/Morris_Lecar_1981.py (17 neurons, dt = 0.01 ms, its first 50 ms
+    of 220); n starts at its steady state, ``neuron.n = 'n_inf'`` (a subexpression)."""
+    return {
+        "dt": "0.01*ms", "duration": f"{steps}*0.01*ms", "seed": 24,
+        "populations": {"neuron": {"model": "morris_lecar_1981.toml", "size": 17, "scheme": "exponential_euler",
+                                   "values": {"I": "(i*25 + 100)*uA", "V": "V_L", "n": "n_inf"}}},
+    }, {"neuron": ["V", "n"]}
+
+
+COUPLING = (0, 1, 2, 4)  # the example's K values (in Hz)
+
+
+def coupled_oscillators(steps=1000):
+    """examples/coupled_oscillators.py: its four runs (K = 0, 1, 2, 4 Hz) as four
+    populations of 100 oscillators, each coupled all to all (a summed variable), dt = 1 ms,
+    the first 1 s of 10 s; omega = clip(0.5 + randn()*0.5, 0, inf) rad/s."""
+    populations, projections = {}, []
+    for k in COUPLING:
+        populations[f"K{k}"] = {"model": "coupled_oscillators.toml", "size": 100, "scheme": "euler",
+                                "values": {"Theta": "rand()*2*pi", "omega": "clip(0.5 + randn()*0.5, 0, inf)*radian/second", "K": f"{k}*Hz"}}
+        projections.append({"name": f"connections{k}", "source": f"K{k}", "target": f"K{k}", "summed": "coupling_post = sin(Theta_pre - Theta_post)", "connect": "all_to_all"})
+    return {"dt": "1*ms", "duration": f"{steps}*ms", "seed": 25, "populations": populations, "projections": projections}, {f"K{k}": ["Theta"] for k in COUPLING}
+
+
 PORTS = {
     "CUBA": cuba, "COBAHH": cobahh, "gapjunctions": gapjunctions, "Hindmarsh_Rose_1984": hindmarsh_rose, "Wang_Buszaki_1996": wang_buzsaki,
     "IF_curve_LIF": if_curve_lif, "IF_curve_Hodgkin_Huxley": if_curve_hh, "phase_locking": phase_locking,
     "Brunel_Hakim_1999": brunel_hakim, "non_reliability": non_reliability, "Ornstein_Uhlenbeck": ornstein_uhlenbeck,
+    "Jansen_Rit_1995_single_column": jansen_rit, "Sturzl_et_al_2000": sturzl,
+    "Morris_Lecar_1981": morris_lecar, "coupled_oscillators": coupled_oscillators,
 }
 
 
@@ -232,3 +303,45 @@ def test_noisy_ports_behave_as_their_examples():
         net["populations"]["neurons"]["values"] = {"sigma": sigma}
         indices, steps = run_all(network_from_dict(net, folder=MODELS), ["torch"], {})["torch"].spikes["neurons"]
         assert len({tuple(steps[indices == k]) for k in range(25)}) == trains and np.bincount(indices, minlength=25).min() >= 5
+
+
+def test_timed_array_ports_behave_as_their_examples():
+    """Sturzl et al. 2000: the command neurons' spike counts point at the prey (the
+    example's population vector, within 10 degrees of 144). Jansen & Rit 1995 (Figure 3):
+    the column with C = 135 oscillates in the alpha band (8-13 Hz); C = 270 and 675 give
+    large slow waves; C = 68 and 1350 only small noise."""
+    run = run_all(network_from_dict(sturzl()[0], folder=MODELS), ["torch"], {})["torch"]
+    counts = np.bincount(run.spikes["neurons"][0], minlength=8)
+    estimate = np.imag(np.log(np.sum(counts * np.exp(STURZL_GAMMA * 1j))))
+    assert abs(np.degrees(estimate - STURZL_PHI)) < 10 and counts.sum() > 100
+    eeg = run_all(network_from_dict(jansen_rit()[0], folder=MODELS), ["torch"], {"n": ["y1", "y2"]})["torch"]
+    signal = (eeg.traces["n"]["y1"] - eeg.traces["n"]["y2"])[3000:]  # after 300 ms
+    signal = signal - signal.mean(axis=0)
+    alpha = np.fft.rfftfreq(len(signal), 1e-4)[np.argmax(np.abs(np.fft.rfft(signal[:, 2]))[1:]) + 1]
+    spread = signal.std(axis=0)
+    assert 8 <= alpha <= 13
+    assert min(spread[3], spread[4]) > 5 * spread[2] and max(spread[0], spread[5]) < spread[2]
+
+
+def test_morris_lecar_and_kuramoto_ports_behave_as_their_examples():
+    """Morris-Lecar (Fig. 9): n starts at its steady state n_inf(V_L) (a subexpression,
+    as Brian2 sets it), the excursion of V grows with the current, from below 0 mV for the
+    smallest. Kuramoto: after 3 s the phase coherence grows with the coupling: below 0.2
+    uncoupled, above 0.9 for K = 4 Hz."""
+    spec = network_from_dict(morris_lecar()[0], folder=MODELS)
+    values = spec.populations["neuron"].values
+    target = b2.prefs.codegen.target
+    b2.prefs.codegen.target = "numpy"
+    try:
+        group = _brian2_group(MODELS / "morris_lecar_1981.toml", 17, {k: values[k] * b2.volt for k in ("V", "V_3", "V_4")})
+        group.n = "n_inf"
+        assert np.array_equal(np.asarray(group.n[:]), values["n"])
+    finally:
+        b2.prefs.codegen.target = target
+    V = run_all(spec, ["torch"], {"neuron": ["V"]})["torch"].traces["neuron"]["V"]
+    peaks = V.max(axis=0)
+    assert np.all(np.diff(peaks) > 0) and peaks[0] < 0 < peaks[-1]
+    net, record = coupled_oscillators(steps=3000)
+    phases = run_all(network_from_dict(net, folder=MODELS), ["torch"], record)["torch"].traces
+    coherence = [np.abs(np.exp(1j * phases[f"K{k}"]["Theta"][-1]).mean()) for k in COUPLING]
+    assert coherence[0] < 0.2 and coherence[3] > 0.9 and coherence[0] < coherence[2] < coherence[3]

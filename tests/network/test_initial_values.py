@@ -108,3 +108,18 @@ def test_bad_expressions_give_one_error_naming_the_key():
 def test_lists_give_one_value_per_neuron():
     values = _cuba({"v": [f"{-60 + k}*mV" for k in range(7)]}).populations["P"].values["v"]
     assert np.array_equal(values, np.array([(-60 + k) * 1e-3 for k in range(7)]))
+
+
+def test_subexpressions_in_values(tmp_path):
+    """``n = "n_inf"`` (Brian2's ``neuron.n = 'n_inf'``): the subexpression of the
+    values set before, through other subexpressions; one that reads the variable
+    being set is one error."""
+    (tmp_path / "m.toml").write_text(
+        'equations = """\ndv/dt = (a - v)/tau : 1\ndn/dt = (n_inf - n)/tau : 1\nn_inf = 0.5*(1 + tanh(x/2)) : 1\n'
+        'x = v - a : 1\ndw/dt = (w_inf - w)/tau : 1\nw_inf = w + v : 1\na : 1\ntau : second\n"""\n[defaults]\ntau = "10*ms"\na = 0.3\n'
+    )
+    spec = network_from_dict({"dt": "0.1*ms", "duration": "1*ms", "populations": {"P": {"model": "m.toml", "size": 4, "values": {"v": "i/N", "n": "n_inf"}}}}, folder=tmp_path)
+    values = spec.populations["P"].values
+    assert np.array_equal(values["n"], 0.5 * (1 + np.tanh((np.arange(4) / 4 - 0.3) / 2)))
+    with pytest.raises(ConfigError, match=r"key 'w': 'w_inf' reads 'w' itself through w_inf"):
+        network_from_dict({"dt": "0.1*ms", "duration": "1*ms", "populations": {"P": {"model": "m.toml", "size": 4, "values": {"w": "w_inf"}}}}, folder=tmp_path)

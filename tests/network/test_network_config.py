@@ -258,14 +258,15 @@ def test_unknown_name_in_on_pre_is_named():
         simulate(network_from_dict(net), backend="numpy")
 
 
-def test_timed_array_in_a_model_is_named(tmp_path):
-    """A model calling a function of its own (a TimedArray of a Brian2 script): one
-    error naming the population, the model file and the name, not Brian2's text."""
+def test_missing_timed_array_is_named(tmp_path):
+    """A model calling a function the network does not give (a TimedArray of a
+    Brian2 script): one error naming the population, the model file, the name and
+    where to give it, not Brian2's text."""
     from bioadapt import simulate
 
     (tmp_path / "stim.toml").write_text('equations = """\ndv/dt = (stim(t) - v)/tau : 1\ntau : second\n"""\nthreshold = "v > 1"\nreset = "v = 0"\n[defaults]\ntau = "10*ms"\n')
     spec = network_from_dict({"dt": "0.1*ms", "duration": "1*ms", "populations": {"p": {"model": "stim.toml", "size": 2}}}, folder=tmp_path)
-    with pytest.raises(BioadaptError, match=r"population 'p' \(model file .*stim\.toml\): unknown name 'stim': not a variable, constant or function known there \(model files cannot name functions of their own, such as a TimedArray; give a time-varying input with drive= or an input population\)$"):
+    with pytest.raises(BioadaptError, match=r"population 'p' \(model file .*stim\.toml\): unknown name 'stim': not a variable, constant or function known there \(a function of time, as a TimedArray of a Brian2 script, is given in the network's \[timed_arrays.stim\] table; other time-varying input: drive= or an input population\)$"):
         simulate(spec, backend="numpy")
 
 

@@ -36,7 +36,7 @@ from ...schemes.symplectic_euler import DecaySystem, after_reset_code
 from ...network import transfer
 from ...network.spec import NetworkSpec, PopulationSpec, ProjectionSpec
 from ...noise import XI_NAME, NoiseSource, rewrite_noise
-from ...quantities import unit_text
+from ...quantities import parse_quantity, unit_text
 
 __all__ = ["BrianNetwork", "GeneratedSynapses", "build_network"]
 
@@ -122,8 +122,9 @@ def root_message(exc: BaseException) -> str:
     if isinstance(exc, KeyError) and exc.args:  # Brian2 looking up a name its code uses
         found = re.search(r'identifier "(\w+)" could not be resolved', str(exc.args[0]))
         name = found.group(1) if found else exc.args[0]
-        return (f"unknown name {name!r}: not a variable, constant or function known there (model files cannot name "
-                "functions of their own, such as a TimedArray; give a time-varying input with drive= or an input population)")
+        return (f"unknown name {name!r}: not a variable, constant or function known there (a function of time, as "
+                f"a TimedArray of a Brian2 script, is given in the network's [timed_arrays.{name}] table; other "
+                "time-varying input: drive= or an input population)")
     if isinstance(exc, SyntaxError) and exc.text:
         return f"{exc.msg} in {exc.text.strip()!r}"
     lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
@@ -570,6 +571,8 @@ def build_network(
         check_samples(spec, spec.source)
     check_drives(spec, {pop: list(values) for pop, values in drive.items()})
     clock = Clock(dt=spec.dt * second, name=clock_name)
+    # the network's timed arrays, one Brian2 TimedArray each, shared by the groups that call them
+    timed = {name: TimedArray(fu.Quantity(ta.values, dim=fu.get_dimensions(parse_quantity(ta.unit, f"timed array '{name}'"))), dt=ta.dt * second, name=f"bioadapt_timed_{name}") for name, ta in spec.timed_arrays.items()}
     objects = []
     net = BrianNetwork(network=None, clock=clock)
     for pop in spec.populations.values():
@@ -580,7 +583,7 @@ def build_network(
         elif pop.is_input:
             group = SpikeGeneratorGroup(pop.size, pop.input_indices, pop.input_steps * spec.dt * second, clock=clock, name=pop.name)
         else:
-            namespace = {}
+            namespace = dict(timed)
             for var, values in drive.get(pop.name, {}).items():
                 values = np.asarray(values, dtype=np.float64)
                 if values.shape != (total_steps, pop.size):

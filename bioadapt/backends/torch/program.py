@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass, field
 
 import numpy as np
-from brian2 import SpikeGeneratorGroup, prefs
+from brian2 import SpikeGeneratorGroup, TimedArray, prefs
 from brian2.codegen.translation import make_statements
 from brian2.core.functions import Function
 from brian2.core.variables import ArrayVariable, Constant, Subexpression
@@ -156,9 +156,20 @@ def _compile_statements(statements, names: set[str], where: str, math: str) -> t
     return tuple(compiled)
 
 
+@dataclass(frozen=True, eq=False)
+class TimedInput:
+    """A `TimedArray` the code calls: its values (SI) and their ``dt``."""
+
+    values: np.ndarray
+    dt: float
+
+
 def _refs(codeobj) -> dict:
     refs = {}
     for name, var in codeobj.variables.items():
+        if isinstance(var, TimedArray):  # a function of time (and index): the twin reads its values
+            refs[name] = TimedInput(var.values, var.dt)
+            continue
         source = getattr(var, "bioadapt_noise", None)
         if source is not None:  # a counter-based noise source (`bioadapt.noise`): the twin draws it too
             refs[name] = source

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from brian2.input.timedarray import _find_K  # Brian2's upsampling factor of a TimedArray
 from torch import nn
 
 from ...errors import BackendError
@@ -44,7 +45,7 @@ from ...noise import NoiseSource
 from .arrivals import Arrivals
 from .calls import capturing, check_forward
 from .plan import SCALAR, BlockPlan, plan_block
-from .program import Block, Program, Ref, extract_program
+from .program import Block, Program, Ref, TimedInput, extract_program
 from ...schemes.exact import DERIVED_PREFIX
 from .delays import RELAXATIONS, RelaxedDelays
 from .events import Events, pays, spike_product
@@ -544,6 +545,8 @@ class Twin(nn.Module):
             for var_name, value in plan.constants:
                 if isinstance(value, NoiseSource):
                     env[var_name] = _NoiseDraw(value, batch, device, self.float_dtype)
+                elif isinstance(value, TimedInput):
+                    env[var_name] = _TimedCall(value, self.program.dt, device, self.float_dtype)
             for var_name, owner, var, how in plan.fixed:
                 env[var_name] = _take(self._read({}, owner, var, fixed), how, gather)
             for var_name in plan.clock_dt:
@@ -1105,6 +1108,28 @@ class _NoiseDraw:
         _, step = self.source.step(float(t))
         index = i if isinstance(i, torch.Tensor) else torch.tensor([int(i)])
         return self.source.torch(step, index.to(self.device).reshape(-1), streams=self.batch).to(self.dtype)
+
+
+class _TimedCall:
+    """A timed array called as ``name(t)`` or ``name(t, i)``: the row of time
+    ``t`` found as Brian2's numpy implementation finds it (upsampling factor
+    ``K`` against the group's ``dt``, rounding, clipping to the first and last
+    rows)."""
+
+    def __init__(self, timed: TimedInput, group_dt: float, device, dtype):
+        self.values = torch.tensor(np.asarray(timed.values), dtype=dtype, device=device)
+        self.K = _find_K(group_dt, timed.dt)
+        self.epsilon = timed.dt / self.K
+
+    def __call__(self, t, i=None):
+        if isinstance(t, torch.Tensor) and t.dim() > 0:  # a time per neuron (``stim(t - d)``)
+            times = t.detach().cpu().numpy()
+            rows = torch.from_numpy(np.clip(np.int_(np.round(times / self.epsilon) / self.K), 0, len(self.values) - 1)).to(self.values.device)
+        else:
+            rows = int(np.clip(np.int_(np.round(float(t) / self.epsilon) / self.K), 0, len(self.values) - 1))
+        if i is None:
+            return self.values[rows]
+        return self.values[rows, i.long() if isinstance(i, torch.Tensor) else int(i)]
 
 
 def run_twin(spec: NetworkSpec, record: dict | None = None, drive: dict | None = None, dtype: str = "float64", device: str = "cpu", math: str = "numpy"):
