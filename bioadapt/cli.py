@@ -30,6 +30,10 @@ def _parse_record(items: list[str], spec) -> dict:
     for item in items:
         if "." in item:
             pop, var = item.split(".", 1)
+            proj = next((p for p in spec.projections if p.name == pop), None)
+            if proj is not None:  # a synaptic variable (checked against the built synapses)
+                record.setdefault(pop, []).append(var)
+                continue
             if pop not in spec.populations or spec.populations[pop].is_input:
                 raise BioadaptError(f"--record {item}: '{pop}' is not a neuron population ({', '.join(p.name for p in neuron_pops)}).")
             if var not in spec.populations[pop].model.variables:

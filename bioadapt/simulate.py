@@ -39,7 +39,9 @@ def simulate(
         ``cuda_standalone`` (Brian2CUDA, the ``cuda`` extra) needs the CUDA
         toolkit and an NVIDIA GPU.
     record : dict, optional
-        ``population -> [variables]`` to record at the end of every step.
+        ``population -> [variables]`` to record at the end of every step;
+        a projection's name records synaptic variables (one column per
+        synapse, in the spec's synapse order).
     drive : dict, optional
         ``population -> {variable: array (n_steps, size)}`` written at the
         start of every step (external input currents), in SI units like
@@ -125,8 +127,10 @@ def _neuron_population(spec: NetworkSpec, name, what: str):
 def _checked_record(spec: NetworkSpec, record) -> dict:
     """``record`` with a single variable name accepted for a list of one."""
     checked = {}
+    projections = {p.name for p in spec.projections}
     for name, variables in (record or {}).items():
-        _neuron_population(spec, name, "record")
+        if name not in projections:  # a projection's synaptic variables, or a population's
+            _neuron_population(spec, name, "record")
         variables = [variables] if isinstance(variables, str) else list(variables)
         if not all(isinstance(v, str) for v in variables):
             raise ConfigError(f"record: population {name!r} needs variable names, got {variables!r}.")

@@ -81,12 +81,12 @@ def model_network(model: str, steps: int = 5000, seed: int = 7) -> dict:
     return net
 
 
-def run_all(spec, backends, record):
+def run_all(spec, backends, record, inputs=None):
     """``{label: SimulationResult}``; labels ``numpy``, ``cpp_standalone``, ``torch``, ``torch:libm``."""
     results = {}
     for label in backends:
         backend, _, math = label.partition(":")
-        results[label] = simulate(spec, backend=backend, record=record, math=math or "numpy")
+        results[label] = simulate(spec, backend=backend, record=record, math=math or "numpy", inputs=inputs)
     return results
 
 

@@ -23,6 +23,18 @@ def test_simulate_writes_npz(tmp_path, capsys, backend):
     assert "is a folder; give a file name for the .npz file" in capsys.readouterr().err
 
 
+def test_simulate_records_synaptic_variables(tmp_path):
+    """--record PROJECTION.VAR: one column per synapse, in the spec's synapse order, alike in both backends."""
+    from bioadapt import load_network
+
+    weights = load_network(EXAMPLE).projections[1].weight
+    for backend in ("numpy", "torch"):
+        out = tmp_path / f"{backend}.npz"
+        assert main(["simulate", EXAMPLE, "--backend", backend, "--out", str(out), "--record", "recurrent.weight"]) == 0
+        recorded = np.load(out)["recurrent.weight"]
+        assert recorded.shape == (5000, len(weights)) and np.array_equal(recorded[-1], weights) and np.array_equal(recorded[0], weights)
+
+
 def test_backends_write_identical_files(tmp_path):
     paths = {}
     for backend in ("numpy", "torch"):

@@ -430,12 +430,16 @@ def to_nir(spec: NetworkSpec, convention: str = "bioadapt", metadata: bool = Tru
     Raises
     ------
     ConfigError
-        For an unknown convention, or a network a same-step convention cannot
-        express (a cycle through two populations).
+        For an unknown convention, a network a same-step convention cannot
+        express (a cycle through two populations), or synapses with a model
+        of their own (NIR has fixed weights only).
     """
     from ._nir_export import graph_from_spec
 
     _nir()
+    for proj in spec.projections:
+        if proj.model is not None or proj.on_post is not None:
+            raise ConfigError(f"{spec.source}: projection '{proj.name}' has a synapse model or on_post code (plastic synapses); NIR describes fixed weights only, so it cannot be exported.")
     return graph_from_spec(spec, convention, metadata)
 
 

@@ -28,6 +28,16 @@ integer arrays ``i`` and ``j`` of every synapse, relative to the config),
 ``weight`` and ``delay`` (number, quantity
 or distribution; delays are rounded to whole steps).
 
+Synapses with state of their own, as Brian2's ``Synapses(model=...,
+on_pre=..., on_post=...)``: ``model`` (Brian2 synapse equations: parameters,
+``(event-driven)`` equations updated when a spike arrives, ``(clock-driven)``
+ones integrated every step with ``method``, Brian2's default choice when not
+given), ``on_post`` (code run when a postsynaptic neuron spikes, after the
+``on_pre`` code of the same step, as in Brian2) and a ``values`` table with the
+initial values of the model's variables (number, quantity, distribution,
+list, or an expression of ``i``, ``j``, ``N_pre``, ``N_post``, ``rand()``, as
+Brian2's ``S.w = "rand()*gmax"``); variables not given start at 0.
+
 ``connect = { condition = "..." }`` keeps the pairs for which a Brian2
 expression is true, as ``Synapses.connect(condition=...)`` does: ``i`` is the
 presynaptic and ``j`` the postsynaptic index, ``N_pre`` and ``N_post`` the
@@ -52,6 +62,8 @@ from pathlib import Path
 import numpy as np
 from brian2.units import fundamentalunits as fu
 from brian2 import second, Hz
+from brian2.equations.equations import DIFFERENTIAL_EQUATION, Equations
+from brian2.stateupdaters.base import StateUpdateMethod
 from brian2.utils.stringtools import get_identifiers
 
 from .._files import read_toml
@@ -70,7 +82,9 @@ logger = logging.getLogger("bioadapt")
 _TOP = {"dt", "duration", "seed", "scheme", "populations", "projections", "timed_arrays"}
 _TIMED = {"values", "dt", "unit"}
 _POP = {"kind", "model", "size", "scheme", "values", "rate"}
-_PROJ = {"name", "source", "target", "on_pre", "summed", "connect", "weight", "delay"}
+_PROJ = {"name", "source", "target", "on_pre", "on_post", "summed", "connect", "weight", "delay", "model", "method", "values"}
+#: Names of synaptic variables bioadapt (or Brian2) defines itself: not for a projection's ``model``.
+_SYNAPSE_RESERVED = {"weight", "delay", "delay_value", "lastupdate", "i", "j", "t", "dt", "N", "N_pre", "N_post", "N_incoming", "N_outgoing"}
 _CONNECT = {"rule", "p", "autapses", "condition", "file"}
 #: Brian2 functions that draw random numbers or read the clock: no meaning in a connection condition.
 _NOT_IN_CONDITIONS = {"rand", "randn", "poisson", "timestep"}
@@ -388,8 +402,14 @@ def _projection(k: int, data: dict, pops: dict, where: str, dt: float, seed: int
     if not isinstance(name, str) or not _IDENT.match(name):
         raise ConfigError(f"{where}: key 'name' must be an identifier, got {name!r}.")
     on_pre, summed = data.get("on_pre"), data.get("summed")
-    if (on_pre is None) == (summed is None):
-        raise ConfigError(f"{where}: give exactly one of 'on_pre' (spike-triggered) and 'summed' (graded, 'X_post = expr').")
+    summed_in_model = isinstance(data.get("model"), str) and "(summed)" in data["model"].replace(" ", "")
+    if on_pre is not None and summed is not None or (on_pre is None and summed is None and not summed_in_model):
+        raise ConfigError(f"{where}: give exactly one of 'on_pre' (spike-triggered) and 'summed' (graded, 'X_post = expr'; or a (summed) variable in 'model').")
+    on_post = data.get("on_post")
+    if on_post is not None and on_pre is None:
+        raise ConfigError(f"{where}: key 'on_post' needs a spike-triggered projection (on_pre); give on_pre (it may be 'weight = weight' if presynaptic spikes do nothing).")
+    if on_pre is None and "delay" in data:
+        raise ConfigError(f"{where}: key 'delay' delays spike-triggered projections (on_pre); graded ('summed') ones act without delay, remove it.")
     if summed is not None:
         if src.is_input:
             raise ConfigError(f"{where}: an input population has no continuous output for 'summed'.")
@@ -397,12 +417,15 @@ def _projection(k: int, data: dict, pops: dict, where: str, dt: float, seed: int
             raise ConfigError(f"{where}: graded ('summed') projections act without delay; remove key 'delay'.")
         if not re.match(r"^\s*[A-Za-z_]\w*_post\s*=", summed):
             raise ConfigError(f"{where}: key 'summed' must look like 'X_post = weight*s_pre', got {summed!r}.")
-    for key, text in (("on_pre", on_pre), ("summed", summed)):
+    for key, text in (("on_pre", on_pre), ("summed", summed), ("on_post", on_post)):
         if text is not None and not isinstance(text, str):
             raise ConfigError(f"{where}: key '{key}' must be a string of Brian2 statements.")
-    if on_pre is not None:
-        neurons = {n for n in get_identifiers(on_pre) if n.endswith(("_pre", "_post"))}
-        check_dead_assignments(on_pre, neurons | {"weight"}, f"{where}: key 'on_pre'", ConfigError)
+    model, equations = _synapse_model(data, where)
+    synaptic = {"weight"} | (set(equations.names) if equations is not None else set())
+    for key, code in (("on_pre", on_pre), ("on_post", on_post)):
+        if code is not None:
+            neurons = {n for n in get_identifiers(code) if n.endswith(("_pre", "_post"))}
+            check_dead_assignments(code, neurons | synaptic, f"{where}: key '{key}'", ConfigError)
     i, j = _connect(data.get("connect", "all_to_all"), src.size, tgt.size, src.name == tgt.name, stream(seed, f"projections.{name}.connect"), where, folder)
     try:
         indices = {"i": i, "j": j, "N_pre": src.size, "N_post": tgt.size}  # per synapse, as in Brian2's S.w = "..."
@@ -423,7 +446,65 @@ def _projection(k: int, data: dict, pops: dict, where: str, dt: float, seed: int
     # Round to whole steps here, once, so that every backend gets integers
     # (Brian2 would round with int(d/dt + 0.5), ambiguous on half steps).
     steps = np.floor(delay / dt + 0.5).astype(np.int64)
-    return ProjectionSpec(name, src.name, tgt.name, i, j, np.asarray(weight, dtype=np.float64), steps, on_pre=on_pre, summed=summed, weight_unit=weight_unit)
+    values = _synapse_values(data, equations, name, indices, seed, where)
+    return ProjectionSpec(name, src.name, tgt.name, i, j, np.asarray(weight, dtype=np.float64), steps, on_pre=on_pre, summed=summed, weight_unit=weight_unit,
+                          model=model, on_post=on_post, method=data.get("method"), values=values)
+
+
+def _synapse_model(data: dict, where: str):
+    """The projection's ``model`` (text, parsed Brian2 equations), or (None, None)."""
+    model = data.get("model")
+    if model is None:
+        for key in ("method", "values"):
+            if key in data:
+                raise ConfigError(f"{where}: key '{key}' needs a synapse model (key 'model').")
+        return None, None
+    if not isinstance(model, str) or not model.strip():
+        raise ConfigError(f"{where}: key 'model' must be a string of Brian2 synapse equations (e.g. 'w : 1').")
+    try:
+        equations = Equations(model)
+    except Exception as exc:  # Brian2's parser: report its message, not its traceback
+        raise ConfigError(f"{where}: key 'model' is not valid Brian2 equations: {str(exc).strip().splitlines()[0]}") from None
+    for eq in equations.values():
+        if eq.varname in _SYNAPSE_RESERVED or (eq.varname.endswith(("_pre", "_post")) and "summed" not in eq.flags):
+            raise ConfigError(f"{where}: key 'model' declares '{eq.varname}', a name bioadapt or Brian2 gives synapses itself" + (" (the weight is key 'weight')" if eq.varname == "weight" else "") + "; rename it.")
+        if "summed" in eq.flags and not eq.varname.endswith("_post"):
+            raise ConfigError(f"{where}: key 'model': the summed variable '{eq.varname}' must be a postsynaptic variable ('X_post = expression : unit (summed)').")
+        if eq.type == DIFFERENTIAL_EQUATION and not {"event-driven", "clock-driven"} & set(eq.flags):
+            raise ConfigError(f"{where}: key 'model': the differential equation of '{eq.varname}' needs the flag (event-driven) or (clock-driven), as in Brian2.")
+    method = data.get("method")
+    if method is not None:
+        if not isinstance(method, str) or method not in StateUpdateMethod.stateupdaters:
+            raise ConfigError(f"{where}: key 'method' must be one of Brian2's methods ({', '.join(sorted(StateUpdateMethod.stateupdaters))}), got {method!r}.")
+        if not any("clock-driven" in eq.flags for eq in equations.values() if eq.type == DIFFERENTIAL_EQUATION):
+            raise ConfigError(f"{where}: key 'method' integrates (clock-driven) equations, and the model has none; remove it.")
+    return model, equations
+
+
+def _synapse_values(data: dict, equations, name: str, indices: dict, seed: int, where: str) -> dict:
+    """Initial values of a synapse model's variables (SI floats, one per synapse or one if shared)."""
+    table = data.get("values", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: key 'values' must be a table of initial values (variable = value).")
+    values = {}
+    for var, given in table.items():
+        if equations is None or var not in equations.names or var in equations.subexpr_names:
+            settable = sorted(n for n in (equations.names if equations is not None else ()) if n not in equations.subexpr_names)
+            raise ConfigError(f"{where}: values.{var}: '{var}' is not a variable of the synapse model ({', '.join(settable) or 'none'}).")
+        shared = "shared" in equations[var].flags
+        n = 1 if shared else len(indices["i"])
+        try:
+            value = sample_values(given, n, stream(seed, f"projections.{name}.values.{var}"), f"{where}: values.{var}", None if shared else indices)
+        except ParameterError as exc:
+            raise ConfigError(str(exc)) from None
+        array = np.asarray(value, dtype=np.float64)
+        if not np.all(np.isfinite(array)):
+            raise ConfigError(f"{where}: values.{var} gives non-finite values ({given!r}).")
+        dim = equations.dimensions[var]
+        if fu.get_dimensions(value) is not dim and np.any(array != 0):
+            raise ConfigError(f"{where}: values.{var} must be in {unit_text(dim)}, got {given!r}.")
+        values[var] = np.broadcast_to(array, (n,)).copy()
+    return values
 
 
 def network_from_dict(data: dict, source: str = "<dict>", folder: Path | None = None) -> NetworkSpec:

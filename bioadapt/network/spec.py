@@ -70,6 +70,12 @@ class ProjectionSpec:
     ``delay_steps``) and ``summed`` (graded transmission ``X_post = expr``,
     evaluated every step without delay) is set. ``weight`` fills the synaptic
     variable ``weight``.
+
+    ``model`` adds Brian2 synapse equations (``w : 1``, ``dApre/dt = -Apre/taupre
+    : 1 (event-driven)``, clock-driven equations integrated with ``method``,
+    Brian2's default choice when None); ``on_post`` is code run when a
+    postsynaptic neuron spikes; ``values`` holds the initial values of the
+    model's variables (SI, one per synapse, or one for a shared variable).
     """
 
     name: str
@@ -82,6 +88,10 @@ class ProjectionSpec:
     on_pre: str | None = None
     summed: str | None = None
     weight_unit: str = "1"  # Brian2 unit of ``weight`` (values are SI)
+    model: str | None = None
+    on_post: str | None = None
+    method: str | None = None
+    values: dict = field(default_factory=dict)
 
     @property
     def size(self) -> int:

@@ -74,7 +74,7 @@ from ..errors import ConfigError, ParameterError
 from ..quantities import parse_quantity
 from .spec import NetworkSpec, PopulationSpec, ProjectionSpec
 
-__all__ = ["TIMINGS", "CHARGE", "impulse_variables", "transfer_problems", "charge", "on_pre_code", "reset_code", "refractory", "limit_refractory", "is_impulse_projection", "latency_seconds", "grid_delays"]
+__all__ = ["TIMINGS", "CHARGE", "impulse_variables", "transfer_problems", "charge", "on_pre_code", "on_post_code", "reset_code", "refractory", "limit_refractory", "is_impulse_projection", "latency_seconds", "grid_delays"]
 
 #: what becomes of the one-step timing of the network at dt0 (see the module)
 TIMINGS = ("trained", "declared")
@@ -187,10 +187,10 @@ def transfer_problems(spec: NetworkSpec, timing: str = "trained") -> list:
     return problems
 
 
-def _written(proj: ProjectionSpec, impulses: dict) -> tuple:
-    """``([(X_post or X_pre, op)] written into impulse variables, [other names written])`` by ``proj``'s on_pre."""
+def _written(proj: ProjectionSpec, impulses: dict, code: str | None = None) -> tuple:
+    """``([(X_post or X_pre, op)] written into impulse variables, [other names written])`` by ``proj``'s on_pre (or ``code``)."""
     written, others = [], []
-    for line in _statements(proj.on_pre):
+    for line in _statements(proj.on_pre if code is None else code):
         match = _STATEMENT.match(line)
         if match is None:
             continue
@@ -247,6 +247,15 @@ def on_pre_code(spec: NetworkSpec, proj: ProjectionSpec) -> str | None:
     impulses = {name: impulse_variables(pop) for name, pop in spec.populations.items()}
     written = {name for name, _ in _written(proj, impulses)[0]}
     return _scaled(proj.on_pre, written) if written else proj.on_pre
+
+
+def on_post_code(spec: NetworkSpec, proj: ProjectionSpec) -> str | None:
+    """``proj``'s on_post code as Brian2 gets it, scaled as `on_pre_code` scales on_pre."""
+    if proj.on_post is None or charge(spec) == 1.0:
+        return proj.on_post
+    impulses = {name: impulse_variables(pop) for name, pop in spec.populations.items()}
+    written = {name for name, _ in _written(proj, impulses, proj.on_post)[0]}
+    return _scaled(proj.on_post, written) if written else proj.on_post
 
 
 def reset_code(spec: NetworkSpec, pop: PopulationSpec) -> str | None:

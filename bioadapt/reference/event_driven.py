@@ -249,8 +249,10 @@ def reference_run(spec: NetworkSpec, record: dict | None = None, sample_times: n
     # synaptic effects: per projection the target variable, sign and value per synapse
     effects = []
     for proj in spec.projections:
-        if proj.summed is not None:
+        if proj.summed is not None or proj.on_pre is None:
             raise BackendError(f"reference: graded projection '{proj.name}' is not supported.")
+        if proj.model is not None or proj.on_post is not None:
+            raise BackendError(f"reference: projection '{proj.name}' has a synapse model or on_post code; the reference has fixed synapses only.")
         lines = [line for line in proj.on_pre.strip().splitlines() if line.strip()]
         for line in lines:
             match = _ON_PRE.match(line)

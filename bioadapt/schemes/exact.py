@@ -25,6 +25,7 @@ import numpy as np
 import scipy.linalg
 import sympy as sp
 from brian2 import Equations
+from brian2.core.namespace import DEFAULT_CONSTANTS, DEFAULT_UNITS
 from brian2.equations.equations import DIFFERENTIAL_EQUATION
 from brian2.parsing.sympytools import sympy_to_str
 from brian2.stateupdaters.base import StateUpdateMethod, UnsupportedEquationsException
@@ -53,6 +54,16 @@ class LinearSystem:
         for expr in list(A) + list(b):
             if expr.free_symbols & states:
                 raise SchemeNotApplicable(f"{where}: scheme 'exact' needs sub-threshold equations that are linear in the state variables; '{sympy_to_str(expr)}' is not.")
+        # units and constants written in the equations (``(g - v)/(10*ms)``) are
+        # numbers, not parameters: their SI values go into A
+        model_names = set(equations.names) | set(equations.parameter_names)
+        numbers = {}
+        for symbol in {s for expr in A for s in expr.free_symbols}:
+            if symbol.name not in model_names and (symbol.name in DEFAULT_UNITS or symbol.name in DEFAULT_CONSTANTS):
+                value = DEFAULT_UNITS.get(symbol.name, DEFAULT_CONSTANTS.get(symbol.name))
+                numbers[symbol] = sp.Float(float(value), 17)
+        if numbers:
+            A = A.subs(numbers)
         self.names = list(names)
         self.A = A
         self.b = b

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn.utils import parametrize
+from brian2.equations.equations import Equations
 
 from ..errors import ConfigError
 from ..network.spec import NetworkSpec
@@ -169,7 +170,7 @@ def save_params(path: str | Path, spec: NetworkSpec, values: dict, meta: dict | 
             if owner in spec.populations:
                 unit = unit_text(spec.populations[owner].model.brian_equations.dimensions.get(var))
             else:
-                unit = next(p for p in spec.projections if p.name == owner).weight_unit
+                unit = _projection_unit(next(p for p in spec.projections if p.name == owner), var)
             entry[var] = {"unit": unit, "value": np.asarray(value, dtype=np.float64).tolist()}
         groups[owner] = entry
     for proj in spec.projections:
@@ -179,6 +180,14 @@ def save_params(path: str | Path, spec: NetworkSpec, values: dict, meta: dict | 
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, json.dumps(doc, indent=1))
     return path
+
+
+def _projection_unit(proj, var: str) -> str:
+    """The unit of a projection's value ``var``: its weights', or its synapse model's."""
+    if var == "weight" or proj.model is None:
+        return proj.weight_unit
+    model = Equations(proj.model)
+    return unit_text(model.dimensions[var]) if var in model.names else proj.weight_unit
 
 
 def load_params(path: str | Path) -> dict:
@@ -251,16 +260,25 @@ def apply_params(spec: NetworkSpec, params: dict) -> NetworkSpec:
         elif owner in projections:
             proj = projections[owner]
             changes = {}
+            model = Equations(proj.model) if proj.model is not None else None
+            model_values = dict(proj.values)
             for var, (unit, value) in table.items():
-                if var not in ("weight", "delay_steps"):
-                    raise ConfigError(f"{source}: '{owner}.{var}': a projection carries 'weight' and 'delay_steps' only.")
-                if value.shape != (proj.size,):
-                    raise ConfigError(f"{source}: '{owner}.{var}' has {value.size} values, the projection has {proj.size} synapses.")
-                if var == "weight" and unit != proj.weight_unit:
-                    raise ConfigError(f"{source}: '{owner}.weight' is in {unit}, the network's weights in {proj.weight_unit}.")
+                in_model = model is not None and var in model.names and var not in model.subexpr_names
+                if var not in ("weight", "delay_steps") and not in_model:
+                    raise ConfigError(f"{source}: '{owner}.{var}': a projection carries 'weight', 'delay_steps' and the variables of its synapse model only.")
+                shape = (1,) if in_model and "shared" in model[var].flags else (proj.size,)
+                if value.shape != shape:
+                    raise ConfigError(f"{source}: '{owner}.{var}' has {value.size} values, the projection {int(np.prod(shape))}.")
+                if var != "delay_steps" and unit != _projection_unit(proj, var):
+                    raise ConfigError(f"{source}: '{owner}.{var}' is in {unit}, the network's in {_projection_unit(proj, var)}.")
                 if var == "delay_steps" and (value.min(initial=0) < 0):
                     raise ConfigError(f"{source}: '{owner}.delay_steps' must be non-negative whole steps.")
-                changes[var] = value.copy()
+                if in_model:
+                    model_values[var] = changes["values"] = value.copy()
+                else:
+                    changes[var] = value.copy()
+            if "values" in changes:
+                changes["values"] = model_values
             projections[owner] = dataclasses.replace(proj, **changes)
         else:
             raise ConfigError(f"{source}: '{owner}' is not a population or projection of {spec.source}.")

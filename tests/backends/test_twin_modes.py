@@ -180,7 +180,7 @@ def test_forward_checks_its_arguments():
         (dict(inputs={"inp": x.numpy()}), r"expected a torch tensor .* got ndarray"),
         (dict(inputs={"inp": x * float("nan")}), r"inputs\['inp'\]: contains NaN"),
         (dict(inputs={"inp": x[:10]}, n_steps=20), r"n_steps = 20, but the inputs hold 10 steps"),
-        (dict(record={"inp": ["u"]}), r"record: 'inp' is not a neuron population \(hid\)"),
+        (dict(record={"inp": ["u"]}), r"record: 'inp' is not a neuron population or projection \(hid, inp_to_hid_0, hid_to_hid_1\)"),
         (dict(state={"u": 1}), r"state: 'u' is not a state of this twin"),
         (dict(inputs={"inp": x[30:].expand(-1, 3, -1)}, state=first.state), r"state \('hid', '\w+'\): expected shape \(3, 30\), got \(1, 30\)"),
         (dict(start_step=-1), r"start_step must be a non-negative integer"),

@@ -193,12 +193,94 @@ def coupled_oscillators(steps=1000):
     return {"dt": "1*ms", "duration": f"{steps}*ms", "seed": 25, "populations": populations, "projections": projections}, {f"K{k}": ["Theta"] for k in COUPLING}
 
 
+STDP_SYNAPSES = """
+w : 1
+dApre/dt = -Apre / taupre : 1 (event-driven)
+dApost/dt = -Apost / taupost : 1 (event-driven)
+taupre : second (constant, shared)
+taupost : second (constant, shared)
+gmax : 1 (constant, shared)
+dApre : 1 (constant, shared)
+dApost : 1 (constant, shared)
+"""
+
+
+def stdp(steps=5000, n=200, gmax=0.05):
+    """examples/synapses/STDP.py (Song, Miller and Abbott 2000) with 200 Poisson inputs
+    instead of 1000 (gmax 0.05 instead of 0.01: the same mean drive), its first 500 ms:
+    event-driven traces Apre and Apost, on_pre and on_post updating w."""
+    dapre = 0.01 * gmax
+    dapost = -0.01 * 1.05 * gmax  # dApost = -dApre * taupre / taupost * 1.05, times gmax
+    return {
+        "dt": "0.1*ms", "duration": f"{steps}*0.1*ms", "seed": 26,
+        "populations": {"poisson_input": {"kind": "poisson", "size": n, "rate": "15*Hz"},
+                        "neurons": {"model": "stdp_neuron.toml", "size": 1, "scheme": "euler"}},
+        "projections": [{"name": "S", "source": "poisson_input", "target": "neurons", "model": STDP_SYNAPSES,
+                         "on_pre": "ge += w\nApre += dApre\nw = clip(w + Apost, 0, gmax)",
+                         "on_post": "Apost += dApost\nw = clip(w + Apre, 0, gmax)",
+                         "values": {"w": f"rand() * {gmax}", "taupre": "20*ms", "taupost": "20*ms", "gmax": gmax, "dApre": dapre, "dApost": dapost}}],
+    }, {"neurons": ["v", "ge"], "S": ["w", "Apre", "Apost"]}
+
+
+def nonlinear(steps=10000):
+    """examples/synapses/nonlinear.py (NMDA synapses): clock-driven synaptic equations
+    (Brian2's default method), their sum into the target's g, on_pre 'x += w'; the example's 1 s."""
+    return {
+        "dt": "0.1*ms", "duration": f"{steps}*0.1*ms", "seed": 27,
+        "populations": {"neuron_input": {"model": "nonlinear_input.toml", "size": 2, "scheme": "euler", "values": {"v": [0.0, 0.5]}},
+                        "neurons": {"model": "nonlinear_neuron.toml", "size": 1, "scheme": "exact"}},
+        "projections": [{"name": "S", "source": "neuron_input", "target": "neurons", "on_pre": "x += w",
+                         "model": "dg_syn/dt = -a*g_syn+b*x*(1-g_syn) : 1 (clock-driven)\ng_post = g_syn : 1 (summed)\n"
+                                  "dx/dt=-c*x : 1 (clock-driven)\nw : 1 # synaptic weight\na : Hz (constant, shared)\nb : Hz (constant, shared)\nc : Hz (constant, shared)",
+                         "values": {"w": [1.0, 10.0], "a": "1/(10*ms)", "b": "1/(10*ms)", "c": "1/(10*ms)"}}],
+    }, {"neurons": ["v", "g"], "S": ["g_syn", "x"]}
+
+
+TSODYKS_SYNAPSES = """
+dx/dt =  z/tau_rec   : 1 (clock-driven) # recovered
+dy/dt = -y/tau_inact : 1 (clock-driven) # active
+A_SE : ampere
+U_SE : 1
+tau_inact : second
+tau_rec : second
+z = 1 - x - y : 1 # inactive
+I_syn_post = A_SE*y : ampere (summed)
+"""
+TSODYKS_FACILITATION = """
+du/dt = -u/tau_facil : 1 (clock-driven)
+tau_facil : second
+"""
+
+
+def tsodyks(panel="B", steps=12000):
+    """examples/frompapers/Tsodyks_Pawelzik_Markram_1998.py, panel A (depressing synapse)
+    or B (facilitating): a 20 Hz train from 100 ms to 1100 ms through one dynamic
+    synapse (clock-driven, exponential_euler) onto a passive neuron; the example's 1.2 s."""
+    neuron, synapse = ({"tau_mem": "40*ms", "R_in": "100*Mohm"}, {"tau_inact": "3*ms", "A_SE": "250*pA", "tau_rec": "800*ms", "U_SE": 0.6}) if panel == "A" else \
+        ({"tau_mem": "60*ms", "R_in": "1*Gohm"}, {"tau_inact": "1.5*ms", "A_SE": "1540*pA", "tau_rec": "130*ms", "U_SE": 0.03, "tau_facil": "530*ms"})
+    model, action = TSODYKS_SYNAPSES, "y += U_SE*x # important: update y first\nx += -U_SE*x"
+    if panel == "B":
+        model, action = model + TSODYKS_FACILITATION, "u += U_SE*(1-u)\ny += u*x # important: update y first\nx += -u*x"
+    return {
+        "dt": "0.1*ms", "duration": f"{steps}*0.1*ms", "seed": 28,
+        "populations": {"stimulus": {"kind": "spikes", "size": 1},
+                        "neuron": {"model": "tsodyks_neuron.toml", "size": 1, "scheme": "exact", "values": neuron}},
+        "projections": [{"name": "synapses", "source": "stimulus", "target": "neuron", "model": model, "on_pre": action,
+                         "method": "exponential_euler", "values": dict(synapse, x=1)}],
+    }, {"neuron": ["v", "I_syn"], "synapses": ["x", "y"]}
+
+
+#: input spikes of the ports with a SpikeGeneratorGroup (times in seconds)
+INPUTS = {"Tsodyks_Pawelzik_Markram_1998": {"stimulus": {"i": np.zeros(20, dtype=int), "t": 0.1 + np.arange(20) * 0.05}}}
+
+
 PORTS = {
     "CUBA": cuba, "COBAHH": cobahh, "gapjunctions": gapjunctions, "Hindmarsh_Rose_1984": hindmarsh_rose, "Wang_Buszaki_1996": wang_buzsaki,
     "IF_curve_LIF": if_curve_lif, "IF_curve_Hodgkin_Huxley": if_curve_hh, "phase_locking": phase_locking,
     "Brunel_Hakim_1999": brunel_hakim, "non_reliability": non_reliability, "Ornstein_Uhlenbeck": ornstein_uhlenbeck,
     "Jansen_Rit_1995_single_column": jansen_rit, "Sturzl_et_al_2000": sturzl,
     "Morris_Lecar_1981": morris_lecar, "coupled_oscillators": coupled_oscillators,
+    "STDP": stdp, "nonlinear": nonlinear, "Tsodyks_Pawelzik_Markram_1998": tsodyks,
 }
 
 
@@ -206,7 +288,7 @@ PORTS = {
 def test_port_twin_equals_numpy(name):
     net, record = PORTS[name]()
     spec = network_from_dict(net, folder=MODELS)
-    res = run_all(spec, ["numpy", "torch"], record)
+    res = run_all(spec, ["numpy", "torch"], record, INPUTS.get(name))
     assert_same_spikes(res["numpy"], res["torch"])
     assert_same_traces(res["numpy"], res["torch"])
     for pop, variables in record.items():
@@ -219,7 +301,7 @@ def test_port_twin_equals_numpy(name):
 def test_port_twin_equals_cpp_standalone(name):
     net, record = PORTS[name]()
     spec = network_from_dict(net, folder=MODELS)
-    res = run_all(spec, ["cpp_standalone", "torch:libm"], record)
+    res = run_all(spec, ["cpp_standalone", "torch:libm"], record, INPUTS.get(name))
     assert_same_spikes(res["cpp_standalone"], res["torch:libm"])
     assert_same_traces(res["cpp_standalone"], res["torch:libm"])
 

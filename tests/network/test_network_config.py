@@ -185,8 +185,20 @@ def test_top_level_errors(change, message):
         ({"weight": "normal(0*mV, inf*mV)"}, r"projections\[0\]: key 'weight': the arguments of the distribution must be finite"),
         ({"on_pre": "I_post += weight\nwieght = 0"}, r"key 'on_pre': 'wieght = 0' assigns 'wieght', which is not a variable \(I_post, weight\)"),
         ({"on_pre": "a = 2*weight\nI_post += a"}, None),  # a temporary that is read: fine
-        ({"on_post": "w_pre += 1"}, r"projections\[0\]: unknown key\(s\) \['on_post'\]"),  # synapse models with state: not offered
-        ({"model": "dw/dt = -w/tau : 1 (event-driven)"}, r"projections\[0\]: unknown key\(s\) \['model'\]"),
+        # synapse models with state (tests/backends/test_plasticity.py runs them)
+        ({"on_pre": None, "delay": None, "summed": "I_post = weight", "on_post": "I_pre += 1"}, r"key 'on_post' needs a spike-triggered projection \(on_pre\)"),
+        ({"model": "dA/dt = -A/tau : 1"}, r"key 'model': the differential equation of 'A' needs the flag \(event-driven\) or \(clock-driven\)"),
+        ({"model": "dA/dt = -A/ : 1 (event-driven)"}, r"key 'model' is not valid Brian2 equations"),
+        ({"model": "weight : 1"}, r"key 'model' declares 'weight', a name bioadapt or Brian2 gives synapses itself \(the weight is key 'weight'\)"),
+        ({"model": "lastupdate : second"}, r"key 'model' declares 'lastupdate'"),
+        ({"model": "w : 1", "values": {"u": 1}}, r"values.u: 'u' is not a variable of the synapse model \(w\)"),
+        ({"model": "w : volt", "values": {"w": "1*ms"}}, r"values.w must be in volt, got '1\*ms'"),
+        ({"model": "w : 1", "values": {"w": "rand()*j/N_post"}}, None),  # Brian2's S.w = "..." names
+        ({"values": {"w": 1}}, r"key 'values' needs a synapse model \(key 'model'\)"),
+        ({"model": "w : 1", "method": "euler"}, r"key 'method' integrates \(clock-driven\) equations, and the model has none"),
+        ({"model": "dA/dt = -A/(5*ms) : 1 (clock-driven)", "method": "eular"}, r"key 'method' must be one of Brian2's methods"),
+        ({"model": "w : 1", "on_post": "w = 0\nwx = 1"}, r"key 'on_post': 'wx = 1' assigns 'wx', which is not a variable"),
+        ({"model": "g : 1", "on_pre": None, "summed": None}, r"give exactly one of 'on_pre'"),
         ({"weight": "0.1*k"}, r"projections\[0\]: key 'weight': unknown unit or name 'k'"),
     ],
 )

@@ -8,6 +8,7 @@ delays that are exact multiples of ``dt``.
 
 from __future__ import annotations
 
+import inspect
 import re
 from dataclasses import dataclass, field
 
@@ -24,8 +25,8 @@ from brian2 import (
     TimedArray,
     second,
 )
+from brian2.equations.equations import Equations
 from brian2.units import fundamentalunits as fu
-
 from brian2.utils.stringtools import get_identifiers
 
 from ...errors import BackendError, ConfigError, SchemeNotApplicable
@@ -168,19 +169,32 @@ def _projection_names(spec: NetworkSpec, pop: PopulationSpec) -> set:
     """``pop``'s names that projections' code assigns as ``X_post`` (target) or
     ``X_pre`` (source); names they only read (``w_in_post/tau_syn_post``) stay
     constant."""
-    names = set()
-    for proj in spec.projections:
-        for code in (proj.on_pre, proj.summed):
-            for line in (code or "").splitlines():
-                match = _ASSIGNMENT.match(line)
-                if not match:
-                    continue
-                name = match.group(1)
-                if proj.target == pop.name and name.endswith("_post"):
-                    names.add(name[: -len("_post")])
-                if proj.source == pop.name and name.endswith("_pre"):
-                    names.add(name[: -len("_pre")])
-    return names
+    return {var for proj in spec.projections for owner, var, _, _ in neuron_writes(proj) if owner == pop.name}
+
+
+def neuron_writes(proj: ProjectionSpec) -> list:
+    """``(population, variable, key, line)`` for every neuron variable the code of
+    ``proj`` writes: ``X_post``/``X_pre`` in on_pre, on_post and summed code, a
+    name without suffix that is not synaptic (Brian2 reads it as ``X_post``),
+    and the ``(summed)`` variables of its model."""
+    synaptic = synaptic_names(proj)
+    found = []
+    codes = [("on_pre", proj.on_pre), ("on_post", proj.on_post), ("summed", proj.summed)]
+    if proj.model is not None:
+        codes += [("model", f"{eq.varname} = {eq.expr}") for eq in Equations(proj.model).values() if "summed" in eq.flags]
+    for key, code in codes:
+        for line in (code or "").splitlines():
+            match = _ASSIGNMENT.match(line)
+            if match is None or match.group(1) in synaptic:
+                continue
+            name = match.group(1)
+            if name.endswith("_pre"):
+                found.append((proj.source, name[: -len("_pre")], key, line.strip()))
+            elif name.endswith("_post"):
+                found.append((proj.target, name[: -len("_post")], key, line.strip()))
+            elif not name.startswith("_"):
+                found.append((proj.target, name, key, line.strip()))
+    return found
 
 
 def check_drives(spec: NetworkSpec, drive_vars: dict):
@@ -190,19 +204,12 @@ def check_drives(spec: NetworkSpec, drive_vars: dict):
     without a word."""
     for pop_name, variables in drive_vars.items():
         for proj in spec.projections:
-            for code, kind in ((proj.on_pre, "on_pre"), (proj.summed, "summed")):
-                for line in (code or "").splitlines():
-                    match = _ASSIGNMENT.match(line)
-                    if match is None:
-                        continue
-                    name = match.group(1)
-                    for suffix, owner in (("_post", proj.target), ("_pre", proj.source)):
-                        if owner == pop_name and name.endswith(suffix) and name[: -len(suffix)] in variables:
-                            var = name[: -len(suffix)]
-                            raise ConfigError(
-                                f"{spec.source}: drive {pop_name}.{var}: projection '{proj.name}' writes '{var}' too ({kind} '{line.strip()}'); "
-                                f"the drive sets '{var}' at the start of every step, so the synaptic input would be lost. "
-                                "Drive a variable of its own (e.g. add an external current term to the model's equations) instead.")
+            for owner, var, kind, line in neuron_writes(proj):
+                if owner == pop_name and var in variables:
+                    raise ConfigError(
+                        f"{spec.source}: drive {pop_name}.{var}: projection '{proj.name}' writes '{var}' too ({kind} '{line}'); "
+                        f"the drive sets '{var}' at the start of every step, so the synaptic input would be lost. "
+                        "Drive a variable of its own (e.g. add an external current term to the model's equations) instead.")
 
 
 #: prefix of the copies of initial values kept for the restore between samples
@@ -227,10 +234,14 @@ def check_samples(spec: NetworkSpec, where: str):
     for proj in spec.projections:
         if proj.on_pre is not None and proj.size and np.any(np.asarray(proj.delay_steps) > 0):
             raise BackendError(f"{where}: projection '{proj.name}' has delays: its spikes in flight at the end of a sample would reach the next one; run one sample per binary call.")
-        for line in (proj.on_pre or "").splitlines():
-            match = _ASSIGNMENT.match(line)
-            if match and not match.group(1).endswith(("_pre", "_post")):
-                raise BackendError(f"{where}: projection '{proj.name}': on_pre writes the synaptic variable '{match.group(1)}', which would carry over from one sample to the next; run one sample per binary call.")
+        synaptic = synaptic_names(proj)
+        if proj.model is not None and any(eq.type == "differential equation" for eq in Equations(proj.model).values()):
+            raise BackendError(f"{where}: projection '{proj.name}' has synaptic equations: their state would carry over from one sample to the next; run one sample per binary call.")
+        for key, code in (("on_pre", proj.on_pre), ("on_post", proj.on_post)):
+            for line in (code or "").splitlines():
+                match = _ASSIGNMENT.match(line)
+                if match and match.group(1) in synaptic:
+                    raise BackendError(f"{where}: projection '{proj.name}': {key} writes the synaptic variable '{match.group(1)}', which would carry over from one sample to the next; run one sample per binary call.")
 
 
 def restored_names(spec: NetworkSpec, pop: PopulationSpec, driven=()) -> list:
@@ -432,6 +443,8 @@ def _neuron_group(pop: PopulationSpec, spec: NetworkSpec, clock: Clock, namespac
 def _synapses(proj: ProjectionSpec, spec: NetworkSpec, groups: dict, clock: Clock, settable_delays: bool = False, generated: GeneratedSynapses | None = None) -> Synapses:
     source, target = groups[proj.source], groups[proj.target]
     model = f"weight : {proj.weight_unit}"
+    if proj.model is not None:
+        model += "\n" + proj.model
     if generated is not None:
         return _generated_synapses(proj, spec, source, target, clock, model, generated)
     if settable_delays and proj.on_pre is not None:
@@ -453,7 +466,8 @@ def _synapses(proj: ProjectionSpec, spec: NetworkSpec, groups: dict, clock: Cloc
     try:
         kwargs = {"delay": float(proj.delay_steps[0]) * spec.dt * second} if one_delay else {}
         on_pre = transfer.on_pre_code(spec, proj)  # impulses scaled off the network's own dt
-        syn = Synapses(source, target, model=model, on_pre=on_pre, clock=clock, name=proj.name, namespace=transfer.constants(spec), method="euler", **kwargs)
+        syn = Synapses(source, target, model=model, on_pre=on_pre, on_post=transfer.on_post_code(spec, proj), clock=clock, name=proj.name,
+                       namespace=transfer.constants(spec), method=_synapse_method(proj), **kwargs)
         if proj.size:
             syn.connect(i=proj.i, j=proj.j)
         else:  # Brian2 rejects connect() with empty arrays, and running unconnected synapses
@@ -461,12 +475,34 @@ def _synapses(proj: ProjectionSpec, spec: NetworkSpec, groups: dict, clock: Cloc
     except Exception as exc:
         _fail(f"projection '{proj.name}'", "synapses", exc, spec.source)
     syn.variables["weight"].set_value(proj.weight)
+    for var, values in proj.values.items():
+        syn.variables[var].set_value(values)
     if proj.on_pre is not None:
         if settable_delays:
             syn.variables["delay_value"].set_value(proj.delay_steps * spec.dt)
         elif not one_delay:
             syn.pre.variables["delay"].set_value(proj.delay_steps * spec.dt)
     return syn
+
+
+#: Brian2's default method list of `Synapses` (its ``method`` argument's default).
+_SYNAPSES_DEFAULT_METHODS = tuple(inspect.signature(Synapses.__init__).parameters["method"].default)
+
+
+def _synapse_method(proj: ProjectionSpec):
+    """The method of a projection's (clock-driven) equations: its ``method``, else
+    Brian2's default list (what ``Synapses`` chooses without one)."""
+    if proj.method is not None:
+        return proj.method
+    return _SYNAPSES_DEFAULT_METHODS if proj.model is not None else "euler"
+
+
+def synaptic_names(proj: ProjectionSpec) -> set:
+    """The synaptic variables of ``proj``: ``weight`` and its model's names."""
+    names = {"weight"}
+    if proj.model is not None:
+        names |= set(Equations(proj.model).names) | {"lastupdate"}
+    return names
 
 
 def _drive_dimensions(pop: PopulationSpec, var: str):
@@ -487,9 +523,11 @@ def _generated_synapses(proj, spec, source, target, clock, model, rule: Generate
     scalar = not isinstance(rule.delay_steps, str)
     try:
         kwargs = {"delay": float(rule.delay_steps) * spec.dt * second} if scalar else {}
-        syn = Synapses(source, target, model=model, on_pre=proj.on_pre, clock=clock, name=proj.name, namespace={}, method="euler", **kwargs)
+        syn = Synapses(source, target, model=model, on_pre=proj.on_pre, on_post=proj.on_post, clock=clock, name=proj.name, namespace={}, method=_synapse_method(proj), **kwargs)
         syn.connect(**rule.connect)
         syn.weight = rule.weight
+        if proj.values:
+            raise BackendError(f"{spec.source}: projection '{proj.name}': generated synapses take their variables from the generated code; the spec's values ({', '.join(proj.values)}) are per synapse of the spec.")
         if not scalar:
             syn.delay = f"int({rule.delay_steps}) * dt"
     except Exception as exc:
@@ -624,12 +662,13 @@ def build_network(
             net.spike_monitors[name] = mon
             objects.append(mon)
         for name, variables in record.items():
-            if name not in net.groups or spec.populations[name].is_input:
-                raise ConfigError(f"record: '{name}' is not a neuron population ({', '.join(p for p in spec.populations if not spec.populations[p].is_input)}).")
-            unknown = [v for v in variables if v not in net.groups[name].variables]
+            owner = net.groups.get(name) if name in spec.populations and not spec.populations[name].is_input else net.synapses.get(name)
+            if owner is None:
+                raise ConfigError(f"record: '{name}' is not a neuron population or projection ({', '.join([p for p in spec.populations if not spec.populations[p].is_input] + list(net.synapses))}).")
+            unknown = [v for v in variables if v not in owner.variables]
             if unknown:
-                raise ConfigError(f"record: {unknown} not variables of population '{name}'.")
-            mon = StateMonitor(net.groups[name], list(variables), record=True, when="end", clock=clock, name=f"{name}_trace")
+                raise ConfigError(f"record: {unknown} not variables of {'projection' if name in net.synapses else 'population'} '{name}'.")
+            mon = StateMonitor(owner, list(variables), record=True, when="end", clock=clock, name=f"{name}_trace")
             net.state_monitors[name] = mon
             objects.append(mon)
     net.network = Network(*objects, name="bioadapt_network")

@@ -254,10 +254,11 @@ def extract_program(spec: NetworkSpec, drive_vars: dict | None = None, math: str
                 written.add((pop, var))
                 continue
             if isinstance(obj, SynapticPathway):
-                if obj.prepost != "pre":
-                    raise BackendError(f"{where}: only on_pre pathways are supported by the twin.")
+                # on_pre (source: the presynaptic group) or on_post (source: the
+                # postsynaptic group, whose spikes trigger it); event-driven
+                # equations are part of the pathway's code (Brian2 updates them there)
                 scalar, vector = _statements(obj, codeobj, where, math)
-                blocks.append(Block("pathway", obj.name, group_name, obj.when, scalar, vector, refs, override, {"source": obj.source.name, "target": obj.target.name}))
+                blocks.append(Block("pathway", obj.name, group_name, obj.when, scalar, vector, refs, override, {"source": obj.source.name, "target": obj.target.name, "prepost": obj.prepost}))
             elif isinstance(obj, SummedVariableUpdater):
                 scalar, vector = _statements(obj, codeobj, where, math)
                 target = obj.target_var
@@ -284,8 +285,7 @@ def extract_program(spec: NetworkSpec, drive_vars: dict | None = None, math: str
                 scalar, vector = _statements(obj, codeobj, where, math)
                 blocks.append(Block("reset", obj.name, group_name, obj.when, scalar, vector, refs, override))
             elif isinstance(obj, StateUpdater) or obj.template == "stateupdate":
-                if owner.name in net.synapses:
-                    raise BackendError(f"{where}: synapse models with their own dynamics are not supported by the twin.")
+                # neuron code, or a synapse model's clock-driven equations (run over the synapses)
                 scalar, vector = _statements(obj, codeobj, where, math)
                 blocks.append(Block("code", obj.name, group_name, obj.when, scalar, vector, refs, override))
             else:
@@ -328,6 +328,7 @@ def extract_program(spec: NetworkSpec, drive_vars: dict | None = None, math: str
                 "i": proj.i,
                 "j": proj.j,
                 "delay_steps": proj.delay_steps,
+                "post_delay_steps": np.zeros(proj.size, dtype=np.int64),  # on_post acts in the step of the postsynaptic spike
             }
         dt = float(net.clock.variables["dt"].get_value()[0])
         clock = net.clock.name

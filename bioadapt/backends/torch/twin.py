@@ -185,7 +185,30 @@ class Twin(nn.Module):
                 "i": torch.as_tensor(i, dtype=torch.int64),
                 "j": torch.as_tensor(j, dtype=torch.int64),
             }
-        self._dense = {block.group: self._dense_plan(block) for block in prog.blocks if block.kind == "pathway"} if synapses == "dense" else {}
+            self._pathways[name]["spiker"] = self._pathways[name]["pre"]  # whose spikes trigger on_pre
+        # every pathway block's synapses in its spike-queue order: on_pre as above;
+        # on_post (triggered by the postsynaptic spikes, in the step they happen)
+        # by descending delay, postsynaptic index, synapse index
+        self._routes = {}
+        for block in prog.blocks:
+            if block.kind != "pathway":
+                continue
+            if block.extra["prepost"] == "pre":
+                self._routes[block.name] = self._pathways[block.group]
+                continue
+            syn = prog.synapses[block.group]
+            i, j, d = syn["i"], syn["j"], syn["post_delay_steps"]
+            order = np.lexsort((np.arange(len(i)), j, -d))
+            self._routes[block.name] = route = {
+                "perm": torch.as_tensor(order, dtype=torch.int64),
+                "pre": torch.as_tensor(i[order], dtype=torch.int64),
+                "post": torch.as_tensor(j[order], dtype=torch.int64),
+                "delay": torch.as_tensor(d[order], dtype=torch.int64),
+                "inverse": torch.as_tensor(np.argsort(order), dtype=torch.int64),
+            }
+            route["spiker"] = route["post"]
+        on_pre = [block for block in prog.blocks if block.kind == "pathway" and block.extra["prepost"] == "pre"]
+        self._dense = {block.group: self._dense_plan(block) for block in on_pre} if synapses == "dense" else {}
         self.max_delay = {}
         for syn in prog.synapses.values():
             if len(syn["delay_steps"]):
@@ -198,21 +221,21 @@ class Twin(nn.Module):
             if block.kind == "threshold" and block.extra["surrogate"] is not None:
                 self._detach[block.group] = set(block.extra["surrogate"][2])
         # execution plans: per block, what is fixed over a call and what is read every step
-        self._plans = {b.name: plan_block(b, prog, math, gathered=b.kind in ("pathway", "summed")) for b in prog.blocks if b.kind not in ("generator", "drive")}
+        self._plans = {b.name: plan_block(b, prog, math, gathered=b.kind in ("pathway", "summed") or b.group in prog.synapses) for b in prog.blocks if b.kind not in ("generator", "drive")}
         self._schedule = tuple((b.kind, b, self._plans.get(b.name)) for b in prog.blocks)
         # code blocks that only write values fixed over a call (I = 0, z = 0):
         # per step they just put the call's prepared values into the state
         self._constant_writes = {}
         for name, plan in self._plans.items():
             refs = plan.block.refs
-            if plan.block.kind == "code" and all(value is not None and stmt.op == "=" and refs[stmt.var].conditional in (None, *plan.block.override) for stmt, value in plan.body):
+            if plan.block.kind == "code" and plan.block.group not in prog.synapses and all(value is not None and stmt.op == "=" and refs[stmt.var].conditional in (None, *plan.block.override) for stmt, value in plan.body):
                 self._constant_writes[name] = tuple((index, (refs[stmt.var].owner, refs[stmt.var].var)) for index, (stmt, _) in enumerate(plan.body))
         self._gathers = {}  # synapse blocks: index name -> synapse-ordered indices
         for b in prog.blocks:
             if b.kind == "pathway":
-                path = self._pathways[b.group]
+                path = self._routes[b.name]
                 self._gathers[b.name] = {_PRE: path["pre"], _POST: path["post"], _SELF: path["perm"]}
-            elif b.kind == "summed":
+            elif b.kind == "summed" or (b.kind == "code" and b.group in prog.synapses):  # synapse order
                 path = self._pathways[b.group]
                 self._gathers[b.name] = {_PRE: path["i"], _POST: path["j"]}
         # names each pathway statement reads (the read-after-write check of on_pre code)
@@ -221,13 +244,14 @@ class Twin(nn.Module):
             if plan.block.kind == "pathway":
                 self._check_order_independent(plan.block, self._reads[name])
                 self._check_on_pre(plan)
-        # pathways that write only neuron variables (+= / -=): without gradients they
-        # run for the synapses whose spike arrives in a step only
-        self._event_driven = {name: Arrivals(self._pathways[plan.block.group]["delay"], self._pathways[plan.block.group]["pre"], prog.sizes[plan.block.extra["source"]])
+        # without gradients, pathways run for the synapses whose spike arrives in a
+        # step only (as in Brian2); synaptic variables they write (plasticity) are
+        # written back for those synapses (shared ones would be written by all: not so)
+        self._event_driven = {name: Arrivals(self._routes[name]["delay"], self._routes[name]["spiker"], prog.sizes[plan.block.extra["source"]])
                               for name, plan in self._plans.items() if plan.block.kind == "pathway"
-                              and all(stmt.op == ":=" or plan.block.refs[stmt.var].index in (_PRE, _POST) for stmt, _ in plan.body)}
+                              and not any(stmt.op != ":=" and plan.block.refs[stmt.var].scalar for stmt, _ in plan.body)}
         self._uses_t = any(plan.clock_t for plan in self._plans.values()) or any(b.kind == "threshold" and b.extra["refractory"] for b in prog.blocks)
-        self._dense_blocks = {b.name: (b, self._dense[b.group]) for b in prog.blocks if b.kind == "pathway" and self._dense.get(b.group) is not None}
+        self._dense_blocks = {b.name: (b, self._dense[b.group]) for b in on_pre if self._dense.get(b.group) is not None}
         # dense pathways from input populations whose spikes enter the history
         # before the pathway runs: their contributions of all steps are one
         # matrix product per delay (the input spikes are known in advance)
@@ -293,10 +317,10 @@ class Twin(nn.Module):
         for (stmt, _), used in zip(plan.body, self._reads[block.name]):
             read_after_write = touched & used
             if read_after_write:
-                raise BackendError(f"{self.spec.source}: projection '{block.group}': on_pre reads {sorted(read_after_write)} after writing it; the twin supports on_pre code that writes neuron variables with += or -= only at its end.")
+                raise BackendError(f"{self.spec.source}: projection '{block.group}': {_code_key(block)} reads {sorted(read_after_write)} after writing it; the twin supports {_code_key(block)} code that writes neuron variables with += or -= only at its end.")
             if stmt.op != ":=" and block.refs[stmt.var].index in (_PRE, _POST):
                 if stmt.op not in ("+=", "-="):
-                    raise BackendError(f"{self.spec.source}: projection '{block.group}': on_pre statement '{stmt}' assigns a neuron variable; the twin supports '+=' and '-=' on *_pre/*_post variables.")
+                    raise BackendError(f"{self.spec.source}: projection '{block.group}': {_code_key(block)} statement '{stmt}' assigns a neuron variable; the twin supports '+=' and '-=' on *_pre/*_post variables.")
                 touched.add(stmt.var)
 
     def _check_order_independent(self, block: Block, reads: list):
@@ -312,16 +336,18 @@ class Twin(nn.Module):
         statement of the block reads.
         """
         statements = block.scalar + block.vector
-        post = self._pathways[block.group]["post"]
-        one_per_target = len(torch.unique(post)) == len(post)  # then no two synapses touch one neuron
+        route = self._routes[block.name]
+        # neurons of which no two synapses touch one (then the order cannot matter);
+        # the spiking neurons' own variables are touched by all their synapses at once
+        one_each = {_POST: len(torch.unique(route["post"])) == len(route["post"]), _PRE: len(torch.unique(route["pre"])) == len(route["pre"])}
         written = {(block.refs[s.var].owner, block.refs[s.var].var) for s in statements
                    if s.op in ("+=", "-=") and s.var in block.refs and block.refs[s.var].index in (_PRE, _POST)}
         for used in reads:
             for name in sorted(used):
                 ref = block.refs.get(name)
-                if isinstance(ref, Ref) and (ref.owner, ref.var) in written and not (ref.index == _POST and one_per_target):
+                if isinstance(ref, Ref) and (ref.owner, ref.var) in written and not (ref.index in one_each and one_each[ref.index] and ref.index != {"pre": _PRE, "post": _POST}[block.extra["prepost"]]):
                     raise BackendError(
-                        f"{self.spec.source}: projection '{block.group}': on_pre reads '{name}' while adding to "
+                        f"{self.spec.source}: projection '{block.group}': {_code_key(block)} reads '{name}' while adding to "
                         f"'{ref.owner}.{ref.var}'; Brian2 applies such code synapse by synapse (the result depends on "
                         "their order) and the twin adds all contributions of a step at once. Make the change "
                         "independent of the variable it changes (e.g. add to a conductance that the neuron's "
@@ -659,7 +685,7 @@ class Twin(nn.Module):
         name = plan.block.name
         parts = call.per_synapse.get(name)
         if parts is None:  # the call's fixed values: alike for all synapses, or one per synapse
-            n_syn = len(self._pathways[plan.block.group]["perm"])
+            n_syn = len(self._routes[name]["perm"])
             fixed = call.envs[name]
             per_synapse = {key: value for key, value in fixed.items() if isinstance(value, torch.Tensor) and value.dim() and value.shape[-1] == n_syn}
             shared = {key: value for key, value in fixed.items() if key not in per_synapse}
@@ -787,8 +813,7 @@ class Twin(nn.Module):
 
     def _run_pathway(self, plan: BlockPlan, call: _Call, state, fired, history, stacks, t, k):
         block = plan.block
-        name = block.group
-        path = self._pathways[name]
+        path = self._routes[block.name]
         source = block.extra["source"]
         batch, device = call.batch, call.dt.device
         if source not in fired:  # an input group or a group without threshold this step
@@ -817,7 +842,7 @@ class Twin(nn.Module):
             env = self._arrival_env(plan, call, state, t, active)
             gather = env.gather
         else:
-            s_syn = hist[depth - 1 - path["delay"], :, path["pre"]].transpose(0, 1)  # (batch, n_syn) in queue order
+            s_syn = hist[depth - 1 - path["delay"], :, path["spiker"]].transpose(0, 1)  # (batch, n_syn) in queue order
             env = self._env(plan, call, state, t)
         shape = (batch, s_syn.shape[1])
         zero = None
@@ -842,7 +867,12 @@ class Twin(nn.Module):
                 new = self._cast(self._combine(stmt.op, env[stmt.var], value), ref, shape, device)
                 new = spike_where(s_syn, new, torch.broadcast_to(env[stmt.var], shape))
                 env[stmt.var] = new
-                state[(ref.owner, ref.var)] = new[..., path["inverse"]]
+                key = (ref.owner, ref.var)
+                if arrivals is not None:  # the synapses that received a spike, in synapse order
+                    full = _expand(self._read(state, *key), (batch, len(path["perm"])))
+                    state[key] = full.index_copy(1, path["perm"][active], new)
+                else:
+                    state[key] = new[..., path["inverse"]]
 
     def _dense_weights(self, block: Block, dense: dict, fixed_env: dict, device) -> list:
         """Per target statement, ``[(delay, W_d)]``: built once per call (the
@@ -964,6 +994,11 @@ class Twin(nn.Module):
         target = block.extra["target"]
         zeros = torch.zeros(call.batch, self.program.sizes[target], dtype=self.float_dtype, device=call.dt.device)
         state[(target, block.extra["target_var"])] = zeros.index_add(1, path["j"], value)
+
+
+def _code_key(block: Block) -> str:
+    """The network file's key of a pathway block's code: ``on_pre`` or ``on_post``."""
+    return f"on_{block.extra['prepost']}"
 
 
 #: attributes every nn.Module has (parameters, buffers, hooks): not the twin's own
