@@ -6,7 +6,8 @@ per thread in C++, cuRAND on a GPU) and on the order of the calls. A noisy
 network then gives other spikes in each backend, and the twin could not follow
 any of them. bioadapt replaces each noise source of a population's code by a
 *counter-based* function: the number drawn for neuron ``i`` at time step ``k``
-is a fixed function of ``(seed, population, source, k, i)``, computed with the
+is a fixed function of ``(seed, population, source, k, i)`` (of a
+projection's name and synapse ``i`` for noise in synapse code), computed with the
 same integer and IEEE double operations in numpy (Brian2's numpy runtime and
 the twin on the CPU), in C++ (cpp_standalone, cuda_standalone) and in torch
 (the twin on any device):
@@ -21,7 +22,8 @@ the twin on the CPU), in C++ (cpp_standalone, cuda_standalone) and in torch
   numpy's ``log`` and ``cos`` differ in the last bit, these do not.
 
 The numbers are independent of which neurons are computed (a reset draws for
-the neurons that spiked, the twin for all of them, with the same result), of
+the neurons that spiked, the twin for all of them, with the same result; on_pre
+code for the synapses a spike reaches, or all of them), of
 the backend and of the number of threads. In the twin, sample ``b`` of a
 batch draws from stream ``b``; stream 0 is what the Brian2 backends draw.
 """
@@ -285,7 +287,7 @@ class NoiseSource:
 """
 
 
-def rewrite_noise(code: str, population: str, seed: int, dt: float, sources: list, shared: bool = False, xi: dict | None = None, period: int = 0) -> str:
+def rewrite_noise(code: str, population: str, seed: int, dt: float, sources: list, shared: bool = False, xi: dict | None = None, period: int = 0, index: str = "i") -> str:
     """``code`` with each ``rand()``/``randn()`` call (and, with ``xi`` a
     dict, each noise variable ``xi``/``xi_*``) replaced by a call of a new
     `NoiseSource`, appended to ``sources``. A noise variable becomes
@@ -294,8 +296,10 @@ def rewrite_noise(code: str, population: str, seed: int, dt: float, sources: lis
     normal number, as in Brian2's Euler-Maruyama. One ``xi_*`` name is one
     source wherever it appears (``xi`` maps names to their sources, across
     calls); each call of ``rand()``/``randn()`` is one. ``shared``: the code
-    computes a shared variable (one number per step, index 0)."""
-    index = "0" if shared else "i"
+    computes a shared variable (one number per step, index 0); ``index``: the
+    name of the element index otherwise (``i`` for neurons; synapse code passes
+    a variable holding each synapse's index)."""
+    index = "0" if shared else index
 
     def new(kind: str) -> NoiseSource:
         source = NoiseSource(f"{NOISE_PREFIX}{population}_{len(sources)}", kind, seed, population, len(sources), dt, period)

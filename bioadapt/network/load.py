@@ -84,7 +84,7 @@ _TIMED = {"values", "dt", "unit"}
 _POP = {"kind", "model", "size", "scheme", "values", "rate"}
 _PROJ = {"name", "source", "target", "on_pre", "on_post", "summed", "connect", "weight", "delay", "model", "method", "values"}
 #: Names of synaptic variables bioadapt (or Brian2) defines itself: not for a projection's ``model``.
-_SYNAPSE_RESERVED = {"weight", "delay", "delay_value", "lastupdate", "i", "j", "t", "dt", "N", "N_pre", "N_post", "N_incoming", "N_outgoing"}
+_SYNAPSE_RESERVED = {"weight", "delay", "delay_value", "lastupdate", "bioadapt_synapse", "i", "j", "t", "dt", "N", "N_pre", "N_post", "N_incoming", "N_outgoing"}
 _CONNECT = {"rule", "p", "autapses", "condition", "file"}
 #: Brian2 functions that draw random numbers or read the clock: no meaning in a connection condition.
 _NOT_IN_CONDITIONS = {"rand", "randn", "poisson", "timestep"}

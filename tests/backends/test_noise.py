@@ -163,16 +163,60 @@ def test_noise_keeps_its_seed_and_another_seed_draws_others():
 
 
 def test_twin_refuses_noise_it_cannot_draw():
-    """Noise in synapse code (Brian2's generator, seeded) and xi under a method
-    other than Euler's (Brian2's stochastic Heun) stay with the Brian2 backends."""
+    """xi under a method other than Euler's (Brian2's stochastic Heun) stays with
+    the Brian2 backends, as does poisson()."""
     spec = _spec(steps=50)
-    synaptic = dataclasses.replace(spec, projections=(dataclasses.replace(spec.projections[0], on_pre="V_post += weight*rand()"),))
-    with pytest.raises(BackendError, match=r"the twin cannot translate 'rand\(\)'.*The Brian2 backends \(numpy, cpp_standalone, cuda_standalone\) run this network"):
-        Twin(synaptic)
     heun = dataclasses.replace(spec, populations={"bh": dataclasses.replace(spec.populations["bh"], scheme="heun")}, projections=())
     with pytest.raises(BackendError, match=r"population 'bh' \(model file .*noisy_lif\.toml\).*the twin cannot translate 'randn\(\)'"):
         Twin(heun)
     assert simulate(dataclasses.replace(heun, n_steps=600)).spike_count("bh") > 0
+    poisson = dataclasses.replace(spec, projections=(dataclasses.replace(spec.projections[0], on_pre="V_post += weight*poisson(2)"),))
+    with pytest.raises(BackendError, match=r"the twin cannot translate 'poisson\(\)'.*The Brian2 backends \(numpy, cpp_standalone, cuda_standalone\) run this network"):
+        Twin(poisson)
+
+
+def _release_spec(steps=2000, p=0.3):
+    """Stochastic release: each arriving spike is released with probability p
+    (counted in the synaptic variables ``released`` and ``arrived``) and, drawn
+    anew, moves V with probability p and a noisy amplitude (randn()); on_post
+    adds a uniform number to a synaptic variable."""
+    spec = _spec(steps=steps)
+    release = dataclasses.replace(
+        spec.projections[0], model="released : 1\narrived : 1\ncount : 1", on_post="count = count + rand()",
+        on_pre=f"released += int(rand() < {p})\narrived += 1\nV_post += weight*int(rand() < {p})*(1 + 0.1*randn())")
+    return dataclasses.replace(spec, projections=(release,))
+
+
+RELEASE_RECORD = {"bh": ["V"], "bh_to_bh_0": ["released", "arrived", "count"]}
+
+
+def test_noise_in_synapse_code_is_drawn_alike():
+    """rand()/randn() in on_pre and on_post code draw per synapse and step from the
+    seed: the numpy runtime and the twin bit for bit, the twin with gradients (all
+    synapses every step) as without (the synapses a spike reaches: the same numbers);
+    each spike is released with probability p (within 4 standard errors)."""
+    spec = _release_spec()
+    res = run_all(spec, ["numpy", "torch"], RELEASE_RECORD)
+    assert_same_spikes(res["numpy"], res["torch"])
+    assert_same_traces(res["numpy"], res["torch"])
+    graded = Twin(spec)(record=RELEASE_RECORD)
+    for owner, variables in RELEASE_RECORD.items():
+        for var in variables:
+            assert np.array_equal(graded.traces[owner][var][:, 0].detach().numpy(), res["torch"].traces[owner][var]), (owner, var)
+    last = {var: res["numpy"].traces["bh_to_bh_0"][var][-1] for var in ("released", "arrived", "count")}
+    arrived, released = last["arrived"].sum(), last["released"].sum()
+    assert arrived > 1000 and last["count"].max() > 0
+    assert abs(released / arrived - 0.3) < 4 * np.sqrt(0.3 * 0.7 / arrived)
+    assert_same_spikes(simulate(spec), simulate(spec))  # reproducible
+    assert simulate(_release_spec(p=1.0)).spike_set("bh") != res["numpy"].spike_set("bh")
+
+
+@pytest.mark.brian_standalone
+def test_noise_in_synapse_code_cpp_standalone():
+    spec = _release_spec(steps=1000)
+    res = run_all(spec, ["cpp_standalone", "torch:libm"], RELEASE_RECORD)
+    assert_same_spikes(res["cpp_standalone"], res["torch:libm"])
+    assert_same_traces(res["cpp_standalone"], res["torch:libm"])
 
 
 @pytest.mark.skipif(not HAVE_BRIAN2CUDA, reason="brian2cuda is not installed (pip install 'bioadapt[cuda]')")

@@ -342,6 +342,26 @@ def _noisy(code: str, pop: PopulationSpec, spec: NetworkSpec, sources: list, per
     return "\n".join(lines)
 
 
+#: Synaptic variable holding each synapse's index: the element index of noise drawn in synapse code.
+SYNAPSE_INDEX = "bioadapt_synapse"
+
+
+def _noisy_synapses(code: str | None, proj: ProjectionSpec, spec: NetworkSpec, sources: list, period: int, xi: dict | None = None) -> str | None:
+    """`_noisy` for a projection's code and model: the numbers of synapse ``k`` at
+    step ``n`` come from ``(seed, projection, source, n, k)``, wherever they are drawn
+    (all synapses or those a spike reaches)."""
+    if code is None or not ("rand" in code or (xi is not None and XI_NAME.search(code))):
+        return code
+    declared = Equations(proj.model) if proj.model is not None else None
+    lines = []
+    for line in code.split("\n"):
+        found = _DEFINED.match(line)
+        name = (found["diff"] or found["name"]) if found else None
+        shared = declared is not None and name in declared.names and "shared" in declared[name].flags
+        lines.append(rewrite_noise(line, proj.name, spec.seed % 2**32, spec.dt, sources, shared=shared, xi=xi, period=period, index=SYNAPSE_INDEX))
+    return "\n".join(lines)
+
+
 def _neuron_group(pop: PopulationSpec, spec: NetworkSpec, clock: Clock, namespace: dict, net: "BrianNetwork", driven=(), keep_initial: bool = False, period: int = 0) -> NeuronGroup:
     model = pop.model
     scheme_name = pop.scheme
@@ -440,13 +460,18 @@ def _neuron_group(pop: PopulationSpec, spec: NetworkSpec, clock: Clock, namespac
     return group
 
 
-def _synapses(proj: ProjectionSpec, spec: NetworkSpec, groups: dict, clock: Clock, settable_delays: bool = False, generated: GeneratedSynapses | None = None) -> Synapses:
+def _synapses(proj: ProjectionSpec, spec: NetworkSpec, groups: dict, clock: Clock, settable_delays: bool = False, generated: GeneratedSynapses | None = None, period: int = 0) -> Synapses:
     source, target = groups[proj.source], groups[proj.target]
     model = f"weight : {proj.weight_unit}"
-    if proj.model is not None:
-        model += "\n" + proj.model
     if generated is not None:
-        return _generated_synapses(proj, spec, source, target, clock, model, generated)
+        return _generated_synapses(proj, spec, source, target, clock, model + ("\n" + proj.model if proj.model is not None else ""), generated)
+    # noise in synapse code drawn alike in every backend (rand()/randn(); xi under
+    # an explicit method 'euler'), per synapse index
+    sources, xi = [], ({} if proj.method == "euler" else None)
+    if proj.model is not None:
+        model += "\n" + _noisy_synapses(proj.model, proj, spec, sources, period, xi)
+    on_pre = _noisy_synapses(transfer.on_pre_code(spec, proj), proj, spec, sources, period)  # impulses scaled off the network's own dt
+    on_post = _noisy_synapses(transfer.on_post_code(spec, proj), proj, spec, sources, period)
     if settable_delays and proj.on_pre is not None:
         # delays cannot be run_args themselves; a constant variable can, and
         # the delay is assigned from it after the run_args are applied
@@ -457,7 +482,10 @@ def _synapses(proj: ProjectionSpec, spec: NetworkSpec, groups: dict, clock: Cloc
         var = lhs[: -len("_post")]
         if var not in target.variables:
             raise ConfigError(f"{spec.source}: projection '{proj.name}': key 'summed' writes '{lhs}', but '{var}' is not a variable of population '{proj.target}'.")
-        model += f"\n{lhs} = {expr.strip()} : {unit_text(target.variables[var].dim)} (summed)"
+        model += f"\n{lhs} = {_noisy_synapses(expr.strip(), proj, spec, sources, period)} : {unit_text(target.variables[var].dim)} (summed)"
+    namespace = {**transfer.constants(spec), **{s.name: noise_function(s) for s in sources}}
+    if sources:
+        model += f"\n{SYNAPSE_INDEX} : integer (constant)"
     # one delay for all synapses: Brian2's pathway then keeps it as a scalar,
     # and its spike queue appends a neuron's synapses in one block per spike
     # (the same order as one push per synapse; the spike-queue pushes are a
@@ -465,9 +493,8 @@ def _synapses(proj: ProjectionSpec, spec: NetworkSpec, groups: dict, clock: Cloc
     one_delay = proj.on_pre is not None and proj.size and not settable_delays and np.all(proj.delay_steps == proj.delay_steps[0])
     try:
         kwargs = {"delay": float(proj.delay_steps[0]) * spec.dt * second} if one_delay else {}
-        on_pre = transfer.on_pre_code(spec, proj)  # impulses scaled off the network's own dt
-        syn = Synapses(source, target, model=model, on_pre=on_pre, on_post=transfer.on_post_code(spec, proj), clock=clock, name=proj.name,
-                       namespace=transfer.constants(spec), method=_synapse_method(proj), **kwargs)
+        syn = Synapses(source, target, model=model, on_pre=on_pre, on_post=on_post, clock=clock, name=proj.name,
+                       namespace=namespace, method=_synapse_method(proj), **kwargs)
         if proj.size:
             syn.connect(i=proj.i, j=proj.j)
         else:  # Brian2 rejects connect() with empty arrays, and running unconnected synapses
@@ -477,6 +504,8 @@ def _synapses(proj: ProjectionSpec, spec: NetworkSpec, groups: dict, clock: Cloc
     syn.variables["weight"].set_value(proj.weight)
     for var, values in proj.values.items():
         syn.variables[var].set_value(values)
+    if sources:
+        syn.variables[SYNAPSE_INDEX].set_value(np.arange(proj.size))
     if proj.on_pre is not None:
         if settable_delays:
             syn.variables["delay_value"].set_value(proj.delay_steps * spec.dt)
@@ -643,7 +672,7 @@ def build_network(
     if unknown:
         raise BackendError(f"{spec.source}: generated synapses for {sorted(unknown)}, which are not projections of the network ({', '.join(p.name for p in spec.projections)}).")
     for proj in spec.projections:
-        syn = _synapses(proj, spec, net.groups, clock, settable_delays=settable_delays, generated=generated.get(proj.name))
+        syn = _synapses(proj, spec, net.groups, clock, settable_delays=settable_delays, generated=generated.get(proj.name), period=spec.n_steps if samples > 1 else 0)
         net.synapses[proj.name] = syn
         objects.append(syn)
     if monitors:

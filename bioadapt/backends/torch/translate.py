@@ -26,10 +26,10 @@ the same operations, in the same order, with numpy's semantics:
   library's ``pow`` for every other exponent (0.5, 3, -2, 3.3, ...) and for
   exponents that are variables (`LIBM_FOLDED_POWERS`).
 
-Noise in neuron code reaches the twin as counter-based sources
-(`bioadapt.noise`), functions of ``(t, i)`` that it draws as the Brian2
-backends do. Brian2's own random functions where they remain (``rand`` and
-``randn`` in synapse code, ``poisson``, ``xi`` under a method other than
+Noise in neuron and synapse code reaches the twin as counter-based sources
+(`bioadapt.noise`), functions of ``(t, i)`` (``i`` the neuron's or the
+synapse's index) that it draws as the Brian2 backends do. Brian2's own random
+functions where they remain (``poisson``, ``xi`` under a method other than
 Euler's) draw from a stateful generator the twin cannot follow and are
 refused with an error that names the population and the Brian2 backends
 that run it.
@@ -203,11 +203,11 @@ def _random(name: str):
     def refuse(*args):
         del args
         raise _RandomRefused(
-            f"the twin cannot translate '{name}()' here: Brian2's own generator draws it (noise in synapse "
-            "code, poisson(), or xi under a method other than 'euler'), and the twin does not follow that "
-            "generator. The Brian2 backends (numpy, cpp_standalone, cuda_standalone) run this network, "
-            "drawing from the network's seed. The twin draws xi (under 'euler'), rand() and randn() in "
-            "neuron code; random initial values or weights belong in the network config (drawn from the seed)."
+            f"the twin cannot translate '{name}()' here: Brian2's own generator draws it (poisson(), or xi "
+            "under a method other than 'euler'), and the twin does not follow that generator. The Brian2 "
+            "backends (numpy, cpp_standalone, cuda_standalone) run this network, drawing from the network's "
+            "seed. The twin draws xi (under 'euler'), rand() and randn() in neuron and synapse code; random "
+            "initial values or weights belong in the network config (drawn from the seed)."
         )
 
     return refuse
