@@ -192,6 +192,7 @@ def long_run(
         "record_every_steps": every,
         "recorded": {name: {"variables": variables, "neurons": index.tolist()} for name, (variables, index) in recorded.items()},
         "spikes": {name: int(paths[name].stat().st_size // 16) if name in paths else 0 for name in spec.populations},
+        "sizes": spec.sizes(),
         **stats,
     }
     info["real_time_factor"] = spec.duration / info["loop_seconds"] if info["loop_seconds"] > 0 else float("inf")
@@ -309,4 +310,4 @@ def load_long_run(folder: str | Path) -> SimulationResult:
     for name, entry in info["recorded"].items():
         columns = len(entry["neurons"])
         traces[name] = {var: np.fromfile(folder / f"{name}.{var}", dtype="<f8").reshape(-1, columns) for var in entry["variables"]}
-    return SimulationResult(spikes=spikes, traces=traces, backend=info["backend"], dt=info["dt"], n_steps=info["n_steps"], wall_time=info["loop_seconds"])
+    return SimulationResult(spikes=spikes, traces=traces, backend=info["backend"], dt=info["dt"], n_steps=info["n_steps"], wall_time=info["loop_seconds"], sizes=info.get("sizes", {}))

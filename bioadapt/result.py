@@ -30,6 +30,8 @@ class SimulationResult:
     n_steps : int
     wall_time : float
         Seconds spent simulating (building and compiling included).
+    sizes : dict
+        ``population -> number of neurons`` (for `population_rate`).
     """
 
     spikes: dict
@@ -38,6 +40,57 @@ class SimulationResult:
     dt: float = 0.0
     n_steps: int = 0
     wall_time: float = 0.0
+    sizes: dict = field(default_factory=dict)
+
+    def population_rate(self, population: str, window: str | np.ndarray | None = None, width: float | None = None) -> np.ndarray:
+        """The population's rate in Hz at every step, as Brian2's `PopulationRateMonitor`
+        records it (spikes of the step / dt / size, the same float operations), or
+        smoothed as its ``smooth_rate`` smooths it.
+
+        Parameters
+        ----------
+        window : {"flat", "gaussian"} or array, optional
+            ``"gaussian"``: a Gaussian of standard deviation ``width`` (seconds)
+            over ``2*round(2*width/dt) + 1`` steps; ``"flat"``: ``width`` rounded
+            to an odd number of steps; an array of odd length (no ``width``).
+            Windows are normalised to sum 1; the result keeps one value per step.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> res = SimulationResult(spikes={"P": (np.array([0, 1, 0]), np.array([0, 0, 2]))}, dt=1e-3, n_steps=4, sizes={"P": 10})
+        >>> res.population_rate("P").tolist()
+        [200.0, 0.0, 100.0, 0.0]
+        >>> res.population_rate("P", window="flat", width=3e-3).round(6).tolist()
+        [66.666667, 100.0, 33.333333, 33.333333]
+        """
+        _, steps = self._spikes_of(population)
+        size = self.sizes.get(population)
+        if not size:
+            raise ConfigError(f"population_rate: the size of '{population}' is not in this result (sizes: {self.sizes or 'none'}).")
+        counts = np.bincount(np.asarray(steps, dtype=np.int64), minlength=self.n_steps)[: self.n_steps]
+        rate = 1.0 * counts / self.dt / size  # PopulationRateMonitor's order of operations
+        if window is None:
+            if width is not None:
+                raise ConfigError("population_rate: 'width' needs a window ('flat' or 'gaussian').")
+            return rate
+        if isinstance(window, str):
+            if width is None or not width > 0:
+                raise ConfigError(f"population_rate: window '{window}' needs a positive width in seconds, got {width!r}.")
+            if window == "gaussian":
+                half = int(np.round(2 * width / self.dt))
+                kernel = np.exp(-np.arange(-half, half + 1) ** 2 * 1.0 / (2 * (width / self.dt) ** 2))
+            elif window == "flat":
+                kernel = np.ones(int(width / 2 / self.dt) * 2 + 1)
+            else:
+                raise ConfigError(f"population_rate: window must be 'flat', 'gaussian' or an array, got {window!r}.")
+        else:
+            if width is not None:
+                raise ConfigError("population_rate: give 'width' for a named window only.")
+            kernel = np.asarray(window, dtype=np.float64)
+            if kernel.ndim != 1 or len(kernel) % 2 != 1:
+                raise ConfigError("population_rate: a window array must be one-dimensional with an odd number of values.")
+        return np.convolve(rate, kernel * 1.0 / sum(kernel), mode="same")
 
     def _spikes_of(self, population: str) -> tuple:
         if population not in self.spikes:

@@ -26,3 +26,29 @@ def test_simulate_checks_record_and_drive_alike_for_every_backend(backend, recor
 
 def test_record_takes_one_name_for_a_list_of_one():
     assert set(simulate(EXAMPLE, backend="numpy", record={"hid": "u"}).traces["hid"]) == {"u"}
+
+
+def test_population_rate_is_what_brian2s_rate_monitor_records():
+    """`SimulationResult.population_rate` against a `PopulationRateMonitor` on the same
+    network: the rate at every step bit for bit, and its flat and Gaussian smoothing."""
+    from brian2 import PopulationRateMonitor, ms, second
+
+    from bioadapt import load_network
+    from bioadapt.backends.brian.build import build_network
+    from bioadapt.backends.brian.device import brian_device
+
+    spec = load_network(EXAMPLE)
+    with brian_device("numpy", seed=spec.seed):
+        net = build_network(spec)
+        monitor = PopulationRateMonitor(net.groups["hid"])
+        net.network.add(monitor)
+        net.network.run(spec.n_steps * spec.dt * second, namespace={})
+        rate = np.asarray(monitor.rate_)
+        smooth = {window: np.asarray(monitor.smooth_rate(window, width=width * ms)) for window, width in (("flat", 5), ("gaussian", 2))}
+    for backend in ("numpy", "torch"):
+        res = simulate(spec, backend=backend)
+        assert np.array_equal(res.population_rate("hid"), rate) and rate.max() > 0
+        for window, width in (("flat", 5e-3), ("gaussian", 2e-3)):
+            assert np.array_equal(res.population_rate("hid", window, width), smooth[window]), window
+    with pytest.raises(ConfigError, match="window 'flat' needs a positive width in seconds"):
+        res.population_rate("hid", "flat")

@@ -147,6 +147,10 @@ class NetworkSpec:
     def population(self, name: str) -> PopulationSpec:
         return self.populations[name]
 
+    def sizes(self) -> dict:
+        """``population -> number of neurons``."""
+        return {name: pop.size for name, pop in self.populations.items()}
+
     def schemes_text(self) -> str:
         """One line per neuron population: its scheme and whether it was chosen by default."""
         return "\n".join(p.scheme_text() for p in self.populations.values() if not p.is_input)

@@ -77,4 +77,4 @@ def run_brian(
         traces = {}
         for name, mon in net.state_monitors.items():
             traces[name] = {var: np.asarray(getattr(mon, var + "_")).T.copy() for var in record[name]}
-    return SimulationResult(spikes=spikes, traces=traces, backend=target, dt=spec.dt, n_steps=spec.n_steps, wall_time=time.perf_counter() - start)
+    return SimulationResult(spikes=spikes, traces=traces, backend=target, dt=spec.dt, n_steps=spec.n_steps, wall_time=time.perf_counter() - start, sizes=spec.sizes())

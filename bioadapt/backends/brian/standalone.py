@@ -352,7 +352,7 @@ class StandaloneNetwork:
         end = time.perf_counter()
         self.phase_times["read"] = end - read_start
         wall = (end - start) / n
-        return [SimulationResult(spikes=spikes[k], traces=traces[k], backend=self.target, dt=spec.dt, n_steps=steps, wall_time=wall) for k in range(n)]
+        return [SimulationResult(spikes=spikes[k], traces=traces[k], backend=self.target, dt=spec.dt, n_steps=steps, wall_time=wall, sizes=spec.sizes()) for k in range(n)]
 
     def synapses(self, name: str) -> dict:
         """The synapses of projection ``name`` in the binary after a run:

@@ -1196,4 +1196,4 @@ def run_twin(spec: NetworkSpec, record: dict | None = None, drive: dict | None =
         steps, idx = torch.nonzero(s[:, 0, :] > 0, as_tuple=True)
         spikes[group] = sort_spikes(idx.cpu().numpy(), steps.cpu().numpy())
     traces = {pop: {var: v[:, 0, :].detach().cpu().double().numpy() for var, v in vs.items()} for pop, vs in out.traces.items()}
-    return SimulationResult(spikes=spikes, traces=traces, backend=f"torch ({dtype}, {device}, {math} math)", dt=spec.dt, n_steps=spec.n_steps, wall_time=time.perf_counter() - start)
+    return SimulationResult(spikes=spikes, traces=traces, backend=f"torch ({dtype}, {device}, {math} math)", dt=spec.dt, n_steps=spec.n_steps, wall_time=time.perf_counter() - start, sizes=spec.sizes())
