@@ -240,8 +240,11 @@ def test_cuda_standalone_project_draws_the_same_noise(tmp_path):
 
 @pytest.mark.cuda_build
 def test_nvcc_builds_a_noisy_network(tmp_path):
-    net = StandaloneNetwork(_spec(steps=20), directory=str(tmp_path / "project"), target="cuda_standalone", compute_capability=9.0)
+    """Noise in neuron code and in synapse code (on_pre, on_post; a synapse model)."""
+    net = StandaloneNetwork(_release_spec(steps=20), directory=str(tmp_path / "project"), target="cuda_standalone", compute_capability=9.0)
     assert (tmp_path / "project" / "main").is_file() and net.compile_time > 0
+    kernels = " ".join(path.read_text() for path in (tmp_path / "project" / "code_objects").glob("*.cu"))
+    assert "bioadapt_noise_bh_to_bh_0_0" in kernels
 
 
 @pytest.mark.cuda
