@@ -84,7 +84,7 @@ _TIMED = {"values", "dt", "unit"}
 _POP = {"kind", "model", "size", "scheme", "values", "rate"}
 _PROJ = {"name", "source", "target", "on_pre", "on_post", "summed", "connect", "weight", "delay", "model", "method", "values"}
 #: Names of synaptic variables bioadapt (or Brian2) defines itself: not for a projection's ``model``.
-_SYNAPSE_RESERVED = {"weight", "delay", "delay_value", "lastupdate", "bioadapt_synapse", "i", "j", "t", "dt", "N", "N_pre", "N_post", "N_incoming", "N_outgoing"}
+_SYNAPSE_RESERVED = {"weight", "delay", "delay_value", "lastupdate", "i", "j", "t", "dt", "N", "N_pre", "N_post", "N_incoming", "N_outgoing"}
 _CONNECT = {"rule", "p", "autapses", "condition", "file"}
 #: Brian2 functions that draw random numbers or read the clock: no meaning in a connection condition.
 _NOT_IN_CONDITIONS = {"rand", "randn", "poisson", "timestep"}
@@ -466,6 +466,8 @@ def _synapse_model(data: dict, where: str):
     except Exception as exc:  # Brian2's parser: report its message, not its traceback
         raise ConfigError(f"{where}: key 'model' is not valid Brian2 equations: {str(exc).strip().splitlines()[0]}") from None
     for eq in equations.values():
+        if eq.varname.startswith("bioadapt_"):
+            raise ConfigError(f"{where}: key 'model' declares '{eq.varname}': names beginning with 'bioadapt_' are reserved for what bioadapt adds to synapses; rename it.")
         if eq.varname in _SYNAPSE_RESERVED or (eq.varname.endswith(("_pre", "_post")) and "summed" not in eq.flags):
             raise ConfigError(f"{where}: key 'model' declares '{eq.varname}', a name bioadapt or Brian2 gives synapses itself" + (" (the weight is key 'weight')" if eq.varname == "weight" else "") + "; rename it.")
         if "summed" in eq.flags and not eq.varname.endswith("_post"):

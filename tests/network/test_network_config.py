@@ -191,6 +191,7 @@ def test_top_level_errors(change, message):
         ({"model": "dA/dt = -A/ : 1 (event-driven)"}, r"key 'model' is not valid Brian2 equations"),
         ({"model": "weight : 1"}, r"key 'model' declares 'weight', a name bioadapt or Brian2 gives synapses itself \(the weight is key 'weight'\)"),
         ({"model": "lastupdate : second"}, r"key 'model' declares 'lastupdate'"),
+        ({"model": "bioadapt_synapse : 1"}, r"key 'model' declares 'bioadapt_synapse': names beginning with 'bioadapt_' are reserved"),
         ({"model": "w : 1", "values": {"u": 1}}, r"values.u: 'u' is not a variable of the synapse model \(w\)"),
         ({"model": "w : volt", "values": {"w": "1*ms"}}, r"values.w must be in volt, got '1\*ms'"),
         ({"model": "w : 1", "values": {"w": "rand()*j/N_post"}}, None),  # Brian2's S.w = "..." names
