@@ -36,6 +36,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from brian2.equations.equations import Equations
 
 from .errors import BackendError, ConfigError, ParameterError
 from .network import NetworkSpec, load_network
@@ -69,17 +70,25 @@ def _recorded(spec: NetworkSpec, record, neurons) -> dict:
     for name in neurons:
         if name not in (record or {}):
             raise ConfigError(f"neurons: population {name!r} has no recorded variables (record={{'{name}': [...]}}).")
+    projections = {p.name: p for p in spec.projections}
     for name, variables in (record or {}).items():
         pop = spec.populations.get(name) if isinstance(name, str) else None
-        if pop is None or pop.is_input:
-            raise ConfigError(f"record: {name!r} is not a neuron population ({', '.join(p.name for p in spec.populations.values() if not p.is_input)}).")
+        proj = projections.get(name) if isinstance(name, str) else None
+        if proj is None and (pop is None or pop.is_input):
+            raise ConfigError(f"record: {name!r} is not a neuron population ({', '.join(p.name for p in spec.populations.values() if not p.is_input)}) or projection ({', '.join(projections) or 'none'}).")
         variables = [variables] if isinstance(variables, str) else list(variables)
+        if proj is not None:  # synaptic variables: weight and the synapse model's
+            model = Equations(proj.model) if proj.model is not None else None
+            known = ["weight"] + sorted(n for n in (model.names if model is not None else ()) if n not in model.subexpr_names and "summed" not in model[n].flags)
+            what, size = f"projection '{name}' ({', '.join(known)})", proj.size
+        else:
+            known, what, size = pop.model.variables, f"population '{name}' (model {pop.model.name}: {', '.join(pop.model.variables)})", pop.size
         for var in variables:
-            if var not in pop.model.variables:
-                raise ConfigError(f"record: '{var}' is not a variable of population '{name}' (model {pop.model.name}: {', '.join(pop.model.variables)}).")
-        index = np.arange(pop.size) if name not in neurons else np.asarray(neurons[name])
-        if index.ndim != 1 or not len(index) or not np.issubdtype(index.dtype, np.integer) or index.min() < 0 or index.max() >= pop.size or len(np.unique(index)) != len(index):
-            raise ConfigError(f"neurons: population '{name}' needs distinct neuron indices from 0 to {pop.size - 1}, got {neurons.get(name)!r}.")
+            if var not in known:
+                raise ConfigError(f"record: '{var}' is not a variable of {what}.")
+        index = np.arange(size) if name not in neurons else np.asarray(neurons[name])
+        if index.ndim != 1 or not len(index) or not np.issubdtype(index.dtype, np.integer) or index.min() < 0 or index.max() >= size or len(np.unique(index)) != len(index):
+            raise ConfigError(f"neurons: {'projection' if proj is not None else 'population'} '{name}' needs distinct indices from 0 to {size - 1}, got {neurons.get(name)!r}.")
         out[name] = (variables, index.astype(np.int64))
     return out
 
@@ -129,9 +138,11 @@ def long_run(
         of an earlier run there are replaced).
     backend : {"cpp_standalone", "torch", "numpy"}
     record : dict, optional
-        ``population -> [variables]`` to record.
+        ``population -> [variables]`` to record; a projection's name records
+        synaptic variables (``{"S": ["w"]}``: plastic weights).
     neurons : dict, optional
-        ``population -> [indices]`` of the recorded neurons (default: all).
+        ``population -> [indices]`` of the recorded neurons (default: all), or
+        ``projection -> [indices]`` of the recorded synapses.
     record_every : time, optional
         Recording interval (``"10*ms"``), a whole number of steps; default dt.
     chunk : time
@@ -271,7 +282,8 @@ def _run_numpy_chunks(spec, paths, recorded, every, chunk_steps, show) -> dict:
         net = build_network(spec, monitors=True)
         monitors = {}
         for name, (variables, index) in recorded.items():
-            monitors[name] = StateMonitor(net.groups[name], variables, record=index, when="end", clock=net.clock, name=f"{name}_long_trace")
+            owner = net.groups[name] if name in net.groups else net.synapses[name]  # a population, or a projection's synapses
+            monitors[name] = StateMonitor(owner, variables, record=index, when="end", clock=net.clock, name=f"{name}_long_trace")
             net.network.add(monitors[name])
         start = time.perf_counter()
         for begin in range(0, spec.n_steps, chunk_steps):

@@ -61,7 +61,7 @@ def test_chunks_give_the_plain_run_bitwise(tmp_path, backend, plain_backend, mat
     ({"backend": "cuda_standalone"}, r"long_run: backend must be one of cpp_standalone, torch, numpy"),
     ({"record": {"inp": ["u"]}}, r"record: 'inp' is not a neuron population"),
     ({"record": {"hid": ["q"]}}, r"record: 'q' is not a variable of population 'hid'"),
-    ({"record": {"hid": ["u"]}, "neurons": {"hid": [30]}}, r"neurons: population 'hid' needs distinct neuron indices from 0 to 29"),
+    ({"record": {"hid": ["u"]}, "neurons": {"hid": [30]}}, r"neurons: population 'hid' needs distinct indices from 0 to 29"),
     ({"neurons": {"hid": [1]}}, r"neurons: population 'hid' has no recorded variables"),
 ])
 def test_long_run_errors(tmp_path, kwargs, message):

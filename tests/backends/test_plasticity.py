@@ -247,18 +247,23 @@ def test_trained_rule_parameters_load_back_into_the_network(tmp_path):
 
 def test_plastic_networks_run_long_and_at_another_dt(tmp_path):
     """A long run in chunks carries the synapses' state from chunk to chunk (the
-    numpy runtime's and the twin's chunks give the spikes of one whole run), and
+    numpy runtime's and the twin's chunks give the spikes and weights of one whole
+    run; synaptic variables recorded at an interval), and
     `at_dt` puts the STDP port on a finer grid where the twin still equals Brian2."""
     from bioadapt import at_dt
     from bioadapt.long_run import load_long_run, long_run
 
     net, _ = ports.stdp(steps=6000, n=200)
     spec = network_from_dict(net, folder=ports.MODELS)
-    whole = simulate(spec, backend="numpy")
+    whole = simulate(spec, backend="numpy", record={"S": ["w"]})
     assert whole.spike_count("neurons") >= 10
+    synapses = [0, 7, 150]
+    sampled = whole.traces["S"]["w"][99::100][:, synapses]  # every 10 ms: the states at t = 10 ms, 20 ms, ...
     for backend in ("numpy", "torch"):
-        long_run(spec, tmp_path / backend, backend=backend, record={"neurons": ["v"]}, chunk="0.2*second", progress=False)
-        assert load_long_run(tmp_path / backend).spike_set("neurons") == whole.spike_set("neurons"), backend
+        long_run(spec, tmp_path / backend, backend=backend, record={"S": ["w"]}, neurons={"S": synapses}, record_every="10*ms", chunk="0.2*second", progress=False)
+        run = load_long_run(tmp_path / backend)
+        assert run.spike_set("neurons") == whole.spike_set("neurons"), backend
+        assert np.array_equal(run.traces["S"]["w"], sampled), backend
     fine = at_dt(spec, "0.05*ms")
     brian, twin = (simulate(fine, backend=b, record={"S": ["w"]}) for b in ("numpy", "torch"))
     assert fine.n_steps == 12000 and brian.spike_set("neurons") == twin.spike_set("neurons")

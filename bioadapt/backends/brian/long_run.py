@@ -91,7 +91,8 @@ def run_standalone_chunks(spec: NetworkSpec, folder: Path, paths: dict, recorded
         net = build_network(spec, monitors=True)
         monitors = {}
         for name, (variables, index) in recorded.items():
-            monitors[name] = StateMonitor(net.groups[name], variables, record=index, when="end", clock=net.clock, name=f"{name}_long_trace")
+            owner = net.groups[name] if name in net.groups else net.synapses[name]  # a population, or a projection's synapses
+            monitors[name] = StateMonitor(owner, variables, record=index, when="end", clock=net.clock, name=f"{name}_long_trace")
             net.network.add(monitors[name])
         dt = repr(float(spec.dt))
         n_chunks = -(-spec.n_steps // chunk_steps)

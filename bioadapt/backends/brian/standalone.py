@@ -40,6 +40,7 @@ import tempfile
 import time
 
 import numpy as np
+from brian2.equations.equations import Equations
 from brian2 import Quantity, second
 from brian2.core.base import BrianObjectException
 
@@ -357,16 +358,22 @@ class StandaloneNetwork:
     def synapses(self, name: str) -> dict:
         """The synapses of projection ``name`` in the binary after a run:
         ``i``, ``j``, ``weight`` (SI) and ``delay_steps`` arrays (for
-        generated synapses, what the binary drew)."""
+        generated synapses, what the binary drew), and the variables of its
+        synapse model at the end of the run (plastic weights, traces; SI)."""
         if not self.runs:
             raise BackendError("synapses: run the network first; the binary creates its synapses when it runs.")
         syn = self._synapses(name)
         if not len(syn):
             return {"i": np.zeros(0, np.int64), "j": np.zeros(0, np.int64), "weight": np.zeros(0), "delay_steps": np.zeros(0, np.int64)}
         out = {"i": np.asarray(syn.i[:], dtype=np.int64), "j": np.asarray(syn.j[:], dtype=np.int64), "weight": np.asarray(syn.weight_[:], dtype=np.float64)}
-        if self._proj(name).on_pre is not None:
+        proj = self._proj(name)
+        if proj.on_pre is not None:
             delay = np.broadcast_to(np.asarray(syn.delay_[:], dtype=np.float64), out["i"].shape)
             out["delay_steps"] = np.round(delay / self.spec.dt).astype(np.int64)
+        if proj.model is not None:
+            model = Equations(proj.model)
+            for var in sorted(set(model.names) - set(model.subexpr_names) - {eq.varname for eq in model.values() if "summed" in eq.flags}):
+                out[var] = np.array(syn.variables[var].get_value(), dtype=np.float64)
         return out
 
     def default_inputs(self) -> dict:
