@@ -142,3 +142,11 @@ def test_dt_convergence_example_smoke(tmp_path, capsys):
         assert rows[0]["readout_rms_vs_finest"] > rows[1]["readout_rms_vs_finest"] > rows[2]["readout_rms_vs_finest"] == 0
         assert rows[0]["same_prediction_as_1ms"] == 1 and rows[2]["matched_vs_finest"] == 1
     assert '## timing = "trained"' in (tmp_path / "results.md").read_text() and (tmp_path / "convergence.png").stat().st_size > 10_000
+
+
+def test_stdp_example_smoke(tmp_path, capsys):
+    """Brian2's STDP example as a network file: cpp_standalone in chunks, the twin against it."""
+    pytest.importorskip("matplotlib")
+    out = _run("examples/stdp_song2000.py", ["--duration", "0.6", "--twin-duration", "0.3", "--out", str(tmp_path / "out"), "--work", str(tmp_path / "work")], capsys)
+    assert "| twin against cpp_standalone over 0.3 s | identical spikes" in out and "largest difference of the sampled weights 0 |" in out
+    assert (tmp_path / "out" / "stdp.png").stat().st_size > 20_000
