@@ -30,6 +30,7 @@ documentation does not rerun it.
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
@@ -111,6 +112,7 @@ def main():
         f"| twin (float64, libm) over the first {args.twin_duration:g} s: wall time, real-time factor | {twin_wall:.1f} s, {twin_info['real_time_factor']:.2f} |",
         f"| twin against cpp_standalone over {args.twin_duration:g} s | {'identical' if same_spikes else 'different'} spikes ({twin.spike_count('neurons')}); largest difference of the sampled weights {w_difference:.3g} |",
     ]
+    lines.append(f"\nRun on {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end (`python examples/stdp_song2000.py`).")
     (out / "results.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
