@@ -1,5 +1,5 @@
 """Spike-timing-dependent plasticity (Song, Miller and Abbott 2000): Brian2's STDP example
-======================================================================================
+=======================================================================================
 
 Brian2's ``examples/synapses/STDP.py`` as a network file (``examples/stdp/network.toml``:
 1000 Poisson inputs at 15 Hz onto one conductance-based LIF neuron through STDP synapses,
