@@ -313,7 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("network", help="network configuration (.toml)")
     sim.add_argument("--backend", default="numpy", choices=["numpy", "cpp_standalone", "cuda_standalone", "torch"])
     sim.add_argument("--out", help="OUT.npz: write spikes (P.i, P.step) and traces (P.VAR) to this file; DIR: a long run, written to this folder chunk by chunk (P.spikes, P.VAR, run.json)")
-    sim.add_argument("--record", action="append", default=[], metavar="[POP.]VAR", help="record a variable at the end of every step (repeatable)")
+    sim.add_argument("--record", action="append", default=[], metavar="[POP.]VAR", help="record a variable at the end of every step (repeatable); PROJECTION.VAR records a synaptic variable")
     sim.add_argument("--params", help="trained values (RUN/params.json of bioadapt train) loaded into the network")
     sim.add_argument("--dt", help="time step, e.g. 0.1ms: the network on this grid with the same physics (bioadapt.at_dt)")
     sim.add_argument("--duration", help="run length, e.g. 600s or 200ms (Poisson populations drawn again for it)")

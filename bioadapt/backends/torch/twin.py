@@ -455,7 +455,9 @@ class Twin(nn.Module):
         n_steps : int, optional
             Defaults to the inputs' length, else the config's duration.
         record : dict, optional
-            ``population -> [variables]`` to return at the end of every step.
+            ``population -> [variables]`` to return at the end of every step
+            (a projection's name: its synaptic variables, one per synapse in
+            the spec's order).
         start_step : int
             Index of the first step (sets ``t``), for continuing a run.
         checkpoint_every : int, optional
