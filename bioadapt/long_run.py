@@ -36,7 +36,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-from brian2.equations.equations import Equations
 
 from .errors import BackendError, ConfigError, ParameterError
 from .network import NetworkSpec, load_network
@@ -78,8 +77,7 @@ def _recorded(spec: NetworkSpec, record, neurons) -> dict:
             raise ConfigError(f"record: {name!r} is not a neuron population ({', '.join(p.name for p in spec.populations.values() if not p.is_input)}) or projection ({', '.join(projections) or 'none'}).")
         variables = [variables] if isinstance(variables, str) else list(variables)
         if proj is not None:  # synaptic variables: weight and the synapse model's
-            model = Equations(proj.model) if proj.model is not None else None
-            known = ["weight"] + sorted(n for n in (model.names if model is not None else ()) if n not in model.subexpr_names and "summed" not in model[n].flags)
+            known = proj.settable
             what, size = f"projection '{name}' ({', '.join(known)})", proj.size
         else:
             known, what, size = pop.model.variables, f"population '{name}' (model {pop.model.name}: {', '.join(pop.model.variables)})", pop.size

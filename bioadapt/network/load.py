@@ -402,7 +402,8 @@ def _projection(k: int, data: dict, pops: dict, where: str, dt: float, seed: int
     if not isinstance(name, str) or not _IDENT.match(name):
         raise ConfigError(f"{where}: key 'name' must be an identifier, got {name!r}.")
     on_pre, summed = data.get("on_pre"), data.get("summed")
-    summed_in_model = isinstance(data.get("model"), str) and "(summed)" in data["model"].replace(" ", "")
+    model, equations = _synapse_model(data, where)
+    summed_in_model = equations is not None and any("summed" in eq.flags for eq in equations.values())
     if on_pre is not None and summed is not None or (on_pre is None and summed is None and not summed_in_model):
         raise ConfigError(f"{where}: give exactly one of 'on_pre' (spike-triggered) and 'summed' (graded, 'X_post = expr'; or a (summed) variable in 'model').")
     on_post = data.get("on_post")
@@ -420,7 +421,6 @@ def _projection(k: int, data: dict, pops: dict, where: str, dt: float, seed: int
     for key, text in (("on_pre", on_pre), ("summed", summed), ("on_post", on_post)):
         if text is not None and not isinstance(text, str):
             raise ConfigError(f"{where}: key '{key}' must be a string of Brian2 statements.")
-    model, equations = _synapse_model(data, where)
     synaptic = {"weight"} | (set(equations.names) if equations is not None else set())
     for key, code in (("on_pre", on_pre), ("on_post", on_post)):
         if code is not None:

@@ -9,8 +9,10 @@ for handing values back to Brian2.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
+from brian2.equations.equations import DIFFERENTIAL_EQUATION, Equations
 
 from ..models.spec import ModelSpec
 
@@ -96,6 +98,25 @@ class ProjectionSpec:
     @property
     def size(self) -> int:
         return len(self.i)
+
+    @cached_property
+    def equations(self) -> Equations | None:
+        """The synapse model parsed once (None without a model)."""
+        return Equations(self.model) if self.model is not None else None
+
+    @property
+    def settable(self) -> list:
+        """The synaptic variables that take values: ``weight`` and the model's
+        (not its subexpressions or summed variables)."""
+        eqs = self.equations
+        if eqs is None:
+            return ["weight"]
+        return ["weight"] + sorted(n for n in eqs.names if n not in eqs.subexpr_names and "summed" not in eqs[n].flags)
+
+    @property
+    def has_dynamics(self) -> bool:
+        """Whether the synapse model has differential equations (event- or clock-driven)."""
+        return self.equations is not None and any(eq.type == DIFFERENTIAL_EQUATION for eq in self.equations.values())
 
     def __repr__(self) -> str:
         kind = f"on_pre={self.on_pre!r}" if self.on_pre else f"summed={self.summed!r}"

@@ -22,7 +22,6 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn.utils import parametrize
-from brian2.equations.equations import Equations
 
 from ..errors import ConfigError
 from ..network.spec import NetworkSpec
@@ -184,10 +183,9 @@ def save_params(path: str | Path, spec: NetworkSpec, values: dict, meta: dict | 
 
 def _projection_unit(proj, var: str) -> str:
     """The unit of a projection's value ``var``: its weights', or its synapse model's."""
-    if var == "weight" or proj.model is None:
+    if var == "weight" or proj.equations is None or var not in proj.equations.names:
         return proj.weight_unit
-    model = Equations(proj.model)
-    return unit_text(model.dimensions[var]) if var in model.names else proj.weight_unit
+    return unit_text(proj.equations.dimensions[var])
 
 
 def load_params(path: str | Path) -> dict:
@@ -260,10 +258,10 @@ def apply_params(spec: NetworkSpec, params: dict) -> NetworkSpec:
         elif owner in projections:
             proj = projections[owner]
             changes = {}
-            model = Equations(proj.model) if proj.model is not None else None
+            model = proj.equations
             model_values = dict(proj.values)
             for var, (unit, value) in table.items():
-                in_model = model is not None and var in model.names and var not in model.subexpr_names
+                in_model = var != "weight" and var in proj.settable
                 if var not in ("weight", "delay_steps") and not in_model:
                     raise ConfigError(f"{source}: '{owner}.{var}': a projection carries 'weight', 'delay_steps' and the variables of its synapse model only.")
                 shape = (1,) if in_model and "shared" in model[var].flags else (proj.size,)

@@ -25,7 +25,6 @@ from brian2 import (
     TimedArray,
     second,
 )
-from brian2.equations.equations import Equations
 from brian2.units import fundamentalunits as fu
 from brian2.utils.stringtools import get_identifiers
 
@@ -181,7 +180,7 @@ def neuron_writes(proj: ProjectionSpec) -> list:
     found = []
     codes = [("on_pre", proj.on_pre), ("on_post", proj.on_post), ("summed", proj.summed)]
     if proj.model is not None:
-        codes += [("model", f"{eq.varname} = {eq.expr}") for eq in Equations(proj.model).values() if "summed" in eq.flags]
+        codes += [("model", f"{eq.varname} = {eq.expr}") for eq in proj.equations.values() if "summed" in eq.flags]
     for key, code in codes:
         for line in (code or "").splitlines():
             match = _ASSIGNMENT.match(line)
@@ -235,7 +234,7 @@ def check_samples(spec: NetworkSpec, where: str):
         if proj.on_pre is not None and proj.size and np.any(np.asarray(proj.delay_steps) > 0):
             raise BackendError(f"{where}: projection '{proj.name}' has delays: its spikes in flight at the end of a sample would reach the next one; run one sample per binary call.")
         synaptic = synaptic_names(proj)
-        if proj.model is not None and any(eq.type == "differential equation" for eq in Equations(proj.model).values()):
+        if proj.has_dynamics:
             raise BackendError(f"{where}: projection '{proj.name}' has synaptic equations: their state would carry over from one sample to the next; run one sample per binary call.")
         for key, code in (("on_pre", proj.on_pre), ("on_post", proj.on_post)):
             for line in (code or "").splitlines():
@@ -319,11 +318,6 @@ def noise_function(source: NoiseSource) -> Function:
     return function
 
 
-def _shared(model, name: str | None) -> bool:
-    declared = model.brian_equations
-    return name in declared.names and "shared" in declared[name].flags
-
-
 _DEFINED = re.compile(r"^\s*(?:d(?P<diff>\w+)\s*/\s*dt|(?P<name>\w+))\s*(?:\+=|-=|\*=|/=|=)")
 
 
@@ -331,14 +325,22 @@ def _noisy(code: str, pop: PopulationSpec, spec: NetworkSpec, sources: list, per
     """``code`` (lines of equations or statements) with its noise replaced by
     counter-based sources (`bioadapt.noise`); code of shared variables draws
     one number per step."""
+    return _rewritten_noise(code, pop.name, pop.model.brian_equations, "i", spec, sources, period, xi)
+
+
+def _rewritten_noise(code: str | None, owner: str, declared, index: str, spec: NetworkSpec, sources: list, period: int, xi: dict | None) -> str | None:
+    """`_noisy` for the code of ``owner`` (a population or projection) whose
+    variables ``declared`` (Equations, or None) declares; ``index`` names each
+    element's index in that code."""
     if code is None or not ("rand" in code or (xi is not None and XI_NAME.search(code))):
         return code
     lines = []
     for line in code.split("\n"):
         found = _DEFINED.match(line)
         name = (found["diff"] or found["name"]) if found else None
+        shared = declared is not None and name in declared.names and "shared" in declared[name].flags
         # the network's seed as Brian2 takes it (modulo 2**32, `device`)
-        lines.append(rewrite_noise(line, pop.name, spec.seed % 2**32, spec.dt, sources, shared=_shared(pop.model, name), xi=xi, period=period))
+        lines.append(rewrite_noise(line, owner, spec.seed % 2**32, spec.dt, sources, shared=shared, xi=xi, period=period, index=index))
     return "\n".join(lines)
 
 
@@ -350,16 +352,7 @@ def _noisy_synapses(code: str | None, proj: ProjectionSpec, spec: NetworkSpec, s
     """`_noisy` for a projection's code and model: the numbers of synapse ``k`` at
     step ``n`` come from ``(seed, projection, source, n, k)``, wherever they are drawn
     (all synapses or those a spike reaches)."""
-    if code is None or not ("rand" in code or (xi is not None and XI_NAME.search(code))):
-        return code
-    declared = Equations(proj.model) if proj.model is not None else None
-    lines = []
-    for line in code.split("\n"):
-        found = _DEFINED.match(line)
-        name = (found["diff"] or found["name"]) if found else None
-        shared = declared is not None and name in declared.names and "shared" in declared[name].flags
-        lines.append(rewrite_noise(line, proj.name, spec.seed % 2**32, spec.dt, sources, shared=shared, xi=xi, period=period, index=SYNAPSE_INDEX))
-    return "\n".join(lines)
+    return _rewritten_noise(code, proj.name, proj.equations, SYNAPSE_INDEX, spec, sources, period, xi)
 
 
 def _neuron_group(pop: PopulationSpec, spec: NetworkSpec, clock: Clock, namespace: dict, net: "BrianNetwork", driven=(), keep_initial: bool = False, period: int = 0) -> NeuronGroup:
@@ -530,7 +523,7 @@ def synaptic_names(proj: ProjectionSpec) -> set:
     """The synaptic variables of ``proj``: ``weight`` and its model's names."""
     names = {"weight"}
     if proj.model is not None:
-        names |= set(Equations(proj.model).names) | {"lastupdate"}
+        names |= set(proj.equations.names) | {"lastupdate"}
     return names
 
 

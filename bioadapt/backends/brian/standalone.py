@@ -40,7 +40,6 @@ import tempfile
 import time
 
 import numpy as np
-from brian2.equations.equations import Equations
 from brian2 import Quantity, second
 from brian2.core.base import BrianObjectException
 
@@ -370,10 +369,8 @@ class StandaloneNetwork:
         if proj.on_pre is not None:
             delay = np.broadcast_to(np.asarray(syn.delay_[:], dtype=np.float64), out["i"].shape)
             out["delay_steps"] = np.round(delay / self.spec.dt).astype(np.int64)
-        if proj.model is not None:
-            model = Equations(proj.model)
-            for var in sorted(set(model.names) - set(model.subexpr_names) - {eq.varname for eq in model.values() if "summed" in eq.flags}):
-                out[var] = np.array(syn.variables[var].get_value(), dtype=np.float64)
+        for var in proj.settable[1:]:  # the synapse model's variables (weight is above)
+            out[var] = np.array(syn.variables[var].get_value(), dtype=np.float64)
         return out
 
     def default_inputs(self) -> dict:

@@ -870,9 +870,9 @@ class Twin(nn.Module):
                 new = spike_where(s_syn, new, torch.broadcast_to(env[stmt.var], shape))
                 env[stmt.var] = new
                 key = (ref.owner, ref.var)
-                if arrivals is not None:  # the synapses that received a spike, in synapse order
+                if arrivals is not None:  # the synapses that received a spike, at their places in synapse order
                     full = _expand(self._read(state, *key), (batch, len(path["perm"])))
-                    state[key] = full.index_copy(1, path["perm"][active], new)
+                    state[key] = full.index_copy(1, gather[_SELF], new)
                 else:
                     state[key] = new[..., path["inverse"]]
 
