@@ -8,8 +8,9 @@
    the largest parameter difference, per tensor in units of eps * max|p| and
    element-wise relative.
 2. Sweep: the same small sweep (4 points: 2 seeds x 2 learning rates of the
-   same problem, 6 epochs) run by a LocalCluster of 1 worker and of 2 workers
-   (fresh folders); wall time of each, and the speed-up.
+   same problem, ``--epochs`` epochs, 60 by default: about 10 s of training per
+   point) run by a LocalCluster of 1 worker and of 2 workers (fresh folders);
+   wall time of each, the points' own time, and the speed-up.
 3. Sharded evaluation: cpp_standalone on the test split, 1 process against
    ``workers=2``: whether readouts, spikes and every per-sample number are equal.
 
@@ -40,7 +41,7 @@ steps = ["train", "test"]
 [grid]
 seed = [0, 1]
 "train.lr" = [0.1, 0.03]
-"train.epochs" = [6]
+"train.epochs" = [{epochs}]
 """
 
 
@@ -71,16 +72,20 @@ def ddp(folder: Path) -> dict:
     return {"steps": steps, "largest_difference_ulps_of_tensor_scale": ulps, "largest_elementwise_relative_difference": relative}
 
 
-def sweep(folder: Path) -> dict:
+def sweep(folder: Path, epochs: int) -> dict:
+    import csv
+
     from train_problem import write_problem
 
     write_problem(folder / "p")
-    (folder / "sweep.toml").write_text(SWEEP)
-    out = {}
+    (folder / "sweep.toml").write_text(SWEEP.format(epochs=epochs))
+    out = {"epochs": epochs}
     for workers in (1, 2):
         target = folder / f"out{workers}"
         shutil.rmtree(target, ignore_errors=True)
         out[f"seconds_{workers}_worker"] = _cli("sweep", str(folder / "sweep.toml"), "--out", str(target), "--workers", str(workers), "--quiet")
+        with open(target / "results.csv") as f:
+            out[f"point_seconds_{workers}_worker"] = sum(float(r["seconds"]) for r in csv.DictReader(f))
     out["speed_up"] = out["seconds_1_worker"] / out["seconds_2_worker"]
     out["points"] = 4
     return out
@@ -106,6 +111,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="benchmarks/results/parallel")
     parser.add_argument("--parts", default="ddp,sweep,sharded")
+    parser.add_argument("--epochs", type=int, default=60, help="epochs of each sweep point")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="bioadapt_distributed_"))
     result = {"cpus": os.cpu_count(), "load_before": os.getloadavg()}
@@ -113,7 +119,7 @@ def main():
     if "ddp" in parts or "sharded" in parts:
         result["ddp"] = ddp(folder)
     if "sweep" in parts:
-        result["sweep"] = sweep(folder)
+        result["sweep"] = sweep(folder, args.epochs)
     if "sharded" in parts:
         result["sharded"] = sharded(folder)
     result["load_after"] = os.getloadavg()
@@ -127,7 +133,8 @@ def main():
         lines.append(f"- DDP, float64, {d['steps']} steps, 1 vs 2 processes (gloo): largest difference {d['largest_difference_ulps_of_tensor_scale']:.2f} eps * max|p| of its tensor; largest element-wise relative difference {d['largest_elementwise_relative_difference']:.2e}")
     if "sweep" in result:
         s = result["sweep"]
-        lines.append(f"- sweep of {s['points']} points: 1 worker {s['seconds_1_worker']:.1f} s, 2 workers {s['seconds_2_worker']:.1f} s: speed-up {s['speed_up']:.2f}x (wall time of the whole command, cluster start included)")
+        lines.append(f"- sweep of {s['points']} points ({s['epochs']} epochs each): 1 worker {s['seconds_1_worker']:.1f} s, 2 workers {s['seconds_2_worker']:.1f} s: speed-up {s['speed_up']:.2f}x "
+                     f"(wall time of the whole command, cluster start included; the points' own time summed: {s['point_seconds_1_worker']:.1f} s and {s['point_seconds_2_worker']:.1f} s)")
     if "sharded" in result:
         e = result["sharded"]
         lines.append(f"- sharded cpp_standalone evaluation, {e['samples']} samples, 1 process vs 2 workers: readouts equal {e['readouts_equal']}, spikes equal {e['spikes_equal']}, every per-sample number equal {e['results_equal']} ({e['spikes_brian']} spikes); {e['seconds_1_process']:.1f} s vs {e['seconds_2_workers']:.1f} s (compilation included)")

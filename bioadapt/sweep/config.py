@@ -19,6 +19,8 @@ seed = [0, 1, 2, 3, 4]
 [variants.LIF]
 "network.populations.hid.values.a" = 0
 unset = ["train.params.hid.a"]         # keys removed from the point's files
+[variants.delays]
+base = "delays/train.toml"             # a variant may start from a training file of its own
 
 [evaluate]                             # step "evaluate": Brian2 against the twin
 backend = "cpp_standalone"
@@ -67,12 +69,13 @@ class Point:
     values: dict  # key -> value, the swept ones (for the tables)
     settings: dict  # key -> value written into the point's files
     unset: tuple = ()
+    base: Path | None = None  # the variant's own training file (default: the sweep's base)
 
 
 @dataclass(frozen=True)
 class SweepConfig:
     source: str
-    base: Path
+    base: Path | None  # None when every variant has a base of its own
     points: tuple
     steps: tuple = ("train", "test")
     replicates: tuple = ("seed",)
@@ -119,11 +122,17 @@ def load_sweep(path: str | Path) -> SweepConfig:
     unknown = set(data) - _TOP
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}; allowed keys are {sorted(_TOP)}.")
-    if not isinstance(data.get("base"), str):
-        raise ConfigError(f"{where}: key 'base' (the training configuration the points start from, relative to this file) is required.")
-    base = (path.parent / data["base"]).resolve()
-    if not base.is_file():
-        raise ConfigError(f"{where}: key 'base': file '{data['base']}' not found (looked in {path.parent}).")
+    variants = data.get("variants", {})
+    own_bases = isinstance(variants, dict) and bool(variants) and all(isinstance(v, dict) and "base" in v for v in variants.values())
+    if "base" in data or not own_bases:
+        if not isinstance(data.get("base"), str):
+            raise ConfigError(f"{where}: key 'base' (the training configuration the points start from, relative to this file) is required "
+                              "unless every [variants.NAME] names its own.")
+        base = (path.parent / data["base"]).resolve()
+        if not base.is_file():
+            raise ConfigError(f"{where}: key 'base': file '{data['base']}' not found (looked in {path.parent}).")
+    else:
+        base = None
     steps = data.get("steps", ["train", "test"])
     if not isinstance(steps, list) or not steps or steps[0] != "train" or any(s not in STEPS for s in steps) or len(set(steps)) != len(steps):
         raise ConfigError(f"{where}: key 'steps' must be a list starting with \"train\", then any of {', '.join(STEPS[1:])}; got {steps!r}.")
@@ -148,7 +157,6 @@ def load_sweep(path: str | Path) -> SweepConfig:
             _check_key(key, f"{where}: [[list]] {k + 1}")
             if key in grid:
                 raise ConfigError(f"{where}: [[list]] {k + 1} key '{key}' is also in [grid]; give it in one of them.")
-    variants = data.get("variants", {})
     if not isinstance(variants, dict) or not all(isinstance(v, dict) for v in variants.values()):
         raise ConfigError(f"{where}: [variants] must hold tables ([variants.NAME] with key = value lines).")
     parsed_variants = []
@@ -157,21 +165,28 @@ def load_sweep(path: str | Path) -> SweepConfig:
         unset = table.pop("unset", [])
         if not isinstance(unset, list) or not all(isinstance(k, str) for k in unset):
             raise ConfigError(f"{where}: [variants.{name}] key 'unset' must be a list of keys.")
+        own = table.pop("base", None)
+        if own is not None:
+            if not isinstance(own, str):
+                raise ConfigError(f"{where}: [variants.{name}] key 'base' must be the path of a training file, relative to this file.")
+            own = (path.parent / own).resolve()
+            if not own.is_file():
+                raise ConfigError(f"{where}: [variants.{name}] key 'base': file '{variants[name]['base']}' not found (looked in {path.parent}).")
         for key in list(table) + unset:
             _check_key(key, f"{where}: [variants.{name}]")
             if key in grid:
                 raise ConfigError(f"{where}: [variants.{name}] key '{key}' is also in [grid]; a grid value would override it.")
-        parsed_variants.append((name, table, tuple(unset)))
+        parsed_variants.append((name, table, tuple(unset), own))
     if not parsed_variants:
-        parsed_variants = [(None, {}, ())]
+        parsed_variants = [(None, {}, (), None)]
 
     combos = []
-    for (vname, vtable, unset), entry, values in itertools.product(parsed_variants, listed, itertools.product(*grid.values())):
+    for (vname, vtable, unset, own), entry, values in itertools.product(parsed_variants, listed, itertools.product(*grid.values())):
         swept = {**entry, **dict(zip(grid, values))}
-        combos.append((vname, swept, {**vtable, **swept}, unset))
+        combos.append((vname, swept, {**vtable, **swept}, unset, own))
     swept_keys = [k for k in dict.fromkeys([k for c in combos for k in c[1]]) if len({repr(c[1].get(k)) for c in combos}) > 1]
     names = _names([(c[0], c[1]) for c in combos], swept_keys)
-    points = tuple(Point(name, vname, values, settings, unset) for name, (vname, values, settings, unset) in zip(names, combos))
+    points = tuple(Point(name, vname, values, settings, unset, own) for name, (vname, values, settings, unset, own) in zip(names, combos))
 
     evaluate = data.get("evaluate", {})
     if not isinstance(evaluate, dict) or set(evaluate) - _EVALUATE:

@@ -93,10 +93,11 @@ def _absolute_models(network: dict, folder: Path):
 
 def prepare_point(sweep: SweepConfig, point, out: Path) -> Path:
     """Write the point's ``train.toml`` and ``network.toml`` into its folder (unchanged files are left as they are)."""
-    train = read_toml(sweep.base, "Training file")
+    base = point.base or sweep.base
+    train = read_toml(base, "Training file")
     if not isinstance(train.get("network"), str):
-        raise ConfigError(f"{sweep.base}: key 'network' must be the path of a network file.")
-    network_path = (sweep.base.parent / train["network"]).resolve()
+        raise ConfigError(f"{base}: key 'network' must be the path of a network file.")
+    network_path = (base.parent / train["network"]).resolve()
     files = {"train": train, "network": read_toml(network_path, "Network file")}
     _absolute_models(files["network"], network_path.parent)
     where = f"{sweep.source}: point '{point.name}'"
@@ -253,7 +254,7 @@ def run_sweep(sweep: SweepConfig, out: str | Path, scheduler: str | None = None,
                 rows[point.name] = {k: v for k, v in old.items() if k != "values"}
                 continue
         todo.append(point)
-    atomic_write(out / "sweep.json", json.dumps({"source": sweep.source, "base": str(sweep.base), "steps": sweep.steps, "points": [{"name": p.name, "variant": p.variant, "values": p.values} for p in sweep.points]}, indent=1, default=str))
+    atomic_write(out / "sweep.json", json.dumps({"source": sweep.source, "base": str(sweep.base), "steps": sweep.steps, "points": [{"name": p.name, "variant": p.variant, "values": p.values, **({"base": str(p.base)} if p.base else {})} for p in sweep.points]}, indent=1, default=str))
     show = _Progress(len(sweep.points), len(rows), progress)
     own = None
     if todo:

@@ -19,9 +19,57 @@ import numpy as np
 
 from ..train.params import atomic_write
 
-__all__ = ["write_summary", "group_rows"]
+__all__ = ["write_summary", "group_rows", "compare", "describe"]
 
 _BOOKKEEPING = {"point", "status", "error", "seconds", "files", "resumed_at_step", "steps", "train_seconds", "brian_samples"}
+
+
+def _bases(sweep) -> str:
+    """The base files of the points, relative to the sweep file where they lie below it."""
+    home = Path(sweep.source).resolve().parent
+    names = []
+    for point in sweep.points:
+        base = point.base or sweep.base
+        names.append(str(base.relative_to(home)) if base.is_relative_to(home) else base.name)
+    return ", ".join(dict.fromkeys(names))
+
+
+def compare(rows: list, metric: str, a: str, b: str, pair_by: str = "seed") -> dict:
+    """Whether variants ``a`` and ``b`` differ in ``metric`` beyond the spread over replicates.
+
+    ``rows``: a sweep's rows (points not done are left out). Returns the means,
+    the difference of the means (a - b) with its Welch standard error, and the
+    same for the differences of points paired by ``pair_by`` (the same seed
+    draws the same data and, where it is swept, the same initial network, so
+    pairing removes that part of the spread). A difference counts as separated
+    when it exceeds two standard errors; with fewer than two values a standard
+    error is undefined (NaN) and nothing is separated.
+
+    >>> rows = [{"variant": v, "seed": s, "status": "done", "acc": x}
+    ...         for v, xs in (("A", [0.9, 0.8, 0.85]), ("B", [0.7, 0.62, 0.66])) for s, x in enumerate(xs)]
+    >>> c = compare(rows, "acc", "A", "B")
+    >>> round(c["difference"], 3), c["separated"], round(c["paired_difference"], 3), c["paired_separated"]
+    (0.19, True, 0.19, True)
+    """
+    done = {v: [r for r in rows if r.get("variant") == v and r.get("status", "done") == "done" and _is_number(r.get(metric))] for v in (a, b)}
+    x, y = (np.array([r[metric] for r in done[v]], dtype=float) for v in (a, b))
+    nan = float("nan")
+    se = math.sqrt(x.var(ddof=1) / len(x) + y.var(ddof=1) / len(y)) if len(x) > 1 and len(y) > 1 else nan
+    first = {r.get(pair_by): r[metric] for r in done[a]}
+    paired = np.array([first[r.get(pair_by)] - r[metric] for r in done[b] if r.get(pair_by) in first], dtype=float)
+    paired_se = float(paired.std(ddof=1) / math.sqrt(len(paired))) if len(paired) > 1 else nan
+    diff = float(x.mean() - y.mean()) if len(x) and len(y) else nan
+    paired_diff = float(paired.mean()) if len(paired) else nan
+    return {"metric": metric, "a": a, "b": b, "n_a": len(x), "n_b": len(y), "mean_a": float(x.mean()) if len(x) else nan, "mean_b": float(y.mean()) if len(y) else nan,
+            "difference": diff, "se": se, "separated": bool(abs(diff) > 2 * se), "pairs": len(paired),
+            "paired_difference": paired_diff, "paired_se": paired_se, "paired_separated": bool(abs(paired_diff) > 2 * paired_se)}
+
+
+def describe(c: dict, digits: int = 3) -> str:
+    """One sentence for a `compare` result."""
+    verdict = lambda sep: "separated" if sep else "not separated"  # noqa: E731
+    return (f"{c['a']} - {c['b']} ({c['metric']}, {c['n_a']} and {c['n_b']} runs): {c['difference']:+.{digits}f} ± {c['se']:.{digits}f} (Welch), "
+            f"{verdict(c['separated'])}; paired by seed over {c['pairs']}: {c['paired_difference']:+.{digits}f} ± {c['paired_se']:.{digits}f}, {verdict(c['paired_separated'])}.")
 
 
 def _columns(rows: list) -> list:
@@ -76,7 +124,7 @@ def write_summary(sweep, rows: list, out: Path) -> list:
     files.append(out / "summary.csv")
 
     replicates = ", ".join(sweep.replicates)
-    lines = [f"Sweep `{Path(sweep.source).name}` (base `{sweep.base.name}`): {len(rows)} points, {sum(r['status'] == 'done' for r in rows)} done; mean ± std over the replicates ({replicates}) that finished.", ""]
+    lines = [f"Sweep `{Path(sweep.source).name}` (base `{_bases(sweep)}`): {len(rows)} points, {sum(r['status'] == 'done' for r in rows)} done; mean ± std over the replicates ({replicates}) that finished.", ""]
     head = keys + ["done", "failed"] + metrics
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for entry in summary:

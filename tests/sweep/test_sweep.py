@@ -82,6 +82,9 @@ def test_sweep_on_two_workers_resumes_a_killed_point_and_reports_a_failed_one(tm
     ('base = "p/train.toml"\n[variants.a]\nunset = ["train.nothing"]', r"sweep.toml: point 'a': 'unset' key 'train.nothing' is not in the base files"),
     ('base = "p/train.toml"\n[grid]\n"train.lrr" = [0.1]', r"sweep.toml: point 'point': .*train.toml: \[train\]: unknown key\(s\) \['lrr'\]"),
     ('base = "p/train.toml"\n[grid]\n"network.projections.nope.weight" = [1]', r"sweep.toml: point 'point': key 'network.projections.nope.weight': no entry named 'nope'"),
+    ('[variants.a]\nbase = "p/train.toml"\n[variants.b]\n"train.lr" = 0.1', r"sweep.toml: key 'base' .* is required unless every \[variants.NAME\] names its own"),
+    ('[variants.a]\nbase = "p/other.toml"', r"sweep.toml: \[variants.a\] key 'base': file 'p/other.toml' not found"),
+    ('[variants.a]\nbase = 3', r"sweep.toml: \[variants.a\] key 'base' must be the path of a training file"),
 ])
 def test_sweep_file_errors_name_file_and_key(tmp_path, text, message):
     write_problem(tmp_path / "p")
@@ -118,3 +121,21 @@ def test_a_point_keeps_its_files_when_the_sweep_file_is_named_otherwise(tmp_path
     assert absolute.source != relative.source
     prepare_point(absolute, absolute.points[0], tmp_path / "out")
     assert (path.read_bytes(), (path.parent / "network.toml").read_bytes()) == before
+
+
+def test_variants_may_start_from_training_files_of_their_own(tmp_path):
+    """A variant's `base` replaces the sweep's: its files, with the grid's values on top."""
+    from bioadapt.sweep.run import prepare_point
+
+    write_problem(tmp_path / "p")
+    other = tmp_path / "q"
+    other.mkdir()
+    (other / "net.toml").write_text((tmp_path / "p" / "net.toml").read_text().replace("seed = 2", "seed = 9"))
+    (other / "train.toml").write_text((tmp_path / "p" / "train.toml").read_text())
+    (tmp_path / "sweep.toml").write_text('[grid]\nseed = [0, 1]\n[variants.first]\nbase = "p/train.toml"\n[variants.second]\nbase = "q/train.toml"\n"train.lr" = 0.5\n')
+    sweep = load_sweep(tmp_path / "sweep.toml")
+    assert sweep.base is None and [p.name for p in sweep.points] == ["first_seed=0", "first_seed=1", "second_seed=0", "second_seed=1"]
+    first = load_train_config(prepare_point(sweep, sweep.points[1], tmp_path / "out"))
+    second = load_train_config(prepare_point(sweep, sweep.points[2], tmp_path / "out"))
+    assert (first.seed, first.network.seed) == (1, 2) and (second.seed, second.network.seed) == (0, 9)
+    assert second.lr == 0.5 and first.lr != 0.5
