@@ -97,8 +97,8 @@ def _simulate(args) -> int:
     inputs = _parse_inputs(args.input)
     record = _parse_record(args.record, spec)
     long = args.out is not None and not args.out.endswith(".npz")
-    if not long and (args.record_every or args.chunk or args.neurons):
-        raise BioadaptError("--record-every, --chunk and --neurons are options of long runs: give --out a folder (not a .npz file).")
+    if not long and (args.chunk or args.neurons):
+        raise BioadaptError("--chunk and --neurons are options of long runs: give --out a folder (not a .npz file).")
     print(f"{spec.source}: {len(spec.populations)} populations, {len(spec.projections)} projections, {sum(p.size for p in spec.projections)} synapses; "
           f"{spec.n_steps} steps of {spec.dt * 1e3:g} ms ({spec.duration:g} s)")
     if long:
@@ -126,6 +126,7 @@ def _simulate(args) -> int:
         math=args.math,
         compute_capability=args.compute_capability,
         inputs=inputs,
+        record_every=args.record_every,
     )
     print(f"{spec.source}: {len(spec.populations)} populations, {len(spec.projections)} projections, {sum(p.size for p in spec.projections)} synapses")
     print(spec.schemes_text())
@@ -319,7 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--duration", help="run length, e.g. 600s or 200ms (Poisson populations drawn again for it)")
     sim.add_argument("--timing", default="trained", choices=["trained", "declared"], help="with --dt: keep the one-step latency and one spike per step of the network's dt (default), or only the declared delays and refractory periods")
     sim.add_argument("--input", action="append", default=[], metavar="POP=SPIKES", help="input spikes of an input population: POP=poisson:20Hz or POP=FILE.npz (arrays i and t in seconds, or i and step) (repeatable)")
-    sim.add_argument("--record-every", help="long runs: recording interval, e.g. 10ms (default: every step)")
+    sim.add_argument("--record-every", help="recording interval, e.g. 10ms: a whole number of steps (default: every step)")
     sim.add_argument("--chunk", help="long runs: biological time simulated between two writes, e.g. 1s (default)")
     sim.add_argument("--neurons", action="append", default=[], metavar="POP=LIST", help="long runs: recorded neurons, POP=0,3,5 or POP=0:8 (default: all) (repeatable)")
     sim.add_argument("--dtype", default="float64", choices=["float64", "float32"], help="torch backend: floating-point type")

@@ -37,9 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import BackendError, ConfigError, ParameterError
-from .network import NetworkSpec, load_network
-from .quantities import as_seconds
+from .errors import BackendError, ConfigError
+from .network import NetworkSpec, load_network, steps_of
 from .result import SimulationResult, sort_spikes
 
 __all__ = ["long_run", "load_long_run", "LONG_RUN_BACKENDS", "RUN_FILE"]
@@ -48,18 +47,6 @@ LONG_RUN_BACKENDS = ("cpp_standalone", "torch", "numpy")
 RUN_FILE = "run.json"
 #: seconds of wall time between two progress lines
 PROGRESS_EVERY = 5.0
-
-
-def _steps(value, spec: NetworkSpec, what: str) -> int:
-    """A time (``"10*ms"``, a quantity, seconds) as a whole number of steps of ``spec.dt``."""
-    try:
-        seconds = as_seconds(value, what)
-    except ParameterError as exc:
-        raise ConfigError(str(exc)) from None
-    steps = int(round(seconds / spec.dt))
-    if steps < 1 or abs(steps * spec.dt - seconds) > 1e-9 * max(seconds, spec.dt):
-        raise ConfigError(f"{what}: {seconds * 1e3:g} ms must be a positive whole number of steps of dt = {spec.dt * 1e3:g} ms.")
-    return steps
 
 
 def _recorded(spec: NetworkSpec, record, neurons) -> dict:
@@ -170,8 +157,8 @@ def long_run(
     spec = network if isinstance(network, NetworkSpec) else load_network(network)
     spec = _given_inputs(spec, inputs)
     recorded = _recorded(spec, record, neurons)
-    every = _steps(record_every if record_every is not None else spec.dt, spec, "record_every")
-    chunk_steps = min(_steps(chunk, spec, "chunk"), spec.n_steps)
+    every = steps_of(record_every if record_every is not None else spec.dt, spec, "record_every")
+    chunk_steps = min(steps_of(chunk, spec, "chunk"), spec.n_steps)
     folder = Path(out)
     if folder.suffix == ".npz" or folder.is_file():
         raise ConfigError(f"long_run: out = '{folder}' must be a folder (spikes and samples are written there chunk by chunk).")

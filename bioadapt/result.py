@@ -23,7 +23,8 @@ class SimulationResult:
         spikes, sorted by step then index.
     traces : dict
         ``population -> {variable: float64 array (n_steps, size)}``, the value
-        at the end of every step.
+        at the end of every step; with ``record_every = k``, of the steps
+        0, k, 2k, ... only (``ceil(n_steps / k)`` rows, `trace_steps`).
     backend : str
     dt : float
         Time step in seconds.
@@ -32,6 +33,8 @@ class SimulationResult:
         Seconds spent simulating (building and compiling included).
     sizes : dict
         ``population -> number of neurons`` (for `population_rate`).
+    record_every : int
+        Steps between two recorded rows of ``traces``.
     """
 
     spikes: dict
@@ -41,6 +44,12 @@ class SimulationResult:
     n_steps: int = 0
     wall_time: float = 0.0
     sizes: dict = field(default_factory=dict)
+    record_every: int = 1
+
+    @property
+    def trace_steps(self) -> np.ndarray:
+        """The steps of the rows of ``traces`` (0, k, 2k, ... for ``record_every = k``); times are ``trace_steps * dt``."""
+        return np.arange(0, self.n_steps, self.record_every, dtype=np.int64)
 
     def population_rate(self, population: str, window: str | np.ndarray | None = None, width: float | None = None) -> np.ndarray:
         """The population's rate in Hz at every step, as Brian2's `PopulationRateMonitor`
@@ -108,8 +117,8 @@ class SimulationResult:
         return len(self._spikes_of(population)[0])
 
     def save(self, path: str | Path) -> Path:
-        """Write ``P.i``, ``P.step`` (int64) and ``P.VAR`` traces to an ``.npz`` file."""
-        arrays = {"dt": np.float64(self.dt), "n_steps": np.int64(self.n_steps)}
+        """Write ``P.i``, ``P.step`` (int64) and ``P.VAR`` traces (rows at the steps ``record_every`` apart) to an ``.npz`` file."""
+        arrays = {"dt": np.float64(self.dt), "n_steps": np.int64(self.n_steps), "record_every": np.int64(self.record_every)}
         for pop, (i, step) in self.spikes.items():
             arrays[f"{pop}.i"] = np.asarray(i, dtype=np.int64)
             arrays[f"{pop}.step"] = np.asarray(step, dtype=np.int64)

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import BackendError, ConfigError
-from .network import NetworkSpec, load_network
+from .network import NetworkSpec, load_network, steps_of
 from .result import SimulationResult
 
 __all__ = ["simulate", "BACKENDS"]
@@ -28,6 +28,7 @@ def simulate(
     math: str = "numpy",
     compute_capability: float | None = None,
     inputs: dict | None = None,
+    record_every=None,
 ) -> SimulationResult:
     """Simulate a network on one backend.
 
@@ -42,6 +43,11 @@ def simulate(
         ``population -> [variables]`` to record at the end of every step;
         a projection's name records synaptic variables (one column per
         synapse, in the spec's synapse order).
+    record_every : time, optional
+        Record every this often instead (``"1*ms"``, a quantity, or
+        seconds; a whole number k of steps): the end of steps 0, k, 2k, ...,
+        as Brian2's ``StateMonitor(..., dt=k*dt)``; ``result.trace_steps``
+        are their steps.
     drive : dict, optional
         ``population -> {variable: array (n_steps, size)}`` written at the
         start of every step (external input currents), in SI units like
@@ -96,13 +102,14 @@ def simulate(
     spec = _given_inputs(spec, inputs)
     record = _checked_record(spec, record)
     drive = _checked_drive(spec, drive)
+    every = 1 if record_every is None else steps_of(record_every, spec, "record_every")
     if backend == "torch":
         from .backends.torch import run_twin
 
-        return run_twin(spec, record=record, drive=drive, dtype=dtype, device=device, math=math)
+        return run_twin(spec, record=record, drive=drive, dtype=dtype, device=device, math=math, record_every=every)
     from .backends.brian import run_brian
 
-    return run_brian(spec, target=backend, record=record, drive=drive, directory=directory, fast_math=fast_math, compute_capability=compute_capability)
+    return run_brian(spec, target=backend, record=record, drive=drive, directory=directory, fast_math=fast_math, compute_capability=compute_capability, record_every=every)
 
 
 def _given_inputs(spec: NetworkSpec, inputs) -> NetworkSpec:

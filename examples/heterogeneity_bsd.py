@@ -61,7 +61,7 @@ import numpy as np
 
 from bioadapt.analysis import distributions, plot_distributions
 from bioadapt.network import load_network
-from bioadapt.sweep import load_sweep, run_sweep
+from bioadapt.sweep import compare, describe, load_sweep, run_sweep
 
 SWEEP = Path(__file__).parent / "sweeps" / "heterogeneity_bsd.toml"
 VARIABLES = ["tau_u", "tau_w", "a", "b"]
@@ -98,21 +98,13 @@ def main():
     for v in variants:
         lines.append(f"| {v} | {len(done[v])} | " + " | ".join(f"{np.mean([r[c] for r in done[v]]):.3f} ± {np.std([r[c] for r in done[v]]):.3f}" for c in columns) + " |")
     per_seed = [f"- {v}: test accuracy per seed " + ", ".join(f"{r['test_accuracy']:.3f}" for r in sorted(done[v], key=lambda r: r["seed"])) for v in variants]
-    a, b = (np.array([r["test_accuracy"] for r in done[v]]) for v in variants[:2])
-    diff, se = a.mean() - b.mean(), np.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b))
-    # the seed also draws the task's samples: the same seed's two variants are a pair
-    pairs = {r["seed"]: r["test_accuracy"] for r in done[variants[0]]}
-    paired = np.array([pairs[r["seed"]] - r["test_accuracy"] for r in done[variants[1]] if r["seed"] in pairs])
-    paired_se = paired.std(ddof=1) / np.sqrt(len(paired))
+    claim = compare(rows, "test_accuracy", variants[0], variants[1])
     n_seeds = len({r["seed"] for r in rows})
     header = (f"BSD, the demo's network and budget (3000 samples, 6 epochs), {n_seeds} seeds per variant, run with `bioadapt.sweep` ({SWEEP.name}); "
               "mean ± std over seeds (ddof 0). acc_rR_flipP: test accuracy with the input and recurrent weights scaled by 1 + R*N(0,1) "
               "and input spikes flipped with probability P. The homogeneous network has every neuron at the means of the heterogeneous "
               "network's distributions.\n\n")
-    footer = (f"\n\n" + "\n".join(per_seed) + f"\n\nDifference of the test accuracy means ({variants[0]} - {variants[1]}): {diff:+.3f}, "
-              f"standard error {se:.3f} (Welch): {'separated (|difference| > 2 standard errors)' if abs(diff) > 2 * se else 'not separated (|difference| < 2 standard errors)'}. "
-              f"Paired by seed (the seed also draws the task's samples): {paired.mean():+.3f}, standard error {paired_se:.3f}, "
-              f"{'separated' if abs(paired.mean()) > 2 * paired_se else 'not separated'}.\n")
+    footer = "\n\n" + "\n".join(per_seed) + f"\n\nSeparated means more than two standard errors apart. {describe(claim)}\n"
     (out / "results.md").write_text(header + "\n".join(lines) + footer)
     print(header + "\n".join(lines) + footer)
     base = load_network(Path(__file__).parents[1] / "bioadapt" / "demo" / "bsd_network.toml")

@@ -11,21 +11,27 @@ LIF (no adaptation).
 
 Variants, all from the same model file (`equations/adlif.toml`) and the same
 training rules (tau_u, tau_w by interpolation, a and b by q-scaling, weights
-free), only the scheme and q change::
+free), only the scheme and q change; they are the variants of the sweep files
+``examples/sweeps/se_adlif_bsd.toml`` and ``se_adlif_oscillator.toml``::
 
     SE-adLIF          symplectic_euler,  q = 120
     EF-adLIF          exponential_euler, q = 60   (the paper's EF setting)
-    EF-adLIF q=120    exponential_euler, q = 120  (SE's range given to EF)
+    EF-adLIF_q120     exponential_euler, q = 120  (SE's range given to EF)
     LIF               a = b = 0, not trained      (the same neuron without adaptation)
 
 Tasks: BSD as in `bioadapt demo` (10 -> 64 recurrent -> 20, test accuracy)
 and the spring-chain oscillator (`examples/training/oscillator.toml`, 4 analog
-inputs -> 64 recurrent -> 4, teacher forced, test NMSE). Each variant is
-trained with the same seeds, samples and epochs; writes results.md,
-results.json and variants.png to --out::
+inputs -> 64 recurrent -> 4, teacher forced, test NMSE). Every variant and
+seed is a point of the task's sweep, trained as a task on dask.distributed
+(`bioadapt.sweep`: a LocalCluster of one worker per core, or ``--scheduler``;
+a rerun skips the points done). The script gathers the points into
+results.md (with, for each claim, whether the difference exceeds two
+standard errors over the seeds), results.json and variants.png in --out::
 
-    python examples/se_adlif.py --out examples/results/se_adlif          # this CPU, about 20 minutes
-    python examples/se_adlif.py --full --out RUN                          # 8000 BSD samples, 4096 sequences, 3 seeds
+    python examples/se_adlif.py --out examples/results/se_adlif          # 5 seeds; this CPU, about 25 minutes
+    python examples/se_adlif.py --full --seeds 3 --out RUN              # 8000 BSD samples, 4096 sequences, 20 epochs
+
+The same points without the tables: ``bioadapt sweep examples/sweeps/se_adlif_bsd.toml --out RUN``.
 
 Results
 -------
@@ -54,105 +60,84 @@ implemented: the task is teacher forced throughout.
 import argparse
 import dataclasses
 import json
-import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from bioadapt.demo import CONFIG
-from bioadapt.errors import BioadaptError
+from bioadapt.sweep import compare, describe, load_sweep, run_sweep
 from bioadapt.train import load_train_config
-from bioadapt.train.trainer import Trainer
 
-OSCILLATOR = Path(__file__).parent / "training" / "oscillator.toml"
-POPULATION = "hid"
-VARIANTS = {
+SWEEPS = Path(__file__).parent / "sweeps"  # se_adlif_bsd.toml, se_adlif_oscillator.toml: the variants as sweep keys
+VARIANTS = {  # sweep variant -> (scheme, q)
     "SE-adLIF": ("symplectic_euler", 120),
     "EF-adLIF": ("exponential_euler", 60),
-    "EF-adLIF q=120": ("exponential_euler", 120),
+    "EF-adLIF_q120": ("exponential_euler", 120),
     "LIF": ("symplectic_euler", 0),
 }
+METRIC = {"bsd": ("test_accuracy", "test accuracy", "samples"), "oscillator": ("test_nmse", "test NMSE", "sequences")}
+CLAIMS = [("SE-adLIF", "EF-adLIF"), ("SE-adLIF", "EF-adLIF_q120"), ("SE-adLIF", "LIF"), ("EF-adLIF", "LIF")]
 
 
-def variant(config, scheme: str, q: float):
-    """``config`` with the hidden population's scheme and adaptation scale changed.
-
-    The shipped configs use q = 120 (a ~ q*U(0, 1), b ~ q*U(0, 2)); the initial
-    a, b are rescaled by q/120 so that every variant starts from the same raw
-    values; q = 0 removes adaptation (a = b = 0, not trained).
-    """
-    spec = config.network
-    pop = spec.populations[POPULATION]
-    values = {**pop.values, "a": pop.values["a"] * q / 120, "b": pop.values["b"] * q / 120}
-    network = dataclasses.replace(spec, populations={**spec.populations, POPULATION: dataclasses.replace(pop, scheme=scheme, values=values)})
-    rules = []
-    for rule in config.params:
-        if rule.owner == POPULATION and rule.var in ("a", "b"):
-            if q == 0:
-                continue
-            rule = dataclasses.replace(rule, scale=float(q))
-        rules.append(rule)
-    return dataclasses.replace(config, network=network, params=tuple(rules))
+def task_sweep(task: str, seeds: int, samples: int | None, epochs: int | None):
+    """The task's sweep file, restricted to the first ``seeds`` seeds, with samples and epochs set where given."""
+    sweep = load_sweep(SWEEPS / f"se_adlif_{task}.toml")
+    extra = {**({f"task.{METRIC[task][2]}": samples} if samples else {}), **({"train.epochs": epochs} if epochs else {})}
+    points = tuple(dataclasses.replace(p, settings={**p.settings, **extra}) for p in sweep.points if p.values["seed"] < seeds)
+    if len({p.values["seed"] for p in points}) < seeds:
+        raise SystemExit(f"{sweep.source} has {len({p.values['seed'] for p in sweep.points})} seeds; --seeds {seeds} asks for more.")
+    return dataclasses.replace(sweep, points=points)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="se_adlif")
-    parser.add_argument("--full", action="store_true", help="8000 BSD samples, 4096 oscillator sequences, 20 epochs, 3 seeds")
+    parser.add_argument("--runs", default=None, help="run folders of the points (default: OUT/runs)")
+    parser.add_argument("--full", action="store_true", help="8000 BSD samples, 4096 oscillator sequences, 20 epochs")
     parser.add_argument("--tasks", default="bsd,oscillator")
-    parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--seeds", type=int, default=5, help="the first N seeds of the sweep files (5)")
     parser.add_argument("--epochs", type=int, default=None, help="default: the task config's")
     parser.add_argument("--samples", type=int, default=None, help="BSD samples / oscillator sequences; default: the task config's")
+    parser.add_argument("--workers", type=int, default=None, help="local Dask workers (default: one per core)")
+    parser.add_argument("--scheduler", default=None, help="address of a running Dask scheduler")
     args = parser.parse_args()
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    torch.set_num_threads(1)
-    seeds = 3 if args.full else args.seeds
+    runs = Path(args.runs) if args.runs else out / "runs"
     rows = []
     for task in args.tasks.split(","):
-        base = load_train_config({"bsd": CONFIG, "oscillator": OSCILLATOR}[task])
-        size_key = "samples" if task == "bsd" else "sequences"
-        samples = (8000 if task == "bsd" else 4096) if args.full else (args.samples or base.task[size_key])
-        epochs = 20 if args.full else (args.epochs or base.epochs)
-        base = dataclasses.replace(base, epochs=epochs, task={**base.task, size_key: samples})
-        for name, (scheme, q) in VARIANTS.items():
-            for seed in range(seeds):
-                config = variant(dataclasses.replace(base, seed=seed), scheme, q)
-                row = {"task": task, "variant": name, "scheme": scheme, "q": q, "seed": seed, "samples": samples, "epochs": epochs}
-                start = time.perf_counter()
-                trainer = Trainer(config, out / task / f"{name.replace(' ', '_').replace('=', '')}_seed{seed}")
-                try:
-                    trainer.fit()
-                except BioadaptError as error:  # a diverging run is a result, not a crash
-                    row["error"] = str(error).split(": ", 1)[-1]
-                else:
-                    test = trainer.evaluate_split("test")
-                    row.update({"test_loss": test["loss"], "test_metric": test.get("accuracy", test.get("nmse")), f"rate_{POPULATION}_hz": test[f"rate_{POPULATION}_hz"]})
-                row["seconds"] = round(time.perf_counter() - start, 1)
-                rows.append(row)
-                print(json.dumps(row), flush=True)
+        samples = (8000 if task == "bsd" else 4096) if args.full else args.samples
+        sweep = task_sweep(task, args.seeds, samples, 20 if args.full else args.epochs)
+        result = run_sweep(sweep, runs / task, scheduler=args.scheduler, workers=args.workers)
+        for row in result.rows:
+            scheme, q = VARIANTS[row["variant"]]
+            rows.append({"task": task, "variant": row["variant"], "scheme": scheme, "q": q, "seed": row["seed"], "status": row["status"], "error": row.get("error"),
+                         "test_metric": row.get(METRIC[task][0]), "test_loss": row.get("test_loss"), "rate_hid_hz": row.get("test_rate_hid_hz"),
+                         "train_seconds": row.get("train_seconds"), "point": f"{task}/{row['point']}"})
+    out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(rows, indent=1))
-    table = _table(rows)
+    table = _table(rows, runs)
     (out / "results.md").write_text(table)
     print(table)
     _plot(rows, out / "variants.png")
 
 
-def _table(rows) -> str:
+def _table(rows, runs: Path) -> str:
     lines = []
     for task in dict.fromkeys(r["task"] for r in rows):
         sel = [r for r in rows if r["task"] == task]
-        metric = "test accuracy" if task == "bsd" else "test NMSE"
-        lines += [f"{task}: {sel[0]['samples']} {'samples' if task == 'bsd' else 'sequences'}, {sel[0]['epochs']} epochs, "
-                  f"{len({r['seed'] for r in sel})} seeds; mean ± std over the seeds that finished.", "",
-                  f"| variant | scheme | q | {metric} | test loss | hidden rate (Hz) | runs diverged |", "|---|---|---|---|---|---|---|"]
-        for name in VARIANTS:
-            runs = [r for r in sel if r["variant"] == name]
-            ok = [r for r in runs if "error" not in r]
+        metric, label, size = METRIC[task]
+        first = load_train_config(runs / sel[0]["point"] / "train.toml")
+        lines += [f"{task}: {first.task[size]} {size}, {first.epochs} epochs, {len({r['seed'] for r in sel})} seeds per variant, run with `bioadapt.sweep` "
+                  f"(`examples/sweeps/se_adlif_{task}.toml`); mean ± std over the seeds that finished.", "",
+                  f"| variant | scheme | q | {label} | test loss | hidden rate (Hz) | per seed | runs failed |", "|---|---|---|---|---|---|---|---|"]
+        for name, (scheme, q) in VARIANTS.items():
+            runs_ = [r for r in sel if r["variant"] == name]
+            ok = [r for r in runs_ if r["status"] == "done"]
             fmt = lambda k: f"{np.mean([r[k] for r in ok]):.3f} ± {np.std([r[k] for r in ok]):.3f}" if ok else "-"  # noqa: E731
-            lines.append(f"| {name} | {runs[0]['scheme']} | {runs[0]['q']} | {fmt('test_metric')} | {fmt('test_loss')} | {fmt(f'rate_{POPULATION}_hz')} | {len(runs) - len(ok)} of {len(runs)} |")
-        lines.append("")
+            per_seed = ", ".join(f"{r['test_metric']:.3f}" for r in sorted(ok, key=lambda r: r["seed"]))
+            lines.append(f"| {name} | {scheme} | {q} | {fmt('test_metric')} | {fmt('test_loss')} | {fmt('rate_hid_hz')} | {per_seed} | {len(runs_) - len(ok)} of {len(runs_)} |")
+        failed = [f"- {r['variant']} seed {r['seed']}: {r['error']}" for r in sel if r["status"] != "done"]
+        comparisons = [f"- {describe(compare([{**r, metric: r['test_metric']} for r in sel], metric, a, b))}" for a, b in CLAIMS]
+        lines += [""] + (["Failed runs:", ""] + failed + [""] if failed else []) + [f"Differences of the {label} (separated: more than two standard errors):", ""] + comparisons + [""]
     return "\n".join(lines)
 
 
@@ -166,13 +151,13 @@ def _plot(rows, path):
     fig, axes = plt.subplots(1, len(tasks), figsize=(4.5 * len(tasks), 3.6), squeeze=False)
     for ax, task in zip(axes[0], tasks):
         for k, name in enumerate(VARIANTS):
-            values = [r["test_metric"] for r in rows if r["task"] == task and r["variant"] == name and "error" not in r]
+            values = [r["test_metric"] for r in rows if r["task"] == task and r["variant"] == name and r["status"] == "done"]
             if values:
                 ax.bar(k, np.mean(values), color=f"C{k}", alpha=0.5)
                 ax.plot([k] * len(values), values, "k.", ms=6)
-            diverged = sum(1 for r in rows if r["task"] == task and r["variant"] == name and "error" in r)
-            if diverged:
-                ax.text(k, 0, f"{diverged} diverged", rotation=90, ha="center", va="bottom", fontsize=8)
+            failed = sum(1 for r in rows if r["task"] == task and r["variant"] == name and r["status"] != "done")
+            if failed:
+                ax.text(k, 0, f"{failed} failed", rotation=90, ha="center", va="bottom", fontsize=8)
         ax.set_xticks(range(len(VARIANTS)), list(VARIANTS), rotation=20, fontsize=8)
         ax.set_title(task)
         ax.set_ylabel("test accuracy" if task == "bsd" else "test NMSE")

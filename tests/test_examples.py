@@ -69,35 +69,41 @@ def test_delays_adaptation_example(tmp_path, capsys):
 
 
 def test_se_adlif_example_smoke(tmp_path, capsys):
-    """Tiny scale: the four variants differ only in scheme and q, each is trained and scored."""
+    """Tiny scale: the four variants of the sweep file are trained as sweep points and scored; a rerun trains nothing."""
     pytest.importorskip("matplotlib")
     import json
 
-    _run("examples/se_adlif.py", ["--out", str(tmp_path), "--samples", "60", "--epochs", "1", "--seeds", "1", "--tasks", "bsd"], capsys)
+    argv = ["--out", str(tmp_path), "--samples", "60", "--epochs", "1", "--seeds", "1", "--tasks", "bsd", "--workers", "2"]
+    _run("examples/se_adlif.py", argv, capsys)
     rows = json.loads((tmp_path / "results.json").read_text())
-    assert [(r["variant"], r["scheme"], r["q"]) for r in rows] == [("SE-adLIF", "symplectic_euler", 120), ("EF-adLIF", "exponential_euler", 60), ("EF-adLIF q=120", "exponential_euler", 120), ("LIF", "symplectic_euler", 0)]
+    assert [(r["variant"], r["scheme"], r["q"], r["status"]) for r in rows] == [("SE-adLIF", "symplectic_euler", 120, "done"), ("EF-adLIF", "exponential_euler", 60, "done"),
+                                                                                ("EF-adLIF_q120", "exponential_euler", 120, "done"), ("LIF", "symplectic_euler", 0, "done")]
     assert all(0 <= r["test_metric"] <= 1 for r in rows)
-    assert "| LIF | symplectic_euler | 0 |" in (tmp_path / "results.md").read_text() and (tmp_path / "variants.png").stat().st_size > 10_000
+    table = (tmp_path / "results.md").read_text()
+    assert "| LIF | symplectic_euler | 0 |" in table and "SE-adLIF - LIF (test_accuracy, 1 and 1 runs)" in table and (tmp_path / "variants.png").stat().st_size > 10_000
+    result = tmp_path / "runs" / "bsd" / "LIF_seed=0" / "result.json"
+    stamp = result.stat().st_mtime_ns
+    _run("examples/se_adlif.py", argv, capsys)
+    assert result.stat().st_mtime_ns == stamp
 
 
-def test_se_adlif_variant_changes_only_scheme_and_adaptation_scale():
-    import dataclasses
-    import runpy
-
+def test_se_adlif_variants_change_only_scheme_and_adaptation_scale(tmp_path):
     import numpy as np
 
     from bioadapt.demo import CONFIG
+    from bioadapt.sweep import load_sweep
+    from bioadapt.sweep.run import prepare_point
     from bioadapt.train import load_train_config
 
-    variant = runpy.run_path("examples/se_adlif.py")["variant"]
     base = load_train_config(CONFIG)
-    ef = variant(base, "exponential_euler", 60)
+    sweep = load_sweep("examples/sweeps/se_adlif_bsd.toml")
+    points = {p.variant: p for p in sweep.points if p.values["seed"] == 0}
+    ef, lif = (load_train_config(prepare_point(sweep, points[v], tmp_path)) for v in ("EF-adLIF", "LIF"))
     pop, ref = ef.network.populations["hid"], base.network.populations["hid"]
-    assert pop.scheme == "exponential_euler" and np.array_equal(pop.values["a"], ref.values["a"] * 60 / 120) and np.array_equal(pop.values["tau_u"], ref.values["tau_u"])
+    assert pop.scheme == "exponential_euler" and np.array_equal(pop.values["a"], ref.values["a"] / 2) and np.array_equal(pop.values["tau_u"], ref.values["tau_u"])
     assert {(r.var, r.scale) for r in ef.params if r.owner == "hid" and r.var in ("a", "b")} == {("a", 60.0), ("b", 60.0)}
-    lif = variant(base, "symplectic_euler", 0)
     assert not lif.network.populations["hid"].values["a"].any() and not any(r.owner == "hid" and r.var in ("a", "b") for r in lif.params)
-    assert dataclasses.replace(lif, network=base.network, params=base.params) == base
+    assert [(r.owner, r.var) for r in lif.params] == [(r.owner, r.var) for r in base.params if not (r.owner == "hid" and r.var in ("a", "b"))]
 
 
 def test_mackey_glass_example_smoke(tmp_path, capsys):

@@ -80,5 +80,9 @@ def test_command_line_long_run(tmp_path, capsys):
     assert "real-time factor" in out and f"wrote {folder}/" in out
     run = load_long_run(folder)
     assert run.traces["hid"]["u"].shape == (15, 3) and run.n_steps == 60
-    assert main(["simulate", "examples/adlif_network.toml", "--record-every", "2ms", "--out", str(tmp_path / "x.npz")]) == 2
-    assert "--record-every, --chunk and --neurons are options of long runs: give --out a folder" in capsys.readouterr().err
+    assert main(["simulate", "examples/adlif_network.toml", "--chunk", "2ms", "--out", str(tmp_path / "x.npz")]) == 2
+    assert "--chunk and --neurons are options of long runs: give --out a folder" in capsys.readouterr().err
+    # a short run records at an interval too (Brian2's StateMonitor dt)
+    assert main(["simulate", "examples/adlif_network.toml", "--duration", "30ms", "--record", "hid.u", "--record-every", "2ms", "--out", str(tmp_path / "x.npz")]) == 0
+    saved = np.load(tmp_path / "x.npz")
+    assert saved["hid.u"].shape == (15, 40) and int(saved["record_every"]) == 2

@@ -52,3 +52,31 @@ def test_population_rate_is_what_brian2s_rate_monitor_records():
             assert np.array_equal(res.population_rate("hid", window, width), smooth[window]), window
     with pytest.raises(ConfigError, match="window 'flat' needs a positive width in seconds"):
         res.population_rate("hid", "flat")
+
+
+@pytest.mark.parametrize("every, n_steps", [(3, 200), (4, 200), (7, 200)])
+def test_record_every_is_brian2s_monitor_clock_in_every_backend(every, n_steps):
+    """``record_every`` records the end of steps 0, k, 2k, ... as Brian2's
+    ``StateMonitor(..., dt=k*dt)`` does: the rows of an every-step recording,
+    bit for bit, in Brian2 (numpy runtime; cpp_standalone for one interval)
+    and in the twin, neuron and synaptic variables alike."""
+    from bioadapt import load_network
+    from bioadapt.network import with_duration
+
+    spec = with_duration(load_network(EXAMPLE), f"{n_steps}*ms")
+    record = {"hid": ["u", "w"]}
+    full = simulate(spec, backend="numpy", record=record)
+    backends = ["numpy", "torch"] + (["cpp_standalone"] if every == 7 else [])
+    for backend in backends:
+        res = simulate(spec, backend=backend, record=record, record_every=f"{every}*ms", **({"math": "libm"} if backend == "torch" and "cpp" in backends else {}))
+        assert res.record_every == every and np.array_equal(res.trace_steps, np.arange(0, n_steps, every))
+        for var in ("u", "w"):
+            assert res.traces["hid"][var].shape == (len(res.trace_steps), 40)
+            if backend != "cpp_standalone":
+                assert np.array_equal(res.traces["hid"][var], full.traces["hid"][var][::every]), (backend, var)
+        assert res.spike_set("hid") == full.spike_set("hid")
+    if "cpp_standalone" in backends:
+        twin = simulate(spec, backend="torch", record=record, math="libm")
+        assert np.array_equal(res.traces["hid"]["u"], twin.traces["hid"]["u"][::every])
+    with pytest.raises(ConfigError, match=r"record_every: 2.5 ms must be a positive whole number of steps of dt = 1 ms"):
+        simulate(spec, backend="numpy", record=record, record_every="2.5*ms")

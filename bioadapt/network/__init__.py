@@ -2,6 +2,6 @@
 
 from .spec import NetworkSpec, PopulationSpec, ProjectionSpec
 from .load import load_network, network_from_dict
-from .retime import at_dt, with_duration
+from .retime import at_dt, steps_of, with_duration
 
-__all__ = ["NetworkSpec", "PopulationSpec", "ProjectionSpec", "at_dt", "load_network", "network_from_dict", "with_duration"]
+__all__ = ["NetworkSpec", "PopulationSpec", "ProjectionSpec", "at_dt", "load_network", "network_from_dict", "steps_of", "with_duration"]

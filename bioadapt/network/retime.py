@@ -23,7 +23,7 @@ from ..quantities import as_seconds
 from . import transfer
 from .spec import NetworkSpec
 
-__all__ = ["at_dt", "with_duration"]
+__all__ = ["at_dt", "with_duration", "steps_of"]
 
 #: relative tolerance below which two times are the same instant
 SAME_TIME = 1e-9
@@ -148,3 +148,15 @@ def with_duration(spec: NetworkSpec, duration) -> NetworkSpec:
         elif pop.kind == "spikes" and pop.input_steps is not None and len(pop.input_steps) and pop.input_steps.max() >= n_steps:
             raise ConfigError(f"duration: input population '{name}' has spikes up to step {int(pop.input_steps.max())}, after the end of a run of {n_steps} steps.")
     return dataclasses.replace(spec, n_steps=n_steps, populations=populations)
+
+
+def steps_of(value, spec: NetworkSpec, what: str) -> int:
+    """A time (``"10*ms"``, a quantity, seconds) as a whole number of steps of ``spec.dt``."""
+    try:
+        seconds = as_seconds(value, what)
+    except ParameterError as exc:
+        raise ConfigError(str(exc)) from None
+    steps = int(round(seconds / spec.dt))
+    if steps < 1 or abs(steps * spec.dt - seconds) > 1e-9 * max(seconds, spec.dt):
+        raise ConfigError(f"{what}: {seconds * 1e3:g} ms must be a positive whole number of steps of dt = {spec.dt * 1e3:g} ms.")
+    return steps

@@ -124,6 +124,11 @@ def files_hash(folder: Path) -> str:
 
 
 # ------------------------------------------------------------------ one point
+def _name(extra) -> str | None:
+    """What made a row's extra columns (a point done without them is not done for a sweep that adds them)."""
+    return None if extra is None else f"{getattr(extra, '__module__', '?')}.{getattr(extra, '__qualname__', type(extra).__name__)}"
+
+
 def run_point(folder: str, steps: tuple, values: dict, options: dict, extra=None) -> dict:
     """Train (continuing a checkpoint) and run the point's other steps; its row, also written to ``result.json``.
 
@@ -171,6 +176,7 @@ def run_point(folder: str, steps: tuple, values: dict, options: dict, extra=None
                     row[f"robust_{metric}_r{level}_flip{flip}"] = sum(sel) / len(sel)
         if extra is not None:
             row.update(extra(trainer=trainer, folder=folder))
+        row["extra"] = _name(extra)
         row["status"] = "done"
     except BioadaptError as exc:
         row["error"] = str(exc)
@@ -228,8 +234,8 @@ def run_sweep(sweep: SweepConfig, out: str | Path, scheduler: str | None = None,
     ``scheduler``: the address of a running Dask scheduler; otherwise a
     LocalCluster of ``workers`` processes (default: one per core), or the given
     ``client``. ``extra(trainer=, folder=)`` adds columns to a point's row
-    (it runs on the workers). Points done earlier with the same files are
-    skipped; a failed point gets status ``failed`` and its error.
+    (it runs on the workers). Points done earlier with the same files (and
+    the same ``extra``) are skipped; a failed point gets status ``failed`` and its error.
     """
     from dask.distributed import TimeoutError as DaskTimeout
     from dask.distributed import wait
@@ -250,7 +256,7 @@ def run_sweep(sweep: SweepConfig, out: str | Path, scheduler: str | None = None,
         previous = out / point.name / RESULT
         if previous.is_file():
             old = json.loads(previous.read_text())
-            if old.get("status") == "done" and old.get("files") == files_hash(out / point.name):
+            if old.get("status") == "done" and old.get("files") == files_hash(out / point.name) and old.get("extra") == _name(extra):
                 rows[point.name] = {k: v for k, v in old.items() if k != "values"}
                 continue
         todo.append(point)

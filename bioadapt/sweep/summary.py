@@ -21,7 +21,7 @@ from ..train.params import atomic_write
 
 __all__ = ["write_summary", "group_rows", "compare", "describe"]
 
-_BOOKKEEPING = {"point", "status", "error", "seconds", "files", "resumed_at_step", "steps", "train_seconds", "brian_samples"}
+_BOOKKEEPING = {"point", "status", "error", "seconds", "files", "extra", "resumed_at_step", "steps", "train_seconds", "brian_samples"}
 
 
 def _bases(sweep) -> str:
@@ -43,13 +43,17 @@ def compare(rows: list, metric: str, a: str, b: str, pair_by: str = "seed") -> d
     draws the same data and, where it is swept, the same initial network, so
     pairing removes that part of the spread). A difference counts as separated
     when it exceeds two standard errors; with fewer than two values a standard
-    error is undefined (NaN) and nothing is separated.
+    error is undefined (NaN), and a standard error of 0 (identical values, as
+    the coarse accuracies of small test sets give) says nothing: neither is
+    separated.
 
     >>> rows = [{"variant": v, "seed": s, "status": "done", "acc": x}
     ...         for v, xs in (("A", [0.9, 0.8, 0.85]), ("B", [0.7, 0.62, 0.66])) for s, x in enumerate(xs)]
     >>> c = compare(rows, "acc", "A", "B")
     >>> round(c["difference"], 3), c["separated"], round(c["paired_difference"], 3), c["paired_separated"]
     (0.19, True, 0.19, True)
+    >>> compare([{**r, "acc": 0.5 + 0.1 * (r["variant"] == "A")} for r in rows], "acc", "A", "B")["paired_separated"]
+    False
     """
     done = {v: [r for r in rows if r.get("variant") == v and r.get("status", "done") == "done" and _is_number(r.get(metric))] for v in (a, b)}
     x, y = (np.array([r[metric] for r in done[v]], dtype=float) for v in (a, b))
@@ -61,8 +65,8 @@ def compare(rows: list, metric: str, a: str, b: str, pair_by: str = "seed") -> d
     diff = float(x.mean() - y.mean()) if len(x) and len(y) else nan
     paired_diff = float(paired.mean()) if len(paired) else nan
     return {"metric": metric, "a": a, "b": b, "n_a": len(x), "n_b": len(y), "mean_a": float(x.mean()) if len(x) else nan, "mean_b": float(y.mean()) if len(y) else nan,
-            "difference": diff, "se": se, "separated": bool(abs(diff) > 2 * se), "pairs": len(paired),
-            "paired_difference": paired_diff, "paired_se": paired_se, "paired_separated": bool(abs(paired_diff) > 2 * paired_se)}
+            "difference": diff, "se": se, "separated": bool(se > 0 and abs(diff) > 2 * se), "pairs": len(paired),
+            "paired_difference": paired_diff, "paired_se": paired_se, "paired_separated": bool(paired_se > 0 and abs(paired_diff) > 2 * paired_se)}
 
 
 def describe(c: dict, digits: int = 3) -> str:

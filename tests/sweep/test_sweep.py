@@ -71,6 +71,13 @@ def test_sweep_on_two_workers_resumes_a_killed_point_and_reports_a_failed_one(tm
     stamp = (long / "result.json").stat().st_mtime_ns
     again = run_sweep(load_sweep(tmp_path / "sweep.toml"), out, progress=False)
     assert [r["status"] for r in again.rows] == ["done"] and (long / "result.json").stat().st_mtime_ns == stamp
+    # a sweep that adds columns (extra) does not take that row as done: the point runs again (from its finished checkpoint)
+    more = run_sweep(load_sweep(tmp_path / "sweep.toml"), out, progress=False, workers=1, extra=_steps_seen)
+    assert more.rows[0]["status"] == "done" and more.rows[0]["checkpoint_step"] == 40 and (long / "result.json").stat().st_mtime_ns != stamp
+
+
+def _steps_seen(trainer, folder):
+    return {"checkpoint_step": trainer.position["step"]}
 
 
 @pytest.mark.parametrize("text, message", [

@@ -575,6 +575,7 @@ def build_network(
     record_spikes: bool | tuple = True,
     settable_delays: bool | None = None,
     generated: dict | None = None,
+    record_every: int = 1,
 ) -> BrianNetwork:
     """Create the Brian2 objects of ``spec`` on the current device.
 
@@ -583,7 +584,8 @@ def build_network(
     spec : NetworkSpec
     record : dict, optional
         ``population -> list of variables`` to record with a StateMonitor at the
-        end of every step.
+        end of every step (every ``record_every`` steps: the monitor's clock
+        has ``dt = record_every*dt``, as ``StateMonitor(..., dt=...)``).
     drive : dict, optional
         ``population -> {variable: array (n_steps, size)}``: values written into
         the variable at the start of every step (through a TimedArray). Values
@@ -690,7 +692,8 @@ def build_network(
             unknown = [v for v in variables if v not in owner.variables]
             if unknown:
                 raise ConfigError(f"record: {unknown} not variables of {'projection' if name in net.synapses else 'population'} '{name}'.")
-            mon = StateMonitor(owner, list(variables), record=True, when="end", clock=clock, name=f"{name}_trace")
+            timing = {"clock": clock} if record_every == 1 else {"dt": record_every * spec.dt * second}
+            mon = StateMonitor(owner, list(variables), record=True, when="end", name=f"{name}_trace", **timing)
             net.state_monitors[name] = mon
             objects.append(mon)
     net.network = Network(*objects, name="bioadapt_network")

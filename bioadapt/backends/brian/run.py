@@ -26,6 +26,7 @@ def run_brian(
     directory: str | None = None,
     fast_math: bool = False,
     compute_capability: float | None = None,
+    record_every: int = 1,
 ) -> SimulationResult:
     """Simulate ``spec`` with Brian2 and return spikes and recorded traces.
 
@@ -33,7 +34,8 @@ def run_brian(
     ----------
     target : {"numpy", "cpp_standalone", "cuda_standalone"}
     record : dict, optional
-        ``population -> [variables]`` recorded at the end of every step.
+        ``population -> [variables]`` recorded at the end of every step (of
+        the steps 0, k, 2k, ... for ``record_every = k``).
     drive : dict, optional
         ``population -> {variable: array (n_steps, size)}`` written at the start
         of every step.
@@ -54,7 +56,7 @@ def run_brian(
             import_brian2cuda()
             require_gpu()  # before minutes of compilation, not after
         drive_vars = {p: list(v) for p, v in (drive or {}).items()}
-        compiled = StandaloneNetwork(spec, record=record, drive_vars=drive_vars, directory=directory, fast_math=fast_math, target=target, compute_capability=compute_capability)
+        compiled = StandaloneNetwork(spec, record=record, drive_vars=drive_vars, directory=directory, fast_math=fast_math, target=target, compute_capability=compute_capability, record_every=record_every)
         try:
             result = compiled.run(drive=drive)
         finally:
@@ -62,7 +64,7 @@ def run_brian(
         result.wall_time = time.perf_counter() - start
         return result
     with brian_device(target, seed=spec.seed):
-        net = build_network(spec, record=record, drive=drive)
+        net = build_network(spec, record=record, drive=drive, record_every=record_every)
         try:
             net.network.run(spec.n_steps * spec.dt * second, namespace={})
         except BrianObjectException as exc:
@@ -77,4 +79,4 @@ def run_brian(
         traces = {}
         for name, mon in net.state_monitors.items():
             traces[name] = {var: np.asarray(getattr(mon, var + "_")).T.copy() for var in record[name]}
-    return SimulationResult(spikes=spikes, traces=traces, backend=target, dt=spec.dt, n_steps=spec.n_steps, wall_time=time.perf_counter() - start, sizes=spec.sizes())
+    return SimulationResult(spikes=spikes, traces=traces, backend=target, dt=spec.dt, n_steps=spec.n_steps, wall_time=time.perf_counter() - start, sizes=spec.sizes(), record_every=record_every)

@@ -67,7 +67,9 @@ class StandaloneNetwork:
     spec : NetworkSpec
         Structure and default values.
     record : dict, optional
-        ``population -> [variables]`` recorded at the end of every step.
+        ``population -> [variables]`` recorded at the end of every step, or of
+        every ``record_every``-th (steps 0, k, 2k, ...; with ``samples > 1``
+        the steps of a sample must be a multiple of it).
     drive_vars : dict, optional
         ``population -> [variables]`` that `run` may drive (values written at
         the start of every step).
@@ -142,6 +144,7 @@ class StandaloneNetwork:
         profile: bool = False,
         preferences: dict | None = None,
         generated: dict | None = None,
+        record_every: int = 1,
     ):
         if target not in STANDALONE_TARGETS:
             raise BackendError(f"Unknown standalone target '{target}'; use one of {', '.join(STANDALONE_TARGETS)}.")
@@ -152,6 +155,11 @@ class StandaloneNetwork:
             cuda = cuda_settings(compute_capability, compile=compile)
         if not isinstance(samples, int) or samples < 1:
             raise BackendError(f"samples must be a positive integer, got {samples!r}.")
+        if isinstance(record_every, bool) or not isinstance(record_every, int) or record_every < 1:
+            raise BackendError(f"record_every must be a positive number of steps, got {record_every!r}.")
+        if samples > 1 and spec.n_steps % record_every:
+            raise BackendError(f"record_every = {record_every} steps with samples > 1: the {spec.n_steps} steps of a sample must be a whole number of recording intervals.")
+        self.record_every = record_every
         self.generated = dict(generated or {})
         if self.generated and samples > 1:
             raise BackendError("generated synapses and samples > 1 cannot be combined; run one sample per binary call.")
@@ -177,7 +185,8 @@ class StandaloneNetwork:
                 raise BackendError(f"record_spikes must be True, False or a list of population names, got {record_spikes!r}.")
             self.settable_delays = bool(settable_delays)
             self.net = build_network(
-                spec, record=self.record, drive=placeholder, standalone_inputs=True, samples=samples, record_spikes=record_spikes, settable_delays=self.settable_delays, generated=self.generated, **clock
+                spec, record=self.record, drive=placeholder, standalone_inputs=True, samples=samples, record_spikes=record_spikes, settable_delays=self.settable_delays, generated=self.generated,
+                record_every=record_every, **clock
             )
             device.apply_run_args()
             add_phase_timers(device, target)
@@ -346,13 +355,14 @@ class StandaloneNetwork:
         traces = [{} for _ in range(n)]
         for name, mon in net.state_monitors.items():
             for var in self.record[name]:
-                values_ = np.asarray(getattr(mon, var + "_"))  # (size, samples * n_steps)
+                values_ = np.asarray(getattr(mon, var + "_"))  # (size, samples * n_steps / record_every)
+                rows = -(-steps // self.record_every)  # a sample's steps are whole intervals when samples > 1
                 for k in range(n):
-                    traces[k].setdefault(name, {})[var] = values_[:, k * steps : (k + 1) * steps].T.copy()
+                    traces[k].setdefault(name, {})[var] = values_[:, k * rows : (k + 1) * rows].T.copy()
         end = time.perf_counter()
         self.phase_times["read"] = end - read_start
         wall = (end - start) / n
-        return [SimulationResult(spikes=spikes[k], traces=traces[k], backend=self.target, dt=spec.dt, n_steps=steps, wall_time=wall, sizes=spec.sizes()) for k in range(n)]
+        return [SimulationResult(spikes=spikes[k], traces=traces[k], backend=self.target, dt=spec.dt, n_steps=steps, wall_time=wall, sizes=spec.sizes(), record_every=self.record_every) for k in range(n)]
 
     def synapses(self, name: str) -> dict:
         """The synapses of projection ``name`` in the binary after a run:

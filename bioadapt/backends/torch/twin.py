@@ -439,7 +439,7 @@ class Twin(nn.Module):
         return inputs
 
     # ---------------------------------------------------------------- forward
-    def forward(self, inputs: dict | None = None, state: dict | None = None, drive: dict | None = None, n_steps: int | None = None, record: dict | None = None, start_step: int = 0, checkpoint_every: int | None = None) -> TwinOutput:
+    def forward(self, inputs: dict | None = None, state: dict | None = None, drive: dict | None = None, n_steps: int | None = None, record: dict | None = None, start_step: int = 0, checkpoint_every: int | None = None, record_every: int = 1) -> TwinOutput:
         """Run ``n_steps`` steps.
 
         Parameters
@@ -460,6 +460,10 @@ class Twin(nn.Module):
             the spec's order).
         start_step : int
             Index of the first step (sets ``t``), for continuing a run.
+        record_every : int
+            Record the steps whose index (counted from the start of the run,
+            ``start_step`` included) is a multiple of this, as a Brian2
+            StateMonitor with ``dt = record_every*dt`` does.
         checkpoint_every : int, optional
             Gradient checkpointing: run the steps in chunks of this many steps
             under `torch.utils.checkpoint` (state, including the spikes in
@@ -485,6 +489,9 @@ class Twin(nn.Module):
                     raise BackendError(f"record: '{var}' is not a variable of population '{pop}' used by the program.")
         if checkpoint_every is not None and (isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int) or checkpoint_every < 1):
             raise BackendError(f"checkpoint_every must be a positive number of steps, got {checkpoint_every!r}.")
+        if isinstance(record_every, bool) or not isinstance(record_every, int) or record_every < 1:
+            raise BackendError(f"record_every must be a positive number of steps, got {record_every!r}.")
+        record_at = (record, record_every)
         for block in self.program.blocks:
             if block.kind == "generator" and block.group not in inputs:
                 raise BackendError(f"no input spikes given for input population '{block.group}'.")
@@ -512,13 +519,14 @@ class Twin(nn.Module):
         # (also when checkpointing: the chunks read them, so both runs agree bit for bit)
         call.inputs = self._dense_inputs(call, history, feeds["inputs"], n_steps)
         if checkpoint_every is not None and checkpoint_every < n_steps and torch.is_grad_enabled():
-            spikes, traces, state, history = self._run_checkpointed(call, state, history, feeds, n_steps, record, start_step, checkpoint_every)
+            spikes, traces, state, history = self._run_checkpointed(call, state, history, feeds, n_steps, record_at, start_step, checkpoint_every)
         else:
-            spikes, traces = self._run_steps(call, state, history, feeds, 0, n_steps, record, start_step)
+            spikes, traces = self._run_steps(call, state, history, feeds, 0, n_steps, record_at, start_step)
         # one stack over all steps (also after checkpointed chunks: the same
         # autograd graph as a plain run, hence the same gradients bit for bit)
         spikes = {g: feeds["inputs"][g] if g in self._generators else torch.stack(v) if v else torch.zeros(0) for g, v in spikes.items()}
-        traces = {pop: {var: torch.stack(v) for var, v in variables.items()} for pop, variables in traces.items()}
+        traces = {pop: {var: torch.stack(v) if v else torch.zeros(0, batch, self.program.sizes[pop], dtype=self.float_dtype, device=device)
+                        for var, v in variables.items()} for pop, variables in traces.items()}
         for group, entries in history.items():
             state[("_history", group)] = torch.stack(entries)
         return TwinOutput(spikes=spikes, traces=traces, state=state)
@@ -534,7 +542,7 @@ class Twin(nn.Module):
             return spikes, traces, state_out, history_out
 
         spikes = {g: [] for g in self.program.spiking}
-        traces = {pop: {var: [] for var in variables} for pop, variables in record.items()}
+        traces = {pop: {var: [] for var in variables} for pop, variables in record[0].items()}
         for begin in range(0, n_steps, every):
             end = min(begin + every, n_steps)
             part_spikes, part_traces, state, history = checkpoint(chunk, state, history, begin, end, use_reentrant=False)
@@ -617,10 +625,12 @@ class Twin(nn.Module):
         self._cast_flags[key] = (finite, zero, one)
         return finite, zero, one
 
-    def _run_steps(self, call, state, history, feeds, begin, end, record, start_step):
+    def _run_steps(self, call, state, history, feeds, begin, end, record_at, start_step):
         """Steps ``begin .. end - 1`` of the feeds (updates ``state`` and ``history`` in
-        place); returns per-step lists of spikes (empty for input populations) and traces."""
+        place); returns per-step lists of spikes (empty for input populations) and the
+        traces of the steps recorded (``record_at``: the variables and every how many steps)."""
         batch, device = call.batch, call.dt.device
+        record, every = record_at
         spikes_out = {g: [] for g in self.program.spiking}
         traces = {pop: {var: [] for var in vars_} for pop, vars_ in record.items()}
         t = None
@@ -650,7 +660,7 @@ class Twin(nn.Module):
                 if s is None:
                     s = torch.zeros(batch, self.program.sizes[group], dtype=self.float_dtype, device=device)
                 spikes_out[group].append(s)
-            for pop, variables in traces.items():
+            for pop, variables in traces.items() if (start_step + k) % every == 0 else ():
                 for var, values in variables.items():
                     values.append(_expand(self._read(state, pop, var, call.fixed), (batch, self.program.sizes[pop])))
         return spikes_out, traces
@@ -1169,7 +1179,7 @@ class _TimedCall:
         return self.values[rows, i.long() if isinstance(i, torch.Tensor) else int(i)]
 
 
-def run_twin(spec: NetworkSpec, record: dict | None = None, drive: dict | None = None, dtype: str = "float64", device: str = "cpu", math: str = "numpy"):
+def run_twin(spec: NetworkSpec, record: dict | None = None, drive: dict | None = None, dtype: str = "float64", device: str = "cpu", math: str = "numpy", record_every: int = 1):
     """Simulate ``spec`` with the twin (one trial) and return a `SimulationResult`."""
     import time
 
@@ -1191,11 +1201,11 @@ def run_twin(spec: NetworkSpec, record: dict | None = None, drive: dict | None =
     twin = Twin(spec, drive_vars={pop: list(v) for pop, v in drive.items()}, dtype=torch_dtype, math=math).to(device)
     drive_t = {pop: {var: torch.as_tensor(np.asarray(v), dtype=torch_dtype, device=device).unsqueeze(1) for var, v in vs.items()} for pop, vs in drive.items()}
     with torch.no_grad():
-        out = twin(drive=drive_t, record=record)
+        out = twin(drive=drive_t, record=record, record_every=record_every)
     empty = np.zeros(0, dtype=np.int64)
     spikes = {name: (empty, empty) for name in spec.populations}
     for group, s in out.spikes.items():
         steps, idx = torch.nonzero(s[:, 0, :] > 0, as_tuple=True)
         spikes[group] = sort_spikes(idx.cpu().numpy(), steps.cpu().numpy())
     traces = {pop: {var: v[:, 0, :].detach().cpu().double().numpy() for var, v in vs.items()} for pop, vs in out.traces.items()}
-    return SimulationResult(spikes=spikes, traces=traces, backend=f"torch ({dtype}, {device}, {math} math)", dt=spec.dt, n_steps=spec.n_steps, wall_time=time.perf_counter() - start, sizes=spec.sizes())
+    return SimulationResult(spikes=spikes, traces=traces, backend=f"torch ({dtype}, {device}, {math} math)", dt=spec.dt, n_steps=spec.n_steps, wall_time=time.perf_counter() - start, sizes=spec.sizes(), record_every=record_every)
