@@ -38,18 +38,29 @@ def test_mtc_iv_example(tmp_path, capsys):
 
 
 def test_stc_moving_shapes_example_smoke(tmp_path, capsys):
-    """The pipeline of the STC example at a tiny scale (training, baselines, tables, figure; no Brian2)."""
+    """The STC example at a tiny scale through the sweep (training, baselines, claims, tables, figures; no Brian2); run again, it trains nothing."""
     pytest.importorskip("matplotlib")
+    pytest.importorskip("dask.distributed")
     import json
 
-    out = _run("examples/stc_moving_shapes.py", ["--smoke", "--out", str(tmp_path)], capsys)
-    rows = json.loads((tmp_path / "results.json").read_text())["rows"]
-    stc, stc_k, lif, lif_v = rows
-    assert [r["model"] for r in rows] == ["stc", "stc_k", "lif", "lif_v"]
+    argv = ["--smoke", "--seeds", "2", "--workers", "2", "--out", str(tmp_path)]
+    out = _run("examples/stc_moving_shapes.py", argv, capsys)
+    assert (tmp_path / "configs" / "lif_v" / "train.toml").is_file() and 'base = "configs/stc_k/train.toml"' in (tmp_path / "sweep.toml").read_text()
+    results = json.loads((tmp_path / "results.json").read_text())
+    rows = {(r["variant"], r["seed"]): r for r in results["rows"]}
+    assert list(rows) == [(m, s) for m in ("stc", "stc_k", "lif", "lif_v") for s in (0, 1)] and all(r["status"] == "done" for r in rows.values())
+    assert rows["lif", 1]["network.seed"] == 6 and json.loads((tmp_path / "runs" / rows["lif", 1]["point"] / "result.json").read_text())["values"] == {"seed": 1, "network.seed": 6}
+    stc, stc_k, lif, lif_v = (rows[m, 0] for m in ("stc", "stc_k", "lif", "lif_v"))
     assert stc["trained_parameters"] == lif["trained_parameters"] < stc_k["trained_parameters"] == lif_v["trained_parameters"]  # pairs with the same synapses
-    assert stc["copy_last_frame_mse"] == lif["copy_last_frame_mse"] > 0  # the same test clips
-    assert "| stc | 25 |" in out and (tmp_path / "results.md").is_file()
-    assert (tmp_path / "frames.png").stat().st_size > 5_000
+    assert stc["copy_last_frame_mse"] == lif["copy_last_frame_mse"] > 0 and stc["copy_last_frame_mse"] != rows["stc", 1]["copy_last_frame_mse"]  # a seed's test clips
+    assert [(c["a"], c["b"], c["pairs"]) for c in results["claims"]][:2] == [("stc", "lif", 2), ("stc_k", "stc", 2)]
+    table = (tmp_path / "results.md").read_text()
+    assert "| stc | 2 | 25 |" in out and table in out and "stc_k - lif_v (test_mse, 2 and 2 runs)" in table
+    assert (tmp_path / "frames.png").stat().st_size > 5_000 and (tmp_path / "test_mse.png").is_file()
+    point = tmp_path / "runs" / stc["point"] / "result.json"
+    mtime = point.stat().st_mtime_ns
+    _run("examples/stc_moving_shapes.py", argv, capsys)  # every point done: none is trained again
+    assert point.stat().st_mtime_ns == mtime and (tmp_path / "results.md").read_text() == table
 
 
 def test_delays_adaptation_example(tmp_path, capsys):
