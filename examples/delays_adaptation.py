@@ -27,18 +27,33 @@ Variants (all `equations/cadlif.toml` neurons, trained weights and tau_u):
   rate 100x; the initial delays are uniform in [0, max_delay] as in DCLS);
 - ``both``: adaptation and learned delays.
 
-Test accuracy is measured in the training twin with the delays rounded to
-whole steps (what Brian2 simulates). The "both" network of the first seed is
-then loaded into Brian2 cpp_standalone and run on test samples; the twin in
+Each variant is trained with the seeds s = 0 .. --seeds - 1 (default 5), on a
+network drawn with seed 100 + s, as the points of a sweep (`bioadapt.sweep`):
+the script writes the variants' base files (``OUT/configs/VARIANT/train.toml``
+and ``net.toml``) and ``OUT/sweep.toml``, whose ``[variants.NAME]`` start from
+them and whose ``[[list]]`` entries give each replicate its training and
+network seed. The points run as tasks on dask.distributed into
+``OUT/runs/VARIANT_seed=S_network.seed=N`` (one local worker process per core,
+or ``--workers``; or the workers of a running cluster, ``--scheduler``), and
+each adds the accuracy on the order-only classes (below) and its learned
+delays' statistics to its row. Test accuracy is measured in the training twin
+with the delays rounded to whole steps (what Brian2 simulates). ``results.md``
+states for each claim (delays and adaptation each better than LIF, both better
+than either) whether the difference of the variants' mean test accuracy
+exceeds two standard errors, over the seeds (Welch) and paired by seed
+(`bioadapt.sweep.compare`). The "both" network of the first seed is then
+loaded into Brian2 cpp_standalone and run on test samples; the twin in
 float64 (Brian2's synaptic order and libm functions) with the rounded delays
 must give the same spikes::
 
-    python examples/delays_adaptation.py --out examples/results/delays_adaptation        # default scale, ~15 minutes on 2 cores
-    python examples/delays_adaptation.py --full --out RUN                                  # paper-like scale (hours)
+    python examples/delays_adaptation.py --out examples/results/delays_adaptation         # default scale, 5 seeds: about 10 minutes on 2 cores
+    python examples/delays_adaptation.py --full --out RUN                                   # paper-like scale (hours)
+    python examples/delays_adaptation.py --scheduler tcp://HOST:8786 --out /shared/RUN      # on a Dask cluster (its workers must see RUN)
 
-Writes ``results.md``, ``results.json`` and ``delays_adaptation.png`` to --out
-(runs in subfolders; running the script again on the same folder reuses
-finished runs and continues interrupted ones).
+Writes ``results.md``, ``results.json`` and ``delays_adaptation.png`` to --out,
+and the sweep's own tables (``summary.md``, ``results.csv``) to ``OUT/runs``.
+Running the script again with the same arguments skips the points done and
+continues interrupted ones; failed points are listed with their errors.
 
 Results
 -------
@@ -68,11 +83,23 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from bioadapt.network import load_network
+from bioadapt.sweep import compare, describe, load_sweep, run_sweep
 from bioadapt.train import evaluate, load_params, load_train_config
-from bioadapt.train.trainer import Trainer
 
-VARIANTS = {"LIF": (False, False), "adaptation": (True, False), "delays": (False, True), "both": (True, True)}
+VARIANTS = {"LIF": (False, False), "adaptation": (True, False), "delays": (False, True), "both": (True, True)}  # (adaptive, learned delays)
+CLAIMS = [("delays", "LIF"), ("adaptation", "LIF"), ("both", "delays"), ("both", "adaptation")]  # (better, worse)
 DELAYED = ("input", "hidden")  # projections whose delays are learned
+NETWORK_SEED = 100  # the network of training seed s is drawn with seed NETWORK_SEED + s
+
+SWEEP = """\
+# Written by examples/delays_adaptation.py: each variant from its own base files (configs/VARIANT/),
+# trained with seed s on a network drawn with seed 100 + s (one replicate per s).
+steps = ["train", "test"]
+replicates = ["seed", "network.seed"]
+metric = "test_accuracy"
+
+"""
 
 NETWORK = """\
 dt = "1*ms"
@@ -179,33 +206,67 @@ def _params(adaptive: bool, delays: bool, max_delay: int) -> str:
     return "\n".join(lines)
 
 
-def write_run(folder: Path, scale: dict, adaptive: bool, delays: bool, seed: int) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    delay = f"uniform(0*ms, {scale['max_delay']}*ms)" if delays else "0*ms"
-    (folder / "net.toml").write_text(NETWORK.format(seed=100 + seed, neuron=ADAPTIVE if adaptive else LIF, delay=delay, **scale))
-    (folder / "train.toml").write_text(TRAIN.format(seed=seed, params=_params(adaptive, delays, scale["max_delay"]), **scale))
-    return folder / "train.toml"
+def write_sweep(out: Path, scale: dict, seeds: int) -> Path:
+    """The variants' base files (``out/configs/VARIANT/``, at seed 0) and ``out/sweep.toml``, which trains
+    each with every seed; the same arguments give the same bytes (a rerun skips the points done)."""
+    text = [SWEEP] + [f'[[list]]\nseed = {s}\n"network.seed" = {NETWORK_SEED + s}\n\n' for s in range(seeds)]
+    for name, (adaptive, delays) in VARIANTS.items():
+        folder = out / "configs" / name
+        folder.mkdir(parents=True, exist_ok=True)
+        delay = f"uniform(0*ms, {scale['max_delay']}*ms)" if delays else "0*ms"
+        (folder / "net.toml").write_text(NETWORK.format(seed=NETWORK_SEED, neuron=ADAPTIVE if adaptive else LIF, delay=delay, **scale))
+        (folder / "train.toml").write_text(TRAIN.format(seed=0, params=_params(adaptive, delays, scale["max_delay"]), **scale))
+        text.append(f'[variants.{name}]\nbase = "configs/{name}/train.toml"\n\n')
+    (out / "sweep.toml").write_text("".join(text).rstrip() + "\n")
+    return out / "sweep.toml"
 
 
-def order_only_accuracy(trainer) -> tuple:
-    """Test accuracy on the classes that share their set of channels with another class
-    (told apart only by the order and spacing of their bursts), and on the other classes."""
+def order_only_classes(task: dict) -> np.ndarray:
+    """Per class: whether another class has the same set of input channels (it differs only in the order and spacing of its bursts)."""
     from bioadapt.tasks.bsd import bsd_probabilities
-    from bioadapt.train.losses import predict
 
-    c, task = trainer.config, trainer.config.task
     channels, _, _ = bsd_probabilities(task["seed"], task["steps"], task["channels"], task["classes"], task["bursts"], task["width"])
     sets = [frozenset(row.tolist()) for row in channels]
-    shared = np.array([sets.count(s) > 1 for s in sets])
+    return np.array([sets.count(s) > 1 for s in sets])
+
+
+def extra(trainer, folder) -> dict:
+    """A point's own columns (run on the Dask worker): test accuracy on the order-only classes and on
+    the others, and for each learned delay its mean and the fraction moved off its initial whole step."""
+    from bioadapt.train.losses import predict
+
+    c = trainer.config
     idx = trainer.data.subset("test")
     with torch.no_grad(), trainer.twin.hard_delays():
         _, _, y, target, _ = trainer.batch_loss(idx, grad=False)
     correct = (predict(c.loss, y, c.ignore_first) == target).cpu().numpy()
-    order = shared[target.cpu().numpy()]
-    return float(correct[order].mean()), float(correct[~order].mean()), int(shared.sum())
+    order = order_only_classes(c.task)[target.cpu().numpy()]
+    row = {"order_only_accuracy": float(correct[order].mean()), "other_accuracy": float(correct[~order].mean())}
+    for proj in c.network.projections:
+        if proj.name in trainer.twin.relaxed_delays:
+            steps = trainer.twin.relaxed_delays[proj.name].rounded().cpu().numpy()
+            row[f"mean_delay_{proj.name}"] = float(steps.mean())
+            row[f"moved_{proj.name}"] = float(np.mean(steps != proj.delay_steps))
+    return row
 
 
-def plot(rows: list, delays: dict, path: Path, scale: dict):
+def learned_delays(done: list, runs: Path) -> dict:
+    """variant -> projection -> the rounded learned delays of each point (its params.json); "initial": those the 'delays' points started from."""
+    delays = {}
+    for row in done:
+        if not VARIANTS[row["variant"]][1]:
+            continue
+        groups = load_params(runs / row["point"] / "params.json")["groups"]
+        for proj in DELAYED:
+            delays.setdefault(row["variant"], {p: [] for p in DELAYED})[proj].append(groups[proj]["delay_steps"][1])
+        if row["variant"] == "delays":
+            for proj in load_network(runs / row["point"] / "network.toml").projections:
+                if proj.name in DELAYED:
+                    delays.setdefault("initial", {p: [] for p in DELAYED})[proj.name].append(proj.delay_steps)
+    return delays
+
+
+def plot(done: list, delays: dict, path: Path, scale: dict):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -213,9 +274,10 @@ def plot(rows: list, delays: dict, path: Path, scale: dict):
 
     fig, axes = plt.subplots(1, 1 + len(DELAYED), figsize=(4 + 3.2 * len(DELAYED), 3.2))
     for k, name in enumerate(VARIANTS):
-        acc = [r["test_accuracy"] for r in rows if r["variant"] == name]
-        axes[0].bar(k, np.mean(acc), color=f"C{k}", alpha=0.6)
-        axes[0].plot([k] * len(acc), acc, "ko", ms=3)
+        acc = [r["test_accuracy"] for r in done if r["variant"] == name]
+        if acc:
+            axes[0].bar(k, np.mean(acc), color=f"C{k}", alpha=0.6)
+            axes[0].plot([k] * len(acc), acc, "ko", ms=3)
     axes[0].set_xticks(range(len(VARIANTS)), list(VARIANTS), fontsize=8)
     axes[0].set_ylabel("test accuracy (rounded delays)")
     bins = np.arange(scale["max_delay"] + 2) - 0.5
@@ -233,71 +295,74 @@ def plot(rows: list, delays: dict, path: Path, scale: dict):
     plt.close(fig)
 
 
+def _cell(sel: list, *keys: str, digits: int = 3) -> str:
+    return " / ".join(f"{np.mean([r[k] for r in sel]):.{digits}f}" for k in keys) if sel else "-"
+
+
+def verdict(c: dict) -> str:
+    """The claim 'a better than b' of a `compare` result: separated (Welch or paired) in the claimed direction, against it, or not."""
+    signs = {c[d] > 0 for d, sep in (("difference", "separated"), ("paired_difference", "paired_separated")) if c[sep]}
+    return {frozenset(): "not separated", frozenset({True}): "separated as claimed", frozenset({False}): "separated against the claim"}.get(frozenset(signs), "mixed")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="delays_adaptation")
-    parser.add_argument("--full", action="store_true", help="paper-like scale: 2 x 128 neurons, 8000 samples, 30 epochs, 3 seeds")
+    parser.add_argument("--full", action="store_true", help="paper-like scale: 2 x 128 neurons, 8000 samples, 30 epochs")
     parser.add_argument("--samples", type=int, default=1500)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--hidden", type=int, default=32)
-    parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--seeds", type=int, default=5, help="training seeds s (network seed 100 + s) per variant")
     parser.add_argument("--brian-samples", type=int, default=8, help="test samples run in Brian2 cpp_standalone (0: skip)")
+    parser.add_argument("--workers", type=int, default=None, help="local Dask workers (default: one per core)")
+    parser.add_argument("--scheduler", default=None, help="address of a running Dask scheduler (its workers must see --out)")
     args = parser.parse_args()
-    samples, epochs, hidden, seeds = (8000, 30, 128, 3) if args.full else (args.samples, args.epochs, args.hidden, args.seeds)
+    samples, epochs, hidden = (8000, 30, 128) if args.full else (args.samples, args.epochs, args.hidden)
     scale = {"steps": 100, "channels": 5, "classes": 12, "hidden": hidden, "samples": samples, "epochs": epochs, "max_delay": 25, "ignore_first": 10, "w_in": 8.0, "w_hid": round(20 / np.sqrt(hidden), 3), "w_out": round(1 / np.sqrt(hidden), 3)}
-    out = Path(args.out)
+    out, runs = Path(args.out), Path(args.out) / "runs"
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(1)
-    rows, delays = [], {"initial": {p: [] for p in DELAYED}}
-    for name, (adaptive, learn_delays) in VARIANTS.items():
-        for seed in range(seeds):
-            config = load_train_config(write_run(out / f"{name}_seed{seed}", scale, adaptive, learn_delays, seed))
-            trainer = Trainer(config, out / f"{name}_seed{seed}")
-            result = trainer.fit()  # continues (or just reloads) a run already in the folder
-            seconds = sum(r["seconds"] for r in result.history)  # time in optimizer steps, all epochs
-            test = trainer.evaluate_split("test")
-            order, other, n_order = order_only_accuracy(trainer)
-            row = {"variant": name, "seed": seed, "test_accuracy": test["accuracy"], "order_only_accuracy": order, "other_accuracy": other, "test_loss": test["loss"], "valid_accuracy": result.history[-1]["valid_accuracy"], "train_accuracy": result.history[-1]["train_accuracy"], "rate_h1_hz": test["rate_h1_hz"], "rate_h2_hz": test["rate_h2_hz"], "train_seconds": seconds}
-            if learn_delays:
-                trained = load_params(result.params_path)["groups"]
-                delays.setdefault(name, {p: [] for p in DELAYED})
-                for proj in DELAYED:
-                    steps = trained[proj]["delay_steps"][1]
-                    initial = next(p for p in config.network.projections if p.name == proj).delay_steps
-                    delays[name][proj].append(steps)
-                    if name == "delays":
-                        delays["initial"][proj].append(initial)
-                    row[f"mean_delay_{proj}"] = float(steps.mean())
-                    row[f"moved_{proj}"] = float(np.mean(steps != initial))
-            rows.append(row)
-            print(f"{name:10s} seed {seed}: test accuracy {row['test_accuracy']:.3f}  ({seconds:.0f} s)", flush=True)
-    summary = {name: {"mean": float(np.mean([r["test_accuracy"] for r in rows if r["variant"] == name])), "std": float(np.std([r["test_accuracy"] for r in rows if r["variant"] == name])), "order_only_mean": float(np.mean([r["order_only_accuracy"] for r in rows if r["variant"] == name]))} for name in VARIANTS}
+    result = run_sweep(load_sweep(write_sweep(out, scale, args.seeds)), runs, workers=args.workers, scheduler=args.scheduler, extra=extra)
+    rows, failed = result.rows, result.failed
+    done = [r for r in rows if r["status"] == "done"]
+    per_variant = {name: sorted((r for r in done if r["variant"] == name), key=lambda r: r["seed"]) for name in VARIANTS}
+    summary = {name: {"done": len(sel), "failed": sum(r["variant"] == name for r in failed), **({"mean": float(np.mean([r["test_accuracy"] for r in sel])), "std": float(np.std([r["test_accuracy"] for r in sel])),
+                      "order_only_mean": float(np.mean([r["order_only_accuracy"] for r in sel]))} if sel else {})} for name, sel in per_variant.items()}
+    claims = [compare(rows, "test_accuracy", a, b) for a, b in CLAIMS]
     brian = None
-    if args.brian_samples:
-        config = load_train_config(out / "both_seed0" / "train.toml")
-        ev = evaluate(config, out / "both_seed0" / "params.json", backend="cpp_standalone", split="test", max_samples=args.brian_samples)
-        brian = {k: ev[k] for k in ("samples", "identical_spike_trains", "spikes_twin", "spikes_brian", "max_readout_difference", "prediction_agreement")}
+    if args.brian_samples and per_variant["both"]:
+        first = per_variant["both"][0]
+        folder = runs / first["point"]
+        ev = evaluate(load_train_config(folder / "train.toml"), folder / "params.json", backend="cpp_standalone", split="test", max_samples=args.brian_samples)
+        brian = {"point": first["point"], "seed": first["seed"], **{k: ev[k] for k in ("samples", "identical_spike_trains", "spikes_twin", "spikes_brian", "max_readout_difference", "prediction_agreement")}}
         brian["twin_accuracy"], brian["brian_accuracy"] = ev["twin"]["accuracy"], ev["brian"]["accuracy"]
-        print(f"Brian2 cpp_standalone, 'both' seed 0, {ev['samples']} test samples: identical spike trains {ev['identical_spike_trains']:.3f}, spikes twin {ev['spikes_twin']} / Brian2 {ev['spikes_brian']}, largest readout difference {ev['max_readout_difference']:.3g}")
-    (out / "results.json").write_text(json.dumps({"scale": scale, "seeds": seeds, "rows": rows, "summary": summary, "brian_cpp_standalone": brian}, indent=1))
-    plot(rows, delays, out / "delays_adaptation.png", scale)
+        print(f"Brian2 cpp_standalone, 'both' seed {first['seed']}, {ev['samples']} test samples: identical spike trains {ev['identical_spike_trains']:.3f}, spikes twin {ev['spikes_twin']} / Brian2 {ev['spikes_brian']}, largest readout difference {ev['max_readout_difference']:.3g}")
+    (out / "results.json").write_text(json.dumps({"scale": scale, "seeds": args.seeds, "sweep": "sweep.toml", "rows": rows, "summary": summary, "claims": claims, "brian_cpp_standalone": brian}, indent=1, default=str))
+    plot(done, learned_delays(done, runs), out / "delays_adaptation.png", scale)
+    n_order = int(order_only_classes(load_train_config(out / "configs" / "LIF" / "train.toml").task).sum())
     lines = [
         "# Learned delays and adaptation (feed-forward, two hidden layers, BSD)",
         "",
         f"Task: BSD, {scale['steps']} steps, {scale['channels']} channels, {scale['classes']} classes, 3 bursts, {samples} samples (70/10/20 split); "
-        f"network: {scale['channels']} -> {hidden} -> {hidden} -> {scale['classes']} (cAdLIF, LI readout); {epochs} epochs, {seeds} seeds per variant; max delay {scale['max_delay']} steps.",
+        f"network: {scale['channels']} -> {hidden} -> {hidden} -> {scale['classes']} (cAdLIF, LI readout); {epochs} epochs, {args.seeds} seeds per variant "
+        f"(training seed s, network seed {NETWORK_SEED} + s; points of `sweep.toml` run with `bioadapt.sweep`); max delay {scale['max_delay']} steps.",
         "",
         f"{n_order} of the {scale['classes']} classes share their set of channels with another class and differ only in the order and spacing of the bursts ('order-only' column: test accuracy on those; 'other': on the rest). Test accuracy in the twin with the delays rounded to whole steps.",
         "",
-        "| variant | test accuracy (mean +- std) | per seed | order-only / other (mean) | h1 / h2 rate (Hz) | train s |",
-        "|---|---|---|---|---|---|",
+        "| variant | seeds done | test accuracy (mean ± std) | per seed | order-only / other (mean) | h1 / h2 rate (Hz) | train s |",
+        "|---|---|---|---|---|---|---|",
     ]
-    for name in VARIANTS:
-        sel = [r for r in rows if r["variant"] == name]
+    for name, sel in per_variant.items():
+        accuracy = f"{summary[name]['mean']:.3f} ± {summary[name]['std']:.3f}" if sel else "-"
         per_seed = ", ".join(f"{r['test_accuracy']:.3f}" for r in sel)
-        lines.append(f"| {name} | {summary[name]['mean']:.3f} +- {summary[name]['std']:.3f} | {per_seed} | {np.mean([r['order_only_accuracy'] for r in sel]):.3f} / {np.mean([r['other_accuracy'] for r in sel]):.3f} | {np.mean([r['rate_h1_hz'] for r in sel]):.1f} / {np.mean([r['rate_h2_hz'] for r in sel]):.1f} | {np.mean([r['train_seconds'] for r in sel]):.0f} |")
+        lines.append(f"| {name} | {len(sel)} | {accuracy} | {per_seed} | {_cell(sel, 'order_only_accuracy', 'other_accuracy')} | {_cell(sel, 'test_rate_h1_hz', 'test_rate_h2_hz', digits=1)} | {_cell(sel, 'train_seconds', digits=0)} |")
+    if failed:
+        lines += ["", f"{len(failed)} of {len(rows)} points failed:", ""] + [f"- `{r['point']}`: {r['error']}" for r in failed]
+    lines += ["", "The claims, on the test accuracy (`bioadapt.sweep.compare`: a difference is separated when it exceeds two standard errors, "
+              "of the difference of the means (Welch) or of the differences of the points paired by seed):", ""]
+    lines += [f"- {a} better than {b}, {verdict(c)}: {describe(c)}" for (a, b), c in zip(CLAIMS, claims)]
     if brian:
-        lines += ["", f"Brian2 cpp_standalone, 'both' network of seed 0 with the rounded delays, {brian['samples']} test samples: identical spike trains in {brian['identical_spike_trains']:.3f} of the samples (spikes twin {brian['spikes_twin']}, Brian2 {brian['spikes_brian']}), largest readout difference {brian['max_readout_difference']:.3g}, same prediction in {brian['prediction_agreement']:.3f}."]
+        lines += ["", f"Brian2 cpp_standalone, 'both' network of seed {brian['seed']} with the rounded delays, {brian['samples']} test samples: identical spike trains in {brian['identical_spike_trains']:.3f} of the samples (spikes twin {brian['spikes_twin']}, Brian2 {brian['spikes_brian']}), largest readout difference {brian['max_readout_difference']:.3g}, same prediction in {brian['prediction_agreement']:.3f}."]
     lines += ["", "![accuracy and learned delays](delays_adaptation.png)", ""]
     (out / "results.md").write_text("\n".join(lines))
     print("\n".join(lines))

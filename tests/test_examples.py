@@ -64,19 +64,24 @@ def test_stc_moving_shapes_example_smoke(tmp_path, capsys):
 
 
 def test_delays_adaptation_example(tmp_path, capsys):
-    """Tiny scale (no Brian2 run): four variants trained, table and figure written, delays learned and rounded."""
+    """Tiny scale (no Brian2 run): four variants x two seeds trained as sweep points, table, claims and
+    figure written, delays learned and rounded; a second run skips the points done."""
     pytest.importorskip("matplotlib")
     import json
 
-    out = _run("examples/delays_adaptation.py", ["--out", str(tmp_path), "--samples", "48", "--epochs", "1", "--hidden", "6", "--seeds", "1", "--brian-samples", "0"], capsys)
-    for name in ("LIF", "adaptation", "delays", "both"):
-        assert f"{name:10s} seed 0: test accuracy" in out
-    results = json.loads((tmp_path / "results.json").read_text())
-    assert [r["variant"] for r in results["rows"]] == ["LIF", "adaptation", "delays", "both"]
-    both = results["rows"][3]
+    argv = ["--out", str(tmp_path), "--samples", "48", "--epochs", "1", "--hidden", "6", "--seeds", "2", "--brian-samples", "0", "--workers", "2"]
+    out = _run("examples/delays_adaptation.py", argv, capsys)
+    rows = json.loads((tmp_path / "results.json").read_text())["rows"]
+    assert [(r["variant"], r["seed"], r["network.seed"], r["status"]) for r in rows] == [(v, s, 100 + s, "done") for v in ("LIF", "adaptation", "delays", "both") for s in (0, 1)]
+    both = rows[6]
+    assert both["point"] == "both_seed=0_network.seed=100" and (tmp_path / "configs" / "both" / "net.toml").is_file()
     assert 0 <= both["mean_delay_input"] <= 25 and both["moved_input"] > 0  # positions moved off the initial whole steps
-    assert "| both |" in (tmp_path / "results.md").read_text()
+    assert "mean_delay_input" not in rows[0] and 0 <= rows[0]["order_only_accuracy"] <= 1
+    assert "| both | 2 |" in out and "- both better than adaptation, " in out and "paired by seed over 2" in out
     assert (tmp_path / "delays_adaptation.png").stat().st_size > 10_000
+    stamp = (tmp_path / "runs" / both["point"] / "result.json").stat().st_mtime_ns
+    assert "| both | 2 |" in _run("examples/delays_adaptation.py", argv, capsys)
+    assert (tmp_path / "runs" / both["point"] / "result.json").stat().st_mtime_ns == stamp  # skipped, not retrained
 
 
 def test_se_adlif_example_smoke(tmp_path, capsys):
