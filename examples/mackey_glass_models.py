@@ -11,10 +11,27 @@ and activity sparsity on two axes: events per neuron and
 step (spikes; MTC: upstrokes through V_th) and the fraction of neuron-steps
 that are active (spiking neurons: a spike in that step; MTC: graded output s > 0).
 
-A figure shows a test window of each model's prediction against the series::
+Each model at each horizon is a variant of a sweep (`bioadapt.sweep`): the
+script writes ``OUT/sweep.toml``, a ``[variants.MODEL_hH]`` table per model and
+horizon that starts from ``examples/mackey_glass/MODEL.toml`` and sets
+``task.horizon`` (and ``train.epochs`` under ``--epochs`` or ``--full``), with
+the training seeds as its grid (a seed draws the series' initial history, the
+batch order and torch's generator; the initial network is the same for every
+seed). The points run as tasks on dask.distributed into ``RUNS`` (default
+``OUT/runs``): a LocalCluster of ``--workers`` processes (default one per
+core) or the cluster at ``--scheduler``; each point's test metrics are computed
+on its worker. From the sweep's rows the script writes the table
+(``results.md``, ``results.json``: mean ± std over the seeds, the failed points
+with their errors) and, at each horizon, the differences MTC - adLIF,
+MTC - LIF and adLIF - LIF in test NRMSE and in events per neuron and step with
+their standard errors (Welch, and paired by seed; separated when beyond two
+standard errors), and a figure of each model's first test window (first seed)
+against the series. Running it again skips the points done and continues
+interrupted ones::
 
-    python examples/mackey_glass_models.py --out examples/results/mackey_glass         # horizon 1, the configs' epochs, 2 seeds
-    python examples/mackey_glass_models.py --full --out RUN                             # horizons 1 and 84, 100 epochs
+    python examples/mackey_glass_models.py --horizons 1,84 --out examples/results/mackey_glass   # 3 models x 2 horizons x 5 seeds
+    python examples/mackey_glass_models.py --full --out RUN                                      # horizons 1 and 84, 100 epochs
+    python examples/mackey_glass_models.py --horizons 1,84 --scheduler tcp://HOST:8786 --runs /shared/RUNS   # on a Dask cluster
 
 Results
 -------
@@ -40,25 +57,29 @@ budget. Before the inputs were standardized all three stayed above NRMSE 0.7.
 """
 
 import argparse
-import dataclasses
 import json
+import os
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from bioadapt._files import dump_toml
 from bioadapt.backends.torch import Twin
+from bioadapt.sweep import compare, describe, load_sweep, run_sweep
 from bioadapt.tasks import nrmse
 from bioadapt.train import load_train_config
 from bioadapt.train.evaluate import trained_network
-from bioadapt.train.trainer import Trainer
 
 HERE = Path(__file__).parent / "mackey_glass"
+CLAIMS = (("mtc", "adlif"), ("mtc", "lif"), ("adlif", "lif"))
 
 
-def test_metrics(config, params_path, window=None):
-    spec, data = trained_network(config, params_path)
-    idx = data.subset("test")
+def predict(config, params_path, data=None, samples=None):
+    """The trained network on the test windows (the first ``samples`` of them), after the ignored steps:
+    readout, target, hidden events and activity, and the persistence baseline, each (step, window, 1 or neuron)."""
+    spec, data = trained_network(config, params_path, data)
+    idx = data.subset("test")[:samples]
     twin = Twin(spec, drive_vars={config.input_population: [config.input_variable]}, dtype=torch.float64, synapses="dense")
     graded = "s" in spec.populations["hid"].model.brian_equations.names
     record = {"out": ["y"], **({"hid": ["V"]} if graded else {})}  # s > 0 exactly when V > V_th
@@ -72,51 +93,84 @@ def test_metrics(config, params_path, window=None):
     active = (out.traces["hid"]["V"][k0:].numpy() > spec.populations["hid"].values["V_th"]) if graded else spikes > 0.5
     lag = config.task.get("latency", 0)  # the readout at step t has seen x up to t - lag
     persistence = data.x[idx].transpose(1, 0, 2)[k0 - lag:len(y) + k0 - lag]
-    if window is not None:  # the first test window, for the figure
-        window.update(y=y[:, 0, 0], target=target[:, 0, 0])
-    return {"test_nrmse": nrmse(y.ravel(), target.ravel()), "persistence_nrmse": nrmse(persistence.ravel(), target.ravel()),
+    return y, target, spikes, active, persistence
+
+
+def point_metrics(trainer, folder):
+    """The sweep's extra columns of a point (runs on the Dask worker, after training)."""
+    y, target, spikes, active, persistence = predict(trainer.config, Path(folder) / "params.json", trainer.data)
+    return {"epochs": trainer.config.epochs, "test_nrmse": nrmse(y.ravel(), target.ravel()), "persistence_nrmse": nrmse(persistence.ravel(), target.ravel()),
             "events_per_neuron_step": float(spikes.mean()), "active_fraction": float(active.mean())}
+
+
+def write_sweep(path, models, horizons, seeds, epochs=None):
+    """The sweep file: a variant MODEL_hH per model and horizon, starting from examples/mackey_glass/MODEL.toml; the training seeds as its grid."""
+    variants = {f"{model}_h{horizon}": {"base": os.path.relpath(HERE.resolve() / f"{model}.toml", path.parent.resolve()), "task.horizon": horizon,
+                                         **({"train.epochs": epochs} if epochs else {})} for horizon in horizons for model in models}
+    # the seed draws the series, the batch order and torch's generator; the network's draw (its own seed) is the same for every point
+    path.write_text("# written by examples/mackey_glass_models.py\n" + dump_toml({"metric": "test_nrmse", "replicates": ["seed"], "grid": {"seed": list(range(seeds))}, "variants": variants}))
+    return path
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="mackey_glass")
+    parser.add_argument("--out", default="mackey_glass", help="the sweep file, tables and figure")
+    parser.add_argument("--runs", default=None, help="run folders of the points (default: OUT/runs)")
     parser.add_argument("--epochs", type=int, help="override the configs' epochs")
     parser.add_argument("--horizons", default="1", help="comma-separated prediction horizons in samples")
     parser.add_argument("--full", action="store_true", help="horizons 1 and 84, 100 epochs")
     parser.add_argument("--models", default="adlif,lif,mtc")
-    parser.add_argument("--seeds", type=int, default=2, help="training seeds (batch order) per model")
+    parser.add_argument("--seeds", type=int, default=5, help="training seeds (series, batch order) per model and horizon")
+    parser.add_argument("--workers", type=int, default=None, help="local Dask workers (default: one per core)")
+    parser.add_argument("--scheduler", default=None, help="address of a running Dask scheduler (its workers must see RUNS)")
     args = parser.parse_args()
     horizons = [1, 84] if args.full else [int(h) for h in args.horizons.split(",")]
-    epochs = 100 if args.full else args.epochs
+    models = args.models.split(",")
     out = Path(args.out)
+    runs = Path(args.runs) if args.runs else out / "runs"
     out.mkdir(parents=True, exist_ok=True)
-    torch.set_num_threads(1)
-    rows, windows = [], {}
-    for horizon in horizons:
-        for model in args.models.split(","):
-            for seed in range(args.seeds):
-                config = load_train_config(HERE / f"{model}.toml")
-                config = dataclasses.replace(config, seed=seed, epochs=epochs or config.epochs, task={**config.task, "horizon": horizon})
-                trainer = Trainer(config, out / f"{model}_h{horizon}_seed{seed}")
-                result = trainer.fit()
-                window = windows.setdefault((horizon, model), {}) if seed == 0 else None
-                row = {"model": model, "horizon": horizon, "seed": seed, "epochs": config.epochs, "train_seconds": sum(r["seconds"] for r in result.history),
-                       "valid_nmse": result.history[-1]["valid_nmse"], **test_metrics(config, result.params_path, window)}
-                rows.append(row)
-                print(json.dumps(row), flush=True)
+    sweep = load_sweep(write_sweep(out / "sweep.toml", models, horizons, args.seeds, 100 if args.full else args.epochs))
+    result = run_sweep(sweep, runs, workers=args.workers, scheduler=args.scheduler, extra=point_metrics)
+
+    variants = {f"{model}_h{horizon}": (model, horizon) for horizon in horizons for model in models}
+    keep = ["point", "seed", "status", "error", "epochs", "train_seconds", "valid_nmse", "test_nrmse", "persistence_nrmse", "events_per_neuron_step", "active_fraction"]
+    rows = [{"model": variants[r["variant"]][0], "horizon": variants[r["variant"]][1], **{k: r.get(k) for k in keep}} for r in result.rows]
     (out / "results.json").write_text(json.dumps(rows, indent=1))
-    lines = [f"{args.seeds} training seeds per model; mean ± std over them.", "",
-             "| model | horizon | test NRMSE | persistence NRMSE | events / neuron / step | active fraction | epochs | train s |", "|---|---|---|---|---|---|---|---|"]
+    lines = [f"{args.seeds} training seeds per model and horizon (each draws the series and the batch order; the initial network is the same), "
+             f"run with `bioadapt.sweep` (`sweep.toml`); mean ± std over the seeds that finished.", "",
+             "| model | horizon | seeds done | test NRMSE | persistence NRMSE | events / neuron / step | active fraction | epochs | train s |", "|---" * 9 + "|"]
+    done = {v: [r for r in result.rows if r["variant"] == v and r["status"] == "done"] for v in variants}
+    for v, (model, horizon) in variants.items():
+        sel = done[v]
+        lines.append(f"| {model} | {horizon} | {len(sel)} | {_cell(sel, 'test_nrmse', '.3f')} | {_cell(sel, 'persistence_nrmse', '.3f', spread=False)} | "
+                     f"{_cell(sel, 'events_per_neuron_step', '.4f')} | {_cell(sel, 'active_fraction', '.3f')} | {sel[0]['epochs'] if sel else '-'} | "
+                     f"{_cell(sel, 'train_seconds', '.0f', spread=False)} |")
+    lines += ["", "Differences of the means (A - B) with their standard errors; separated: |difference| > 2 standard errors "
+              "(Welch over the seeds, and paired by seed, which shares the series between the models):", ""]
     for horizon in horizons:
-        for model in args.models.split(","):
-            sel = [r for r in rows if r["model"] == model and r["horizon"] == horizon]
-            fmt = lambda k, f: f"{np.mean([r[k] for r in sel]):{f}} ± {np.std([r[k] for r in sel]):{f}}"  # noqa: E731
-            lines.append(f"| {model} | {horizon} | {fmt('test_nrmse', '.3f')} | {sel[0]['persistence_nrmse']:.3f} | {fmt('events_per_neuron_step', '.4f')} | "
-                         f"{fmt('active_fraction', '.3f')} | {sel[0]['epochs']} | {np.mean([r['train_seconds'] for r in sel]):.0f} |")
+        for a, b in CLAIMS:
+            if a in models and b in models:
+                lines += [f"- {describe(compare(result.rows, metric, f'{a}_h{horizon}', f'{b}_h{horizon}'), digits)}" for metric, digits in (("test_nrmse", 3), ("events_per_neuron_step", 4))]
+    if result.failed:
+        lines += ["", f"{len(result.failed)} of {len(result.rows)} points failed:", ""] + [f"- `{r['point']}`: {r['error']}" for r in result.failed]
     (out / "results.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
-    _plot(windows, out / "predictions.png")
+    windows = {}
+    for v, (model, horizon) in variants.items():
+        if done[v]:  # the first seed's test window, recomputed from its folder
+            folder = runs / min(done[v], key=lambda r: r["seed"])["point"]
+            y, target, *_ = predict(load_train_config(folder / "train.toml"), folder / "params.json", samples=1)
+            windows[(horizon, model)] = {"y": y[:, 0, 0], "target": target[:, 0, 0]}
+    if windows:
+        _plot(windows, out / "predictions.png")
+
+
+def _cell(rows, key, f, spread=True):
+    """Mean ± std of a column over ``rows`` (or the mean alone; "-" for no rows)."""
+    if not rows:
+        return "-"
+    v = np.array([r[key] for r in rows])
+    return f"{v.mean():{f}} ± {v.std():{f}}" if spread else f"{v.mean():{f}}"
 
 
 def _plot(windows, path):

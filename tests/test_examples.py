@@ -123,14 +123,23 @@ def test_se_adlif_variants_change_only_scheme_and_adaptation_scale(tmp_path):
 
 
 def test_mackey_glass_example_smoke(tmp_path, capsys):
+    """Two models, two seeds, one epoch through the sweep (one Dask worker); a second run skips the finished points."""
     pytest.importorskip("matplotlib")
+    pytest.importorskip("dask.distributed")
     import json
 
-    out = _run("examples/mackey_glass_models.py", ["--out", str(tmp_path), "--epochs", "1", "--seeds", "1", "--models", "adlif,mtc"], capsys)
+    argv = ["--out", str(tmp_path), "--epochs", "1", "--seeds", "2", "--models", "adlif,mtc", "--workers", "1"]
+    out = _run("examples/mackey_glass_models.py", argv, capsys)
+    assert "[variants.mtc_h1]" in (tmp_path / "sweep.toml").read_text()
     rows = json.loads((tmp_path / "results.json").read_text())
-    assert [r["model"] for r in rows] == ["adlif", "mtc"] and rows[0]["persistence_nrmse"] == rows[1]["persistence_nrmse"] > 0
-    assert 0 < rows[1]["events_per_neuron_step"] <= rows[1]["active_fraction"] <= 1  # MTC: upstrokes are rarer than graded activity
-    assert "| mtc | 1 |" in out and (tmp_path / "predictions.png").stat().st_size > 10_000
+    assert [(r["model"], r["seed"], r["status"]) for r in rows] == [("adlif", 0, "done"), ("adlif", 1, "done"), ("mtc", 0, "done"), ("mtc", 1, "done")]
+    assert rows[0]["persistence_nrmse"] == rows[2]["persistence_nrmse"] > 0 and rows[0]["epochs"] == 1  # the same seed, the same series
+    assert 0 < rows[2]["events_per_neuron_step"] <= rows[2]["active_fraction"] <= 1  # MTC: upstrokes are rarer than graded activity
+    assert "| mtc | 1 | 2 |" in out and "- mtc_h1 - adlif_h1 (test_nrmse, 2 and 2 runs)" in out and "failed" not in out
+    assert (tmp_path / "predictions.png").stat().st_size > 10_000
+    result = tmp_path / "runs" / "mtc_h1_seed=1" / "result.json"
+    before = result.stat().st_mtime_ns
+    assert _run("examples/mackey_glass_models.py", argv, capsys) == out and result.stat().st_mtime_ns == before
 
 
 @pytest.mark.slow
