@@ -15,9 +15,9 @@ Each model at each horizon is a variant of a sweep (`bioadapt.sweep`): the
 script writes ``OUT/sweep.toml``, a ``[variants.MODEL_hH]`` table per model and
 horizon that starts from ``examples/mackey_glass/MODEL.toml`` and sets
 ``task.horizon`` (and ``train.epochs`` under ``--epochs`` or ``--full``), with
-the training seeds as its grid (a seed draws the series' initial history, the
-batch order and torch's generator; the initial network is the same for every
-seed). The points run as tasks on dask.distributed into ``RUNS`` (default
+a point per seed ``s``: training seed ``s`` (the series' initial history, the
+batch order and torch's generator) and network seed ``11 + s`` (the initial
+network's draw; seed 0 is the configs' own network). The points run as tasks on dask.distributed into ``RUNS`` (default
 ``OUT/runs``): a LocalCluster of ``--workers`` processes (default one per
 core) or the cluster at ``--scheduler``; each point's test metrics are computed
 on its worker. From the sweep's rows the script writes the table
@@ -103,12 +103,16 @@ def point_metrics(trainer, folder):
             "events_per_neuron_step": float(spikes.mean()), "active_fraction": float(active.mean())}
 
 
+NETWORK_SEED = 11  # the seed of examples/mackey_glass/*_network.toml
+
+
 def write_sweep(path, models, horizons, seeds, epochs=None):
-    """The sweep file: a variant MODEL_hH per model and horizon, starting from examples/mackey_glass/MODEL.toml; the training seeds as its grid."""
+    """The sweep file: a variant MODEL_hH per model and horizon, starting from examples/mackey_glass/MODEL.toml; a point per seed."""
     variants = {f"{model}_h{horizon}": {"base": os.path.relpath(HERE.resolve() / f"{model}.toml", path.parent.resolve()), "task.horizon": horizon,
                                          **({"train.epochs": epochs} if epochs else {})} for horizon in horizons for model in models}
-    # the seed draws the series, the batch order and torch's generator; the network's draw (its own seed) is the same for every point
-    path.write_text("# written by examples/mackey_glass_models.py\n" + dump_toml({"metric": "test_nrmse", "replicates": ["seed"], "grid": {"seed": list(range(seeds))}, "variants": variants}))
+    # seed s draws the series, the batch order and torch's generator; the network draws from its own seed, 11 (the configs') + s
+    points = [{"seed": s, "network.seed": NETWORK_SEED + s} for s in range(seeds)]
+    path.write_text("# written by examples/mackey_glass_models.py\n" + dump_toml({"metric": "test_nrmse", "replicates": ["seed", "network.seed"], "list": points, "variants": variants}))
     return path
 
 
@@ -120,7 +124,7 @@ def main():
     parser.add_argument("--horizons", default="1", help="comma-separated prediction horizons in samples")
     parser.add_argument("--full", action="store_true", help="horizons 1 and 84, 100 epochs")
     parser.add_argument("--models", default="adlif,lif,mtc")
-    parser.add_argument("--seeds", type=int, default=5, help="training seeds (series, batch order) per model and horizon")
+    parser.add_argument("--seeds", type=int, default=5, help="seeds (series, batch order, initial network) per model and horizon")
     parser.add_argument("--workers", type=int, default=None, help="local Dask workers (default: one per core)")
     parser.add_argument("--scheduler", default=None, help="address of a running Dask scheduler (its workers must see RUNS)")
     args = parser.parse_args()
@@ -136,7 +140,7 @@ def main():
     keep = ["point", "seed", "status", "error", "epochs", "train_seconds", "valid_nmse", "test_nrmse", "persistence_nrmse", "events_per_neuron_step", "active_fraction"]
     rows = [{"model": variants[r["variant"]][0], "horizon": variants[r["variant"]][1], **{k: r.get(k) for k in keep}} for r in result.rows]
     (out / "results.json").write_text(json.dumps(rows, indent=1))
-    lines = [f"{args.seeds} training seeds per model and horizon (each draws the series and the batch order; the initial network is the same), "
+    lines = [f"{args.seeds} training seeds per model and horizon (each draws the series, the batch order and the initial network), "
              f"run with `bioadapt.sweep` (`sweep.toml`); mean ± std over the seeds that finished.", "",
              "| model | horizon | seeds done | test NRMSE | persistence NRMSE | events / neuron / step | active fraction | epochs | train s |", "|---" * 9 + "|"]
     done = {v: [r for r in result.rows if r["variant"] == v and r["status"] == "done"] for v in variants}
@@ -146,7 +150,7 @@ def main():
                      f"{_cell(sel, 'events_per_neuron_step', '.4f')} | {_cell(sel, 'active_fraction', '.3f')} | {sel[0]['epochs'] if sel else '-'} | "
                      f"{_cell(sel, 'train_seconds', '.0f', spread=False)} |")
     lines += ["", "Differences of the means (A - B) with their standard errors; separated: |difference| > 2 standard errors "
-              "(Welch over the seeds, and paired by seed, which shares the series between the models):", ""]
+              "(Welch over the seeds, and paired by seed, which shares the series and the network seed between the models):", ""]
     for horizon in horizons:
         for a, b in CLAIMS:
             if a in models and b in models:

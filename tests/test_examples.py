@@ -137,7 +137,7 @@ def test_mackey_glass_example_smoke(tmp_path, capsys):
     assert 0 < rows[2]["events_per_neuron_step"] <= rows[2]["active_fraction"] <= 1  # MTC: upstrokes are rarer than graded activity
     assert "| mtc | 1 | 2 |" in out and "- mtc_h1 - adlif_h1 (test_nrmse, 2 and 2 runs)" in out and "failed" not in out
     assert (tmp_path / "predictions.png").stat().st_size > 10_000
-    result = tmp_path / "runs" / "mtc_h1_seed=1" / "result.json"
+    result = tmp_path / "runs" / "mtc_h1_seed=1_network.seed=12" / "result.json"
     before = result.stat().st_mtime_ns
     assert _run("examples/mackey_glass_models.py", argv, capsys) == out and result.stat().st_mtime_ns == before
 

@@ -193,7 +193,8 @@ def run_point(folder: str, steps: tuple, values: dict, options: dict, extra=None
 
 # ------------------------------------------------------------------ the sweep
 class _Progress:
-    def __init__(self, total: int, skipped: int, enabled: bool, stream=sys.stderr):
+    def __init__(self, total: int, skipped: int, enabled: bool, stream=None):
+        stream = sys.stderr if stream is None else stream  # the current one (not the one at import)
         self.total, self.skipped, self.enabled, self.stream = total, skipped, enabled, stream
         self.tty = enabled and hasattr(stream, "isatty") and stream.isatty()
         self.last = None
