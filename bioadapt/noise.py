@@ -30,6 +30,7 @@ batch draws from stream ``b``; stream 0 is what the Brian2 backends draw.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import zlib
@@ -37,7 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["NoiseSource", "rewrite_noise", "NOISE_PREFIX", "XI_NAME"]
+__all__ = ["NoiseSource", "binomial_table", "rewrite_noise", "NOISE_PREFIX", "XI_NAME"]
 
 #: Prefix of the functions that replace noise in code given to Brian2
 #: (names beginning with ``bioadapt_`` are reserved in model files).
@@ -176,6 +177,43 @@ def _draw(ops, key, step: int, i, normal: bool):
     return ops.sqrt(-2.0 * _log_unit(ops, 1.0 - u)) * _cos_two_pi(ops, v)
 
 
+def binomial_table(trials: int, p: float) -> tuple:
+    """``(offset, tiny, cdf)`` for drawing a binomial number of ``trials``
+    draws of probability ``p`` from a uniform number ``u`` by the inverse of
+    its distribution function: ``offset + (tiny if u > 0 else 0) + #{k :
+    cdf[k] <= u}`` (a binary search).
+
+    The running sums of the probabilities (``lgamma``, ``exp`` and ``log`` of
+    Python, in float64, computed once) are ``P(X <= k)``. The uniform numbers
+    are multiples of 2**-53 in [0, 1): sums that round to 0 are always
+    counted (``offset``), the ``tiny`` ones below 2**-53 are counted unless
+    ``u`` is 0, and the sums stop past the mean where adding a probability
+    no longer changes them (and at 1). Every backend reads the same table and
+    only compares with it, so all count alike.
+
+    >>> offset, tiny, cdf = binomial_table(3, 0.5)
+    >>> offset, tiny, [round(x, 12) for x in cdf]
+    (0, 0, [0.125, 0.5, 0.875])
+    """
+    if p <= 0.0:
+        return 0, 0, []
+    if p >= 1.0:
+        return trials, 0, []
+    log_p, log_q, top = math.log(p), math.log1p(-p), math.lgamma(trials + 1)
+    sums, total = [], 0.0
+    for k in range(trials + 1):
+        new = total + math.exp(top - math.lgamma(k + 1) - math.lgamma(trials - k + 1) + k * log_p + (trials - k) * log_q)
+        if new >= 1.0 or (new == total and k > trials * p):
+            break
+        sums.append(total := new)
+    offset = sum(1 for x in sums if x == 0.0)
+    tiny = sum(1 for x in sums if 0.0 < x < _TWO_M53)
+    return offset, tiny, sums[offset + tiny:]
+
+
+_binomial_table = functools.lru_cache(maxsize=64)(binomial_table)
+
+
 def _hex(x: float) -> str:
     """A double as a C++ literal that parses back to it (17 significant digits)."""
     return f"{float(x):.17g}".replace("inf", "INFINITY") if "." in f"{float(x):.17g}" or "e" in f"{float(x):.17g}" else f"{float(x):.17g}.0"
@@ -184,8 +222,10 @@ def _hex(x: float) -> str:
 @dataclass(frozen=True)
 class NoiseSource:
     """One noise source of a population's code: ``kind`` ``"rand"`` (uniform
-    in [0, 1)) or ``"randn"`` (standard normal; also ``xi``), drawn per step
-    of length ``dt`` and per neuron from the network's ``seed``.
+    in [0, 1)), ``"randn"`` (standard normal; also ``xi``) or ``"binomial"``
+    (successes of ``trials`` draws of probability ``p``, as Brian2's
+    ``PoissonInput`` draws them; from one uniform number, `binomial_table`),
+    drawn per step of length ``dt`` and per neuron from the network's ``seed``.
 
     The source is ``name`` in the code given to Brian2, called as
     ``name(t, i)`` (``i`` 0 in code of shared variables).
@@ -211,6 +251,13 @@ class NoiseSource:
     #: ``k % period`` of stream ``k // period``, as sample ``k // period`` of
     #: the twin's batch draws. 0: one sample.
     period: int = 0
+    trials: int = 0  # kind "binomial"
+    p: float = 0.0  # kind "binomial"
+
+    @property
+    def table(self) -> tuple:
+        """Kind ``"binomial"``: `binomial_table` of ``trials`` and ``p``."""
+        return _binomial_table(self.trials, self.p)
 
     @property
     def base(self) -> int:
@@ -232,6 +279,9 @@ class NoiseSource:
         with np.errstate(over="ignore"):
             key = np.asarray([self.key(stream)], dtype=np.uint64)
             values = _draw(_NumpyOps, key, step, np.atleast_1d(np.asarray(i)), self.kind == "randn")
+        if self.kind == "binomial":
+            offset, tiny, cdf = self.table
+            values = (offset + np.where(values > 0.0, tiny, 0) + np.searchsorted(np.asarray(cdf, dtype=np.float64), values, side="right")).astype(np.float64)
         return values if np.ndim(i) else values.reshape(())
 
     def torch(self, step: int, i, streams: int = 1):
@@ -241,7 +291,12 @@ class NoiseSource:
 
         ops = _TorchOps(torch)
         keys = torch.tensor([ops.const(self.key(b)) for b in range(streams)], dtype=torch.int64, device=i.device).unsqueeze(1)
-        return _draw(ops, keys, step, i.unsqueeze(0), self.kind == "randn")
+        values = _draw(ops, keys, step, i.unsqueeze(0), self.kind == "randn")
+        if self.kind == "binomial":
+            offset, tiny, cdf = self.table
+            cdf = torch.as_tensor(cdf, dtype=torch.float64, device=i.device)
+            values = (offset + (values > 0.0).to(torch.int64) * tiny + torch.searchsorted(cdf, values.contiguous(), right=True)).to(torch.float64)
+        return values
 
     def cpp(self, qualifiers: str = "static inline") -> str:
         """C++ (and CUDA) code of ``name(t, i)``: the same operations on uint64_t and double."""
@@ -265,6 +320,11 @@ class NoiseSource:
     z = {n}_mix(z + {_GOLDEN}ULL*((uint64_t)i + 1ULL));
     const double u = (double)(z >> 11) * {_hex(_TWO_M53)};
 """
+        if self.kind == "binomial":  # offset, the tiny sums unless u is 0, and a binary search: the entries <= u
+            offset, tiny, cdf = self.table
+            search = (f"    const double cdf[{len(cdf)}] = {{{', '.join(_hex(c) for c in cdf)}}};\n    int lo = 0, hi = {len(cdf)};\n"
+                      "    while (lo < hi) {\n        const int mid = (lo + hi)/2;\n        if (cdf[mid] <= u) lo = mid + 1; else hi = mid;\n    }\n") if cdf else "    const int lo = 0;\n"
+            return body + search + f"    return (double)({offset} + (u > 0.0 ? {tiny} : 0) + lo);\n}}\n"
         if not normal:
             return body + "    return u;\n}\n"
         return body + f"""    const double v = (double)({n}_mix(z ^ {_M1}ULL) >> 11) * {_hex(_TWO_M53)};

@@ -17,11 +17,14 @@ DT = 1e-4
 STEPS = [0, 1, 2, 17, 999, 123456, 2**31 + 5]
 
 
-def _source(kind, site=0, seed=7, period=0):
-    return NoiseSource(f"f_{kind}", kind, seed, "pop", site, DT, period)
+BINOMIAL = {"trials": 1000, "p": 0.01}  # Brian2's PoissonInput: N = 1000 inputs at 100 Hz, dt = 0.1 ms
 
 
-@pytest.mark.parametrize("kind", ["rand", "randn"])
+def _source(kind, site=0, seed=7, period=0, name=None):
+    return NoiseSource(name or f"f_{kind}", kind, seed, "pop", site, DT, period, **(BINOMIAL if kind == "binomial" else {}))
+
+
+@pytest.mark.parametrize("kind", ["rand", "randn", "binomial"])
 def test_torch_draws_the_bits_of_numpy(kind):
     source = _source(kind)
     i = np.arange(500)
@@ -32,12 +35,12 @@ def test_torch_draws_the_bits_of_numpy(kind):
         assert not torch.equal(drawn[0], drawn[1])
 
 
-@pytest.mark.parametrize("kind", ["rand", "randn"])
+@pytest.mark.parametrize("kind", ["rand", "randn", "binomial"])
 @pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++")
 def test_compiled_code_draws_the_bits_of_numpy(kind, tmp_path):
     """The C++ of the source, at bioadapt's compiler flags, against numpy (and with a
     period: step k of the run is step k % period of stream k // period)."""
-    plain, periodic = _source(kind), NoiseSource(f"g_{kind}", kind, 7, "pop", 0, DT, period=1000)
+    plain, periodic = _source(kind), _source(kind, period=1000, name=f"g_{kind}")
     calls = "".join(f"for (int i = 0; i < 300; i++) printf(\"%a %a\\n\", f_{kind}({k}*{DT!r}, i), g_{kind}({k}*{DT!r}, i));\n" for k in STEPS[:6])
     program = tmp_path / "noise.cpp"
     program.write_text("#include <cstdint>\n#include <cmath>\n#include <cstdio>\n" + plain.cpp() + periodic.cpp() + "int main() {\n" + calls + "}\n")
@@ -49,7 +52,26 @@ def test_compiled_code_draws_the_bits_of_numpy(kind, tmp_path):
         assert np.array_equal(values[row, :, 0], plain.numpy(k * DT, i))
         assert np.array_equal(values[row, :, 1], periodic.numpy(k * DT, i))
         stream, step = divmod(k, 1000)
-        assert np.array_equal(values[row, :, 1], NoiseSource("h", kind, 7, "pop", 0, DT).torch(step, torch.as_tensor(i), streams=stream + 1)[stream].numpy())
+        assert np.array_equal(values[row, :, 1], _source(kind, name="h").torch(step, torch.as_tensor(i), streams=stream + 1)[stream].numpy())
+
+
+@pytest.mark.parametrize("trials, p", [(1000, 0.01), (40, 0.3), (10000, 0.5), (5, 1.0), (5, 0.0)])
+def test_binomial_counts_follow_the_binomial_distribution(trials, p):
+    """Brian2's PoissonInput draws Binomial(N, rate*dt) per neuron and step; the inverse of the
+    float64 distribution function gives those counts (chi-square over the bins, p-value > 1e-3)."""
+    source = NoiseSource("b", "binomial", 3, "pop", 0, DT, trials=trials, p=p)
+    counts = np.concatenate([source.numpy(k * DT, np.arange(20000)) for k in range(10)])
+    assert np.array_equal(counts, np.round(counts)) and counts.min() >= 0 and counts.max() <= trials
+    if p in (0.0, 1.0):
+        assert (counts == trials * p).all()
+        return
+    low, high = stats.binom.ppf([1e-4, 1 - 1e-4], trials, p)
+    edges = np.arange(low, high + 2) - 0.5
+    observed = np.histogram(np.clip(counts, low, high), bins=edges)[0]
+    expected = np.diff(stats.binom.cdf(edges + 0.5 - 1, trials, p))
+    expected[0], expected[-1] = stats.binom.cdf(low, trials, p), stats.binom.sf(high - 1, trials, p)
+    assert stats.chisquare(observed, expected / expected.sum() * len(counts)).pvalue > 1e-3
+    assert abs(counts.mean() - trials * p) < 5 * np.sqrt(trials * p * (1 - p) / len(counts))
 
 
 def test_distributions_and_independence():

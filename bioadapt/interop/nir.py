@@ -431,8 +431,8 @@ def to_nir(spec: NetworkSpec, convention: str = "bioadapt", metadata: bool = Tru
     ------
     ConfigError
         For an unknown convention, a network a same-step convention cannot
-        express (a cycle through two populations), or synapses with a model
-        of their own (NIR has fixed weights only).
+        express (a cycle through two populations), synapses with a model
+        of their own (NIR has fixed weights only), or poisson inputs.
     """
     from ._nir_export import graph_from_spec
 
@@ -440,6 +440,8 @@ def to_nir(spec: NetworkSpec, convention: str = "bioadapt", metadata: bool = Tru
     for proj in spec.projections:
         if proj.model is not None or proj.on_post is not None:
             raise ConfigError(f"{spec.source}: projection '{proj.name}' has a synapse model or on_post code (plastic synapses); NIR describes fixed weights only, so it cannot be exported.")
+    if spec.poisson_inputs:
+        raise ConfigError(f"{spec.source}: poisson input '{spec.poisson_inputs[0].name}' (Brian2's PoissonInput) has no NIR node; export the network without it.")
     return graph_from_spec(spec, convention, metadata)
 
 

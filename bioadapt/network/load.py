@@ -70,7 +70,7 @@ from .._files import read_toml
 from ..errors import ConfigError, ModelError, ParameterError, SchemeNotApplicable
 from ..models.load import check_dead_assignments, load_model
 from ..models.spec import ModelSpec
-from .spec import NetworkSpec, PopulationSpec, ProjectionSpec, TimedArraySpec
+from .spec import NetworkSpec, PoissonInputSpec, PopulationSpec, ProjectionSpec, TimedArraySpec
 from ..quantities import parse_quantity, sample_values, unit_text
 from ..schemes import SCHEMES
 from ..schemes.default import BRIAN2_DEFAULT_METHODS, default_scheme
@@ -79,7 +79,8 @@ __all__ = ["load_network", "network_from_dict", "stream"]
 
 logger = logging.getLogger("bioadapt")
 
-_TOP = {"dt", "duration", "seed", "scheme", "populations", "projections", "timed_arrays"}
+_TOP = {"dt", "duration", "seed", "scheme", "populations", "projections", "timed_arrays", "poisson_inputs"}
+_POISSON_INPUT = {"name", "target", "target_var", "N", "rate", "weight"}
 _TIMED = {"values", "dt", "unit"}
 _POP = {"kind", "model", "size", "scheme", "values", "rate"}
 _PROJ = {"name", "source", "target", "on_pre", "on_post", "summed", "connect", "weight", "delay", "model", "method", "values"}
@@ -545,7 +546,45 @@ def network_from_dict(data: dict, source: str = "<dict>", folder: Path | None = 
             raise ConfigError(f"{where}: projections[{k}]: name '{proj.name}' is used twice.")
         names.add(proj.name)
         projections.append(proj)
-    return NetworkSpec(dt=dt, n_steps=n_steps, seed=seed, populations=pops, projections=tuple(projections), source=source, timed_arrays=timed)
+    poisson = _poisson_inputs(data.get("poisson_inputs", []), pops, names, where, dt)
+    return NetworkSpec(dt=dt, n_steps=n_steps, seed=seed, populations=pops, projections=tuple(projections), source=source, timed_arrays=timed, poisson_inputs=poisson)
+
+
+def _poisson_inputs(raw, pops: dict, taken: set, where: str, dt: float) -> tuple:
+    """``[[poisson_inputs]]``: Brian2's ``PoissonInput(target, target_var, N, rate, weight)``."""
+    if not isinstance(raw, list):
+        raise ConfigError(f"{where}: 'poisson_inputs' must be an array of tables ([[poisson_inputs]]).")
+    out = []
+    for k, data in enumerate(raw):
+        here = f"{where}: poisson_inputs[{k}]"
+        _check_keys(data, _POISSON_INPUT, here)
+        name = data.get("name", f"poisson_input_{k}")
+        if not isinstance(name, str) or not _IDENT.match(name) or name.startswith("bioadapt"):
+            raise ConfigError(f"{here}: key 'name' must be an identifier (letters, digits, _), got {name!r}.")
+        if name in taken or name in pops or any(p.name == name for p in out):
+            raise ConfigError(f"{here}: name '{name}' is used twice.")
+        target = data.get("target")
+        pop = pops.get(target) if isinstance(target, str) else None
+        if pop is None or pop.is_input:
+            raise ConfigError(f"{here}: key 'target' must name a neuron population ({', '.join(n for n, p in pops.items() if not p.is_input)}), got {target!r}.")
+        equations = pop.model.brian_equations
+        var = data.get("target_var")
+        if var not in equations.names or var in equations.subexpr_names:
+            raise ConfigError(f"{here}: key 'target_var' must be a variable of population '{target}' (model {pop.model.name}), got {var!r}.")
+        trials = _int(data, "N", here, minimum=1)
+        rate = _quantity(data, "rate", here, Hz)
+        if not 0 <= rate * dt <= 1:
+            raise ConfigError(f"{here}: rate*dt = {rate * dt:g} must be between 0 and 1 (rate {data['rate']!r}, dt {dt * 1e3:g} ms).")
+        if "weight" not in data:
+            raise ConfigError(f"{here}: missing required key 'weight' (what each input spike adds to '{var}').")
+        try:
+            weight = parse_quantity(data["weight"], f"{here}: key 'weight'")
+        except ParameterError as exc:
+            raise ConfigError(str(exc)) from None
+        if fu.get_dimensions(weight) is not equations.dimensions[var] or not np.isfinite(float(weight)):
+            raise ConfigError(f"{here}: key 'weight' must be a finite value in {unit_text(equations.dimensions[var])} (the unit of '{var}'), got {data['weight']!r}.")
+        out.append(PoissonInputSpec(name, target, var, trials, rate, float(weight)))
+    return tuple(out)
 
 
 def _timed_arrays(tables: dict, where: str, folder: Path | None) -> dict:

@@ -16,7 +16,7 @@ from brian2.equations.equations import DIFFERENTIAL_EQUATION, Equations
 
 from ..models.spec import ModelSpec
 
-__all__ = ["PopulationSpec", "ProjectionSpec", "NetworkSpec"]
+__all__ = ["PopulationSpec", "ProjectionSpec", "PoissonInputSpec", "NetworkSpec"]
 
 
 @dataclass(frozen=True)
@@ -140,6 +140,22 @@ class TimedArraySpec:
 
 
 @dataclass(frozen=True)
+class PoissonInputSpec:
+    """Brian2's ``PoissonInput(target, target_var, N, rate, weight)``: ``N``
+    independent Poisson inputs of ``rate`` into every neuron of ``target``,
+    each adding ``weight`` to ``target_var`` (in the ``synapses`` slot, order
+    0); per neuron and step a binomial number of ``N`` draws of probability
+    ``rate*dt``, drawn alike in every backend (`bioadapt.noise`)."""
+
+    name: str
+    target: str
+    target_var: str
+    n: int
+    rate: float  # Hz
+    weight: float  # SI units of target_var
+
+
+@dataclass(frozen=True)
 class NetworkSpec:
     """A whole network: time grid, populations (in file order), projections.
 
@@ -160,6 +176,8 @@ class NetworkSpec:
     timing: str = "trained"  # `bioadapt.network.transfer.TIMINGS`, set by `bioadapt.at_dt`
     #: functions of time the models call (``[timed_arrays.NAME]``), by name
     timed_arrays: dict = field(default_factory=dict)
+    #: ``[[poisson_inputs]]``: Brian2's PoissonInput, in file order
+    poisson_inputs: tuple = ()
 
     @property
     def duration(self) -> float:

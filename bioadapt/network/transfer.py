@@ -74,7 +74,7 @@ from ..errors import ConfigError, ParameterError
 from ..quantities import parse_quantity
 from .spec import NetworkSpec, PopulationSpec, ProjectionSpec
 
-__all__ = ["TIMINGS", "CHARGE", "impulse_variables", "transfer_problems", "charge", "on_pre_code", "on_post_code", "reset_code", "refractory", "limit_refractory", "is_impulse_projection", "latency_seconds", "grid_delays"]
+__all__ = ["TIMINGS", "CHARGE", "impulse_variables", "transfer_problems", "charge", "on_pre_code", "on_post_code", "poisson_input_code", "reset_code", "refractory", "limit_refractory", "is_impulse_projection", "latency_seconds", "grid_delays"]
 
 #: what becomes of the one-step timing of the network at dt0 (see the module)
 TIMINGS = ("trained", "declared")
@@ -256,6 +256,16 @@ def on_post_code(spec: NetworkSpec, proj: ProjectionSpec) -> str | None:
     impulses = {name: impulse_variables(pop) for name, pop in spec.populations.items()}
     written = {name for name, _ in _written(proj, impulses, proj.on_post)[0]}
     return _scaled(proj.on_post, written) if written else proj.on_post
+
+
+def poisson_input_code(spec: NetworkSpec, poisson, increment: str) -> str:
+    """A PoissonInput's ``target_var += increment`` as Brian2 gets it: times
+    `CHARGE` into an impulse variable off the network's own dt (its spikes
+    deliver what spikes of a projection deliver)."""
+    code = f"{poisson.target_var} += {increment}"
+    if charge(spec) != 1.0 and poisson.target_var in impulse_variables(spec.populations[poisson.target]):
+        return _scaled(code, {poisson.target_var})
+    return code
 
 
 def reset_code(spec: NetworkSpec, pop: PopulationSpec) -> str | None:

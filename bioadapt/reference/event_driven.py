@@ -248,6 +248,8 @@ def reference_run(spec: NetworkSpec, record: dict | None = None, sample_times: n
 
     # synaptic effects: per projection the target variable, sign and value per synapse
     effects = []
+    if spec.poisson_inputs:
+        raise BackendError(f"reference: poisson input '{spec.poisson_inputs[0].name}' is noise drawn per step; the reference has no noise.")
     for proj in spec.projections:
         if proj.summed is not None or proj.on_pre is None:
             raise BackendError(f"reference: graded projection '{proj.name}' is not supported.")

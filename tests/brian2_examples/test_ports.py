@@ -274,13 +274,27 @@ def tsodyks(panel="B", steps=12000):
 INPUTS = {"Tsodyks_Pawelzik_Markram_1998": {"stimulus": {"i": np.zeros(20, dtype=int), "t": 0.1 + np.arange(20) * 0.05}}}
 
 
+def brunel_2000(steps=1000, g=6.0, nu_ratio=4.0):
+    """examples/frompapers/Brunel_2000.py, Fig. 8B (g = 6, nu_ext/nu_thr = 4: asynchronous
+    irregular) at 1250 neurons: the example's subgroups neurons[:N_E], neurons[N_E:] as two
+    populations, C_E = 100 at its sparseness 0.1 with J = 1 mV keeping J*C_E; the external input
+    is its PoissonInput (C_ext = C_E inputs at nu_ext = nu_ratio * theta/(J*C_E*tau)); its first 100 ms."""
+    n_e, n_i, c_e, j = 1000, 250, 100, 1.0  # j in mV
+    nu_ext = nu_ratio * 20.0 / (j * c_e * 20e-3)  # Hz
+    pops = {name: {"model": "brunel_2000.toml", "size": size, "scheme": "exact", "values": {"v": "0*mV"}} for name, size in (("E", n_e), ("I", n_i))}
+    projections = [{"name": f"{a}{b}", "source": a, "target": b, "on_pre": "v_post += weight", "connect": {"p": 0.1}, "delay": "1.5*ms",
+                    "weight": f"{j if a == 'E' else -g * j}*mV"} for a in "EI" for b in "EI"]
+    poisson = [{"name": f"external_{b}", "target": b, "target_var": "v", "N": c_e, "rate": f"{nu_ext}*Hz", "weight": f"{j}*mV"} for b in "EI"]
+    return {"dt": "0.1*ms", "duration": f"{steps}*0.1*ms", "seed": 27, "populations": pops, "projections": projections, "poisson_inputs": poisson}, {"E": ["v"], "I": ["v"]}
+
+
 PORTS = {
     "CUBA": cuba, "COBAHH": cobahh, "gapjunctions": gapjunctions, "Hindmarsh_Rose_1984": hindmarsh_rose, "Wang_Buszaki_1996": wang_buzsaki,
     "IF_curve_LIF": if_curve_lif, "IF_curve_Hodgkin_Huxley": if_curve_hh, "phase_locking": phase_locking,
     "Brunel_Hakim_1999": brunel_hakim, "non_reliability": non_reliability, "Ornstein_Uhlenbeck": ornstein_uhlenbeck,
     "Jansen_Rit_1995_single_column": jansen_rit, "Sturzl_et_al_2000": sturzl,
     "Morris_Lecar_1981": morris_lecar, "coupled_oscillators": coupled_oscillators,
-    "STDP": stdp, "nonlinear": nonlinear, "Tsodyks_Pawelzik_Markram_1998": tsodyks,
+    "STDP": stdp, "nonlinear": nonlinear, "Tsodyks_Pawelzik_Markram_1998": tsodyks, "Brunel_2000": brunel_2000,
 }
 
 
@@ -385,6 +399,22 @@ def test_noisy_ports_behave_as_their_examples():
         net["populations"]["neurons"]["values"] = {"sigma": sigma}
         indices, steps = run_all(network_from_dict(net, folder=MODELS), ["torch"], {})["torch"].spikes["neurons"]
         assert len({tuple(steps[indices == k]) for k in range(25)}) == trains and np.bincount(indices, minlength=25).min() >= 5
+
+
+def test_brunel_2000_port_shows_the_papers_regimes():
+    """Brunel 2000, Fig. 8 (PoissonInput as the external input): at g = 3, nu_ext = 2 nu_thr
+    (panel A) the excitatory population fires synchronously and fast (the activity per step
+    varies far beyond its mean); at g = 6, nu_ext = 4 nu_thr (panel B) asynchronously at a
+    lower rate (first 50 ms left out)."""
+    stats = {}
+    for panel, g, nu in (("A", 3.0, 2.0), ("B", 6.0, 4.0)):
+        spec = network_from_dict(brunel_2000(steps=3000, g=g, nu_ratio=nu)[0], folder=MODELS)
+        indices, steps = run_all(spec, ["numpy"], {})["numpy"].spikes["E"]
+        activity = np.bincount(steps, minlength=3000)[500:]
+        stats[panel] = (len(indices) / 1000 / 0.3, activity.std() / activity.mean())
+    (rate_a, cv_a), (rate_b, cv_b) = stats["A"], stats["B"]
+    assert rate_a > 2 * rate_b and 20 < rate_b < 200, stats
+    assert cv_a > 2.0 and cv_b < 1.0, stats
 
 
 def test_timed_array_ports_behave_as_their_examples():

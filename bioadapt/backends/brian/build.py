@@ -35,7 +35,7 @@ from ...schemes.hoisting import ProgramExponentials
 from ...schemes.symplectic_euler import DecaySystem, after_reset_code
 from ...network import transfer
 from ...network.spec import NetworkSpec, PopulationSpec, ProjectionSpec
-from ...noise import XI_NAME, NoiseSource, rewrite_noise
+from ...noise import NOISE_PREFIX, XI_NAME, NoiseSource, rewrite_noise
 from ...quantities import parse_quantity, unit_text
 
 __all__ = ["BrianNetwork", "GeneratedSynapses", "build_network"]
@@ -527,6 +527,23 @@ def synaptic_names(proj: ProjectionSpec) -> set:
     return names
 
 
+def _poisson_input(poisson, spec: NetworkSpec, group, period: int = 0):
+    """Brian2's ``PoissonInput`` with the binomial numbers of `bioadapt.noise`:
+    ``target_var += count*weight`` over the target's neurons, in the
+    ``synapses`` slot at order 0 (between on_pre and on_post pathways), as
+    Brian2 runs it; the count of neuron ``i`` at step ``k`` is a binomial number
+    of ``N`` draws of probability ``rate*dt`` from the network's seed."""
+    p = poisson.rate * spec.dt
+    if p > 1:
+        raise ConfigError(f"{spec.source}: poisson input '{poisson.name}': rate*dt = {p:g} > 1 at dt = {spec.dt * 1e3:g} ms.")
+    source = NoiseSource(f"{NOISE_PREFIX}{poisson.name}", "binomial", spec.seed % 2**32, poisson.name, 0, spec.dt, period, trials=poisson.n, p=p)
+    weight = f"{NOISE_PREFIX}{poisson.name}_weight"
+    group.namespace[source.name] = noise_function(source)
+    group.namespace[weight] = fu.Quantity(poisson.weight, dim=group.variables[poisson.target_var].dim)
+    code = transfer.poisson_input_code(spec, poisson, f"{source.name}(t, i)*{weight}")
+    return group.run_regularly(code, when="synapses", order=0, name=f"{poisson.name}_poisson_input")
+
+
 def _drive_dimensions(pop: PopulationSpec, var: str):
     """The physical dimensions of a variable an external drive may write, or ConfigError."""
     equations = pop.model.brian_equations
@@ -662,6 +679,8 @@ def build_network(
                 objects.append(runner)
         net.groups[pop.name] = group
         objects.append(group)
+    for poisson in spec.poisson_inputs:
+        objects.append(_poisson_input(poisson, spec, net.groups[poisson.target], period=spec.n_steps if samples > 1 else 0))
     generated = generated or {}
     unknown = set(generated) - {p.name for p in spec.projections}
     if unknown:
