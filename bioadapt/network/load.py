@@ -83,7 +83,7 @@ _TOP = {"dt", "duration", "seed", "scheme", "populations", "projections", "timed
 _POISSON_INPUT = {"name", "target", "target_var", "N", "rate", "weight"}
 _TIMED = {"values", "dt", "unit"}
 _POP = {"kind", "model", "size", "scheme", "values", "rate"}
-_PROJ = {"name", "source", "target", "on_pre", "on_post", "summed", "connect", "weight", "delay", "model", "method", "values"}
+_PROJ = {"name", "source", "target", "on_pre", "on_post", "summed", "connect", "weight", "delay", "post_delay", "model", "method", "values"}
 #: Names of synaptic variables bioadapt (or Brian2) defines itself: not for a projection's ``model``.
 _SYNAPSE_RESERVED = {"weight", "delay", "delay_value", "lastupdate", "i", "j", "t", "dt", "N", "N_pre", "N_post", "N_incoming", "N_outgoing"}
 _CONNECT = {"rule", "p", "autapses", "condition", "file"}
@@ -410,6 +410,8 @@ def _projection(k: int, data: dict, pops: dict, where: str, dt: float, seed: int
     on_post = data.get("on_post")
     if on_post is not None and on_pre is None:
         raise ConfigError(f"{where}: key 'on_post' needs a spike-triggered projection (on_pre); give on_pre (it may be 'weight = weight' if presynaptic spikes do nothing).")
+    if on_post is None and "post_delay" in data:
+        raise ConfigError(f"{where}: key 'post_delay' delays the on_post pathway (Brian2's S.post.delay); give on_post or remove it.")
     if on_pre is None and "delay" in data:
         raise ConfigError(f"{where}: key 'delay' delays spike-triggered projections (on_pre); graded ('summed') ones act without delay, remove it.")
     if summed is not None:
@@ -439,17 +441,31 @@ def _projection(k: int, data: dict, pops: dict, where: str, dt: float, seed: int
             raise ConfigError(f"{where}: key '{key}' gives non-finite values ({data[key]!r}).")
     weight_dim = fu.get_dimensions(weight)
     weight_unit = unit_text(weight_dim)
-    if "delay" in data and fu.get_dimensions(delay) is not second.dim and np.any(np.asarray(delay) != 0):
-        raise ConfigError(f"{where}: key 'delay' must be a time (e.g. '1*ms'), got {data['delay']!r}.")
-    delay = np.asarray(delay, dtype=np.float64)
-    if np.any(delay < 0):
-        raise ConfigError(f"{where}: key 'delay' gives negative delays (min {delay.min() * 1e3:g} ms); delays must be >= 0.")
-    # Round to whole steps here, once, so that every backend gets integers
-    # (Brian2 would round with int(d/dt + 0.5), ambiguous on half steps).
-    steps = np.floor(delay / dt + 0.5).astype(np.int64)
+    steps = _delay_steps(delay, "delay", data, where, dt)
+    post_steps = None
+    if "post_delay" in data:
+        try:
+            post_delay = sample_values(data["post_delay"], len(i), stream(seed, f"projections.{name}.post_delay"), f"{where}: key 'post_delay'", indices)
+        except ParameterError as exc:
+            raise ConfigError(str(exc)) from None
+        post_steps = _delay_steps(post_delay, "post_delay", data, where, dt)
     values = _synapse_values(data, equations, name, indices, seed, where)
     return ProjectionSpec(name, src.name, tgt.name, i, j, np.asarray(weight, dtype=np.float64), steps, on_pre=on_pre, summed=summed, weight_unit=weight_unit,
-                          model=model, on_post=on_post, method=data.get("method"), values=values)
+                          model=model, on_post=on_post, method=data.get("method"), values=values, post_delay_steps=post_steps)
+
+
+def _delay_steps(delay, key: str, data: dict, where: str, dt: float) -> np.ndarray:
+    """Delays (a quantity array, or zeros) checked and rounded to whole steps."""
+    if key in data and fu.get_dimensions(delay) is not second.dim and np.any(np.asarray(delay) != 0):
+        raise ConfigError(f"{where}: key '{key}' must be a time (e.g. '1*ms'), got {data[key]!r}.")
+    delay = np.asarray(delay, dtype=np.float64)
+    if not np.all(np.isfinite(delay)):
+        raise ConfigError(f"{where}: key '{key}' gives non-finite values ({data[key]!r}).")
+    if np.any(delay < 0):
+        raise ConfigError(f"{where}: key '{key}' gives negative delays (min {delay.min() * 1e3:g} ms); delays must be >= 0.")
+    # Round to whole steps here, once, so that every backend gets integers
+    # (Brian2 would round with int(d/dt + 0.5), ambiguous on half steps).
+    return np.floor(delay / dt + 0.5).astype(np.int64)
 
 
 def _synapse_model(data: dict, where: str):

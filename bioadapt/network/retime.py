@@ -115,7 +115,15 @@ def at_dt(spec: NetworkSpec, dt, timing: str = "trained") -> NetworkSpec:
                 ),
                 stacklevel=2,
             )
-        projections.append(dataclasses.replace(proj, delay_steps=steps))
+        post = proj.post_delay_steps
+        if post is not None:  # the on_post pathway's delays: the same times on the new grid
+            seconds = post * spec.dt
+            post = np.floor(seconds / dt + 0.5).astype(np.int64)
+            moved = np.abs(post * dt - seconds) > SAME_TIME * max(dt, spec.dt)
+            if moved.any():
+                warnings.warn(RoundingWarning(f"{spec.source}: projection '{proj.name}' at dt = {dt * 1e3:g} ms: {int(moved.sum())} of {len(post)} post delays re-rounded "
+                                              f"(by up to {np.abs(post * dt - seconds).max() * 1e3:.3g} ms)."), stacklevel=2)
+        projections.append(dataclasses.replace(proj, delay_steps=steps, post_delay_steps=post))
     base = spec.base_dt if spec.base_dt is not None else spec.dt
     return dataclasses.replace(spec, dt=float(dt), n_steps=n_steps, populations=populations, projections=tuple(projections), base_dt=base, timing=timing)
 

@@ -76,8 +76,10 @@ class ProjectionSpec:
     ``model`` adds Brian2 synapse equations (``w : 1``, ``dApre/dt = -Apre/taupre
     : 1 (event-driven)``, clock-driven equations integrated with ``method``,
     Brian2's default choice when None); ``on_post`` is code run when a
-    postsynaptic neuron spikes; ``values`` holds the initial values of the
-    model's variables (SI, one per synapse, or one for a shared variable).
+    postsynaptic neuron spikes, ``post_delay_steps`` after it (None: in the
+    step of the spike; Brian2's ``S.post.delay``); ``values`` holds the initial
+    values of the model's variables (SI, one per synapse, or one for a shared
+    variable).
     """
 
     name: str
@@ -94,6 +96,7 @@ class ProjectionSpec:
     on_post: str | None = None
     method: str | None = None
     values: dict = field(default_factory=dict)
+    post_delay_steps: np.ndarray | None = None
 
     @property
     def size(self) -> int:

@@ -231,7 +231,7 @@ def check_samples(spec: NetworkSpec, where: str):
         if clock_names:
             raise BackendError(f"{where}: population '{pop.name}' (model file {model.path}) reads {sorted(clock_names)}: the absolute time differs from sample to sample when samples run one after another; run one sample per binary call.")
     for proj in spec.projections:
-        if proj.on_pre is not None and proj.size and np.any(np.asarray(proj.delay_steps) > 0):
+        if proj.on_pre is not None and proj.size and (np.any(np.asarray(proj.delay_steps) > 0) or np.any(np.asarray(proj.post_delay_steps if proj.post_delay_steps is not None else 0) > 0)):
             raise BackendError(f"{where}: projection '{proj.name}' has delays: its spikes in flight at the end of a sample would reach the next one; run one sample per binary call.")
         synaptic = synaptic_names(proj)
         if proj.has_dynamics:
@@ -504,6 +504,8 @@ def _synapses(proj: ProjectionSpec, spec: NetworkSpec, groups: dict, clock: Cloc
             syn.variables["delay_value"].set_value(proj.delay_steps * spec.dt)
         elif not one_delay:
             syn.pre.variables["delay"].set_value(proj.delay_steps * spec.dt)
+    if proj.post_delay_steps is not None and proj.size:  # S.post.delay, one per synapse
+        syn.post.variables["delay"].set_value(proj.post_delay_steps * spec.dt)
     return syn
 
 

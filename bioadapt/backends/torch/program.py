@@ -328,7 +328,8 @@ def extract_program(spec: NetworkSpec, drive_vars: dict | None = None, math: str
                 "i": proj.i,
                 "j": proj.j,
                 "delay_steps": proj.delay_steps,
-                "post_delay_steps": np.zeros(proj.size, dtype=np.int64),  # on_post acts in the step of the postsynaptic spike
+                # on_post acts in the step of the postsynaptic spike, or post_delay_steps later
+                "post_delay_steps": np.zeros(proj.size, dtype=np.int64) if proj.post_delay_steps is None else np.asarray(proj.post_delay_steps, dtype=np.int64),
             }
         dt = float(net.clock.variables["dt"].get_value()[0])
         clock = net.clock.name
