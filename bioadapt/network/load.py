@@ -391,12 +391,7 @@ def _connect(spec, n_src: int, n_tgt: int, same: bool, rng: np.random.Generator,
 
 def _projection(k: int, data: dict, pops: dict, where: str, dt: float, seed: int, folder: Path | None = None) -> ProjectionSpec:
     _check_keys(data, _PROJ, where)
-    for key in ("source", "target"):
-        if key not in data:
-            raise ConfigError(f"{where}: missing required key '{key}'.")
-        if data[key] not in pops:
-            raise ConfigError(f"{where}: key '{key}' = {data[key]!r} is not a population ({', '.join(pops)}).")
-    src, tgt = pops[data["source"]], pops[data["target"]]
+    (src, src_start, n_src), (tgt, tgt_start, n_tgt) = (_endpoint(data, key, pops, where) for key in ("source", "target"))
     if tgt.is_input:
         raise ConfigError(f"{where}: key 'target' = {tgt.name!r} is an input population; it cannot receive synapses.")
     name = data.get("name", f"{src.name}_to_{tgt.name}_{k}")
@@ -429,9 +424,11 @@ def _projection(k: int, data: dict, pops: dict, where: str, dt: float, seed: int
         if code is not None:
             neurons = {n for n in get_identifiers(code) if n.endswith(("_pre", "_post"))}
             check_dead_assignments(code, neurons | synaptic, f"{where}: key '{key}'", ConfigError)
-    i, j = _connect(data.get("connect", "all_to_all"), src.size, tgt.size, src.name == tgt.name, stream(seed, f"projections.{name}.connect"), where, folder)
+    # indices, sizes and expressions of a subgroup (``source = "P[0:800]"``) are its own, as in Brian2
+    same = src.name == tgt.name and (src_start, n_src) == (tgt_start, n_tgt)
+    i, j = _connect(data.get("connect", "all_to_all"), n_src, n_tgt, same, stream(seed, f"projections.{name}.connect"), where, folder)
     try:
-        indices = {"i": i, "j": j, "N_pre": src.size, "N_post": tgt.size}  # per synapse, as in Brian2's S.w = "..."
+        indices = {"i": i, "j": j, "N_pre": n_src, "N_post": n_tgt}  # per synapse, as in Brian2's S.w = "..."
         weight = sample_values(data.get("weight", 1.0), len(i), stream(seed, f"projections.{name}.weight"), f"{where}: key 'weight'", indices)
         delay = sample_values(data.get("delay", 0.0), len(i), stream(seed, f"projections.{name}.delay"), f"{where}: key 'delay'", indices)
     except ParameterError as exc:
@@ -450,6 +447,7 @@ def _projection(k: int, data: dict, pops: dict, where: str, dt: float, seed: int
             raise ConfigError(str(exc)) from None
         post_steps = _delay_steps(post_delay, "post_delay", data, where, dt)
     values = _synapse_values(data, equations, name, indices, seed, where)
+    i, j = i + src_start, j + tgt_start  # the populations' indices
     return ProjectionSpec(name, src.name, tgt.name, i, j, np.asarray(weight, dtype=np.float64), steps, on_pre=on_pre, summed=summed, weight_unit=weight_unit,
                           model=model, on_post=on_post, method=data.get("method"), values=values, post_delay_steps=post_steps)
 
@@ -466,6 +464,28 @@ def _delay_steps(delay, key: str, data: dict, where: str, dt: float) -> np.ndarr
     # Round to whole steps here, once, so that every backend gets integers
     # (Brian2 would round with int(d/dt + 0.5), ambiguous on half steps).
     return np.floor(delay / dt + 0.5).astype(np.int64)
+
+
+_SUBGROUP = re.compile(r"^\s*(?P<name>[A-Za-z][A-Za-z0-9_]*)\s*(?:\[\s*(?P<start>-?\d*)\s*:\s*(?P<stop>-?\d*)\s*\])?\s*$")
+
+
+def _endpoint(data: dict, key: str, pops: dict, where: str) -> tuple:
+    """A projection's ``source`` or ``target``: a population, or a subgroup
+    ``"P[a:b]"`` (Brian2's ``P[a:b]``, a contiguous slice): ``(population,
+    first index, size)``."""
+    if key not in data:
+        raise ConfigError(f"{where}: missing required key '{key}'.")
+    text = data[key]
+    match = _SUBGROUP.match(text) if isinstance(text, str) else None
+    if match is None or match["name"] not in pops:
+        raise ConfigError(f"{where}: key '{key}' = {text!r} is not a population ({', '.join(pops)}) or a subgroup of one ('{next(iter(pops))}[0:10]').")
+    pop = pops[match["name"]]
+    if match["start"] is None:
+        return pop, 0, pop.size
+    start, stop, _ = slice(int(match["start"]) if match["start"] else None, int(match["stop"]) if match["stop"] else None).indices(pop.size)
+    if stop <= start:
+        raise ConfigError(f"{where}: key '{key}' = {text!r} is an empty subgroup of '{pop.name}' ({pop.size} neurons).")
+    return pop, start, stop - start
 
 
 def _synapse_model(data: dict, where: str):

@@ -290,3 +290,37 @@ def test_brian2_rejection_names_projection():
     net["projections"][0]["on_pre"] = "I_post += weight*mV"
     with pytest.raises(BioadaptError, match=r"projection 'inp_to_hid_0'"):
         simulate(network_from_dict(net), backend="numpy")
+
+
+@pytest.mark.parametrize("source, target, start_i, start_j", [("a[2:5]", "b[1:4]", 2, 1), ("a[:3]", "b", 0, 0), ("a[-2:]", "b[3:]", 5, 3)])
+def test_subgroups_are_brian2s_slices(source, target, start_i, start_j):
+    """``source = "a[2:5]"``: Brian2's ``Synapses(a[2:5], b[1:4])``; the condition, p and
+    expressions see the subgroups' own indices and sizes, the synapses get the populations'
+    indices (against Brian2 building the same synapses)."""
+    from brian2 import NeuronGroup, Synapses
+
+    net = {"dt": "1*ms", "duration": "2*ms", "populations": {"a": {"model": "lif", "size": 7}, "b": {"model": "lif", "size": 6}},
+           "projections": [{"source": source, "target": target, "on_pre": "v_post += weight", "connect": {"condition": "i <= j + 1"}, "weight": "i*100 + j + N_pre*1000 + N_post*10000"}]}
+    proj = network_from_dict(net).projections[0]
+    a, b = NeuronGroup(7, "v : 1"), NeuronGroup(6, "v : 1")
+
+    def part(group, text):
+        return group[slice(*[int(x) if x else None for x in text[text.index("[") + 1:-1].split(":")])] if "[" in text else group
+
+    syn = Synapses(part(a, source), part(b, target), "w : 1")
+    syn.connect(condition="i <= j + 1")
+    syn.w = "i*100 + j + N_pre*1000 + N_post*10000"
+    assert proj.i.min() >= start_i and proj.j.min() >= start_j
+    ours = sorted(zip(proj.i.tolist(), proj.j.tolist(), proj.weight.tolist()))
+    brian = sorted(zip((np.asarray(syn.i[:]) + start_i).tolist(), (np.asarray(syn.j[:]) + start_j).tolist(), np.asarray(syn.w[:]).tolist()))
+    assert ours == brian and len(ours) > 3
+
+
+@pytest.mark.parametrize("source, message", [("a[3:3]", r"key 'source' = 'a\[3:3\]' is an empty subgroup of 'a' \(7 neurons\)"),
+                                             ("c[0:2]", r"key 'source' = 'c\[0:2\]' is not a population \(a, b\) or a subgroup of one"),
+                                             ("a[0:2:1]", r"is not a population")])
+def test_bad_subgroups(source, message):
+    net = {"dt": "1*ms", "duration": "2*ms", "populations": {"a": {"model": "lif", "size": 7}, "b": {"model": "lif", "size": 6}},
+           "projections": [{"source": source, "target": "b", "on_pre": "v_post += weight"}]}
+    with pytest.raises(ConfigError, match=message):
+        network_from_dict(net)
