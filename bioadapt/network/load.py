@@ -82,7 +82,7 @@ logger = logging.getLogger("bioadapt")
 _TOP = {"dt", "duration", "seed", "scheme", "populations", "projections", "timed_arrays", "poisson_inputs"}
 _POISSON_INPUT = {"name", "target", "target_var", "N", "rate", "weight"}
 _TIMED = {"values", "dt", "unit"}
-_POP = {"kind", "model", "size", "scheme", "values", "rate"}
+_POP = {"kind", "model", "size", "scheme", "values", "rate", "linked"}
 _PROJ = {"name", "source", "target", "on_pre", "on_post", "summed", "connect", "weight", "delay", "post_delay", "model", "method", "values"}
 #: Names of synaptic variables bioadapt (or Brian2) defines itself: not for a projection's ``model``.
 _SYNAPSE_RESERVED = {"weight", "delay", "delay_value", "lastupdate", "i", "j", "t", "dt", "N", "N_pre", "N_post", "N_incoming", "N_outgoing"}
@@ -196,7 +196,43 @@ def _population(name: str, data: dict, net: dict, where: str, folder: Path | Non
     if scheme not in model.programs and scheme not in SCHEMES:
         raise ConfigError(f"{where}: scheme '{scheme}' is neither a program of model '{model.name}' ({', '.join(sorted(model.programs)) or 'none'}) nor a scheme ({', '.join(sorted(SCHEMES))}).")
     values = _values(name, model, data.get("values", {}), size, where, seed)
-    return PopulationSpec(name, size, "neurons", model=model, scheme=scheme, values=values, scheme_origin=origin)
+    return PopulationSpec(name, size, "neurons", model=model, scheme=scheme, values=values, scheme_origin=origin, linked=_links(data, model, where))
+
+
+def _links(data: dict, model: ModelSpec, where: str) -> dict:
+    """``linked = { I = "input.x" }``: each ``(linked)`` variable of the model and what it reads."""
+    equations = model.brian_equations
+    declared = sorted(n for n in equations.names if "linked" in equations[n].flags)
+    links = data.get("linked", {})
+    if not isinstance(links, dict):
+        raise ConfigError(f"{where}: key 'linked' must be a table such as {{ I = \"input.x\" }} (Brian2's neurons.I = linked_var(input, 'x')).")
+    for var, target in links.items():
+        if var not in declared:
+            raise ConfigError(f"{where}: linked.{var}: '{var}' is not a (linked) variable of model '{model.name}' ({', '.join(declared) or 'it has none'}).")
+        if not isinstance(target, str) or not re.match(r"^[A-Za-z]\w*\.[A-Za-z_]\w*$", target):
+            raise ConfigError(f"{where}: linked.{var} must be 'POPULATION.VARIABLE', got {target!r}.")
+    missing = [n for n in declared if n not in links]
+    if missing:
+        raise ConfigError(f"{where}: model '{model.name}' declares {missing} (linked): give what each reads, e.g. linked = {{ {missing[0]} = \"POPULATION.VARIABLE\" }}.")
+    return {var: tuple(target.split(".")) for var, target in links.items()}
+
+
+def _check_links(pops: dict, where: str):
+    """The linked variables' sources: a neuron population's variable of the same unit, of the same size or of one neuron."""
+    for pop in pops.values():
+        for var, (source, source_var) in pop.linked.items():
+            here = f"{where}: [populations.{pop.name}] linked.{var} = '{source}.{source_var}'"
+            other = pops.get(source)
+            if other is None or other.is_input:
+                raise ConfigError(f"{here}: '{source}' is not a neuron population ({', '.join(n for n, p in pops.items() if not p.is_input)}).")
+            equations = other.model.brian_equations
+            if source_var not in equations.names or "linked" in equations[source_var].flags:
+                raise ConfigError(f"{here}: '{source_var}' is not a variable of population '{source}' (model {other.model.name}).")
+            dim, own = equations[source_var].dim, pop.model.brian_equations[var].dim
+            if dim is not own:
+                raise ConfigError(f"{here}: '{source}.{source_var}' is in {unit_text(dim)}, '{var}' in {unit_text(own)}.")
+            if other.size not in (1, pop.size) and "shared" not in equations[source_var].flags:
+                raise ConfigError(f"{here}: '{source}' has {other.size} neurons and '{pop.name}' {pop.size}; a linked variable reads a population of the same size or of one neuron (Brian2's index= is not offered).")
 
 
 def _brian2_choice(model: ModelSpec, where: str, timed: dict | None = None, dt: float | None = None) -> str:
@@ -571,6 +607,7 @@ def network_from_dict(data: dict, source: str = "<dict>", folder: Path | None = 
         if name in timed:
             raise ConfigError(f"{where}: [populations.{name}]: '{name}' is also the name of a timed array.")
         pops[name] = _population(name, pdata, data, f"{where}: [populations.{name}]", folder, dt, n_steps, seed, timed)
+    _check_links(pops, where)
     projections = []
     raw = data.get("projections", [])
     if not isinstance(raw, list):

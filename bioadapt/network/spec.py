@@ -42,6 +42,9 @@ class PopulationSpec:
     input_steps: np.ndarray | None = None
     input_indices: np.ndarray | None = None
     scheme_origin: str | None = None
+    #: ``variable -> (population, variable)``: Brian2's ``linked_var``, the
+    #: model's ``(linked)`` variables read from another population
+    linked: dict = field(default_factory=dict)
 
     @property
     def is_input(self) -> bool:

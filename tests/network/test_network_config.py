@@ -324,3 +324,21 @@ def test_bad_subgroups(source, message):
            "projections": [{"source": source, "target": "b", "on_pre": "v_post += weight"}]}
     with pytest.raises(ConfigError, match=message):
         network_from_dict(net)
+
+
+LINKED = "tests/brian2_examples/models/reliability_neuron.toml"
+
+
+@pytest.mark.parametrize("populations, message", [
+    ({"n": {"model": LINKED, "size": 3}}, r"\[populations.n\]: model 'reliability_neuron' declares \['I'\] \(linked\): give what each reads"),
+    ({"n": {"model": LINKED, "size": 3, "linked": {"x": "a.v"}}}, r"linked.x: 'x' is not a \(linked\) variable of model 'reliability_neuron' \(I\)"),
+    ({"n": {"model": LINKED, "size": 3, "linked": {"I": "a"}}}, r"linked.I must be 'POPULATION.VARIABLE', got 'a'"),
+    ({"n": {"model": LINKED, "size": 3, "linked": {"I": "nope.v"}}}, r"linked.I = 'nope.v': 'nope' is not a neuron population"),
+    ({"n": {"model": LINKED, "size": 3, "linked": {"I": "a.w"}}}, r"linked.I = 'a.w': 'w' is not a variable of population 'a'"),
+    ({"n": {"model": LINKED, "size": 3, "linked": {"I": "a.tau_m"}}}, r"linked.I = 'a.tau_m': 'a.tau_m' is in second, 'I' in 1"),
+    ({"n": {"model": LINKED, "size": 3, "linked": {"I": "b.v"}}}, r"'b' has 2 neurons and 'n' 3; a linked variable reads a population of the same size or of one neuron"),
+])
+def test_linked_variable_errors(populations, message):
+    net = {"dt": "1*ms", "duration": "2*ms", "populations": {"a": {"model": "lif", "size": 1}, "b": {"model": "lif", "size": 2}, **populations}}
+    with pytest.raises(ConfigError, match=message):
+        network_from_dict(net)

@@ -22,6 +22,7 @@ from brian2 import (
     StateMonitor,
     Synapses,
     Function,
+    linked_var,
     TimedArray,
     second,
 )
@@ -152,7 +153,7 @@ def written_names(spec: NetworkSpec, pop: PopulationSpec, driven=()) -> set:
     run (conservatively: every name its reset, every-step and program code
     mentions, every ``X_post``/``X_pre`` name of projections touching it, and
     its driven variables)."""
-    names = set(driven) | _projection_names(spec, pop)
+    names = set(driven) | _projection_names(spec, pop) | set(pop.linked)  # a linked variable is another population's
     for code in _model_codes(pop):
         names |= get_identifiers(code)
     return names
@@ -274,7 +275,7 @@ def assigned_names(spec: NetworkSpec, pop: PopulationSpec, driven=()) -> set:
     variables. A parameter outside this set is constant over a run, so
     functions of it (decays, ``exp`` in programs) can be computed once per
     network (`decay_system`, `program_exponentials`)."""
-    names = set(driven) | _projection_names(spec, pop)
+    names = set(driven) | _projection_names(spec, pop) | set(pop.linked)  # a linked variable is another population's
     for code in _model_codes(pop):
         for line in code.splitlines():
             match = _ASSIGNMENT.match(line)
@@ -377,7 +378,7 @@ def _neuron_group(pop: PopulationSpec, spec: NetworkSpec, clock: Clock, namespac
                 chosen = " (chosen by default for linear equations)" if pop.scheme_origin == "default" else ""
                 raise ConfigError(
                     f"{where}: scheme 'exact'{chosen} computes its propagators once per network from {', '.join(system.parameters)}, "
-                    f"but {written} change during the run (written by code, a projection or a drive). Name another scheme for this population, e.g. scheme = \"exponential_euler\" or \"rk4\"."
+                    f"but {written} change during the run (written by code, a projection or a drive, or linked to another population). Name another scheme for this population, e.g. scheme = \"exponential_euler\" or \"rk4\"."
                 )
             equations += "\n" + "\n".join(f"{name} : 1 (constant)" for name in system.derived_names())
             options = {"code": system.code()}
@@ -681,6 +682,9 @@ def build_network(
                 objects.append(runner)
         net.groups[pop.name] = group
         objects.append(group)
+    for pop in spec.populations.values():  # Brian2's neurons.I = linked_var(input, "x")
+        for var, (source, source_var) in pop.linked.items():
+            setattr(net.groups[pop.name], var, linked_var(net.groups[source], source_var))
     for poisson in spec.poisson_inputs:
         objects.append(_poisson_input(poisson, spec, net.groups[poisson.target], period=spec.n_steps if samples > 1 else 0))
     generated = generated or {}
