@@ -70,7 +70,7 @@ from .._files import read_toml
 from ..errors import ConfigError, ModelError, ParameterError, SchemeNotApplicable
 from ..models.load import check_dead_assignments, load_model
 from ..models.spec import ModelSpec
-from .spec import NetworkSpec, PoissonInputSpec, PopulationSpec, ProjectionSpec, TimedArraySpec
+from .spec import NetworkSpec, PoissonInputSpec, PopulationSpec, ProjectionSpec, RunRegularlySpec, TimedArraySpec
 from ..quantities import parse_quantity, sample_values, unit_text
 from ..schemes import SCHEMES
 from ..schemes.default import BRIAN2_DEFAULT_METHODS, default_scheme
@@ -79,7 +79,10 @@ __all__ = ["load_network", "network_from_dict", "stream"]
 
 logger = logging.getLogger("bioadapt")
 
-_TOP = {"dt", "duration", "seed", "scheme", "populations", "projections", "timed_arrays", "poisson_inputs"}
+_TOP = {"dt", "duration", "seed", "scheme", "populations", "projections", "timed_arrays", "poisson_inputs", "run_regularly"}
+_RUN_REGULARLY = {"name", "target", "code", "dt", "when", "order"}
+#: Brian2's schedule slots (``when=``)
+_WHEN = tuple(f"{prefix}{slot}" for slot in ("start", "groups", "thresholds", "synapses", "resets", "end") for prefix in ("before_", "", "after_"))
 _POISSON_INPUT = {"name", "target", "target_var", "N", "rate", "weight"}
 _TIMED = {"values", "dt", "unit"}
 _POP = {"kind", "model", "size", "scheme", "values", "rate", "linked"}
@@ -620,7 +623,45 @@ def network_from_dict(data: dict, source: str = "<dict>", folder: Path | None = 
         names.add(proj.name)
         projections.append(proj)
     poisson = _poisson_inputs(data.get("poisson_inputs", []), pops, names, where, dt)
-    return NetworkSpec(dt=dt, n_steps=n_steps, seed=seed, populations=pops, projections=tuple(projections), source=source, timed_arrays=timed, poisson_inputs=poisson)
+    regular = _run_regularly(data.get("run_regularly", []), pops, {p.name: p for p in projections}, names | {p.name for p in poisson}, where, dt)
+    return NetworkSpec(dt=dt, n_steps=n_steps, seed=seed, populations=pops, projections=tuple(projections), source=source, timed_arrays=timed, poisson_inputs=poisson,
+                       run_regularly=regular)
+
+
+def _run_regularly(raw, pops: dict, projections: dict, taken: set, where: str, dt: float) -> tuple:
+    """``[[run_regularly]]``: Brian2's ``target.run_regularly(code, dt=..., when=..., order=...)``."""
+    if not isinstance(raw, list):
+        raise ConfigError(f"{where}: 'run_regularly' must be an array of tables ([[run_regularly]]).")
+    out = []
+    for k, data in enumerate(raw):
+        here = f"{where}: run_regularly[{k}]"
+        _check_keys(data, _RUN_REGULARLY, here)
+        target = data.get("target")
+        pop = pops.get(target) if isinstance(target, str) else None
+        if (pop is None or pop.is_input) and target not in projections:
+            raise ConfigError(f"{here}: key 'target' must name a neuron population or a projection ({', '.join([n for n, p in pops.items() if not p.is_input] + list(projections))}), got {target!r}.")
+        name = data.get("name", f"{target}_run_regularly_{k}")
+        if not isinstance(name, str) or not _IDENT.match(name) or name.startswith("bioadapt") or name in taken or name in pops or any(r.name == name for r in out):
+            raise ConfigError(f"{here}: key 'name' must be a new identifier, got {name!r}.")
+        code = data.get("code")
+        if not isinstance(code, str) or not code.strip():
+            raise ConfigError(f"{here}: key 'code' must be Brian2 statements such as 'v = v_reset', got {code!r}.")
+        every = _quantity(data, "dt", here, second, default=dt)
+        steps = int(round(every / dt))
+        if steps < 1 or abs(steps * dt - every) > 1e-9 * every:
+            raise ConfigError(f"{here}: key 'dt' ({data['dt']!r}) must be a whole number of the network's steps (dt = {dt * 1e3:g} ms).")
+        when = data.get("when", "start")
+        if when not in _WHEN:
+            raise ConfigError(f"{here}: key 'when' must be one of Brian2's slots ({', '.join(_WHEN)}), got {when!r}.")
+        order = data.get("order", 0)
+        if not isinstance(order, int) or isinstance(order, bool):
+            raise ConfigError(f"{here}: key 'order' must be an integer, got {order!r}.")
+        if pop is not None and pop.linked:
+            assigned = {m.group(1) for line in code.splitlines() if (m := re.match(r"^\s*([A-Za-z_]\w*)\s*(?:\+=|-=|\*=|/=|=)", line))}
+            if assigned & set(pop.linked):
+                raise ConfigError(f"{here}: code writes linked variable(s) {sorted(assigned & set(pop.linked))} of '{target}'; write the population they read instead.")
+        out.append(RunRegularlySpec(name, target, code, None if "dt" not in data else every, when, order))
+    return tuple(out)
 
 
 def _poisson_inputs(raw, pops: dict, taken: set, where: str, dt: float) -> tuple:

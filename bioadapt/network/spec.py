@@ -16,7 +16,7 @@ from brian2.equations.equations import DIFFERENTIAL_EQUATION, Equations
 
 from ..models.spec import ModelSpec
 
-__all__ = ["PopulationSpec", "ProjectionSpec", "PoissonInputSpec", "NetworkSpec"]
+__all__ = ["PopulationSpec", "ProjectionSpec", "PoissonInputSpec", "RunRegularlySpec", "NetworkSpec"]
 
 
 @dataclass(frozen=True)
@@ -162,6 +162,20 @@ class PoissonInputSpec:
 
 
 @dataclass(frozen=True)
+class RunRegularlySpec:
+    """Brian2's ``target.run_regularly(code, dt=..., when=..., order=...)``: code
+    run over a population's neurons or a projection's synapses every ``dt``
+    seconds (None: every step), in schedule slot ``when`` at ``order``."""
+
+    name: str
+    target: str
+    code: str
+    dt: float | None = None
+    when: str = "start"
+    order: int = 0
+
+
+@dataclass(frozen=True)
 class NetworkSpec:
     """A whole network: time grid, populations (in file order), projections.
 
@@ -184,6 +198,8 @@ class NetworkSpec:
     timed_arrays: dict = field(default_factory=dict)
     #: ``[[poisson_inputs]]``: Brian2's PoissonInput, in file order
     poisson_inputs: tuple = ()
+    #: ``[[run_regularly]]``: code run every ``dt`` over a population or projection
+    run_regularly: tuple = ()
 
     @property
     def duration(self) -> float:

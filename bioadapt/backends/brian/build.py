@@ -133,7 +133,13 @@ def root_message(exc: BaseException) -> str:
 
 
 def describe_object(spec: NetworkSpec, name: str) -> str:
-    """Map a Brian2 object name back to the population or projection it belongs to."""
+    """Map a Brian2 object name back to the population, projection or network entry it belongs to."""
+    for regular in spec.run_regularly:
+        if name == regular.name:
+            return f"run_regularly '{regular.name}' of '{regular.target}'"
+    for poisson in spec.poisson_inputs:
+        if name == f"{poisson.name}_poisson_input":
+            return f"poisson input '{poisson.name}' of '{poisson.target}'"
     for proj in spec.projections:
         if name == proj.name or name.startswith(proj.name + "_"):
             return f"projection '{proj.name}'"
@@ -153,16 +159,17 @@ def written_names(spec: NetworkSpec, pop: PopulationSpec, driven=()) -> set:
     run (conservatively: every name its reset, every-step and program code
     mentions, every ``X_post``/``X_pre`` name of projections touching it, and
     its driven variables)."""
-    names = set(driven) | _projection_names(spec, pop) | set(pop.linked)  # a linked variable is another population's
-    for code in _model_codes(pop):
+    names = set(driven) | _projection_names(spec, pop)
+    for code in _model_codes(pop, spec):
         names |= get_identifiers(code)
     return names
 
 
-def _model_codes(pop: PopulationSpec) -> list:
-    """The reset, every-step and program code of ``pop``'s model."""
+def _model_codes(pop: PopulationSpec, spec: NetworkSpec) -> list:
+    """The reset, every-step and program code of ``pop``'s model, and the network's run_regularly code over it."""
     model = pop.model
-    return [model.reset or ""] + list(model.every_step.values()) + [code for blocks in model.programs.values() for code in blocks.values()]
+    return ([model.reset or ""] + list(model.every_step.values()) + [code for blocks in model.programs.values() for code in blocks.values()]
+            + [r.code for r in spec.run_regularly if r.target == pop.name])
 
 
 def _projection_names(spec: NetworkSpec, pop: PopulationSpec) -> set:
@@ -227,7 +234,7 @@ def check_samples(spec: NetworkSpec, where: str):
         if pop.is_input:
             continue
         model = pop.model
-        codes = [str(model.brian_equations), model.threshold or "", *_model_codes(pop)]
+        codes = [str(model.brian_equations), model.threshold or "", *_model_codes(pop, spec)]
         clock_names = {"t", "lastspike"} & set().union(*(get_identifiers(c) for c in codes))
         if clock_names:
             raise BackendError(f"{where}: population '{pop.name}' (model file {model.path}) reads {sorted(clock_names)}: the absolute time differs from sample to sample when samples run one after another; run one sample per binary call.")
@@ -276,7 +283,7 @@ def assigned_names(spec: NetworkSpec, pop: PopulationSpec, driven=()) -> set:
     functions of it (decays, ``exp`` in programs) can be computed once per
     network (`decay_system`, `program_exponentials`)."""
     names = set(driven) | _projection_names(spec, pop) | set(pop.linked)  # a linked variable is another population's
-    for code in _model_codes(pop):
+    for code in _model_codes(pop, spec):
         for line in code.splitlines():
             match = _ASSIGNMENT.match(line)
             if match:
@@ -530,6 +537,26 @@ def synaptic_names(proj: ProjectionSpec) -> set:
     return names
 
 
+def _run_regularly(regular, spec: NetworkSpec, net: "BrianNetwork", period: int = 0):
+    """A ``[[run_regularly]]`` entry as Brian2's ``run_regularly`` of its
+    population (noise drawn as in the model's code) or projection."""
+    owner = net.groups[regular.target] if regular.target in net.groups else net.synapses[regular.target]
+    code, where = regular.code, f"run_regularly '{regular.name}' of '{regular.target}'"
+    if regular.target in net.groups:
+        sources = []
+        code = _noisy(code, spec.populations[regular.target], spec, sources, period)
+        owner.namespace.update({source.name: noise_function(source) for source in sources})
+    elif "rand" in code or XI_NAME.search(code):
+        raise ConfigError(f"{spec.source}: {where}: noise (rand(), randn(), xi) in a projection's run_regularly is not offered; run it over a population.")
+    if regular.dt is not None and abs(round(regular.dt / spec.dt) * spec.dt - regular.dt) > 1e-9 * regular.dt:
+        raise ConfigError(f"{spec.source}: {where}: dt = {regular.dt * 1e3:g} ms is not a whole number of steps of dt = {spec.dt * 1e3:g} ms.")
+    timing = {} if regular.dt is None else {"dt": regular.dt * second}
+    try:
+        return owner.run_regularly(code, when=regular.when, order=regular.order, name=regular.name, **timing)
+    except Exception as exc:
+        _fail(where, "code", exc, spec.source)
+
+
 def _poisson_input(poisson, spec: NetworkSpec, group, period: int = 0):
     """Brian2's ``PoissonInput`` with the binomial numbers of `bioadapt.noise`:
     ``target_var += count*weight`` over the target's neurons, in the
@@ -695,6 +722,8 @@ def build_network(
         syn = _synapses(proj, spec, net.groups, clock, settable_delays=settable_delays, generated=generated.get(proj.name), period=spec.n_steps if samples > 1 else 0)
         net.synapses[proj.name] = syn
         objects.append(syn)
+    for regular in spec.run_regularly:  # over populations and projections
+        objects.append(_run_regularly(regular, spec, net, period=spec.n_steps if samples > 1 else 0))
     if monitors:
         if not isinstance(record_spikes, bool):
             record_spikes = tuple(record_spikes)

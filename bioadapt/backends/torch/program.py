@@ -199,6 +199,20 @@ def _statements(runner, codeobj, where: str, math: str):
     return scalar_c, vector_c
 
 
+def _own_clock(obj, clock, where: str) -> dict:
+    """A code runner on a clock of its own (``run_regularly(..., dt=k*dt)``):
+    ``{"every": k}``, empty on the network's clock. Its code reads the group's
+    ``t`` and ``dt`` (Brian2 gives a runner its group's variables), so only the
+    steps it runs differ."""
+    if obj.clock is clock:
+        return {}
+    own, base = float(obj.clock.dt_), float(clock.dt_)
+    every = int(round(own / base))
+    if every < 1 or abs(every * base - own) > 1e-9 * own:
+        raise BackendError(f"{where}: its clock's dt ({own * 1e3:g} ms) is not a whole number of the network's steps ({base * 1e3:g} ms).")
+    return {"every": every}
+
+
 _USER_THRESHOLD = re.compile(r"^\s*_cond\s*=\s*(?P<expr>.+)$", re.S)
 
 
@@ -287,7 +301,7 @@ def extract_program(spec: NetworkSpec, drive_vars: dict | None = None, math: str
             elif isinstance(obj, StateUpdater) or obj.template == "stateupdate":
                 # neuron code, or a synapse model's clock-driven equations (run over the synapses)
                 scalar, vector = _statements(obj, codeobj, where, math)
-                blocks.append(Block("code", obj.name, group_name, obj.when, scalar, vector, refs, override))
+                blocks.append(Block("code", obj.name, group_name, obj.when, scalar, vector, refs, override, _own_clock(obj, net.clock, where)))
             else:
                 raise BackendError(f"{where}: the twin does not know Brian2 objects of type {type(obj).__name__} (template '{obj.template}').")
             block = blocks[-1]

@@ -653,6 +653,9 @@ class Twin(nn.Module):
                     self._run_pathway(plan, call, state, fired, history, stacks, t, k)
                 elif kind == "summed":
                     self._run_summed(plan, call, state, t)
+                elif "every" in block.extra:  # run_regularly on a clock of its own: every k steps (its code reads the group's t and dt)
+                    if (start_step + k) % block.extra["every"] == 0:
+                        self._run_neurons(plan, call, state, fired, history, t, masks)
                 else:
                     self._run_neurons(plan, call, state, fired, history, t, masks)
             if call.events:  # keep the events of spikes still read (delays)

@@ -1,0 +1,96 @@
+"""``[[run_regularly]]``: Brian2's ``target.run_regularly(code, dt=..., when=..., order=...)``
+over a population or a projection, on the network's clock or one of its own (every k steps,
+its code reading the group's t and dt as in Brian2): bitwise alike in the numpy runtime,
+cpp_standalone and the twin; one error per bad entry."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+from bioadapt import ConfigError, network_from_dict, simulate
+from bioadapt.errors import BackendError, RoundingWarning
+from bioadapt.network import at_dt
+
+RECORD = {"hid": ["v", "I"], "S": ["weight"]}
+
+
+def _net(*regular):
+    return {"dt": "0.1*ms", "duration": "100*ms", "seed": 2,
+            "populations": {"inp": {"kind": "poisson", "size": 30, "rate": "40*Hz"}, "hid": {"model": "lif", "size": 8}},
+            "projections": [{"name": "S", "source": "inp", "target": "hid", "on_pre": "I_post += weight", "connect": "all_to_all", "weight": "rand()*0.6"}],
+            "run_regularly": list(regular) or [
+                {"target": "hid", "code": "v = v + 0.2*rand()*(sin(2*pi*t/(7*ms)) + 1)", "dt": "2.5*ms"},
+                {"name": "normalise", "target": "S", "code": "weight = weight*0.98", "dt": "10*ms", "when": "before_end"},
+                {"target": "hid", "code": "I = I*0.5", "when": "after_groups", "order": 3}]}
+
+
+def test_every_backend_runs_the_code_at_brian2s_times():
+    spec = network_from_dict(_net())
+    numpy = simulate(spec, backend="numpy", record=RECORD)
+    twin = simulate(spec, backend="torch", record=RECORD)
+    for owner, variables in RECORD.items():
+        for var in variables:
+            assert np.array_equal(numpy.traces[owner][var], twin.traces[owner][var]), (owner, var)
+    assert numpy.spike_set("hid") == twin.spike_set("hid") and numpy.spike_count("hid") > 0
+    # the weights: multiplied before the end of steps 0, 100, ..., 900 and nowhere else
+    w0 = spec.projections[0].weight
+    expected, w = [], w0.copy()
+    for k in range(1000):
+        if k % 100 == 0:
+            w = w * 0.98
+        expected.append(w)
+    assert np.array_equal(numpy.traces["S"]["weight"], np.array(expected))
+    cpp = simulate(spec, backend="cpp_standalone", record=RECORD)
+    libm = simulate(spec, backend="torch", record=RECORD, math="libm")
+    assert cpp.spike_set("hid") == libm.spike_set("hid") and np.array_equal(cpp.traces["hid"]["v"], libm.traces["hid"]["v"])
+
+
+def test_own_clock_code_reads_the_groups_time():
+    """As in Brian2, ``t`` in code on a clock of its own is the group's ``t`` (the network's,
+    ``k*dt``), and ``dt`` the group's step: a plain Brian2 script gives the same values."""
+    from brian2 import NeuronGroup, Network, StateMonitor, defaultclock, ms, prefs
+
+    from bioadapt.backends.brian.device import brian_device
+
+    code = "v = t/ms + dt/ms"
+    spec = network_from_dict(_net({"target": "hid", "code": code, "dt": "2.5*ms", "when": "end"}))
+    ours = simulate(spec, backend="torch", record={"hid": ["v"]}).traces["hid"]["v"][:, 0]
+    with brian_device("numpy", seed=0):
+        prefs.codegen.target = "numpy"
+        defaultclock.dt = 0.1 * ms
+        group = NeuronGroup(1, "v : 1")
+        runner = group.run_regularly(code, dt=2.5 * ms, when="end")
+        monitor = StateMonitor(group, "v", record=0, when="end", order=1)
+        Network(group, runner, monitor).run(100 * ms)
+        plain = np.asarray(monitor.v_[0])
+    ticks = np.arange(1000) // 25 * 25
+    assert np.array_equal(plain, ticks * 1e-4 / 1e-3 + 0.1) and np.array_equal(ours[ticks], plain[ticks])
+
+
+@pytest.mark.parametrize("entry, message", [
+    ({"target": "nope", "code": "v = 0"}, r"run_regularly\[0\]: key 'target' must name a neuron population or a projection \(hid, S\), got 'nope'"),
+    ({"target": "inp", "code": "v = 0"}, r"key 'target' must name a neuron population or a projection"),
+    ({"target": "hid", "code": ""}, r"run_regularly\[0\]: key 'code' must be Brian2 statements"),
+    ({"target": "hid", "code": "v = 0", "dt": "0.25*ms"}, r"run_regularly\[0\]: key 'dt' \('0.25\*ms'\) must be a whole number of the network's steps \(dt = 0.1 ms\)"),
+    ({"target": "hid", "code": "v = 0", "dt": "1*mV"}, r"run_regularly\[0\]: key 'dt' must be a time"),
+    ({"target": "hid", "code": "v = 0", "when": "later"}, r"key 'when' must be one of Brian2's slots"),
+    ({"target": "hid", "code": "v = 0", "order": 1.5}, r"key 'order' must be an integer"),
+    ({"target": "hid", "code": "v = 0", "name": "S"}, r"key 'name' must be a new identifier, got 'S'"),
+    ({"target": "hid", "code": "v = 0", "every": 3}, r"run_regularly\[0\]: unknown key\(s\) \['every'\]"),
+])
+def test_bad_entries_name_the_key(entry, message):
+    with pytest.raises(ConfigError, match=message):
+        network_from_dict(_net(entry))
+
+
+def test_errors_at_build_name_the_entry():
+    with pytest.raises(ConfigError, match=r"run_regularly 'S_run_regularly_0' of 'S': noise \(rand\(\), randn\(\), xi\) in a projection's run_regularly is not offered"):
+        simulate(network_from_dict(_net({"target": "S", "code": "weight = rand()"})), backend="numpy")
+    with pytest.raises(BackendError, match=r"run_regularly 'hid_run_regularly_0' of 'hid': unknown name 'nothing'"):
+        simulate(network_from_dict(_net({"target": "hid", "code": "v = nothing"})), backend="numpy")
+    with warnings.catch_warnings():  # the Poisson input's spikes move to the coarser grid
+        warnings.simplefilter("ignore", RoundingWarning)
+        coarse = at_dt(network_from_dict(_net({"target": "hid", "code": "v = 0", "dt": "0.5*ms"})), "0.2*ms")
+    with pytest.raises(ConfigError, match=r"dt = 0.5 ms is not a whole number of steps of dt = 0.2 ms"):
+        simulate(coarse, backend="numpy")
