@@ -29,6 +29,7 @@ def simulate(
     compute_capability: float | None = None,
     inputs: dict | None = None,
     record_every=None,
+    changes: dict | None = None,
 ) -> SimulationResult:
     """Simulate a network on one backend.
 
@@ -43,6 +44,14 @@ def simulate(
         ``population -> [variables]`` to record at the end of every step;
         a projection's name records synaptic variables (one column per
         synapse, in the spec's synapse order).
+    changes : dict, optional
+        Values set during the run, as a Brian2 script sets them between
+        ``run()`` calls (``run(50*ms); G.I = 2*nA; run(50*ms)``):
+        ``{time: {population: {variable: value}}}``, at a time on the grid
+        after the start (``"50*ms"``, a quantity or seconds), a value a
+        number, a quantity (``"2*nA"``) or one per neuron (SI numbers).
+        Parameters and state variables alike; the constants a scheme
+        computes from parameters (propagators, decays) follow them.
     record_every : time, optional
         Record every this often instead (``"1*ms"``, a quantity, or
         seconds; a whole number k of steps): the end of steps 0, k, 2k, ...,
@@ -103,13 +112,50 @@ def simulate(
     record = _checked_record(spec, record)
     drive = _checked_drive(spec, drive)
     every = 1 if record_every is None else steps_of(record_every, spec, "record_every")
+    changes = checked_changes(spec, changes)
     if backend == "torch":
         from .backends.torch import run_twin
 
-        return run_twin(spec, record=record, drive=drive, dtype=dtype, device=device, math=math, record_every=every)
+        return run_twin(spec, record=record, drive=drive, dtype=dtype, device=device, math=math, record_every=every, changes=changes)
     from .backends.brian import run_brian
 
-    return run_brian(spec, target=backend, record=record, drive=drive, directory=directory, fast_math=fast_math, compute_capability=compute_capability, record_every=every)
+    return run_brian(spec, target=backend, record=record, drive=drive, directory=directory, fast_math=fast_math, compute_capability=compute_capability, record_every=every,
+                     changes=changes)
+
+
+def checked_changes(spec: NetworkSpec, changes) -> list:
+    """``changes`` as ``[(step, {population: {variable: float64 array (size,)}})]`` in time order."""
+    from .errors import ParameterError
+    from .quantities import parse_quantity, unit_text
+    from brian2.units import fundamentalunits as fu
+
+    out = {}
+    for when, populations in (changes or {}).items():
+        step = steps_of(when, spec, f"changes at {when!r}")
+        if step >= spec.n_steps:
+            raise ConfigError(f"changes at {when!r}: after the end of the run ({spec.duration * 1e3:g} ms).")
+        if not isinstance(populations, dict):
+            raise ConfigError(f"changes at {when!r}: expected {{population: {{variable: value}}}}, got {populations!r}.")
+        for name, variables in populations.items():
+            pop = _neuron_population(spec, name, f"changes at {when!r}")
+            equations = pop.model.brian_equations
+            for var, value in (variables or {}).items():
+                where = f"changes at {when!r}: {name}.{var}"
+                if var not in equations.names or var in equations.subexpr_names or var in pop.linked:
+                    settable = sorted(n for n in equations.names if n not in equations.subexpr_names and n not in pop.linked)
+                    raise ConfigError(f"{where}: not a variable of population '{name}' ({', '.join(settable)}).")
+                try:
+                    quantity = parse_quantity(value, where) if isinstance(value, str) else value
+                except ParameterError as exc:
+                    raise ConfigError(str(exc)) from None
+                dim = fu.get_dimensions(quantity)
+                array = np.asarray(quantity, dtype=np.float64)
+                if isinstance(value, str) and dim is not equations[var].dim:
+                    raise ConfigError(f"{where}: {value!r} is not in {unit_text(equations[var].dim)}.")
+                if array.shape not in ((), (pop.size,)) or not np.all(np.isfinite(array)):
+                    raise ConfigError(f"{where}: expected a finite number or {pop.size} of them, got shape {array.shape}.")
+                out.setdefault(step, {}).setdefault(name, {})[var] = np.broadcast_to(array, (pop.size,)).copy()
+    return sorted(out.items())
 
 
 def _given_inputs(spec: NetworkSpec, inputs) -> NetworkSpec:

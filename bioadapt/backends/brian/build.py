@@ -39,7 +39,7 @@ from ...network.spec import NetworkSpec, PopulationSpec, ProjectionSpec
 from ...noise import NOISE_PREFIX, XI_NAME, NoiseSource, rewrite_noise
 from ...quantities import parse_quantity, unit_text
 
-__all__ = ["BrianNetwork", "GeneratedSynapses", "build_network"]
+__all__ = ["BrianNetwork", "GeneratedSynapses", "build_network", "set_values", "segments"]
 
 #: Order of program blocks inside their slot: after the group's state updater
 #: (order 0), so that refractoriness is updated before a program reads it.
@@ -535,6 +535,30 @@ def synaptic_names(proj: ProjectionSpec) -> set:
     if proj.model is not None:
         names |= set(proj.equations.names) | {"lastupdate"}
     return names
+
+
+def set_values(net: "BrianNetwork", spec: NetworkSpec, changes: dict, current: dict):
+    """Set ``changes`` (``population -> {variable: SI array}``) between two
+    ``run()`` calls, as ``G.var = value`` in a Brian2 script, and the constants
+    a scheme computes once from the parameters (propagators, decays); ``current``
+    holds each population's values so far (updated)."""
+    for name, variables in changes.items():
+        group, pop = net.groups[name], spec.populations[name]
+        for var, value in variables.items():
+            group.variables[var].set_value(value)
+        values = current.setdefault(name, dict(pop.values))
+        values.update(variables)
+        system = net.linear_systems.get(name)
+        if system is not None and set(variables) & set(system.parameters):
+            for var, value in system.propagators(values, pop.size, spec.dt).items():
+                group.variables[var].set_value(value)
+
+
+def segments(n_steps: int, changes: list) -> list:
+    """``[(first step, last step + 1, changes at the first step or {})]`` covering ``n_steps``."""
+    starts = [0] + [step for step, _ in changes]
+    given = dict(changes)
+    return [(a, b, given.get(a, {})) for a, b in zip(starts, starts[1:] + [n_steps])]
 
 
 def _run_regularly(regular, spec: NetworkSpec, net: "BrianNetwork", period: int = 0):

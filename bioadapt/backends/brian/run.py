@@ -12,7 +12,7 @@ from ...result import SimulationResult, sort_spikes
 from brian2.core.base import BrianObjectException
 
 from ...errors import BackendError
-from .build import build_network, describe_object, root_message
+from .build import build_network, segments, set_values, describe_object, root_message
 from .device import brian_device
 
 __all__ = ["run_brian"]
@@ -27,6 +27,7 @@ def run_brian(
     fast_math: bool = False,
     compute_capability: float | None = None,
     record_every: int = 1,
+    changes: list | None = None,
 ) -> SimulationResult:
     """Simulate ``spec`` with Brian2 and return spikes and recorded traces.
 
@@ -56,7 +57,8 @@ def run_brian(
             import_brian2cuda()
             require_gpu()  # before minutes of compilation, not after
         drive_vars = {p: list(v) for p, v in (drive or {}).items()}
-        compiled = StandaloneNetwork(spec, record=record, drive_vars=drive_vars, directory=directory, fast_math=fast_math, target=target, compute_capability=compute_capability, record_every=record_every)
+        compiled = StandaloneNetwork(spec, record=record, drive_vars=drive_vars, directory=directory, fast_math=fast_math, target=target, compute_capability=compute_capability, record_every=record_every,
+                                     changes=changes)
         try:
             result = compiled.run(drive=drive)
         finally:
@@ -65,8 +67,11 @@ def run_brian(
         return result
     with brian_device(target, seed=spec.seed):
         net = build_network(spec, record=record, drive=drive, record_every=record_every)
+        current = {}
         try:
-            net.network.run(spec.n_steps * spec.dt * second, namespace={})
+            for first, end, change in segments(spec.n_steps, changes or []):  # run(); G.v = ...; run()
+                set_values(net, spec, change, current)
+                net.network.run((end - first) * spec.dt * second, namespace={})
         except BrianObjectException as exc:
             raise BackendError(f"{spec.source}: {describe_object(spec, getattr(exc, '_brian_objname', '?'))}: {root_message(exc)}") from None
         except Exception as exc:

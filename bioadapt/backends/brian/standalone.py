@@ -46,7 +46,7 @@ from brian2.core.base import BrianObjectException
 from ...errors import BackendError
 from ...network.spec import NetworkSpec
 from ...result import SimulationResult, sort_spikes
-from .build import INITIAL_PREFIX, GeneratedSynapses, build_network, describe_object, input_raster, root_message
+from .build import INITIAL_PREFIX, GeneratedSynapses, build_network, describe_object, input_raster, root_message, segments, set_values
 from .cuda import CUDA_CLOCK_NAME
 from .device import brian_device
 from .timing import add_phase_timers, read_phase_times, read_profiling_info
@@ -70,6 +70,9 @@ class StandaloneNetwork:
         ``population -> [variables]`` recorded at the end of every step, or of
         every ``record_every``-th (steps 0, k, 2k, ...; with ``samples > 1``
         the steps of a sample must be a multiple of it).
+    changes : list, optional
+        ``[(step, {population: {variable: SI array}})]``: values set in the
+        binary between its ``run()`` calls (`bioadapt.simulate`'s ``changes``).
     drive_vars : dict, optional
         ``population -> [variables]`` that `run` may drive (values written at
         the start of every step).
@@ -145,6 +148,7 @@ class StandaloneNetwork:
         preferences: dict | None = None,
         generated: dict | None = None,
         record_every: int = 1,
+        changes: list | None = None,
     ):
         if target not in STANDALONE_TARGETS:
             raise BackendError(f"Unknown standalone target '{target}'; use one of {', '.join(STANDALONE_TARGETS)}.")
@@ -157,6 +161,8 @@ class StandaloneNetwork:
             raise BackendError(f"samples must be a positive integer, got {samples!r}.")
         if isinstance(record_every, bool) or not isinstance(record_every, int) or record_every < 1:
             raise BackendError(f"record_every must be a positive number of steps, got {record_every!r}.")
+        if changes and samples > 1:
+            raise BackendError("changes during a run and samples > 1 cannot be combined; run one sample per binary call.")
         if samples > 1 and spec.n_steps % record_every:
             raise BackendError(f"record_every = {record_every} steps with samples > 1: the {spec.n_steps} steps of a sample must be a whole number of recording intervals.")
         self.record_every = record_every
@@ -194,7 +200,10 @@ class StandaloneNetwork:
                 if proj.on_pre is not None and proj.size and self.settable_delays:
                     self.net.synapses[proj.name].pre.delay = "delay_value"
             try:
-                self.net.network.run(samples * spec.n_steps * spec.dt * second, namespace={}, profile=bool(profile))
+                current = {}
+                for first, end, change in segments(samples * spec.n_steps, changes or []):  # run(); G.v = ...; run() in the binary
+                    set_values(self.net, spec, change, current)
+                    self.net.network.run((end - first) * spec.dt * second, namespace={}, profile=bool(profile))
             except BrianObjectException as exc:
                 raise BackendError(f"{spec.source}: {describe_object(spec, getattr(exc, '_brian_objname', '?'))}: {root_message(exc)}") from None
             try:

@@ -1184,8 +1184,14 @@ class _TimedCall:
         return self.values[rows, i.long() if isinstance(i, torch.Tensor) else int(i)]
 
 
-def run_twin(spec: NetworkSpec, record: dict | None = None, drive: dict | None = None, dtype: str = "float64", device: str = "cpu", math: str = "numpy", record_every: int = 1):
-    """Simulate ``spec`` with the twin (one trial) and return a `SimulationResult`."""
+def run_twin(spec: NetworkSpec, record: dict | None = None, drive: dict | None = None, dtype: str = "float64", device: str = "cpu", math: str = "numpy", record_every: int = 1, changes: list | None = None):
+    """Simulate ``spec`` with the twin (one trial) and return a `SimulationResult`.
+
+    ``changes`` (``[(step, {population: {variable: SI array}})]``) split the run
+    where values are set, as a Brian2 script's ``run()`` calls: each part runs
+    a twin of the values so far from the state the previous part left, with
+    the changed state variables replaced."""
+    import dataclasses
     import time
 
     from ...result import SimulationResult, sort_spikes
@@ -1203,14 +1209,33 @@ def run_twin(spec: NetworkSpec, record: dict | None = None, drive: dict | None =
     if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
         raise BackendError(f"device '{device}' was requested, but torch finds {torch.cuda.device_count()} CUDA GPU(s).")
     drive = drive or {}
-    twin = Twin(spec, drive_vars={pop: list(v) for pop, v in drive.items()}, dtype=torch_dtype, math=math).to(device)
+    drive_vars = {pop: list(v) for pop, v in drive.items()}
     drive_t = {pop: {var: torch.as_tensor(np.asarray(v), dtype=torch_dtype, device=device).unsqueeze(1) for var, v in vs.items()} for pop, vs in drive.items()}
+    parts, state, twin = [], None, None
+    from ..brian.build import segments
+
     with torch.no_grad():
-        out = twin(drive=drive_t, record=record, record_every=record_every)
+        for first, end, change in segments(spec.n_steps, changes or []):
+            if twin is None or change:
+                for name, variables in change.items():
+                    spec = dataclasses.replace(spec, populations={**spec.populations, name: dataclasses.replace(spec.populations[name], values={**spec.populations[name].values, **variables})})
+                twin = Twin(spec, drive_vars=drive_vars, dtype=torch_dtype, math=math).to(device)
+                inputs = twin.default_inputs() if first == 0 else inputs
+            if state is not None:
+                state = dict(state)
+                for name, variables in change.items():  # state variables set as G.v = ... sets them
+                    for var, value in variables.items():
+                        if (name, var) in state:
+                            state[(name, var)] = torch.as_tensor(value, dtype=state[(name, var)].dtype, device=device).reshape(1, -1).expand_as(state[(name, var)]).clone()
+            out = twin(inputs={k: x[first:end] for k, x in inputs.items()}, drive={pop: {var: v[first:end] for var, v in vs.items()} for pop, vs in drive_t.items()},
+                       n_steps=end - first, record=record, record_every=record_every, start_step=first, state=state)
+            state = out.state
+            parts.append(out)
     empty = np.zeros(0, dtype=np.int64)
     spikes = {name: (empty, empty) for name in spec.populations}
-    for group, s in out.spikes.items():
+    for group in parts[0].spikes:
+        s = torch.cat([part.spikes[group] for part in parts])
         steps, idx = torch.nonzero(s[:, 0, :] > 0, as_tuple=True)
         spikes[group] = sort_spikes(idx.cpu().numpy(), steps.cpu().numpy())
-    traces = {pop: {var: v[:, 0, :].detach().cpu().double().numpy() for var, v in vs.items()} for pop, vs in out.traces.items()}
+    traces = {pop: {var: torch.cat([part.traces[pop][var] for part in parts])[:, 0, :].detach().cpu().double().numpy() for var in vs} for pop, vs in parts[0].traces.items()}
     return SimulationResult(spikes=spikes, traces=traces, backend=f"torch ({dtype}, {device}, {math} math)", dt=spec.dt, n_steps=spec.n_steps, wall_time=time.perf_counter() - start, sizes=spec.sizes(), record_every=record_every)
