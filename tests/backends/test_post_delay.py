@@ -18,7 +18,7 @@ ON_PRE = "I_post += w\nApre += 0.01\nw = clip(w + Apost, 0, 1)"
 ON_POST = "Apost += -0.0105\nw = clip(w + Apre, 0, 1)"
 
 
-def _net(post_delay="uniform(0*ms, 4*ms)", duration="300*ms"):
+def _net(post_delay="uniform(0*ms, 4*ms)", duration="200*ms"):
     proj = {"name": "S", "source": "inp", "target": "out", "model": STDP, "values": {"w": "rand()*0.5"}, "on_pre": ON_PRE, "on_post": ON_POST, "delay": "uniform(0*ms, 3*ms)"}
     if post_delay is not None:
         proj["post_delay"] = post_delay
@@ -51,7 +51,7 @@ def test_post_delays_are_what_brian2_computes_with_s_post_delay():
         syn.pre.delay = proj.delay_steps * 0.1 * ms
         syn.post.delay = proj.post_delay_steps * 0.1 * ms
         monitor = StateMonitor(syn, "w", record=True, when="end")
-        Network(source, neurons, syn, monitor).run(300 * ms)
+        Network(source, neurons, syn, monitor).run(200 * ms)
         plain = np.asarray(monitor.w_).T
     assert proj.post_delay_steps.max() >= 30 and len(set(proj.post_delay_steps)) > 10
     assert ours.spike_count("out") > 20 and np.array_equal(ours.traces["S"]["w"], plain)

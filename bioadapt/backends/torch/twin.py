@@ -213,7 +213,7 @@ class Twin(nn.Module):
         for syn in prog.synapses.values():
             if len(syn["delay_steps"]):
                 self.max_delay[syn["source"]] = max(self.max_delay.get(syn["source"], 0), int(syn["delay_steps"].max()))
-            if len(syn["post_delay_steps"]):  # on_post reads the postsynaptic spikes that many steps back
+            if len(syn["post_delay_steps"]) and syn["post_delay_steps"].max() > 0:  # on_post reads the postsynaptic spikes that many steps back
                 self.max_delay[syn["target"]] = max(self.max_delay.get(syn["target"], 0), int(syn["post_delay_steps"].max()))
         # variables written by a reset are detached from the spike when they are
         # thresholded variables (the published convention: the reset of u is
