@@ -628,14 +628,20 @@ def network_from_dict(data: dict, source: str = "<dict>", folder: Path | None = 
                        run_regularly=regular)
 
 
+def _entries(raw, key: str, allowed: set, where: str):
+    """The tables of an array of tables ``[[key]]``: ``(k, table, where)``, each with its keys checked."""
+    if not isinstance(raw, list):
+        raise ConfigError(f"{where}: '{key}' must be an array of tables ([[{key}]]).")
+    for k, data in enumerate(raw):
+        here = f"{where}: {key}[{k}]"
+        _check_keys(data, allowed, here)
+        yield k, data, here
+
+
 def _run_regularly(raw, pops: dict, projections: dict, taken: set, where: str, dt: float) -> tuple:
     """``[[run_regularly]]``: Brian2's ``target.run_regularly(code, dt=..., when=..., order=...)``."""
-    if not isinstance(raw, list):
-        raise ConfigError(f"{where}: 'run_regularly' must be an array of tables ([[run_regularly]]).")
     out = []
-    for k, data in enumerate(raw):
-        here = f"{where}: run_regularly[{k}]"
-        _check_keys(data, _RUN_REGULARLY, here)
+    for k, data, here in _entries(raw, "run_regularly", _RUN_REGULARLY, where):
         target = data.get("target")
         pop = pops.get(target) if isinstance(target, str) else None
         if (pop is None or pop.is_input) and target not in projections:
@@ -666,12 +672,8 @@ def _run_regularly(raw, pops: dict, projections: dict, taken: set, where: str, d
 
 def _poisson_inputs(raw, pops: dict, taken: set, where: str, dt: float) -> tuple:
     """``[[poisson_inputs]]``: Brian2's ``PoissonInput(target, target_var, N, rate, weight)``."""
-    if not isinstance(raw, list):
-        raise ConfigError(f"{where}: 'poisson_inputs' must be an array of tables ([[poisson_inputs]]).")
     out = []
-    for k, data in enumerate(raw):
-        here = f"{where}: poisson_inputs[{k}]"
-        _check_keys(data, _POISSON_INPUT, here)
+    for k, data, here in _entries(raw, "poisson_inputs", _POISSON_INPUT, where):
         name = data.get("name", f"poisson_input_{k}")
         if not isinstance(name, str) or not _IDENT.match(name) or name.startswith("bioadapt"):
             raise ConfigError(f"{here}: key 'name' must be an identifier (letters, digits, _), got {name!r}.")

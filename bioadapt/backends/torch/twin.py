@@ -224,7 +224,8 @@ class Twin(nn.Module):
                 self._detach[block.group] = set(block.extra["surrogate"][2])
         # execution plans: per block, what is fixed over a call and what is read every step
         self._plans = {b.name: plan_block(b, prog, math, gathered=b.kind in ("pathway", "summed") or b.group in prog.synapses) for b in prog.blocks if b.kind not in ("generator", "drive")}
-        self._schedule = tuple((b.kind, b, self._plans.get(b.name)) for b in prog.blocks)
+        # a code block on a clock of its own (run_regularly(dt=k*dt)) is told apart here, once, not every step
+        self._schedule = tuple(("regular" if "every" in b.extra else b.kind, b, self._plans.get(b.name)) for b in prog.blocks)
         # code blocks that only write values fixed over a call (I = 0, z = 0):
         # per step they just put the call's prepared values into the state
         self._constant_writes = {}
@@ -653,7 +654,7 @@ class Twin(nn.Module):
                     self._run_pathway(plan, call, state, fired, history, stacks, t, k)
                 elif kind == "summed":
                     self._run_summed(plan, call, state, t)
-                elif "every" in block.extra:  # run_regularly on a clock of its own: every k steps (its code reads the group's t and dt)
+                elif kind == "regular":  # run_regularly on a clock of its own: every k steps (its code reads the group's t and dt)
                     if (start_step + k) % block.extra["every"] == 0:
                         self._run_neurons(plan, call, state, fired, history, t, masks)
                 else:
