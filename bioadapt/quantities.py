@@ -47,7 +47,19 @@ _BINOPS: dict[type, Callable] = {
 #: Functions of initial-value expressions (numpy's, unit-aware through Brian2's quantities).
 _FUNCTIONS: dict[str, Callable] = {
     "sqrt": np.sqrt, "exp": np.exp, "log": np.log, "sin": np.sin, "cos": np.cos, "tanh": np.tanh, "sinh": np.sinh, "cosh": np.cosh, "abs": np.abs, "clip": np.clip,
+    # Brian2's int(): a comparison to 0/1, a number truncated towards zero (``int(i < 800)*0.5``)
+    "int": lambda x: np.trunc(np.asarray(x, dtype=np.float64)) if fu.is_dimensionless(x) else _no_int(x),
 }
+
+#: comparisons of initial-value expressions (true or false per neuron or synapse, for ``int(...)``)
+_COMPARE: dict[type, Callable] = {
+    ast.Lt: lambda a, b: a < b, ast.LtE: lambda a, b: a <= b, ast.Gt: lambda a, b: a > b,
+    ast.GtE: lambda a, b: a >= b, ast.Eq: lambda a, b: a == b, ast.NotEq: lambda a, b: a != b,
+}
+
+
+def _no_int(x):
+    raise fu.DimensionMismatchError("int() takes a dimensionless value", fu.get_dimensions(x))
 #: arguments of `_FUNCTIONS` that take more than one (``clip(x, low, high)``)
 _ARITY = {"clip": 3}
 
@@ -79,6 +91,13 @@ def _evaluate(node: ast.AST, calls: dict[str, Callable], where: str, names: dict
         right = _evaluate(node.right, calls, where, names)
         try:
             return _BINOPS[type(node.op)](left, right)
+        except fu.DimensionMismatchError as exc:
+            raise ParameterError(f"{where}: inconsistent units: {exc}") from None
+    if isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in _COMPARE:
+        left = _evaluate(node.left, calls, where, names)
+        right = _evaluate(node.comparators[0], calls, where, names)
+        try:
+            return np.asarray(_COMPARE[type(node.ops[0])](left, right))
         except fu.DimensionMismatchError as exc:
             raise ParameterError(f"{where}: inconsistent units: {exc}") from None
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in calls and not node.keywords:

@@ -51,7 +51,10 @@ def simulate(
         after the start (``"50*ms"``, a quantity or seconds), a value a
         number, a quantity (``"2*nA"``) or one per neuron (SI numbers).
         Parameters and state variables alike; the constants a scheme
-        computes from parameters (propagators, decays) follow them.
+        computes from parameters (propagators, decays) follow them. A
+        projection's name sets its synaptic variables (``S.w = ...``:
+        ``weight`` and its model's, one value or one per synapse in the
+        spec's order).
     record_every : time, optional
         Record every this often instead (``"1*ms"``, a quantity, or
         seconds; a whole number k of steps): the end of steps 0, k, 2k, ...,
@@ -136,25 +139,37 @@ def checked_changes(spec: NetworkSpec, changes) -> list:
             raise ConfigError(f"changes at {when!r}: after the end of the run ({spec.duration * 1e3:g} ms).")
         if not isinstance(populations, dict):
             raise ConfigError(f"changes at {when!r}: expected {{population: {{variable: value}}}}, got {populations!r}.")
+        projections = {p.name: p for p in spec.projections}
         for name, variables in populations.items():
-            pop = _neuron_population(spec, name, f"changes at {when!r}")
-            equations = pop.model.brian_equations
+            if name in projections:  # S.w = ...: the synapse's variables
+                proj = projections[name]
+                settable, owner = proj.settable, f"projection '{name}'"
+                eqs = proj.equations
+                units = {var: proj.weight_unit if var == "weight" else unit_text(eqs[var].dim) for var in settable}
+                sizes = {var: 1 if var != "weight" and "shared" in eqs[var].flags else proj.size for var in settable}
+                what = "synapses"
+            else:
+                pop = _neuron_population(spec, name, f"changes at {when!r}")
+                equations = pop.model.brian_equations
+                settable, owner = sorted(n for n in equations.names if n not in equations.subexpr_names and n not in pop.linked), f"population '{name}'"
+                units = {var: unit_text(equations[var].dim) for var in settable}
+                sizes = dict.fromkeys(settable, pop.size)
+                what = "neurons"
             for var, value in (variables or {}).items():
                 where = f"changes at {when!r}: {name}.{var}"
-                if var not in equations.names or var in equations.subexpr_names or var in pop.linked:
-                    settable = sorted(n for n in equations.names if n not in equations.subexpr_names and n not in pop.linked)
-                    raise ConfigError(f"{where}: not a variable of population '{name}' ({', '.join(settable)}).")
+                if var not in settable:
+                    raise ConfigError(f"{where}: not a variable of {owner} ({', '.join(settable)}).")
                 try:
                     quantity = parse_quantity(value, where) if isinstance(value, str) else value
                 except ParameterError as exc:
                     raise ConfigError(str(exc)) from None
                 dim = fu.get_dimensions(quantity)
                 array = np.asarray(quantity, dtype=np.float64)
-                if isinstance(value, str) and dim is not equations[var].dim:
-                    raise ConfigError(f"{where}: {value!r} is not in {unit_text(equations[var].dim)}.")
-                if array.shape not in ((), (pop.size,)) or not np.all(np.isfinite(array)):
-                    raise ConfigError(f"{where}: expected a finite number or {pop.size} of them, got shape {array.shape}.")
-                out.setdefault(step, {}).setdefault(name, {})[var] = np.broadcast_to(array, (pop.size,)).copy()
+                if isinstance(value, str) and unit_text(dim) != units[var]:
+                    raise ConfigError(f"{where}: {value!r} is not in {units[var]}.")
+                if array.shape not in ((), (sizes[var],)) or not np.all(np.isfinite(array)):
+                    raise ConfigError(f"{where}: expected a finite number or {sizes[var]} of them (one per {what[:-1]}), got shape {array.shape}.")
+                out.setdefault(step, {}).setdefault(name, {})[var] = np.broadcast_to(array, (sizes[var],)).copy()
     return sorted(out.items())
 
 

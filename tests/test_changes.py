@@ -69,13 +69,62 @@ def test_exact_propagators_follow_a_changed_time_constant():
     assert np.array_equal(cpp.traces["hid"]["v"], simulate(spec, backend="torch", record=record, changes=changes, math="libm").traces["hid"]["v"])
 
 
+def test_synaptic_values_changed_between_runs_as_a_brian2_script_sets_them():
+    """``S.weight = ...`` between runs (one value per synapse, in the spec's order) and a plastic
+    synapse's state (``S.w = ...``, with its shared ``gmax``): what a plain Brian2 script computes
+    in the numpy runtime, bit for bit, in the twin and the numpy runtime; cpp_standalone equals
+    the twin with math="libm"."""
+    from brian2 import NeuronGroup, Network, SpikeGeneratorGroup, StateMonitor, Synapses, defaultclock, ms, prefs
+
+    from bioadapt.backends.brian.device import brian_device
+
+    net = _net()
+    net["projections"][0].update(model="w : 1\ngmax : 1 (shared)", on_pre="I_post += weight*w\nw = clip(w + 0.05, 0, gmax)", values={"w": "rand()", "gmax": 1.0})
+    spec = network_from_dict(net)
+    hid, inp, proj = spec.populations["hid"], spec.populations["inp"], spec.projections[0]
+    new_weight = np.linspace(0.1, 0.9, proj.size)
+    changes = {"40*ms": {"S": {"weight": new_weight, "w": 0.25, "gmax": 0.5}}}
+    record = {"hid": ["v"], "S": ["w"]}
+    ours = simulate(spec, backend="numpy", record=record, changes=changes)
+    twin = simulate(spec, backend="torch", record=record, changes=changes)
+    with brian_device("numpy", seed=0):
+        prefs.codegen.target = "numpy"
+        defaultclock.dt = 0.1 * ms
+        source = SpikeGeneratorGroup(inp.size, inp.input_indices, inp.input_steps * 0.1 * ms)
+        group = NeuronGroup(hid.size, hid.model.equations, threshold=hid.model.threshold, reset=hid.model.reset, refractory=hid.model.refractory, method="euler", namespace={})
+        for var, values in hid.values.items():
+            group.variables[var].set_value(values)
+        syn = Synapses(source, group, "weight : 1\nw : 1\ngmax : 1 (shared)", on_pre="I_post += weight*w\nw = clip(w + 0.05, 0, gmax)", namespace={})
+        syn.connect(i=proj.i, j=proj.j)
+        syn.weight = proj.weight
+        syn.w = proj.values["w"]
+        syn.gmax = 1.0
+        monitors = StateMonitor(group, "v", record=True, when="end"), StateMonitor(syn, "w", record=True, when="end")
+        network = Network(source, group, syn, *monitors)
+        network.run(40 * ms)
+        syn.weight = new_weight
+        syn.w = 0.25
+        syn.gmax = 0.5
+        network.run(60 * ms)
+        plain = {"v": np.asarray(monitors[0].v_).T, "w": np.asarray(monitors[1].w_).T}
+    assert plain["w"][-1].max() == 0.5 and plain["w"][399].max() > 0.5
+    for result in (ours, twin):
+        assert np.array_equal(result.traces["hid"]["v"], plain["v"]) and np.array_equal(result.traces["S"]["w"], plain["w"]), result.backend
+    cpp = simulate(spec, backend="cpp_standalone", record=record, changes=changes)
+    libm = simulate(spec, backend="torch", record=record, changes=changes, math="libm")
+    assert np.array_equal(cpp.traces["S"]["w"], libm.traces["S"]["w"]) and np.array_equal(cpp.traces["hid"]["v"], libm.traces["hid"]["v"])
+
+
 @pytest.mark.parametrize("changes, message", [
     ({"30.05*ms": {"hid": {"v": 0}}}, r"changes at '30.05\*ms': 30.05 ms must be a positive whole number of steps"),
     ({"100*ms": {"hid": {"v": 0}}}, r"changes at '100\*ms': after the end of the run \(100 ms\)"),
     ({"10*ms": {"inp": {"v": 0}}}, r"changes at '10\*ms': 'inp' is not a neuron population \(hid\)"),
     ({"10*ms": {"hid": {"u": 0}}}, r"changes at '10\*ms': hid.u: not a variable of population 'hid'"),
     ({"10*ms": {"hid": {"tau_m": "3*mV"}}}, r"changes at '10\*ms': hid.tau_m: '3\*mV' is not in second"),
-    ({"10*ms": {"hid": {"v": [1, 2]}}}, r"changes at '10\*ms': hid.v: expected a finite number or 8 of them, got shape \(2,\)"),
+    ({"10*ms": {"hid": {"v": [1, 2]}}}, r"changes at '10\*ms': hid.v: expected a finite number or 8 of them \(one per neuron\), got shape \(2,\)"),
+    ({"10*ms": {"S": {"v": 0}}}, r"changes at '10\*ms': S.v: not a variable of projection 'S' \(weight\)"),
+    ({"10*ms": {"S": {"weight": [1, 2]}}}, r"changes at '10\*ms': S.weight: expected a finite number or 240 of them \(one per synapse\)"),
+    ({"10*ms": {"S": {"weight": "2*mV"}}}, r"changes at '10\*ms': S.weight: '2\*mV' is not in 1"),
 ])
 def test_bad_changes_get_one_error(changes, message):
     with pytest.raises(ConfigError, match=message):

@@ -29,7 +29,7 @@ def _values(source) -> dict:
         out = {name: dict(pop.values) for name, pop in source.populations.items() if not pop.is_input}
         for proj in source.projections:
             out[proj.name] = {"weight": proj.weight}
-            if proj.on_pre is not None:
+            if proj.on_pre is not None and not proj.several_pathways:
                 out[proj.name]["delay_steps"] = proj.delay_steps
         return out
     if isinstance(source, (str, Path)):

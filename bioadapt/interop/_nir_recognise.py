@@ -107,6 +107,9 @@ def _inputs(spec, pop, issues: list) -> tuple:
         if proj.summed is not None:
             issues.append(f"projection '{proj.name}' is graded (summed)")
             continue
+        if proj.several_pathways:
+            issues.append(f"projection '{proj.name}' has several on_pre pathways")
+            continue
         try:
             statements = _statements(proj.on_pre)
         except ValueError:

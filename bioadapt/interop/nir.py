@@ -440,6 +440,8 @@ def to_nir(spec: NetworkSpec, convention: str = "bioadapt", metadata: bool = Tru
     for proj in spec.projections:
         if proj.model is not None or proj.on_post is not None:
             raise ConfigError(f"{spec.source}: projection '{proj.name}' has a synapse model or on_post code (plastic synapses); NIR describes fixed weights only, so it cannot be exported.")
+        if proj.several_pathways:
+            raise ConfigError(f"{spec.source}: projection '{proj.name}' has several on_pre pathways ({', '.join(sorted(proj.on_pre))}); bioadapt's NIR export writes one pathway per projection (split it into projections of one pathway each).")
     if spec.poisson_inputs:
         raise ConfigError(f"{spec.source}: poisson input '{spec.poisson_inputs[0].name}' (Brian2's PoissonInput) has no NIR node; export the network without it.")
     return graph_from_spec(spec, convention, metadata)

@@ -26,7 +26,10 @@ optional ``scheme`` and a ``[populations.NAME.values]`` table of overrides
 ``condition`` and ``autapses``, or ``file``: an ``.npz`` file with the
 integer arrays ``i`` and ``j`` of every synapse, relative to the config),
 ``weight`` and ``delay`` (number, quantity
-or distribution; delays are rounded to whole steps).
+or distribution; delays are rounded to whole steps). ``on_pre`` may be a table
+of pathways, as Brian2's ``on_pre={"up": ..., "down": ...}``; ``delay`` is
+then one value for all or a table of them by pathway (0 for pathways not
+named).
 
 Synapses with state of their own, as Brian2's ``Synapses(model=...,
 on_pre=..., on_post=...)``: ``model`` (Brian2 synapse equations: parameters,
@@ -455,11 +458,14 @@ def _projection(k: int, data: dict, pops: dict, where: str, dt: float, seed: int
             raise ConfigError(f"{where}: graded ('summed') projections act without delay; remove key 'delay'.")
         if not re.match(r"^\s*[A-Za-z_]\w*_post\s*=", summed):
             raise ConfigError(f"{where}: key 'summed' must look like 'X_post = weight*s_pre', got {summed!r}.")
-    for key, text in (("on_pre", on_pre), ("summed", summed), ("on_post", on_post)):
-        if text is not None and not isinstance(text, str):
-            raise ConfigError(f"{where}: key '{key}' must be a string of Brian2 statements.")
     synaptic = {"weight"} | (set(equations.names) if equations is not None else set())
-    for key, code in (("on_pre", on_pre), ("on_post", on_post)):
+    if isinstance(on_pre, dict):  # several pathways, as Brian2's on_pre={"up": ..., "down": ...}
+        _check_pathways(on_pre, synaptic, where)
+    for key, text in (("on_pre", on_pre), ("summed", summed), ("on_post", on_post)):
+        if text is not None and not isinstance(text, str) and not (key == "on_pre" and isinstance(text, dict)):
+            raise ConfigError(f"{where}: key '{key}' must be a string of Brian2 statements" + (" or a table of pathways (name = statements)." if key == "on_pre" else "."))
+    codes = [("on_pre", on_pre), ("on_post", on_post)] if not isinstance(on_pre, dict) else [(f"on_pre.{k}", c) for k, c in on_pre.items()] + [("on_post", on_post)]
+    for key, code in codes:
         if code is not None:
             neurons = {n for n in get_identifiers(code) if n.endswith(("_pre", "_post"))}
             check_dead_assignments(code, neurons | synaptic, f"{where}: key '{key}'", ConfigError)
@@ -469,37 +475,72 @@ def _projection(k: int, data: dict, pops: dict, where: str, dt: float, seed: int
     try:
         indices = {"i": i, "j": j, "N_pre": n_src, "N_post": n_tgt}  # per synapse, as in Brian2's S.w = "..."
         weight = sample_values(data.get("weight", 1.0), len(i), stream(seed, f"projections.{name}.weight"), f"{where}: key 'weight'", indices)
-        delay = sample_values(data.get("delay", 0.0), len(i), stream(seed, f"projections.{name}.delay"), f"{where}: key 'delay'", indices)
     except ParameterError as exc:
         raise ConfigError(str(exc)) from None
-    for key, values in (("weight", weight), ("delay", delay)):
-        if not np.all(np.isfinite(np.asarray(values, dtype=np.float64))):
-            raise ConfigError(f"{where}: key '{key}' gives non-finite values ({data[key]!r}).")
+    if not np.all(np.isfinite(np.asarray(weight, dtype=np.float64))):
+        raise ConfigError(f"{where}: key 'weight' gives non-finite values ({data['weight']!r}).")
     weight_dim = fu.get_dimensions(weight)
     weight_unit = unit_text(weight_dim)
-    steps = _delay_steps(delay, "delay", data, where, dt)
+    if isinstance(on_pre, dict):
+        steps = _pathway_delays(data, on_pre, name, indices, seed, where, dt)
+    else:
+        if isinstance(data.get("delay"), dict):
+            raise ConfigError(f"{where}: key 'delay' is a table, which gives the delays of several on_pre pathways; this projection has one (give a number, quantity or distribution).")
+        steps = _delays(data, "delay", "delay", name, indices, seed, where, dt)
     post_steps = None
     if "post_delay" in data:
-        try:
-            post_delay = sample_values(data["post_delay"], len(i), stream(seed, f"projections.{name}.post_delay"), f"{where}: key 'post_delay'", indices)
-        except ParameterError as exc:
-            raise ConfigError(str(exc)) from None
-        post_steps = _delay_steps(post_delay, "post_delay", data, where, dt)
+        post_steps = _delays(data, "post_delay", "post_delay", name, indices, seed, where, dt)
     values = _synapse_values(data, equations, name, indices, seed, where)
     i, j = i + src_start, j + tgt_start  # the populations' indices
     return ProjectionSpec(name, src.name, tgt.name, i, j, np.asarray(weight, dtype=np.float64), steps, on_pre=on_pre, summed=summed, weight_unit=weight_unit,
                           model=model, on_post=on_post, method=data.get("method"), values=values, post_delay_steps=post_steps)
 
 
-def _delay_steps(delay, key: str, data: dict, where: str, dt: float) -> np.ndarray:
+def _check_pathways(on_pre: dict, synaptic: set, where: str):
+    """Names and codes of a table of on_pre pathways (Brian2's ``on_pre={...}``)."""
+    if not on_pre:
+        raise ConfigError(f"{where}: key 'on_pre' is an empty table; give one pathway (name = statements) or more.")
+    for pathway, code in on_pre.items():
+        if not _IDENT.match(pathway):
+            raise ConfigError(f"{where}: key 'on_pre': the pathway name {pathway!r} must be an identifier.")
+        if pathway in ("pre", "post") or pathway in synaptic or pathway in _SYNAPSE_RESERVED:
+            raise ConfigError(f"{where}: key 'on_pre': the pathway name '{pathway}' is taken (by Brian2's pathways 'pre'/'post' or a synaptic variable); rename it.")
+        if not isinstance(code, str):
+            raise ConfigError(f"{where}: key 'on_pre.{pathway}' must be a string of Brian2 statements.")
+
+
+def _pathway_delays(data: dict, on_pre: dict, name: str, indices: dict, seed: int, where: str, dt: float) -> dict:
+    """Per pathway, its delays in whole steps: ``delay`` a table (pathway ->
+    delay, 0 for pathways not named), as Brian2's ``delay={"up": ...}``, or one
+    value (number, quantity, distribution) drawn for each pathway."""
+    given = data.get("delay", 0.0)
+    if not isinstance(given, dict):
+        return {p: _delays(data, "delay", "delay", f"{name}.{p}", indices, seed, where, dt) for p in on_pre}
+    unknown = sorted(set(given) - set(on_pre))
+    if unknown:
+        raise ConfigError(f"{where}: key 'delay' names {unknown}, which are not pathways of on_pre ({', '.join(sorted(on_pre))}).")
+    return {p: _delays(given, p, f"delay.{p}", f"{name}.delay", indices, seed, where, dt) for p in on_pre}
+
+
+def _delays(table: dict, key: str, shown: str, name: str, indices: dict, seed: int, where: str, dt: float) -> np.ndarray:
+    """``table[key]`` (0 if absent) drawn per synapse and rounded to whole steps; ``shown`` is the key in messages."""
+    try:
+        delay = sample_values(table.get(key, 0.0), len(indices["i"]), stream(seed, f"projections.{name}.{key}"), f"{where}: key '{shown}'", indices)
+    except ParameterError as exc:
+        raise ConfigError(str(exc)) from None
+    return _delay_steps(delay, key, table, where, dt, shown)
+
+
+def _delay_steps(delay, key: str, data: dict, where: str, dt: float, shown: str | None = None) -> np.ndarray:
     """Delays (a quantity array, or zeros) checked and rounded to whole steps."""
+    shown = shown or key
     if key in data and fu.get_dimensions(delay) is not second.dim and np.any(np.asarray(delay) != 0):
-        raise ConfigError(f"{where}: key '{key}' must be a time (e.g. '1*ms'), got {data[key]!r}.")
+        raise ConfigError(f"{where}: key '{shown}' must be a time (e.g. '1*ms'), got {data[key]!r}.")
     delay = np.asarray(delay, dtype=np.float64)
     if not np.all(np.isfinite(delay)):
-        raise ConfigError(f"{where}: key '{key}' gives non-finite values ({data[key]!r}).")
+        raise ConfigError(f"{where}: key '{shown}' gives non-finite values ({data[key]!r}).")
     if np.any(delay < 0):
-        raise ConfigError(f"{where}: key '{key}' gives negative delays (min {delay.min() * 1e3:g} ms); delays must be >= 0.")
+        raise ConfigError(f"{where}: key '{shown}' gives negative delays (min {delay.min() * 1e3:g} ms); delays must be >= 0.")
     # Round to whole steps here, once, so that every backend gets integers
     # (Brian2 would round with int(d/dt + 0.5), ambiguous on half steps).
     return np.floor(delay / dt + 0.5).astype(np.int64)

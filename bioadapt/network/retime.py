@@ -105,16 +105,21 @@ def at_dt(spec: NetworkSpec, dt, timing: str = "trained") -> NetworkSpec:
         populations[name] = dataclasses.replace(pop, input_steps=pairs[0][order], input_indices=pairs[1][order])
     projections = []
     for proj in spec.projections:
-        steps, missed = transfer.grid_delays(spec, proj, dt, timing)
-        changed = np.abs(missed) > SAME_TIME * max(dt, spec.dt)
-        if changed.any():
-            warnings.warn(
-                RoundingWarning(
-                    f"{spec.source}: projection '{proj.name}' at dt = {dt * 1e3:g} ms: {int(changed.sum())} of {len(steps)} delays re-rounded "
-                    f"(by up to {np.abs(missed).max() * 1e3:.3g} ms)."
-                ),
-                stacklevel=2,
-            )
+        regridded = {}
+        for pathway in [p for p, _, _ in proj.pathways] if proj.several_pathways else [None]:
+            steps, missed = transfer.grid_delays(spec, proj, dt, timing, pathway)
+            changed = np.abs(missed) > SAME_TIME * max(dt, spec.dt)
+            if changed.any():
+                which = f"pathway '{pathway}': " if pathway is not None else ""
+                warnings.warn(
+                    RoundingWarning(
+                        f"{spec.source}: projection '{proj.name}' at dt = {dt * 1e3:g} ms: {which}{int(changed.sum())} of {len(steps)} delays re-rounded "
+                        f"(by up to {np.abs(missed).max() * 1e3:.3g} ms)."
+                    ),
+                    stacklevel=2,
+                )
+            regridded[pathway] = steps
+        steps = regridded if proj.several_pathways else regridded[None]
         post = proj.post_delay_steps
         if post is not None:  # the on_post pathway's delays: the same times on the new grid
             seconds = post * spec.dt

@@ -74,7 +74,10 @@ class ProjectionSpec:
     Exactly one of ``on_pre`` (spike-triggered Brian2 statements, delayed by
     ``delay_steps``) and ``summed`` (graded transmission ``X_post = expr``,
     evaluated every step without delay) is set. ``weight`` fills the synaptic
-    variable ``weight``.
+    variable ``weight``. As in Brian2's ``Synapses(on_pre={...}, delay={...})``,
+    ``on_pre`` may be a dict of several pathways (name -> code), each with its
+    own delays (``delay_steps`` then a dict name -> steps); `pathways` lists
+    them in either form.
 
     ``model`` adds Brian2 synapse equations (``w : 1``, ``dApre/dt = -Apre/taupre
     : 1 (event-driven)``, clock-driven equations integrated with ``method``,
@@ -91,8 +94,8 @@ class ProjectionSpec:
     i: np.ndarray
     j: np.ndarray
     weight: np.ndarray
-    delay_steps: np.ndarray
-    on_pre: str | None = None
+    delay_steps: np.ndarray | dict
+    on_pre: str | dict | None = None
     summed: str | None = None
     weight_unit: str = "1"  # Brian2 unit of ``weight`` (values are SI)
     model: str | None = None
@@ -104,6 +107,22 @@ class ProjectionSpec:
     @property
     def size(self) -> int:
         return len(self.i)
+
+    @property
+    def pathways(self) -> tuple:
+        """The spike-triggered pathways, ``((name, code, delay_steps), ...)``:
+        Brian2's names (``"pre"`` for a single ``on_pre``), sorted by name as
+        Brian2 orders pathways of one slot; empty for a graded projection."""
+        if self.on_pre is None:
+            return ()
+        if isinstance(self.on_pre, str):
+            return (("pre", self.on_pre, self.delay_steps),)
+        return tuple((name, self.on_pre[name], self.delay_steps[name]) for name in sorted(self.on_pre))
+
+    @property
+    def several_pathways(self) -> bool:
+        """Whether ``on_pre`` is a table of pathways (Brian2's ``on_pre={...}``)."""
+        return isinstance(self.on_pre, dict)
 
     @cached_property
     def equations(self) -> Equations | None:
@@ -125,7 +144,7 @@ class ProjectionSpec:
         return self.equations is not None and any(eq.type == DIFFERENTIAL_EQUATION for eq in self.equations.values())
 
     def __repr__(self) -> str:
-        kind = f"on_pre={self.on_pre!r}" if self.on_pre else f"summed={self.summed!r}"
+        kind = f"on_pre={self.on_pre!r}" if self.on_pre is not None else f"summed={self.summed!r}"
         return f"ProjectionSpec({self.name!r}, {self.source}->{self.target}, {self.size} synapses, {kind})"
 
 

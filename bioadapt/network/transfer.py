@@ -175,22 +175,22 @@ def transfer_problems(spec: NetworkSpec, timing: str = "trained") -> list:
         read = _read_impulses(proj, impulses)
         if read:
             problems.append(f"projection '{proj.name}' reads the one-step input '{read}', whose value depends on dt")
-        if proj.on_pre is None:
-            continue
-        written, others = _written(proj, impulses)
-        for var, op in written:
-            if op not in ("+=", "-=", "="):
-                problems.append(f"projection '{proj.name}': on_pre '{var} {op} ...' changes the one-step input by a factor; only '+=', '-=' and '=' carry a charge")
-        if written and others and timing == "trained":
-            problems.append(f"projection '{proj.name}' writes the one-step input {written[0][0]!r} and {others[0]!r} at once; "
-                            "with timing='trained' the two need different delays: write them in two projections")
+        for pathway, code, _ in proj.pathways:
+            key = "on_pre" if not proj.several_pathways else f"on_pre.{pathway}"
+            written, others = _written(proj, impulses, code)
+            for var, op in written:
+                if op not in ("+=", "-=", "="):
+                    problems.append(f"projection '{proj.name}': {key} '{var} {op} ...' changes the one-step input by a factor; only '+=', '-=' and '=' carry a charge")
+            if written and others and timing == "trained":
+                problems.append(f"projection '{proj.name}' writes the one-step input {written[0][0]!r} and {others[0]!r} at once ({key}); "
+                                "with timing='trained' the two need different delays: write them in two pathways")
     return problems
 
 
-def _written(proj: ProjectionSpec, impulses: dict, code: str | None = None) -> tuple:
-    """``([(X_post or X_pre, op)] written into impulse variables, [other names written])`` by ``proj``'s on_pre (or ``code``)."""
+def _written(proj: ProjectionSpec, impulses: dict, code: str) -> tuple:
+    """``([(X_post or X_pre, op)] written into impulse variables, [other names written])`` by ``code`` of ``proj``."""
     written, others = [], []
-    for line in _statements(proj.on_pre if code is None else code):
+    for line in _statements(code):
         match = _STATEMENT.match(line)
         if match is None:
             continue
@@ -206,7 +206,8 @@ def _written(proj: ProjectionSpec, impulses: dict, code: str | None = None) -> t
 
 def _read_impulses(proj: ProjectionSpec, impulses: dict) -> str | None:
     """The first impulse variable (``X_pre``/``X_post``) that ``proj``'s code reads, or None."""
-    for line in _statements(proj.on_pre or proj.summed):
+    codes = [code for _, code, _ in proj.pathways] or [proj.summed]
+    for line in (line for code in codes for line in _statements(code)):
         match = _STATEMENT.match(line)
         expr = match["expr"] if match else line
         for name in sorted(get_identifiers(expr)):
@@ -239,14 +240,19 @@ def _scaled(code: str, names: set) -> str:
     return "\n".join(lines)
 
 
-def on_pre_code(spec: NetworkSpec, proj: ProjectionSpec) -> str | None:
-    """``proj``'s on_pre code as Brian2 gets it: writes into impulse variables
-    times `CHARGE` when the network is not at its own dt (unchanged otherwise)."""
+def on_pre_code(spec: NetworkSpec, proj: ProjectionSpec) -> str | dict | None:
+    """``proj``'s on_pre code as Brian2 gets it (a dict for several pathways):
+    writes into impulse variables times `CHARGE` when the network is not at its
+    own dt (unchanged otherwise)."""
     if proj.on_pre is None or charge(spec) == 1.0:
         return proj.on_pre
     impulses = {name: impulse_variables(pop) for name, pop in spec.populations.items()}
-    written = {name for name, _ in _written(proj, impulses)[0]}
-    return _scaled(proj.on_pre, written) if written else proj.on_pre
+
+    def scaled(code):
+        written = {name for name, _ in _written(proj, impulses, code)[0]}
+        return _scaled(code, written) if written else code
+
+    return {name: scaled(code) for name, code in proj.on_pre.items()} if proj.several_pathways else scaled(proj.on_pre)
 
 
 def on_post_code(spec: NetworkSpec, proj: ProjectionSpec) -> str | None:
@@ -312,29 +318,46 @@ def refractory(spec: NetworkSpec, pop: PopulationSpec):
     return False if period is None else f"{period!r}*second"
 
 
-def is_impulse_projection(spec: NetworkSpec, proj: ProjectionSpec) -> bool:
-    """Whether ``proj``'s on_pre writes an impulse variable (its spikes act one step late)."""
+def _pathway(proj: ProjectionSpec, pathway: str | None) -> tuple:
+    """``(code, delay_steps)`` of ``proj``'s on_pre pathway ``pathway`` (None: its only one)."""
+    found = {name: (code, steps) for name, code, steps in proj.pathways}
+    if not found and pathway is None:  # graded: no delays (zeros)
+        return proj.summed, proj.delay_steps
+    if pathway is None:
+        if len(found) > 1:
+            raise ConfigError(f"projection '{proj.name}' has several on_pre pathways ({', '.join(found)}); name one (pathway=...).")
+        pathway = next(iter(found), None)
+    if pathway not in found:
+        raise ConfigError(f"projection '{proj.name}' has no on_pre pathway {pathway!r}" + (f" (it has {', '.join(found)})." if found else " (it is graded, 'summed')."))
+    return found[pathway]
+
+
+def is_impulse_projection(spec: NetworkSpec, proj: ProjectionSpec, pathway: str | None = None) -> bool:
+    """Whether ``proj``'s on_pre (pathway ``pathway`` of several) writes an
+    impulse variable (its spikes act one step late)."""
     if proj.on_pre is None:
         return False
     impulses = {name: impulse_variables(pop) for name, pop in spec.populations.items()}
-    return bool(_written(proj, impulses)[0])
+    return bool(_written(proj, impulses, _pathway(proj, pathway)[0])[0])
 
 
-def latency_seconds(spec: NetworkSpec, proj: ProjectionSpec, timing: str = "trained") -> np.ndarray:
-    """Per synapse, the delay of ``proj`` in the continuous-time limit (seconds):
-    ``(d + 1)*dt`` for an impulse projection with ``timing="trained"``, else ``d*dt``."""
+def latency_seconds(spec: NetworkSpec, proj: ProjectionSpec, timing: str = "trained", pathway: str | None = None) -> np.ndarray:
+    """Per synapse, the delay of ``proj`` (its pathway ``pathway``, if several)
+    in the continuous-time limit (seconds): ``(d + 1)*dt`` for an impulse
+    projection with ``timing="trained"``, else ``d*dt``."""
     _check_timing(timing)
-    extra = 1 if timing == "trained" and is_impulse_projection(spec, proj) else 0
-    return (np.asarray(proj.delay_steps, dtype=np.float64) + extra) * spec.dt
+    extra = 1 if timing == "trained" and is_impulse_projection(spec, proj, pathway) else 0
+    return (np.asarray(_pathway(proj, pathway)[1], dtype=np.float64) + extra) * spec.dt
 
 
-def grid_delays(spec: NetworkSpec, proj: ProjectionSpec, dt: float, timing: str = "trained") -> tuple:
-    """``(steps, seconds missed)``: ``proj``'s delays in whole steps of ``dt`` whose
-    latency is `latency_seconds` (an impulse projection with ``timing="trained"``
-    acts one step after its delay, so it gets one step less), and how far each
+def grid_delays(spec: NetworkSpec, proj: ProjectionSpec, dt: float, timing: str = "trained", pathway: str | None = None) -> tuple:
+    """``(steps, seconds missed)``: ``proj``'s delays (of its pathway
+    ``pathway``, if several) in whole steps of ``dt`` whose latency is
+    `latency_seconds` (an impulse projection with ``timing="trained"`` acts
+    one step after its delay, so it gets one step less), and how far each
     misses it (non-zero where the latency is not a whole number of steps)."""
-    physical = latency_seconds(spec, proj, timing)
-    extra = 1 if timing == "trained" and is_impulse_projection(spec, proj) else 0
+    physical = latency_seconds(spec, proj, timing, pathway)
+    extra = 1 if timing == "trained" and is_impulse_projection(spec, proj, pathway) else 0
     steps = np.maximum(np.floor(physical / dt + 0.5).astype(np.int64) - extra, 0)
     return steps, (steps + extra) * dt - physical
 

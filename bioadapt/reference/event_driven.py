@@ -255,14 +255,14 @@ def reference_run(spec: NetworkSpec, record: dict | None = None, sample_times: n
             raise BackendError(f"reference: graded projection '{proj.name}' is not supported.")
         if proj.model is not None or proj.on_post is not None:
             raise BackendError(f"reference: projection '{proj.name}' has a synapse model or on_post code; the reference has fixed synapses only.")
-        lines = [line for line in proj.on_pre.strip().splitlines() if line.strip()]
-        for line in lines:
-            match = _ON_PRE.match(line)
-            if match is None or match["var"] not in pop.state_names + pop.param_names:
-                raise BackendError(f"reference: projection '{proj.name}': on_pre must be 'X_post += expr' lines, got '{line}'.")
-            value = _lambdify(match["expr"], ["weight"] + list(_UNITS), f"reference: projection '{proj.name}'")(proj.weight, *_UNITS.values())
-            value = np.broadcast_to(np.asarray(value, dtype=float), (proj.size,)) * (1 if match["op"] == "+" else -1)
-            effects.append((proj, match["var"], value, transfer.latency_seconds(spec, proj, timing)))
+        for pathway, code, _ in proj.pathways:  # each pathway with its own delays
+            for line in (line for line in code.strip().splitlines() if line.strip()):
+                match = _ON_PRE.match(line)
+                if match is None or match["var"] not in pop.state_names + pop.param_names:
+                    raise BackendError(f"reference: projection '{proj.name}': on_pre must be 'X_post += expr' lines, got '{line}'.")
+                value = _lambdify(match["expr"], ["weight"] + list(_UNITS), f"reference: projection '{proj.name}'")(proj.weight, *_UNITS.values())
+                value = np.broadcast_to(np.asarray(value, dtype=float), (proj.size,)) * (1 if match["op"] == "+" else -1)
+                effects.append((proj, match["var"], value, transfer.latency_seconds(spec, proj, timing, pathway if proj.several_pathways else None)))
 
     queue = []
     counter = [0]

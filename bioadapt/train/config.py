@@ -225,6 +225,8 @@ def _delay_rule(owner: str, data, spec: NetworkSpec, where: str) -> ParamRule:
     if proj is None or proj.on_pre is None:
         names = [p.name for p in spec.projections if p.on_pre is not None]
         raise ConfigError(f"{where}: '{owner}' is not a spike-triggered projection of the network ({', '.join(names)}); only those have delays.")
+    if proj.several_pathways:
+        raise ConfigError(f"{where}: projection '{owner}' has several on_pre pathways; learned delays take a projection with one.")
     if "max" not in data:
         raise ConfigError(f"{where}: key 'max' (the largest delay, in steps) is required.")
     max_steps = _number(data["max"], f"{where}: key 'max'", minimum=1, integer=True)

@@ -173,7 +173,7 @@ def save_params(path: str | Path, spec: NetworkSpec, values: dict, meta: dict | 
             entry[var] = {"unit": unit, "value": np.asarray(value, dtype=np.float64).tolist()}
         groups[owner] = entry
     for proj in spec.projections:
-        if proj.on_pre is not None:
+        if proj.on_pre is not None and not proj.several_pathways:  # several pathways: delays fixed by the network file
             groups.setdefault(proj.name, {})["delay_steps"] = {"unit": "steps", "value": np.asarray(proj.delay_steps, dtype=np.int64).tolist()}
     doc = {"format": PARAMS_FORMAT, "network": spec.source, "dt": {"unit": "second", "value": spec.dt}, "groups": groups, "meta": meta or {}}
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -269,6 +269,8 @@ def apply_params(spec: NetworkSpec, params: dict) -> NetworkSpec:
                     raise ConfigError(f"{source}: '{owner}.{var}' has {value.size} values, the projection {int(np.prod(shape))}.")
                 if var != "delay_steps" and unit != _projection_unit(proj, var):
                     raise ConfigError(f"{source}: '{owner}.{var}' is in {unit}, the network's in {_projection_unit(proj, var)}.")
+                if var == "delay_steps" and proj.several_pathways:
+                    raise ConfigError(f"{source}: '{owner}.delay_steps': projection '{owner}' has several on_pre pathways, whose delays the network file fixes.")
                 if var == "delay_steps" and (value.min(initial=0) < 0):
                     raise ConfigError(f"{source}: '{owner}.delay_steps' must be non-negative whole steps.")
                 if in_model:

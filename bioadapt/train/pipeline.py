@@ -19,7 +19,7 @@ __all__ = ["train_and_evaluate"]
 def _initial_values(config: TrainConfig) -> dict:
     spec = config.network
     values = {name: dict(pop.values) for name, pop in spec.populations.items() if not pop.is_input}
-    values.update({proj.name: {"weight": proj.weight, "delay_steps": proj.delay_steps} for proj in spec.projections})
+    values.update({proj.name: {"weight": proj.weight} | ({} if proj.several_pathways else {"delay_steps": proj.delay_steps}) for proj in spec.projections})
     return values
 
 

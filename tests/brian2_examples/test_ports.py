@@ -311,6 +311,33 @@ def brette_guigon(steps=2000, n=100):
     }, {"neurons": ["v"], "input": ["x"]}
 
 
+def izhikevich_2003(steps=1000, ne=160, ni=40, noise=True):
+    """examples/frompapers/Izhikevich_2003.py (Fig. 3) at 200 neurons (of 1000; weights times 5
+    keep the input per neuron), its 1000 ms at dt = 1 ms: one projection with two pathways,
+    on_pre = {up = "I += w", down = "I -= w"} with delays 0 and 1 ms (a one-step rectangular
+    current); a, b, c, d from one uniform draw r per neuron, set per subgroup with int(i < Ne) as
+    a Brian2 user writes it for the whole group. Noise: randn() every 1 ms, 5 for the excitatory
+    and 2 for the inhibitory neurons, as the example's two run_regularly on the subgroups (without
+    noise: a constant I_noise of the same spread)."""
+    scale = 1000 / (ne + ni)
+    exc, inh = f"int(i < {ne})", f"int(i >= {ne})"
+    values = {"v": -65, "r": "rand()", "u": "b*v",
+              "a": f"0.02 + 0.08*r*{inh}", "b": f"0.2 + (0.05 - 0.05*r)*{inh}",
+              "c": f"(-65 + 15*r**2)*{exc} - 65*{inh}", "d": f"(8 - 6*r**2)*{exc} + 2*{inh}"}
+    net = {
+        "dt": "1*ms", "duration": f"{steps}*ms", "seed": 30,
+        "populations": {"N": {"model": "izhikevich_2003.toml", "size": ne + ni, "scheme": "euler", "values": values}},
+        "projections": [{"name": "S", "source": "N", "target": "N", "model": "w : 1", "connect": "all_to_all",
+                         "on_pre": {"up": "I += w", "down": "I -= w"}, "delay": {"up": "0*ms", "down": "1*ms"},
+                         "values": {"w": f"{scale}*(0.5*{exc} - {inh})*rand()"}}],
+    }
+    if noise:
+        net["run_regularly"] = [{"target": "N", "code": f"I_noise = (5*{exc} + 2*{inh})*randn()", "dt": "1*ms"}]
+    else:
+        values["I_noise"] = f"(5*{exc} + 2*{inh})*(2*rand() - 0.5)"
+    return net, {"N": ["v", "u", "I"]}
+
+
 PORTS = {
     "CUBA": cuba, "COBAHH": cobahh, "gapjunctions": gapjunctions, "Hindmarsh_Rose_1984": hindmarsh_rose, "Wang_Buszaki_1996": wang_buzsaki,
     "IF_curve_LIF": if_curve_lif, "IF_curve_Hodgkin_Huxley": if_curve_hh, "phase_locking": phase_locking,
@@ -318,7 +345,7 @@ PORTS = {
     "Jansen_Rit_1995_single_column": jansen_rit, "Sturzl_et_al_2000": sturzl,
     "Morris_Lecar_1981": morris_lecar, "coupled_oscillators": coupled_oscillators,
     "STDP": stdp, "nonlinear": nonlinear, "Tsodyks_Pawelzik_Markram_1998": tsodyks, "Brunel_2000": brunel_2000,
-    "reliability": reliability, "Brette_Guigon_2003": brette_guigon,
+    "reliability": reliability, "Brette_Guigon_2003": brette_guigon, "Izhikevich_2003": izhikevich_2003,
 }
 
 

@@ -49,6 +49,26 @@ def test_expressions_of_the_index_size_and_other_variables_equal_brian2():
     assert len(set(values["v"])) == 7 and values["v"][0] == values["Vr"][0]
 
 
+def test_comparisons_and_int_set_parts_of_a_population_as_brian2_does():
+    """``int(i < 3)``: a value per part of the group, as Brian2 users write for subgroups; int()
+    truncates towards zero; bit for bit what Brian2 stores."""
+    expressions = {
+        "v": "Vr*int(i < 3) + Vt*int(i >= 3)",
+        "El": "-49*mV - 1*mV*int(i/2.0) + 2*mV*int(-i/3.0) + 0.5*mV*int(i == 4) - 0.25*mV*int(Vr != Vt)",
+        "taum": "10*ms + 5*ms*int(i <= 1)",
+    }
+    spec = _cuba(expressions)
+    values = spec.populations["P"].values
+    brian = _brian2_assigned(7, expressions, {"Vr": values["Vr"] * b2.volt, "Vt": values["Vt"] * b2.volt})
+    for var in expressions:
+        assert np.array_equal(values[var], brian[var]), var
+    assert len(set(values["El"])) == 6
+    with pytest.raises(ConfigError, match=r"key 'v': int\(\) of a quantity with units"):
+        _cuba({"v": "int(Vr)*mV"})
+    with pytest.raises(ConfigError, match=r"key 'v': inconsistent units"):
+        _cuba({"v": "Vr*int(Vr < 3)"})
+
+
 def test_rand_and_randn_are_drawn_from_the_seed():
     spec = _cuba({"v": "Vr + rand()*(Vt - Vr)", "El": "-49*mV + 0.1*mV*randn()"}, size=200)
     again = _cuba({"v": "Vr + rand()*(Vt - Vr)", "El": "-49*mV + 0.1*mV*randn()"}, size=200)

@@ -52,6 +52,22 @@ def test_input_spikes_act_at_stamp_plus_delay():
     assert v[k - 1] == 0 and abs(v[k] - 0.25) < 1e-12
 
 
+def test_each_pathway_acts_at_stamp_plus_its_own_delay():
+    """Two on_pre pathways (Brian2's on_pre={...}, delay={...}): +w at t_s + 1.5 ms, -w at
+    t_s + 3 ms; v (tau_m = 20 ms, no synaptic current) between them decays from w."""
+    spec = network_from_dict({
+        "dt": "0.1*ms", "duration": "10*ms", "seed": 0,
+        "populations": {"inp": {"kind": "poisson", "size": 1, "rate": "500*Hz"}, "n": {"model": "lif", "size": 1, "values": {"theta": 1e9}}},
+        "projections": [{"source": "inp", "target": "n", "on_pre": {"up": "v_post += weight", "down": "v_post -= weight"}, "connect": "all_to_all", "weight": 0.25,
+                         "delay": {"up": "1.5*ms", "down": "3*ms"}}],
+    })
+    first = spec.populations["inp"].input_steps[0] * spec.dt
+    ref = reference_run(spec, record={"n": ["v"]}, sample_times=first + np.array([1.4e-3, 1.5e-3, 2.9e-3, 3.0e-3]))
+    v = ref.traces["n"]["v"][:, 0]
+    assert v[0] == 0 and abs(v[1] - 0.25) < 1e-12
+    assert abs(v[2] - 0.25 * np.exp(-1.4e-3 / 20e-3)) < 1e-9 and abs(v[3] - (0.25 * np.exp(-1.5e-3 / 20e-3) - 0.25)) < 1e-9
+
+
 def test_derivatives_that_are_not_finite_at_the_start_are_an_error():
     """exp((v - V_T)/D_T) overflows at v = 0 for V_T = -200: one error naming
     the population and the time, not a solver running on infinities."""

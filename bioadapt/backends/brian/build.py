@@ -186,7 +186,7 @@ def neuron_writes(proj: ProjectionSpec) -> list:
     and the ``(summed)`` variables of its model."""
     synaptic = synaptic_names(proj)
     found = []
-    codes = [("on_pre", proj.on_pre), ("on_post", proj.on_post), ("summed", proj.summed)]
+    codes = [(_pathway_key(proj, name), code) for name, code, _ in proj.pathways] + [("on_post", proj.on_post), ("summed", proj.summed)]
     if proj.model is not None:
         codes += [("model", f"{eq.varname} = {eq.expr}") for eq in proj.equations.values() if "summed" in eq.flags]
     for key, code in codes:
@@ -202,6 +202,11 @@ def neuron_writes(proj: ProjectionSpec) -> list:
             elif not name.startswith("_"):
                 found.append((proj.target, name, key, line.strip()))
     return found
+
+
+def _pathway_key(proj: ProjectionSpec, pathway: str) -> str:
+    """The network file's key of ``proj``'s on_pre pathway ``pathway``."""
+    return f"on_pre.{pathway}" if proj.several_pathways else "on_pre"
 
 
 def check_drives(spec: NetworkSpec, drive_vars: dict):
@@ -239,12 +244,12 @@ def check_samples(spec: NetworkSpec, where: str):
         if clock_names:
             raise BackendError(f"{where}: population '{pop.name}' (model file {model.path}) reads {sorted(clock_names)}: the absolute time differs from sample to sample when samples run one after another; run one sample per binary call.")
     for proj in spec.projections:
-        if proj.on_pre is not None and proj.size and (np.any(np.asarray(proj.delay_steps) > 0) or np.any(np.asarray(proj.post_delay_steps if proj.post_delay_steps is not None else 0) > 0)):
+        if proj.on_pre is not None and proj.size and (any(np.any(np.asarray(steps) > 0) for _, _, steps in proj.pathways) or np.any(np.asarray(proj.post_delay_steps if proj.post_delay_steps is not None else 0) > 0)):
             raise BackendError(f"{where}: projection '{proj.name}' has delays: its spikes in flight at the end of a sample would reach the next one; run one sample per binary call.")
         synaptic = synaptic_names(proj)
         if proj.has_dynamics:
             raise BackendError(f"{where}: projection '{proj.name}' has synaptic equations: their state would carry over from one sample to the next; run one sample per binary call.")
-        for key, code in (("on_pre", proj.on_pre), ("on_post", proj.on_post)):
+        for key, code in [(_pathway_key(proj, name), code) for name, code, _ in proj.pathways] + [("on_post", proj.on_post)]:
             for line in (code or "").splitlines():
                 match = _ASSIGNMENT.match(line)
                 if match and match.group(1) in synaptic:
@@ -471,7 +476,12 @@ def _synapses(proj: ProjectionSpec, spec: NetworkSpec, groups: dict, clock: Cloc
     sources, xi = [], ({} if proj.method == "euler" else None)
     if proj.model is not None:
         model += "\n" + _noisy_synapses(proj.model, proj, spec, sources, period, xi)
-    on_pre = _noisy_synapses(transfer.on_pre_code(spec, proj), proj, spec, sources, period)  # impulses scaled off the network's own dt
+    on_pre = transfer.on_pre_code(spec, proj)  # impulses scaled off the network's own dt
+    if isinstance(on_pre, dict):  # several pathways, Brian2's on_pre={name: code}; their delays are fixed
+        settable_delays = False
+        on_pre = {name: _noisy_synapses(code, proj, spec, sources, period) for name, code in on_pre.items()}
+    else:
+        on_pre = _noisy_synapses(on_pre, proj, spec, sources, period)
     on_post = _noisy_synapses(transfer.on_post_code(spec, proj), proj, spec, sources, period)
     if settable_delays and proj.on_pre is not None:
         # delays cannot be run_args themselves; a constant variable can, and
@@ -491,9 +501,10 @@ def _synapses(proj: ProjectionSpec, spec: NetworkSpec, groups: dict, clock: Cloc
     # and its spike queue appends a neuron's synapses in one block per spike
     # (the same order as one push per synapse; the spike-queue pushes are a
     # fifth of the loop of a network firing at 20 Hz, `benchmarks/brian_options.py`)
-    one_delay = proj.on_pre is not None and proj.size and not settable_delays and np.all(proj.delay_steps == proj.delay_steps[0])
+    one_delay = {name: bool(proj.size and not settable_delays and np.all(steps == steps[0])) for name, _, steps in proj.pathways}
     try:
-        kwargs = {"delay": float(proj.delay_steps[0]) * spec.dt * second} if one_delay else {}
+        delays = {name: float(steps[0]) * spec.dt * second for name, _, steps in proj.pathways if one_delay[name]}
+        kwargs = {"delay": delays if proj.several_pathways else delays["pre"]} if delays else {}
         syn = Synapses(source, target, model=model, on_pre=on_pre, on_post=on_post, clock=clock, name=proj.name,
                        namespace=namespace, method=_synapse_method(proj), **kwargs)
         if proj.size:
@@ -507,11 +518,12 @@ def _synapses(proj: ProjectionSpec, spec: NetworkSpec, groups: dict, clock: Cloc
         syn.variables[var].set_value(values)
     if sources:
         syn.variables[SYNAPSE_INDEX].set_value(np.arange(proj.size))
-    if proj.on_pre is not None:
-        if settable_delays:
-            syn.variables["delay_value"].set_value(proj.delay_steps * spec.dt)
-        elif not one_delay:
-            syn.pre.variables["delay"].set_value(proj.delay_steps * spec.dt)
+    if proj.on_pre is not None and settable_delays:
+        syn.variables["delay_value"].set_value(proj.delay_steps * spec.dt)
+    elif proj.size:
+        for name, _, steps in proj.pathways:  # S.pre.delay, S.up.delay, ...: one per synapse
+            if not one_delay[name]:
+                getattr(syn, name).variables["delay"].set_value(steps * spec.dt)
     if proj.post_delay_steps is not None and proj.size:  # S.post.delay, one per synapse
         syn.post.variables["delay"].set_value(proj.post_delay_steps * spec.dt)
     return syn
@@ -538,11 +550,15 @@ def synaptic_names(proj: ProjectionSpec) -> set:
 
 
 def set_values(net: "BrianNetwork", spec: NetworkSpec, changes: dict, current: dict):
-    """Set ``changes`` (``population -> {variable: SI array}``) between two
+    """Set ``changes`` (``population or projection -> {variable: SI array}``) between two
     ``run()`` calls, as ``G.var = value`` in a Brian2 script, and the constants
     a scheme computes once from the parameters (propagators, decays); ``current``
     holds each population's values so far (updated)."""
     for name, variables in changes.items():
+        if name in net.synapses:  # S.w = ...
+            for var, value in variables.items():
+                net.synapses[name].variables[var].set_value(value)
+            continue
         group, pop = net.groups[name], spec.populations[name]
         for var, value in variables.items():
             group.variables[var].set_value(value)
@@ -611,8 +627,8 @@ def _generated_synapses(proj, spec, source, target, clock, model, rule: Generate
     """Synapses that Brian2 connects, weights and delays from ``rule``'s code."""
     if proj.size:
         raise BackendError(f"{spec.source}: projection '{proj.name}' has {proj.size} synapses in the spec and generated synapses; give it none (connect = {{ p = 0 }}) and let the generated code make them.")
-    if proj.on_pre is None:
-        raise BackendError(f"{spec.source}: projection '{proj.name}': generated synapses need a spike-triggered projection (on_pre).")
+    if proj.on_pre is None or proj.several_pathways:
+        raise BackendError(f"{spec.source}: projection '{proj.name}': generated synapses need a spike-triggered projection with one on_pre pathway.")
     scalar = not isinstance(rule.delay_steps, str)
     try:
         kwargs = {"delay": float(rule.delay_steps) * spec.dt * second} if scalar else {}

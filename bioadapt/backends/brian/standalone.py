@@ -197,7 +197,7 @@ class StandaloneNetwork:
             device.apply_run_args()
             add_phase_timers(device, target)
             for proj in spec.projections:
-                if proj.on_pre is not None and proj.size and self.settable_delays:
+                if proj.on_pre is not None and proj.size and self.settable_delays and not proj.several_pathways:
                     self.net.synapses[proj.name].pre.delay = "delay_value"
             try:
                 current = {}
@@ -317,6 +317,8 @@ class StandaloneNetwork:
             syn = self._synapses(name)
             if not self.settable_delays:
                 raise BackendError(f"run(delay_steps=...): this network was compiled with settable_delays=False (delays fixed); build it with settable_delays=True to set '{name}'.")
+            if self._proj(name).several_pathways:
+                raise BackendError(f"run(delay_steps=...): projection '{name}' has several on_pre pathways, whose delays are fixed in the binary; delays are settable for projections with one.")
             delays = np.asarray(value)
             if delays.shape != (self._proj(name).size,) or not np.issubdtype(delays.dtype, np.integer) or np.any(delays < 0):
                 raise BackendError(f"run(delay_steps=...): '{name}' needs {self._proj(name).size} non-negative integers.")
@@ -375,8 +377,9 @@ class StandaloneNetwork:
 
     def synapses(self, name: str) -> dict:
         """The synapses of projection ``name`` in the binary after a run:
-        ``i``, ``j``, ``weight`` (SI) and ``delay_steps`` arrays (for
-        generated synapses, what the binary drew), and the variables of its
+        ``i``, ``j``, ``weight`` (SI) and ``delay_steps`` arrays (a dict by
+        pathway for several on_pre pathways; for generated synapses, what
+        the binary drew), and the variables of its
         synapse model at the end of the run (plastic weights, traces; SI)."""
         if not self.runs:
             raise BackendError("synapses: run the network first; the binary creates its synapses when it runs.")
@@ -385,9 +388,12 @@ class StandaloneNetwork:
             return {"i": np.zeros(0, np.int64), "j": np.zeros(0, np.int64), "weight": np.zeros(0), "delay_steps": np.zeros(0, np.int64)}
         out = {"i": np.asarray(syn.i[:], dtype=np.int64), "j": np.asarray(syn.j[:], dtype=np.int64), "weight": np.asarray(syn.weight_[:], dtype=np.float64)}
         proj = self._proj(name)
-        if proj.on_pre is not None:
-            delay = np.broadcast_to(np.asarray(syn.delay_[:], dtype=np.float64), out["i"].shape)
-            out["delay_steps"] = np.round(delay / self.spec.dt).astype(np.int64)
+        steps = {}
+        for pathway, _, _ in proj.pathways:  # S.delay, or S.up.delay, S.down.delay for several pathways
+            delay = np.broadcast_to(np.asarray(getattr(syn, pathway).delay_[:], dtype=np.float64), out["i"].shape)
+            steps[pathway] = np.round(delay / self.spec.dt).astype(np.int64)
+        if steps:
+            out["delay_steps"] = steps if proj.several_pathways else steps["pre"]
         for var in proj.settable[1:]:  # the synapse model's variables (weight is above)
             out[var] = np.array(syn.variables[var].get_value(), dtype=np.float64)
         return out

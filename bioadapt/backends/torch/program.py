@@ -112,7 +112,7 @@ class Program:
     initial: dict  # (owner, var) -> numpy array (or scalar) of initial values
     dtypes: dict  # (owner, var) -> numpy dtype
     written: frozenset  # (owner, var) pairs some block writes (state)
-    synapses: dict  # synapses name -> dict(pre, post, i, j, delay_steps, source, target)
+    synapses: dict  # synapses name -> dict(i, j, delay_steps, pre_delays, post_delay_steps, source, target)
     spiking: tuple  # groups that emit spikes, in schedule order
     dt: float
     clock: str
@@ -272,7 +272,7 @@ def extract_program(spec: NetworkSpec, drive_vars: dict | None = None, math: str
                 # postsynaptic group, whose spikes trigger it); event-driven
                 # equations are part of the pathway's code (Brian2 updates them there)
                 scalar, vector = _statements(obj, codeobj, where, math)
-                blocks.append(Block("pathway", obj.name, group_name, obj.when, scalar, vector, refs, override, {"source": obj.source.name, "target": obj.target.name, "prepost": obj.prepost}))
+                blocks.append(Block("pathway", obj.name, group_name, obj.when, scalar, vector, refs, override, {"source": obj.source.name, "target": obj.target.name, "prepost": obj.prepost, "pathway": obj.objname}))
             elif isinstance(obj, SummedVariableUpdater):
                 scalar, vector = _statements(obj, codeobj, where, math)
                 target = obj.target_var
@@ -342,6 +342,8 @@ def extract_program(spec: NetworkSpec, drive_vars: dict | None = None, math: str
                 "i": proj.i,
                 "j": proj.j,
                 "delay_steps": proj.delay_steps,
+                # every on_pre pathway's delays, by Brian2's pathway name ("pre" for one)
+                "pre_delays": {name: np.asarray(steps, dtype=np.int64) for name, _, steps in proj.pathways},
                 # on_post acts in the step of the postsynaptic spike, or post_delay_steps later
                 "post_delay_steps": np.zeros(proj.size, dtype=np.int64) if proj.post_delay_steps is None else np.asarray(proj.post_delay_steps, dtype=np.int64),
             }

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import re
 from contextlib import contextmanager
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -170,35 +171,22 @@ class Twin(nn.Module):
                 if name not in self.params[pop.name]:
                     value = pop.values.get(name, np.zeros(pop.size))
                     self.params[pop.name][name] = nn.Parameter(torch.as_tensor(np.asarray(value, dtype=np.float64)).to(dtype))
-        # spike-queue order of every spike-triggered projection: descending
-        # delay (earlier pushes first), then presynaptic index, then synapse index
-        self._pathways = {}
-        for name, syn in prog.synapses.items():
-            i, j, d = syn["i"], syn["j"], syn["delay_steps"]
-            order = np.lexsort((np.arange(len(i)), i, -d))
-            self._pathways[name] = {
-                "perm": torch.as_tensor(order, dtype=torch.int64),
-                "pre": torch.as_tensor(i[order], dtype=torch.int64),
-                "post": torch.as_tensor(j[order], dtype=torch.int64),
-                "delay": torch.as_tensor(d[order], dtype=torch.int64),
-                "inverse": torch.as_tensor(np.argsort(order), dtype=torch.int64),
-                "i": torch.as_tensor(i, dtype=torch.int64),
-                "j": torch.as_tensor(j, dtype=torch.int64),
-            }
-            self._pathways[name]["spiker"] = self._pathways[name]["pre"]  # whose spikes trigger on_pre
-        # every pathway block's synapses in its spike-queue order: on_pre as above;
-        # on_post (triggered by the postsynaptic spikes, in the step they happen)
-        # by descending delay, postsynaptic index, synapse index
+        # every projection's synapses in synapse order (summed variables, synapse code)
+        self._pathways = {name: {"i": torch.as_tensor(syn["i"], dtype=torch.int64), "j": torch.as_tensor(syn["j"], dtype=torch.int64)}
+                          for name, syn in prog.synapses.items()}
+        # every pathway block's synapses in its spike-queue order: on_pre (each
+        # pathway with its own delays) by descending delay (earlier pushes
+        # first), presynaptic index, synapse index; on_post (triggered by the
+        # postsynaptic spikes) by descending delay, postsynaptic index, synapse index
         self._routes = {}
         for block in prog.blocks:
             if block.kind != "pathway":
                 continue
-            if block.extra["prepost"] == "pre":
-                self._routes[block.name] = self._pathways[block.group]
-                continue
             syn = prog.synapses[block.group]
-            i, j, d = syn["i"], syn["j"], syn["post_delay_steps"]
-            order = np.lexsort((np.arange(len(i)), j, -d))
+            pre = block.extra["prepost"] == "pre"
+            i, j = syn["i"], syn["j"]
+            d = syn["pre_delays"][block.extra["pathway"]] if pre else syn["post_delay_steps"]
+            order = np.lexsort((np.arange(len(i)), i if pre else j, -d))
             self._routes[block.name] = route = {
                 "perm": torch.as_tensor(order, dtype=torch.int64),
                 "pre": torch.as_tensor(i[order], dtype=torch.int64),
@@ -206,13 +194,14 @@ class Twin(nn.Module):
                 "delay": torch.as_tensor(d[order], dtype=torch.int64),
                 "inverse": torch.as_tensor(np.argsort(order), dtype=torch.int64),
             }
-            route["spiker"] = route["post"]
+            route["spiker"] = route["pre"] if pre else route["post"]  # whose spikes trigger the code
         on_pre = [block for block in prog.blocks if block.kind == "pathway" and block.extra["prepost"] == "pre"]
-        self._dense = {block.group: self._dense_plan(block) for block in on_pre} if synapses == "dense" else {}
+        self._dense = {block.name: self._dense_plan(block) for block in on_pre} if synapses == "dense" else {}
         self.max_delay = {}
         for syn in prog.synapses.values():
-            if len(syn["delay_steps"]):
-                self.max_delay[syn["source"]] = max(self.max_delay.get(syn["source"], 0), int(syn["delay_steps"].max()))
+            for steps in syn["pre_delays"].values():
+                if len(steps):
+                    self.max_delay[syn["source"]] = max(self.max_delay.get(syn["source"], 0), int(steps.max()))
             if len(syn["post_delay_steps"]) and syn["post_delay_steps"].max() > 0:  # on_post reads the postsynaptic spikes that many steps back
                 self.max_delay[syn["target"]] = max(self.max_delay.get(syn["target"], 0), int(syn["post_delay_steps"].max()))
         # variables written by a reset are detached from the spike when they are
@@ -254,7 +243,7 @@ class Twin(nn.Module):
                               for name, plan in self._plans.items() if plan.block.kind == "pathway"
                               and not any(stmt.op != ":=" and plan.block.refs[stmt.var].scalar for stmt, _ in plan.body)}
         self._uses_t = any(plan.clock_t for plan in self._plans.values()) or any(b.kind == "threshold" and b.extra["refractory"] for b in prog.blocks)
-        self._dense_blocks = {b.name: (b, self._dense[b.group]) for b in on_pre if self._dense.get(b.group) is not None}
+        self._dense_blocks = {b.name: (b, self._dense[b.name]) for b in on_pre if self._dense.get(b.name) is not None}
         # dense pathways from input populations whose spikes enter the history
         # before the pathway runs: their contributions of all steps are one
         # matrix product per delay (the input spikes are known in advance)
@@ -283,9 +272,13 @@ class Twin(nn.Module):
         """
         if self.synapse_mode != "dense":
             raise BackendError(f"projection '{projection}': learnable delays need the dense synaptic pathway (synapses='dense').")
-        if projection not in self.program.synapses:
+        blocks = [b.name for b in self.program.blocks if b.kind == "pathway" and b.group == projection and b.extra["prepost"] == "pre"]
+        if not blocks:
             raise BackendError(f"'{projection}' is not a spike-triggered projection of {self.spec.source}.")
-        if self._dense.get(projection) is None:
+        if len(blocks) > 1:
+            raise BackendError(f"projection '{projection}' has several on_pre pathways; learnable delays take a projection with one.")
+        dense = self._dense.get(blocks[0])
+        if dense is None:
             raise BackendError(f"projection '{projection}': its on_pre code is not of the form X_post += f(synaptic values), which learnable delays need.")
         if relaxation not in RELAXATIONS:
             raise BackendError(f"relaxation must be one of {', '.join(RELAXATIONS)}, got '{relaxation}'.")
@@ -297,7 +290,7 @@ class Twin(nn.Module):
             raise BackendError(f"projection '{projection}': the network's delays reach {int(initial.max())} steps, above the largest learnable delay {max_steps}.")
         module = RelaxedDelays(initial, max_steps, relaxation, self.float_dtype).to(self._device())
         self.relaxed_delays[projection] = module
-        self._dense[projection]["relaxed"] = module
+        dense["relaxed"] = module
         self.max_delay[syn["source"]] = max(self.max_delay.get(syn["source"], 0), max_steps)
         return module
 
@@ -373,7 +366,8 @@ class Twin(nn.Module):
             if ref.index != _POST or stmt.op not in ("+=", "-="):
                 return None
             targets.append(stmt)
-        delays = self._pathways[block.group]["delay"]
+        route = self._routes[block.name]
+        delays = route["delay"]
         # synapses of each distinct delay, found once (queue-order positions,
         # presynaptic and postsynaptic indices), and whether a (pre, post)
         # pair occurs twice there (then contributions must be accumulated)
@@ -381,8 +375,8 @@ class Twin(nn.Module):
         distinct = sorted(set(delays.tolist()))
         for d in distinct:
             where = torch.nonzero(delays == d).flatten() if len(distinct) > 1 else None
-            pre = self._pathways[block.group]["pre"] if where is None else self._pathways[block.group]["pre"][where]
-            post = self._pathways[block.group]["post"] if where is None else self._pathways[block.group]["post"][where]
+            pre = route["pre"] if where is None else route["pre"][where]
+            post = route["post"] if where is None else route["post"][where]
             n_post = self.program.sizes[block.extra["target"]]
             unique = len(torch.unique(pre * n_post + post)) == len(pre)
             groups.append((d, where, pre, post, unique))
@@ -895,7 +889,7 @@ class Twin(nn.Module):
     def _dense_weights(self, block: Block, dense: dict, fixed_env: dict, device) -> list:
         """Per target statement, ``[(delay, W_d)]``: built once per call (the
         contributions depend on synaptic values only, constant over a run)."""
-        path = self._pathways[block.group]
+        path = self._routes[block.name]
         n_pre, n_post = self.program.sizes[block.extra["source"]], self.program.sizes[block.extra["target"]]
         env = dict(fixed_env)
         for stmt in block.scalar + block.vector:
@@ -1015,8 +1009,9 @@ class Twin(nn.Module):
 
 
 def _code_key(block: Block) -> str:
-    """The network file's key of a pathway block's code: ``on_pre`` or ``on_post``."""
-    return f"on_{block.extra['prepost']}"
+    """The network file's key of a pathway block's code: ``on_pre`` (``on_pre.NAME`` of several) or ``on_post``."""
+    pathway = block.extra["pathway"]
+    return f"on_pre.{pathway}" if block.extra["prepost"] == "pre" and pathway != "pre" else f"on_{block.extra['prepost']}"
 
 
 #: attributes every nn.Module has (parameters, buffers, hooks): not the twin's own
@@ -1185,14 +1180,26 @@ class _TimedCall:
         return self.values[rows, i.long() if isinstance(i, torch.Tensor) else int(i)]
 
 
+def _changed(spec: NetworkSpec, change: dict) -> NetworkSpec:
+    """``spec`` with the values of ``change`` (``population or projection -> {variable: SI array}``)."""
+    populations, projections = dict(spec.populations), {p.name: p for p in spec.projections}
+    for name, variables in change.items():
+        if name in projections:
+            proj = projections[name]
+            model = {var: value for var, value in variables.items() if var != "weight"}
+            projections[name] = dataclasses.replace(proj, weight=variables.get("weight", proj.weight), values={**proj.values, **model})
+        else:
+            populations[name] = dataclasses.replace(populations[name], values={**populations[name].values, **variables})
+    return dataclasses.replace(spec, populations=populations, projections=tuple(projections.values()))
+
+
 def run_twin(spec: NetworkSpec, record: dict | None = None, drive: dict | None = None, dtype: str = "float64", device: str = "cpu", math: str = "numpy", record_every: int = 1, changes: list | None = None):
     """Simulate ``spec`` with the twin (one trial) and return a `SimulationResult`.
 
-    ``changes`` (``[(step, {population: {variable: SI array}})]``) split the run
+    ``changes`` (``[(step, {population or projection: {variable: SI array}})]``) split the run
     where values are set, as a Brian2 script's ``run()`` calls: each part runs
     a twin of the values so far from the state the previous part left, with
     the changed state variables replaced."""
-    import dataclasses
     import time
 
     from ...result import SimulationResult, sort_spikes
@@ -1218,8 +1225,7 @@ def run_twin(spec: NetworkSpec, record: dict | None = None, drive: dict | None =
     with torch.no_grad():
         for first, end, change in segments(spec.n_steps, changes or []):
             if twin is None or change:
-                for name, variables in change.items():
-                    spec = dataclasses.replace(spec, populations={**spec.populations, name: dataclasses.replace(spec.populations[name], values={**spec.populations[name].values, **variables})})
+                spec = _changed(spec, change)
                 twin = Twin(spec, drive_vars=drive_vars, dtype=torch_dtype, math=math).to(device)
                 inputs = twin.default_inputs() if first == 0 else inputs
             if state is not None:
