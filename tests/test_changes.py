@@ -17,25 +17,34 @@ def _net(scheme="euler", rate="40*Hz"):
             "projections": [{"name": "S", "source": "inp", "target": "hid", "on_pre": "I_post += weight", "connect": "all_to_all", "weight": "rand()*0.6"}]}
 
 
+def _plain_groups(spec, synapse_model, on_pre):
+    """The input, the neurons and the synapses of ``spec`` as a plain Brian2 script makes
+    them (numpy runtime; call within `brian_device`)."""
+    from brian2 import NeuronGroup, SpikeGeneratorGroup, Synapses, defaultclock, ms, prefs
+
+    hid, inp, proj = spec.populations["hid"], spec.populations["inp"], spec.projections[0]
+    prefs.codegen.target = "numpy"
+    defaultclock.dt = 0.1 * ms
+    source = SpikeGeneratorGroup(inp.size, inp.input_indices, inp.input_steps * 0.1 * ms)
+    group = NeuronGroup(hid.size, hid.model.equations, threshold=hid.model.threshold, reset=hid.model.reset, refractory=hid.model.refractory, method="euler", namespace={})
+    for var, values in hid.values.items():
+        group.variables[var].set_value(values)
+    syn = Synapses(source, group, synapse_model, on_pre=on_pre, namespace={})
+    syn.connect(i=proj.i, j=proj.j)
+    syn.weight = proj.weight
+    return source, group, syn
+
+
 def test_changes_are_what_a_brian2_script_computes_between_runs():
-    from brian2 import NeuronGroup, Network, SpikeGeneratorGroup, StateMonitor, Synapses, defaultclock, ms, prefs
+    from brian2 import Network, StateMonitor, ms
 
     from bioadapt.backends.brian.device import brian_device
 
     spec = network_from_dict(_net())
     ours = simulate(spec, backend="numpy", record={"hid": ["v", "I"]}, changes=CHANGES)
     twin = simulate(spec, backend="torch", record={"hid": ["v", "I"]}, changes=CHANGES)
-    hid, inp, proj = spec.populations["hid"], spec.populations["inp"], spec.projections[0]
     with brian_device("numpy", seed=0):
-        prefs.codegen.target = "numpy"
-        defaultclock.dt = 0.1 * ms
-        source = SpikeGeneratorGroup(inp.size, inp.input_indices, inp.input_steps * 0.1 * ms)
-        group = NeuronGroup(hid.size, hid.model.equations, threshold=hid.model.threshold, reset=hid.model.reset, refractory=hid.model.refractory, method="euler", namespace={})
-        for var, values in hid.values.items():
-            group.variables[var].set_value(values)
-        syn = Synapses(source, group, "weight : 1", on_pre="I_post += weight", namespace={})
-        syn.connect(i=proj.i, j=proj.j)
-        syn.weight = proj.weight
+        source, group, syn = _plain_groups(spec, "weight : 1", "I_post += weight")
         monitor = StateMonitor(group, ["v", "I"], record=True, when="end")
         net = Network(source, group, syn, monitor)
         net.run(30 * ms)
@@ -74,29 +83,21 @@ def test_synaptic_values_changed_between_runs_as_a_brian2_script_sets_them():
     synapse's state (``S.w = ...``, with its shared ``gmax``): what a plain Brian2 script computes
     in the numpy runtime, bit for bit, in the twin and the numpy runtime; cpp_standalone equals
     the twin with math="libm"."""
-    from brian2 import NeuronGroup, Network, SpikeGeneratorGroup, StateMonitor, Synapses, defaultclock, ms, prefs
+    from brian2 import Network, StateMonitor, ms
 
     from bioadapt.backends.brian.device import brian_device
 
     net = _net()
     net["projections"][0].update(model="w : 1\ngmax : 1 (shared)", on_pre="I_post += weight*w\nw = clip(w + 0.05, 0, gmax)", values={"w": "rand()", "gmax": 1.0})
     spec = network_from_dict(net)
-    hid, inp, proj = spec.populations["hid"], spec.populations["inp"], spec.projections[0]
+    proj = spec.projections[0]
     new_weight = np.linspace(0.1, 0.9, proj.size)
     changes = {"40*ms": {"S": {"weight": new_weight, "w": 0.25, "gmax": 0.5}}}
     record = {"hid": ["v"], "S": ["w"]}
     ours = simulate(spec, backend="numpy", record=record, changes=changes)
     twin = simulate(spec, backend="torch", record=record, changes=changes)
     with brian_device("numpy", seed=0):
-        prefs.codegen.target = "numpy"
-        defaultclock.dt = 0.1 * ms
-        source = SpikeGeneratorGroup(inp.size, inp.input_indices, inp.input_steps * 0.1 * ms)
-        group = NeuronGroup(hid.size, hid.model.equations, threshold=hid.model.threshold, reset=hid.model.reset, refractory=hid.model.refractory, method="euler", namespace={})
-        for var, values in hid.values.items():
-            group.variables[var].set_value(values)
-        syn = Synapses(source, group, "weight : 1\nw : 1\ngmax : 1 (shared)", on_pre="I_post += weight*w\nw = clip(w + 0.05, 0, gmax)", namespace={})
-        syn.connect(i=proj.i, j=proj.j)
-        syn.weight = proj.weight
+        source, group, syn = _plain_groups(spec, "weight : 1\nw : 1\ngmax : 1 (shared)", "I_post += weight*w\nw = clip(w + 0.05, 0, gmax)")
         syn.w = proj.values["w"]
         syn.gmax = 1.0
         monitors = StateMonitor(group, "v", record=True, when="end"), StateMonitor(syn, "w", record=True, when="end")
