@@ -361,6 +361,7 @@ def test_port_twin_equals_numpy(name):
         assert np.ptp(trace) > 0, f"{name}: {pop}.{variables[0]} does not move"
 
 
+@pytest.mark.slow  # one compiled project per port (about 2.5 minutes in all); CI runs the slow tests
 @pytest.mark.brian_standalone
 @pytest.mark.parametrize("name", sorted(PORTS))
 def test_port_twin_equals_cpp_standalone(name):

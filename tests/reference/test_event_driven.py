@@ -118,7 +118,7 @@ def test_the_spike_carrier_is_an_impulse_into_w():
 
 @pytest.mark.parametrize(
     "model, values, rate",
-    [pytest.param("mtc", {"I_app": "uniform(-0.5, 0.5)"}, "200*Hz", marks=pytest.mark.slow), ("tests/models/valid/eif_adaptive.toml", {}, "100*Hz")],
+    [pytest.param("mtc", {"I_app": "uniform(-0.5, 0.5)"}, "200*Hz", marks=pytest.mark.slow), pytest.param("tests/models/valid/eif_adaptive.toml", {}, "100*Hz", marks=pytest.mark.slow)],
     ids=["mtc", "eif"],
 )
 def test_nonlinear_models_agree_with_a_fine_grid(model, values, rate):
