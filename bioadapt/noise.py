@@ -347,7 +347,7 @@ class NoiseSource:
 """
 
 
-def rewrite_noise(code: str, population: str, seed: int, dt: float, sources: list, shared: bool = False, xi: dict | None = None, period: int = 0, index: str = "i") -> str:
+def rewrite_noise(code: str, population: str, seed: int, dt: float, sources: list, shared: bool = False, xi: dict | None = None, period: int = 0, index: str = "i", stream: str | None = None) -> str:
     """``code`` with each ``rand()``/``randn()`` call (and, with ``xi`` a
     dict, each noise variable ``xi``/``xi_*``) replaced by a call of a new
     `NoiseSource`, appended to ``sources``. A noise variable becomes
@@ -358,11 +358,14 @@ def rewrite_noise(code: str, population: str, seed: int, dt: float, sources: lis
     calls); each call of ``rand()``/``randn()`` is one. ``shared``: the code
     computes a shared variable (one number per step, index 0); ``index``: the
     name of the element index otherwise (``i`` for neurons; synapse code passes
-    a variable holding each synapse's index)."""
+    a variable holding each synapse's index). ``stream`` (default
+    ``population``) keys the numbers: code of one group run apart from its
+    model (a ``run_regularly``) passes its own, so that its sources are not the
+    model's."""
     index = "0" if shared else index
 
     def new(kind: str) -> NoiseSource:
-        source = NoiseSource(f"{NOISE_PREFIX}{population}_{len(sources)}", kind, seed, population, len(sources), dt, period)
+        source = NoiseSource(f"{NOISE_PREFIX}{population}_{len(sources)}", kind, seed, stream or population, len(sources), dt, period)
         sources.append(source)
         return source
 

@@ -1,7 +1,7 @@
 """``[[run_regularly]]``: Brian2's ``target.run_regularly(code, dt=..., when=..., order=...)``
 over a population or a projection, on the network's clock or one of its own (every k steps,
-its code reading the group's t and dt as in Brian2): bitwise alike in the numpy runtime,
-cpp_standalone and the twin; one error per bad entry."""
+its code reading the group's t and dt as in Brian2), noise included: bitwise alike in the
+numpy runtime, cpp_standalone and the twin; one error per bad entry."""
 
 import warnings
 
@@ -84,9 +84,30 @@ def test_bad_entries_name_the_key(entry, message):
         network_from_dict(_net(entry))
 
 
+def test_noise_in_run_regularly_code_of_neurons_and_synapses():
+    """rand() and randn() in code over a population and over a projection (per synapse): the
+    same numbers in the numpy runtime, cpp_standalone and the twin; each entry draws streams
+    of its own (not the model's, not another entry's): two entries writing randn() give
+    different, uncorrelated standard normal numbers."""
+    spec = network_from_dict(_net({"target": "hid", "code": "v_rest = randn()", "when": "before_end"},
+                                  {"target": "hid", "code": "I = randn()", "when": "before_end"},
+                                  {"target": "S", "code": "weight = 0.5*rand()", "dt": "1*ms", "when": "before_end"}))
+    record = {"hid": ["v_rest", "I", "v"], "S": ["weight"]}
+    numpy = simulate(spec, backend="numpy", record=record)
+    twin = simulate(spec, backend="torch", record=record)
+    for owner, variables in record.items():
+        for var in variables:
+            assert np.array_equal(numpy.traces[owner][var], twin.traces[owner][var]), (owner, var)
+    v, current, weight = numpy.traces["hid"]["v_rest"], numpy.traces["hid"]["I"], numpy.traces["S"]["weight"]
+    assert abs(v.mean()) < 0.05 and abs(v.std() - 1) < 0.05 and abs(np.corrcoef(v.ravel(), current.ravel())[0, 1]) < 0.05
+    assert weight.min() >= 0 and weight.max() < 0.5 and abs(weight.mean() - 0.25) < 0.01
+    assert np.array_equal(weight[10:20], np.repeat(weight[10:11], 10, axis=0)) and not np.array_equal(weight[9], weight[10])  # new numbers every 1 ms
+    cpp = simulate(spec, backend="cpp_standalone", record=record)
+    libm = simulate(spec, backend="torch", record=record, math="libm")
+    assert np.array_equal(cpp.traces["S"]["weight"], libm.traces["S"]["weight"]) and np.array_equal(cpp.traces["hid"]["v"], libm.traces["hid"]["v"])
+
+
 def test_errors_at_build_name_the_entry():
-    with pytest.raises(ConfigError, match=r"run_regularly 'S_run_regularly_0' of 'S': noise \(rand\(\), randn\(\), xi\) in a projection's run_regularly is not offered"):
-        simulate(network_from_dict(_net({"target": "S", "code": "weight = rand()"})), backend="numpy")
     with pytest.raises(BackendError, match=r"run_regularly 'hid_run_regularly_0' of 'hid': unknown name 'nothing'"):
         simulate(network_from_dict(_net({"target": "hid", "code": "v = nothing"})), backend="numpy")
     with warnings.catch_warnings():  # the Poisson input's spikes move to the coarser grid

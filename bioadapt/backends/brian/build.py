@@ -341,10 +341,10 @@ def _noisy(code: str, pop: PopulationSpec, spec: NetworkSpec, sources: list, per
     return _rewritten_noise(code, pop.name, pop.model.brian_equations, "i", spec, sources, period, xi)
 
 
-def _rewritten_noise(code: str | None, owner: str, declared, index: str, spec: NetworkSpec, sources: list, period: int, xi: dict | None) -> str | None:
+def _rewritten_noise(code: str | None, owner: str, declared, index: str, spec: NetworkSpec, sources: list, period: int, xi: dict | None, stream: str | None = None) -> str | None:
     """`_noisy` for the code of ``owner`` (a population or projection) whose
     variables ``declared`` (Equations, or None) declares; ``index`` names each
-    element's index in that code."""
+    element's index in that code; ``stream`` keys the numbers (`rewrite_noise`)."""
     if code is None or not ("rand" in code or (xi is not None and XI_NAME.search(code))):
         return code
     lines = []
@@ -353,7 +353,7 @@ def _rewritten_noise(code: str | None, owner: str, declared, index: str, spec: N
         name = (found["diff"] or found["name"]) if found else None
         shared = declared is not None and name in declared.names and "shared" in declared[name].flags
         # the network's seed as Brian2 takes it (modulo 2**32, `device`)
-        lines.append(rewrite_noise(line, owner, spec.seed % 2**32, spec.dt, sources, shared=shared, xi=xi, period=period, index=index))
+        lines.append(rewrite_noise(line, owner, spec.seed % 2**32, spec.dt, sources, shared=shared, xi=xi, period=period, index=index, stream=stream))
     return "\n".join(lines)
 
 
@@ -495,7 +495,9 @@ def _synapses(proj: ProjectionSpec, spec: NetworkSpec, groups: dict, clock: Cloc
             raise ConfigError(f"{spec.source}: projection '{proj.name}': key 'summed' writes '{lhs}', but '{var}' is not a variable of population '{proj.target}'.")
         model += f"\n{lhs} = {_noisy_synapses(expr.strip(), proj, spec, sources, period)} : {unit_text(target.variables[var].dim)} (summed)"
     namespace = {**transfer.constants(spec), **{s.name: noise_function(s) for s in sources}}
-    if sources:
+    # each synapse's index: the element index of noise in its code and in run_regularly code over it
+    indexed = bool(sources) or any(r.target == proj.name and "rand" in r.code for r in spec.run_regularly)
+    if indexed:
         model += f"\n{SYNAPSE_INDEX} : integer (constant)"
     # one delay for all synapses: Brian2's pathway then keeps it as a scalar,
     # and its spike queue appends a neuron's synapses in one block per spike
@@ -516,7 +518,7 @@ def _synapses(proj: ProjectionSpec, spec: NetworkSpec, groups: dict, clock: Cloc
     syn.variables["weight"].set_value(proj.weight)
     for var, values in proj.values.items():
         syn.variables[var].set_value(values)
-    if sources:
+    if indexed:
         syn.variables[SYNAPSE_INDEX].set_value(np.arange(proj.size))
     if proj.on_pre is not None and settable_delays:
         syn.variables["delay_value"].set_value(proj.delay_steps * spec.dt)
@@ -582,12 +584,14 @@ def _run_regularly(regular, spec: NetworkSpec, net: "BrianNetwork", period: int 
     population (noise drawn as in the model's code) or projection."""
     owner = net.groups[regular.target] if regular.target in net.groups else net.synapses[regular.target]
     code, where = regular.code, f"run_regularly '{regular.name}' of '{regular.target}'"
+    # noise drawn as in the group's own code, from streams of its own (not the model's)
+    sources, label, stream = [], f"{regular.target}_{regular.name}", f"{regular.target}/run_regularly/{regular.name}"
     if regular.target in net.groups:
-        sources = []
-        code = _noisy(code, spec.populations[regular.target], spec, sources, period)
-        owner.namespace.update({source.name: noise_function(source) for source in sources})
-    elif "rand" in code or XI_NAME.search(code):
-        raise ConfigError(f"{spec.source}: {where}: noise (rand(), randn(), xi) in a projection's run_regularly is not offered; run it over a population.")
+        code = _rewritten_noise(code, label, spec.populations[regular.target].model.brian_equations, "i", spec, sources, period, None, stream)
+    else:
+        proj = next(p for p in spec.projections if p.name == regular.target)
+        code = _rewritten_noise(code, label, proj.equations, SYNAPSE_INDEX, spec, sources, period, None, stream)
+    owner.namespace.update({source.name: noise_function(source) for source in sources})
     if regular.dt is not None and abs(round(regular.dt / spec.dt) * spec.dt - regular.dt) > 1e-9 * regular.dt:
         raise ConfigError(f"{spec.source}: {where}: dt = {regular.dt * 1e3:g} ms is not a whole number of steps of dt = {spec.dt * 1e3:g} ms.")
     timing = {} if regular.dt is None else {"dt": regular.dt * second}
