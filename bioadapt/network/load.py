@@ -202,25 +202,48 @@ def _population(name: str, data: dict, net: dict, where: str, folder: Path | Non
     if scheme not in model.programs and scheme not in SCHEMES:
         raise ConfigError(f"{where}: scheme '{scheme}' is neither a program of model '{model.name}' ({', '.join(sorted(model.programs)) or 'none'}) nor a scheme ({', '.join(sorted(SCHEMES))}).")
     values = _values(name, model, data.get("values", {}), size, where, seed)
-    return PopulationSpec(name, size, "neurons", model=model, scheme=scheme, values=values, scheme_origin=origin, linked=_links(data, model, where))
+    linked, linked_index = _links(data, model, where, size)
+    return PopulationSpec(name, size, "neurons", model=model, scheme=scheme, values=values, scheme_origin=origin, linked=linked, linked_index=linked_index)
 
 
-def _links(data: dict, model: ModelSpec, where: str) -> dict:
-    """``linked = { I = "input.x" }``: each ``(linked)`` variable of the model and what it reads."""
+def _links(data: dict, model: ModelSpec, where: str, size: int) -> tuple:
+    """``linked = { I = "input.x" }``, or ``{ I = { source = "input.x", index = ... } }``
+    (Brian2's ``linked_var(input, "x", index=...)``: a list or an expression of
+    ``i`` and ``N``, one source neuron per neuron): ``(variable -> (population,
+    variable), variable -> index array)``."""
     equations = model.brian_equations
     declared = sorted(n for n in equations.names if "linked" in equations[n].flags)
     links = data.get("linked", {})
     if not isinstance(links, dict):
         raise ConfigError(f"{where}: key 'linked' must be a table such as {{ I = \"input.x\" }} (Brian2's neurons.I = linked_var(input, 'x')).")
+    out, indices = {}, {}
     for var, target in links.items():
         if var not in declared:
             raise ConfigError(f"{where}: linked.{var}: '{var}' is not a (linked) variable of model '{model.name}' ({', '.join(declared) or 'it has none'}).")
+        if isinstance(target, dict):
+            _check_keys(target, {"source", "index"}, f"{where}: linked.{var}")
+            if "index" in target:
+                indices[var] = _link_index(target["index"], size, f"{where}: linked.{var}.index")
+            target = target.get("source")
         if not isinstance(target, str) or not re.match(r"^[A-Za-z]\w*\.[A-Za-z_]\w*$", target):
-            raise ConfigError(f"{where}: linked.{var} must be 'POPULATION.VARIABLE', got {target!r}.")
+            raise ConfigError(f"{where}: linked.{var} must be 'POPULATION.VARIABLE' (or a table with source = 'POPULATION.VARIABLE' and index), got {target!r}.")
+        out[var] = tuple(target.split("."))
     missing = [n for n in declared if n not in links]
     if missing:
         raise ConfigError(f"{where}: model '{model.name}' declares {missing} (linked): give what each reads, e.g. linked = {{ {missing[0]} = \"POPULATION.VARIABLE\" }}.")
-    return {var: tuple(target.split(".")) for var, target in links.items()}
+    return out, indices
+
+
+def _link_index(given, size: int, where: str) -> np.ndarray:
+    """A linked variable's index: a list of source neurons, or an expression of ``i`` and ``N`` (``"i // 50"``)."""
+    try:
+        value = sample_values(given, size, np.random.default_rng(0), where, {"i": np.arange(size), "N": size})
+    except ParameterError as exc:
+        raise ConfigError(str(exc)) from None
+    array = np.asarray(value, dtype=np.float64)
+    if fu.get_dimensions(value) is not fu.DIMENSIONLESS or not np.all(np.isfinite(array)) or np.any(array != np.round(array)) or "rand" in str(given):
+        raise ConfigError(f"{where}: an index is one whole number per neuron (a list, or an expression of i and N such as 'i // 50'), got {given!r}.")
+    return array.astype(np.int64)
 
 
 def _check_links(pops: dict, where: str):
@@ -237,8 +260,14 @@ def _check_links(pops: dict, where: str):
             dim, own = equations[source_var].dim, pop.model.brian_equations[var].dim
             if dim is not own:
                 raise ConfigError(f"{here}: '{source}.{source_var}' is in {unit_text(dim)}, '{var}' in {unit_text(own)}.")
-            if other.size not in (1, pop.size) and "shared" not in equations[source_var].flags:
-                raise ConfigError(f"{here}: '{source}' has {other.size} neurons and '{pop.name}' {pop.size}; a linked variable reads a population of the same size or of one neuron (Brian2's index= is not offered).")
+            index = pop.linked_index.get(var)
+            if index is not None:
+                if "shared" in equations[source_var].flags:
+                    raise ConfigError(f"{here}: '{source}.{source_var}' is shared (one value); it takes no index.")
+                if index.min() < 0 or index.max() >= other.size:
+                    raise ConfigError(f"{here}: index reaches {int(index.min())}..{int(index.max())}; '{source}' has neurons 0..{other.size - 1}.")
+            elif other.size not in (1, pop.size) and "shared" not in equations[source_var].flags:
+                raise ConfigError(f"{here}: '{source}' has {other.size} neurons and '{pop.name}' {pop.size}; a linked variable reads a population of the same size or of one neuron, or give each neuron's source neuron (linked.{var} = {{ source = \"{source}.{source_var}\", index = \"i // {max(pop.size // max(other.size, 1), 1)}\" }}).")
 
 
 def _brian2_choice(model: ModelSpec, where: str, timed: dict | None = None, dt: float | None = None) -> str:

@@ -45,6 +45,10 @@ class PopulationSpec:
     #: ``variable -> (population, variable)``: Brian2's ``linked_var``, the
     #: model's ``(linked)`` variables read from another population
     linked: dict = field(default_factory=dict)
+    #: ``variable -> index array``: Brian2's ``linked_var(..., index=...)``,
+    #: neuron ``k`` reads neuron ``index[k]`` of the source (absent: neuron
+    #: ``k``, or the one neuron of a source of one)
+    linked_index: dict = field(default_factory=dict)
 
     @property
     def is_input(self) -> bool:

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from bioadapt import ConfigError, load_network, network_from_dict
+from bioadapt import ConfigError, load_network, network_from_dict, simulate
 from bioadapt.errors import BioadaptError
 
 
@@ -332,13 +332,36 @@ LINKED = "tests/brian2_examples/models/reliability_neuron.toml"
 @pytest.mark.parametrize("populations, message", [
     ({"n": {"model": LINKED, "size": 3}}, r"\[populations.n\]: model 'reliability_neuron' declares \['I'\] \(linked\): give what each reads"),
     ({"n": {"model": LINKED, "size": 3, "linked": {"x": "a.v"}}}, r"linked.x: 'x' is not a \(linked\) variable of model 'reliability_neuron' \(I\)"),
-    ({"n": {"model": LINKED, "size": 3, "linked": {"I": "a"}}}, r"linked.I must be 'POPULATION.VARIABLE', got 'a'"),
+    ({"n": {"model": LINKED, "size": 3, "linked": {"I": "a"}}}, r"linked.I must be 'POPULATION.VARIABLE' \(or a table with source = 'POPULATION.VARIABLE' and index\), got 'a'"),
     ({"n": {"model": LINKED, "size": 3, "linked": {"I": "nope.v"}}}, r"linked.I = 'nope.v': 'nope' is not a neuron population"),
     ({"n": {"model": LINKED, "size": 3, "linked": {"I": "a.w"}}}, r"linked.I = 'a.w': 'w' is not a variable of population 'a'"),
     ({"n": {"model": LINKED, "size": 3, "linked": {"I": "a.tau_m"}}}, r"linked.I = 'a.tau_m': 'a.tau_m' is in second, 'I' in 1"),
-    ({"n": {"model": LINKED, "size": 3, "linked": {"I": "b.v"}}}, r"'b' has 2 neurons and 'n' 3; a linked variable reads a population of the same size or of one neuron"),
+    ({"n": {"model": LINKED, "size": 3, "linked": {"I": "b.v"}}}, r"'b' has 2 neurons and 'n' 3; a linked variable reads a population of the same size or of one neuron, or give each neuron's source neuron"),
+    ({"n": {"model": LINKED, "size": 3, "linked": {"I": {"source": "b.v", "index": [0, 1, 2]}}}}, r"linked.I = 'b.v': index reaches 0..2; 'b' has neurons 0..1"),
+    ({"n": {"model": LINKED, "size": 3, "linked": {"I": {"source": "b.v", "index": "i/2"}}}}, r"linked.I.index: an index is one whole number per neuron"),
+    ({"n": {"model": LINKED, "size": 3, "linked": {"I": {"source": "b.v", "index": [0, 1]}}}}, r"linked.I.index: a list of 2 values for 3 neurons"),
+    ({"n": {"model": LINKED, "size": 3, "linked": {"I": {"source": "b.v", "at": 1}}}}, r"linked.I: unknown key"),
 ])
 def test_linked_variable_errors(populations, message):
     net = {"dt": "1*ms", "duration": "2*ms", "populations": {"a": {"model": "lif", "size": 1}, "b": {"model": "lif", "size": 2}, **populations}}
     with pytest.raises(ConfigError, match=message):
         network_from_dict(net)
+
+
+def test_linked_variable_with_an_index_reads_the_source_neuron_brian2_reads():
+    """``linked = { I = { source = "input.x", index = "i // 5" } }`` as Brian2's
+    ``linked_var(input, "x", index=...)``: neuron k reads neuron index[k] (Brian2's own monitor
+    of I shows it), and numpy, the twin and cpp_standalone agree bit for bit."""
+    net = {"dt": "0.1*ms", "duration": "50*ms", "seed": 3,
+           "populations": {"input": {"model": "tests/brian2_examples/models/reliability_input.toml", "size": 2, "scheme": "euler"},
+                           "neurons": {"model": LINKED, "size": 10, "scheme": "euler", "values": {"x": "rand()"},
+                                       "linked": {"I": {"source": "input.x", "index": "(N - 1 - i) // 5"}}}}}
+    spec = network_from_dict(net)
+    assert spec.populations["neurons"].linked_index["I"].tolist() == [1] * 5 + [0] * 5
+    numpy = simulate(spec, backend="numpy", record={"neurons": ["x", "I"], "input": ["x"]})
+    source = numpy.traces["input"]["x"]
+    assert np.ptp(source) > 0 and np.array_equal(numpy.traces["neurons"]["I"], source[:, [1] * 5 + [0] * 5])
+    twin = simulate(spec, backend="torch", record={"neurons": ["x"]})
+    assert np.array_equal(numpy.traces["neurons"]["x"], twin.traces["neurons"]["x"]) and numpy.spike_count("neurons") > 5
+    cpp = simulate(spec, backend="cpp_standalone", record={"neurons": ["x"]})
+    assert np.array_equal(cpp.traces["neurons"]["x"], simulate(spec, backend="torch", record={"neurons": ["x"]}, math="libm").traces["neurons"]["x"])

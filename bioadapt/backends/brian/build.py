@@ -755,7 +755,7 @@ def build_network(
         objects.append(group)
     for pop in spec.populations.values():  # Brian2's neurons.I = linked_var(input, "x")
         for var, (source, source_var) in pop.linked.items():
-            setattr(net.groups[pop.name], var, linked_var(net.groups[source], source_var))
+            setattr(net.groups[pop.name], var, linked_var(net.groups[source], source_var, index=pop.linked_index.get(var)))
     for poisson in spec.poisson_inputs:
         objects.append(_poisson_input(poisson, spec, net.groups[poisson.target], period=spec.n_steps if samples > 1 else 0))
     generated = generated or {}

@@ -43,7 +43,8 @@ class BlockPlan:
     """How a block runs: reads and statements split into per-call and per-step parts.
 
     ``fixed`` and ``step`` hold ``(name, owner, var, how)`` with ``how`` one of
-    `WHOLE`, `SCALAR` or an index name of `GATHERED`; ``clock_t`` the names
+    `WHOLE`, `SCALAR` or an index name of `GATHERED` (synapse code) or of an
+    index array of the block's group (neuron code: a linked variable's index); ``clock_t`` the names
     bound to ``t``, ``clock_dt`` those bound to ``dt``; ``constants`` the
     ``(name, value)`` of Brian2 constants; ``prelude`` ``(name, fn, statement)``
     evaluated once per call in order (``statement`` set when ``name`` is a
@@ -69,6 +70,8 @@ def _how(ref: Ref, gathered: bool):
     if ref.scalar or ref.index == "0":
         return SCALAR
     if gathered and ref.index in GATHERED:
+        return ref.index
+    if not gathered and ref.index != "_idx":  # neuron code through an index array of its group (a linked variable's index)
         return ref.index
     return WHOLE
 

@@ -45,7 +45,7 @@ from ...network.spec import NetworkSpec
 from ...noise import NoiseSource
 from .arrivals import Arrivals
 from .calls import capturing, check_forward
-from .plan import SCALAR, BlockPlan, plan_block
+from .plan import SCALAR, WHOLE, BlockPlan, plan_block
 from .program import Block, Program, Ref, TimedInput, extract_program
 from ...schemes.exact import DERIVED_PREFIX
 from .delays import RELAXATIONS, RelaxedDelays
@@ -230,6 +230,14 @@ class Twin(nn.Module):
             elif b.kind == "summed" or (b.kind == "code" and b.group in prog.synapses):  # synapse order
                 path = self._pathways[b.group]
                 self._gathers[b.name] = {_PRE: path["i"], _POST: path["j"]}
+        # neuron code reading another group's variable through an index array of
+        # its own group (Brian2's linked_var(..., index=...)): block -> index name -> indices
+        self._indexed = {}
+        for name, plan in self._plans.items():
+            if name not in self._gathers:
+                for *_, how in plan.fixed + plan.step:
+                    if how not in (WHOLE, SCALAR):
+                        self._indexed.setdefault(name, {})[how] = torch.as_tensor(np.asarray(prog.initial[(plan.block.group, how)]), dtype=torch.int64)
         # names each pathway statement reads (the read-after-write check of on_pre code)
         self._reads = {name: [frozenset(re.findall(r"[A-Za-z_]\w*", stmt.expr)) for stmt, _ in plan.body] for name, plan in self._plans.items() if plan.block.kind == "pathway"}
         for name, plan in self._plans.items():
@@ -581,7 +589,7 @@ class Twin(nn.Module):
                 elif isinstance(value, TimedInput):
                     env[var_name] = _TimedCall(value, self.program.dt, device, self.float_dtype)
             for var_name, owner, var, how in plan.fixed:
-                env[var_name] = _take(self._read({}, owner, var, fixed), how, gather)
+                env[var_name] = _take(self._read({}, owner, var, fixed), how, gather if gather is not None else self._indexed.get(name))
             for var_name in plan.clock_dt:
                 env[var_name] = dt
             if gather is None:
@@ -683,6 +691,8 @@ class Twin(nn.Module):
         """The block's names for this step: fixed values of the call, state, ``t``."""
         env = call.envs[plan.block.name].copy()
         gather = self._gathers.get(plan.block.name)
+        if gather is None:
+            gather = self._indexed.get(plan.block.name)
         for name, owner, var, how in plan.step:
             value = state.get((owner, var))
             if value is None:
