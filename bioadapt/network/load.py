@@ -578,6 +578,16 @@ def _delay_steps(delay, key: str, data: dict, where: str, dt: float, shown: str 
 _SUBGROUP = re.compile(r"^\s*(?P<name>[A-Za-z][A-Za-z0-9_]*)\s*(?:\[\s*(?P<start>-?\d*)\s*:\s*(?P<stop>-?\d*)\s*\])?\s*$")
 
 
+def _part(text, pops: dict, where: str) -> tuple:
+    """A target that may be a subgroup, ``"P[0:800]"``: ``(name, (start, stop))``, or
+    ``(text, None)`` for anything else (a whole population, a projection, a mistake)."""
+    match = _SUBGROUP.match(text) if isinstance(text, str) else None
+    if match is None or match["start"] is None or match["name"] not in pops:
+        return text, None
+    _, start, size = _endpoint({"target": text}, "target", pops, where)
+    return match["name"], (start, start + size)
+
+
 def _endpoint(data: dict, key: str, pops: dict, where: str) -> tuple:
     """A projection's ``source`` or ``target``: a population, or a subgroup
     ``"P[a:b]"`` (Brian2's ``P[a:b]``, a contiguous slice): ``(population,
@@ -712,10 +722,10 @@ def _run_regularly(raw, pops: dict, projections: dict, taken: set, where: str, d
     """``[[run_regularly]]``: Brian2's ``target.run_regularly(code, dt=..., when=..., order=...)``."""
     out = []
     for k, data, here in _entries(raw, "run_regularly", _RUN_REGULARLY, where):
-        target = data.get("target")
+        target, part = _part(data.get("target"), pops, here)
         pop = pops.get(target) if isinstance(target, str) else None
         if (pop is None or pop.is_input) and target not in projections:
-            raise ConfigError(f"{here}: key 'target' must name a neuron population or a projection ({', '.join([n for n, p in pops.items() if not p.is_input] + list(projections))}), got {target!r}.")
+            raise ConfigError(f"{here}: key 'target' must name a neuron population, a subgroup of one ('P[0:800]') or a projection ({', '.join([n for n, p in pops.items() if not p.is_input] + list(projections))}), got {data.get('target')!r}.")
         name = data.get("name", f"{target}_run_regularly_{k}")
         if not isinstance(name, str) or not _IDENT.match(name) or name.startswith("bioadapt") or name in taken or name in pops or any(r.name == name for r in out):
             raise ConfigError(f"{here}: key 'name' must be a new identifier, got {name!r}.")
@@ -736,7 +746,7 @@ def _run_regularly(raw, pops: dict, projections: dict, taken: set, where: str, d
             assigned = {m.group(1) for line in code.splitlines() if (m := re.match(r"^\s*([A-Za-z_]\w*)\s*(?:\+=|-=|\*=|/=|=)", line))}
             if assigned & set(pop.linked):
                 raise ConfigError(f"{here}: code writes linked variable(s) {sorted(assigned & set(pop.linked))} of '{target}'; write the population they read instead.")
-        out.append(RunRegularlySpec(name, target, code, None if "dt" not in data else every, when, order))
+        out.append(RunRegularlySpec(name, target, code, None if "dt" not in data else every, when, order, part))
     return tuple(out)
 
 
@@ -749,10 +759,10 @@ def _poisson_inputs(raw, pops: dict, taken: set, where: str, dt: float) -> tuple
             raise ConfigError(f"{here}: key 'name' must be an identifier (letters, digits, _), got {name!r}.")
         if name in taken or name in pops or any(p.name == name for p in out):
             raise ConfigError(f"{here}: name '{name}' is used twice.")
-        target = data.get("target")
+        target, part = _part(data.get("target"), pops, here)
         pop = pops.get(target) if isinstance(target, str) else None
         if pop is None or pop.is_input:
-            raise ConfigError(f"{here}: key 'target' must name a neuron population ({', '.join(n for n, p in pops.items() if not p.is_input)}), got {target!r}.")
+            raise ConfigError(f"{here}: key 'target' must name a neuron population or a subgroup of one ('P[0:800]') ({', '.join(n for n, p in pops.items() if not p.is_input)}), got {data.get('target')!r}.")
         equations = pop.model.brian_equations
         var = data.get("target_var")
         if var not in equations.names or var in equations.subexpr_names:
@@ -769,7 +779,7 @@ def _poisson_inputs(raw, pops: dict, taken: set, where: str, dt: float) -> tuple
             raise ConfigError(str(exc)) from None
         if fu.get_dimensions(weight) is not equations.dimensions[var] or not np.isfinite(float(weight)):
             raise ConfigError(f"{here}: key 'weight' must be a finite value in {unit_text(equations.dimensions[var])} (the unit of '{var}'), got {data['weight']!r}.")
-        out.append(PoissonInputSpec(name, target, var, trials, rate, float(weight)))
+        out.append(PoissonInputSpec(name, target, var, trials, rate, float(weight), part))
     return tuple(out)
 
 

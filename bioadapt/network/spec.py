@@ -182,6 +182,8 @@ class PoissonInputSpec:
     n: int
     rate: float  # Hz
     weight: float  # SI units of target_var
+    #: ``(start, stop)``: a subgroup ``target[start:stop]`` (Brian2's ``PoissonInput(G[:800], ...)``); None: all
+    part: tuple | None = None
 
 
 @dataclass(frozen=True)
@@ -196,6 +198,8 @@ class RunRegularlySpec:
     dt: float | None = None
     when: str = "start"
     order: int = 0
+    #: ``(start, stop)``: over a subgroup ``target[start:stop]`` (Brian2's ``G[:800].run_regularly``); None: all
+    part: tuple | None = None
 
 
 @dataclass(frozen=True)

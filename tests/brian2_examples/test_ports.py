@@ -317,8 +317,8 @@ def izhikevich_2003(steps=1000, ne=160, ni=40, noise=True):
     on_pre = {up = "I += w", down = "I -= w"} with delays 0 and 1 ms (a one-step rectangular
     current); a, b, c, d from one uniform draw r per neuron, set per subgroup with int(i < Ne) as
     a Brian2 user writes it for the whole group. Noise: randn() every 1 ms, 5 for the excitatory
-    and 2 for the inhibitory neurons, as the example's two run_regularly on the subgroups (without
-    noise: a constant I_noise of the same spread)."""
+    and 2 for the inhibitory neurons, by the example's two run_regularly on the subgroups N[:Ne]
+    and N[Ne:] (without noise: a constant I_noise of the same spread)."""
     scale = 1000 / (ne + ni)
     exc, inh = f"int(i < {ne})", f"int(i >= {ne})"
     values = {"v": -65, "r": "rand()", "u": "b*v",
@@ -332,7 +332,8 @@ def izhikevich_2003(steps=1000, ne=160, ni=40, noise=True):
                          "values": {"w": f"{scale}*(0.5*{exc} - {inh})*rand()"}}],
     }
     if noise:
-        net["run_regularly"] = [{"target": "N", "code": f"I_noise = (5*{exc} + 2*{inh})*randn()", "dt": "1*ms"}]
+        net["run_regularly"] = [{"target": f"N[:{ne}]", "code": "I_noise = 5*randn()", "dt": "1*ms"},
+                                {"target": f"N[{ne}:]", "code": "I_noise = 2*randn()", "dt": "1*ms"}]
     else:
         values["I_noise"] = f"(5*{exc} + 2*{inh})*(2*rand() - 0.5)"
     return net, {"N": ["v", "u", "I"]}

@@ -107,6 +107,46 @@ def test_noise_in_run_regularly_code_of_neurons_and_synapses():
     assert np.array_equal(cpp.traces["S"]["weight"], libm.traces["S"]["weight"]) and np.array_equal(cpp.traces["hid"]["v"], libm.traces["hid"]["v"])
 
 
+def test_code_and_poisson_input_over_a_subgroup():
+    """``target = "hid[2:6]"``: Brian2's ``G[2:6].run_regularly(...)`` (its code's ``i`` the
+    subgroup's own index) and a PoissonInput into ``hid[:3]``: a plain Brian2 script gives the
+    same values (deterministic code), only the subgroup's neurons change, and numpy, the twin and
+    cpp_standalone agree bit for bit with noise."""
+    from brian2 import Network, NeuronGroup, StateMonitor, defaultclock, ms, prefs
+
+    from bioadapt.backends.brian.device import brian_device
+
+    code = "v = v + 0.05 + 0.01*i"
+    net = {"dt": "0.1*ms", "duration": "20*ms", "seed": 2, "populations": {"hid": {"model": "lif", "size": 10}},
+           "run_regularly": [{"target": "hid[2:6]", "code": code, "dt": "1*ms"}]}
+    spec = network_from_dict(net)
+    ours = simulate(spec, backend="numpy", record={"hid": ["v"]}).traces["hid"]["v"]
+    hid = spec.populations["hid"]
+    with brian_device("numpy", seed=0):
+        prefs.codegen.target = "numpy"
+        defaultclock.dt = 0.1 * ms
+        group = NeuronGroup(10, hid.model.equations, threshold=hid.model.threshold, reset=hid.model.reset, refractory=hid.model.refractory, method=hid.scheme, namespace={})
+        for var, values in hid.values.items():
+            group.variables[var].set_value(values)
+        runner = group[2:6].run_regularly(code, dt=1 * ms)
+        monitor = StateMonitor(group, "v", record=True, when="end")
+        Network(group, runner, monitor).run(20 * ms)
+        plain = np.asarray(monitor.v_).T
+    assert np.array_equal(ours, plain) and np.all(ours[:, [0, 1, 6, 7, 8, 9]] == 0) and np.all(ours[:, 2:6].max(axis=0) > 0)
+    net["run_regularly"].append({"target": "hid[5:]", "code": "I = I + 0.2*randn()", "when": "before_end"})
+    net["poisson_inputs"] = [{"target": "hid[:3]", "target_var": "v", "N": 50, "rate": "20*Hz", "weight": 0.1}]
+    spec = network_from_dict(net)
+    record = {"hid": ["v", "I"]}
+    numpy, twin = (simulate(spec, backend=b, record=record) for b in ("numpy", "torch"))
+    for var in record["hid"]:
+        assert np.array_equal(numpy.traces["hid"][var], twin.traces["hid"][var]), var
+    current = numpy.traces["hid"]["I"]
+    assert np.all(current[:, :5] == 0) and np.all(current[-1, 5:] != 0) and numpy.spike_count("hid") > 0
+    cpp = simulate(spec, backend="cpp_standalone", record=record)
+    libm = simulate(spec, backend="torch", record=record, math="libm")
+    assert np.array_equal(cpp.traces["hid"]["v"], libm.traces["hid"]["v"]) and np.array_equal(cpp.traces["hid"]["I"], libm.traces["hid"]["I"])
+
+
 def test_errors_at_build_name_the_entry():
     with pytest.raises(BackendError, match=r"run_regularly 'hid_run_regularly_0' of 'hid': unknown name 'nothing'"):
         simulate(network_from_dict(_net({"target": "hid", "code": "v = nothing"})), backend="numpy")

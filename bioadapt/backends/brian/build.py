@@ -583,6 +583,8 @@ def _run_regularly(regular, spec: NetworkSpec, net: "BrianNetwork", period: int 
     """A ``[[run_regularly]]`` entry as Brian2's ``run_regularly`` of its
     population (noise drawn as in the model's code) or projection."""
     owner = net.groups[regular.target] if regular.target in net.groups else net.synapses[regular.target]
+    if regular.part is not None:  # G[start:stop].run_regularly(...)
+        owner = owner[regular.part[0]:regular.part[1]]
     code, where = regular.code, f"run_regularly '{regular.name}' of '{regular.target}'"
     # noise drawn as in the group's own code, from streams of its own (not the model's)
     sources, label, stream = [], f"{regular.target}_{regular.name}", f"{regular.target}/run_regularly/{regular.name}"
@@ -757,7 +759,8 @@ def build_network(
         for var, (source, source_var) in pop.linked.items():
             setattr(net.groups[pop.name], var, linked_var(net.groups[source], source_var, index=pop.linked_index.get(var)))
     for poisson in spec.poisson_inputs:
-        objects.append(_poisson_input(poisson, spec, net.groups[poisson.target], period=spec.n_steps if samples > 1 else 0))
+        group = net.groups[poisson.target]
+        objects.append(_poisson_input(poisson, spec, group if poisson.part is None else group[poisson.part[0]:poisson.part[1]], period=spec.n_steps if samples > 1 else 0))
     generated = generated or {}
     unknown = set(generated) - {p.name for p in spec.projections}
     if unknown:

@@ -31,6 +31,7 @@ from brian2.core.variables import ArrayVariable, Constant, Subexpression
 from brian2.groups.neurongroup import Resetter, StateUpdater, Thresholder
 from brian2.synapses.synapses import SummedVariableUpdater, SynapticPathway
 from brian2.groups.group import CodeRunner
+from brian2.groups.subgroup import Subgroup
 
 from ...errors import BackendError
 from ...network.spec import NetworkSpec
@@ -247,8 +248,12 @@ def extract_program(spec: NetworkSpec, drive_vars: dict | None = None, math: str
         written = set()
         synapses = {}
         spiking = []
+        subgroups = {}  # code run over part of a population (G[:800].run_regularly, a PoissonInput into it)
         for obj in network.sorted_objects:
             owner = getattr(obj, "group", None)
+            if isinstance(owner, Subgroup):
+                subgroups[owner.name] = owner
+                sizes[owner.name] = len(owner)
             where = f"{spec.source}: {describe_object(spec, obj.name)}, in {obj.name}"
             if isinstance(obj, SpikeGeneratorGroup):
                 pop = spec.populations[obj.name]
@@ -317,7 +322,7 @@ def extract_program(spec: NetworkSpec, drive_vars: dict | None = None, math: str
                 key = (ref.owner, ref.var)
                 if key in initial:
                     continue
-                owner_obj = net.groups.get(ref.owner) or net.synapses.get(ref.owner)
+                owner_obj = net.groups.get(ref.owner) or net.synapses.get(ref.owner) or subgroups.get(ref.owner)
                 if owner_obj is not None:
                     var = owner_obj.variables[ref.var]
                 elif ref.owner == net.clock.name:

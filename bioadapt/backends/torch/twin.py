@@ -215,12 +215,16 @@ class Twin(nn.Module):
         self._plans = {b.name: plan_block(b, prog, math, gathered=b.kind in ("pathway", "summed") or b.group in prog.synapses) for b in prog.blocks if b.kind not in ("generator", "drive")}
         # a code block on a clock of its own (run_regularly(dt=k*dt)) is told apart here, once, not every step
         self._schedule = tuple(("regular" if "every" in b.extra else b.kind, b, self._plans.get(b.name)) for b in prog.blocks)
+        # code over part of a population (a Brian2 subgroup, G[:800].run_regularly):
+        # subgroup -> its neurons' indices in the population (Brian2's _sub_idx)
+        self._subgroups = {b.group: torch.as_tensor(np.asarray(prog.initial[(b.group, "_sub_idx")]), dtype=torch.int64)
+                           for b in prog.blocks if b.kind not in ("generator", "drive") and b.group not in prog.synapses and b.group not in spec.populations}
         # code blocks that only write values fixed over a call (I = 0, z = 0):
         # per step they just put the call's prepared values into the state
         self._constant_writes = {}
         for name, plan in self._plans.items():
             refs = plan.block.refs
-            if plan.block.kind == "code" and plan.block.group not in prog.synapses and all(value is not None and stmt.op == "=" and refs[stmt.var].conditional in (None, *plan.block.override) for stmt, value in plan.body):
+            if plan.block.kind == "code" and plan.block.group not in prog.synapses and plan.block.group not in self._subgroups and all(value is not None and stmt.op == "=" and refs[stmt.var].conditional in (None, *plan.block.override) for stmt, value in plan.body):
                 self._constant_writes[name] = tuple((index, (refs[stmt.var].owner, refs[stmt.var].var)) for index, (stmt, _) in enumerate(plan.body))
         self._gathers = {}  # synapse blocks: index name -> synapse-ordered indices
         for b in prog.blocks:
@@ -770,6 +774,8 @@ class Twin(nn.Module):
                 cond = env.get(ref.conditional)
                 if cond is None:
                     cond = self._read(state, ref.owner, ref.conditional)
+                    if plan.block.group in self._subgroups:  # code over a subgroup: its neurons' conditions
+                        cond = cond[..., self._subgroups[plan.block.group]]
                 new = torch.where(cond, new, _expand(env[stmt.var], new.shape))
             env[stmt.var] = new
             written[stmt.var] = ref
@@ -793,8 +799,13 @@ class Twin(nn.Module):
         written = {}
         self._run_statements(plan, call, env, state, shape, device, written)
         if kind == "code":
+            part = self._subgroups.get(block.group)
             for name, ref in written.items():
-                state[(ref.owner, ref.var)] = env[name]
+                if part is None:
+                    state[(ref.owner, ref.var)] = env[name]
+                else:  # the subgroup's neurons only, at their places in the population
+                    full = _expand(self._read(state, ref.owner, ref.var), (call.batch, self.program.sizes[ref.owner]))
+                    state[(ref.owner, ref.var)] = full.index_copy(1, part, _expand(env[name], shape).to(full.dtype))
             return
         if kind == "threshold":
             cond = env["_cond"]  # a constant condition ("True") is a Python bool
