@@ -10,7 +10,7 @@ warnings.filterwarnings("ignore", message="_get_vc_env is private", category=Use
 from .errors import BackendError, BioadaptError, ConfigError, ModelError, ParameterError, RoundingWarning, SchemeNotApplicable
 from .models import ModelSpec, load_model, shipped_models
 from .network import NetworkSpec, at_dt, load_network, network_from_dict, with_duration
-from .result import SimulationResult
+from .result import SimulationResult, StoredState
 from .simulate import BACKENDS, simulate
 from .long_run import load_long_run, long_run
 
@@ -26,6 +26,7 @@ __all__ = [
     "RoundingWarning",
     "SchemeNotApplicable",
     "SimulationResult",
+    "StoredState",
     "at_dt",
     "load_long_run",
     "load_model",

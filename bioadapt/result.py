@@ -9,7 +9,26 @@ import numpy as np
 
 from .errors import ConfigError
 
-__all__ = ["SimulationResult"]
+__all__ = ["SimulationResult", "StoredState"]
+
+
+class StoredState:
+    """The whole state of a network at the end of a run, as Brian2's
+    ``Network.store()`` keeps it (state variables, spikes in flight, the time,
+    ``lastspike``): ``simulate(..., restore=stored)`` continues from it.
+
+    ``backend`` is the family that wrote it (``"numpy"``: Brian2's own
+    stored state; ``"torch"``: the twin's state tensors); ``step`` the time
+    reached, in steps of ``dt``; ``sizes`` the network's populations. A state
+    restores into the backend family that wrote it and a network of the same
+    populations, projections and dt.
+    """
+
+    def __init__(self, backend: str, step: int, dt: float, sizes: dict, data):
+        self.backend, self.step, self.dt, self.sizes, self.data = backend, int(step), float(dt), dict(sizes), data
+
+    def __repr__(self) -> str:
+        return f"StoredState({self.backend}, step {self.step}, t = {self.step * self.dt * 1e3:g} ms)"
 
 
 @dataclass
@@ -35,6 +54,9 @@ class SimulationResult:
         ``population -> number of neurons`` (for `population_rate`).
     record_every : int
         Steps between two recorded rows of ``traces``.
+    stored : StoredState or None
+        The network's state at the end of the run (``simulate(..., store=True)``),
+        for a later ``simulate(..., restore=...)``.
     """
 
     spikes: dict
@@ -45,6 +67,7 @@ class SimulationResult:
     wall_time: float = 0.0
     sizes: dict = field(default_factory=dict)
     record_every: int = 1
+    stored: "StoredState | None" = None
 
     @property
     def trace_steps(self) -> np.ndarray:

@@ -8,7 +8,7 @@ import numpy as np
 
 from .errors import BackendError, ConfigError
 from .network import NetworkSpec, load_network, steps_of
-from .result import SimulationResult
+from .result import SimulationResult, StoredState
 
 __all__ = ["simulate", "BACKENDS"]
 
@@ -30,6 +30,8 @@ def simulate(
     inputs: dict | None = None,
     record_every=None,
     changes: dict | None = None,
+    store: bool = False,
+    restore: StoredState | None = None,
 ) -> SimulationResult:
     """Simulate a network on one backend.
 
@@ -72,6 +74,20 @@ def simulate(
     fast_math, directory : cpp_standalone and cuda_standalone only.
     compute_capability : float, optional
         cuda_standalone only: GPU architecture (default: the GPU's).
+    store : bool
+        Keep the network's whole state at the end of the run in
+        ``result.stored`` (Brian2's ``net.store()``): the numpy runtime and
+        the twin.
+    restore : StoredState, optional
+        Start from a stored state (Brian2's ``net.restore()``) instead of the
+        network's initial values, and run for the network's duration from
+        the time it holds: state variables, spikes in flight, refractoriness
+        and the time carry on, as in one run; values set in ``changes`` (at
+        ``0*ms`` too: after the restore, before the run) apply on top, as
+        ``restore(); G.I = ...; run()``. Steps, spikes and traces of the
+        result count from the restored time; input spikes and ``t`` in the
+        code run on from it. The same backend family (numpy runtime or twin)
+        and the same network structure as the run that stored it.
     inputs : dict, optional
         ``input population -> spikes``: ``"poisson:20*Hz"``, a ``.npz`` file
         or a mapping with ``i`` and ``t`` (seconds) or ``i`` and ``step``, or
@@ -115,26 +131,48 @@ def simulate(
     record = _checked_record(spec, record)
     drive = _checked_drive(spec, drive)
     every = 1 if record_every is None else steps_of(record_every, spec, "record_every")
-    changes = checked_changes(spec, changes)
+    changes = checked_changes(spec, changes, at_start=restore is not None)
+    if store or restore is not None:
+        _check_store(spec, backend, restore, drive)
     if backend == "torch":
         from .backends.torch import run_twin
 
-        return run_twin(spec, record=record, drive=drive, dtype=dtype, device=device, math=math, record_every=every, changes=changes)
+        return run_twin(spec, record=record, drive=drive, dtype=dtype, device=device, math=math, record_every=every, changes=changes, store=store, restore=restore)
     from .backends.brian import run_brian
 
     return run_brian(spec, target=backend, record=record, drive=drive, directory=directory, fast_math=fast_math, compute_capability=compute_capability, record_every=every,
-                     changes=changes)
+                     changes=changes, store=store, restore=restore)
 
 
-def checked_changes(spec: NetworkSpec, changes) -> list:
-    """``changes`` as ``[(step, {population: {variable: float64 array (size,)}})]`` in time order."""
+def _check_store(spec: NetworkSpec, backend: str, restore, drive):
+    """``store``/``restore`` where they work: the numpy runtime and the twin, a
+    stored state of the same family and network."""
+    if backend in ("cpp_standalone", "cuda_standalone"):
+        raise BackendError(f"store/restore: backend '{backend}' runs a compiled binary, which keeps no state between calls (Brian2's standalone mode has no store/restore); "
+                           "use the numpy runtime or the twin, or bioadapt.long_run for one long run in chunks.")
+    if restore is None:
+        return
+    if not isinstance(restore, StoredState):
+        raise ConfigError(f"restore: expected the `stored` of a result of simulate(..., store=True), got {type(restore).__name__}.")
+    family = "torch" if backend == "torch" else "numpy"
+    if restore.backend != family:
+        raise ConfigError(f"restore: the state was stored by the {restore.backend} backend; it restores there ({'torch' if restore.backend == 'torch' else 'numpy'}), not in '{backend}'.")
+    if restore.sizes != spec.sizes() or restore.dt != spec.dt:
+        raise ConfigError(f"restore: the state was stored for populations {restore.sizes} at dt = {restore.dt * 1e3:g} ms; this network has {spec.sizes()} at dt = {spec.dt * 1e3:g} ms.")
+    if drive and backend != "torch":
+        raise ConfigError("restore: a drive with a restored state is not offered in the numpy runtime (its drive is read at the absolute time); use the twin, or set the values with changes.")
+
+
+def checked_changes(spec: NetworkSpec, changes, at_start: bool = False) -> list:
+    """``changes`` as ``[(step, {population: {variable: float64 array (size,)}})]`` in time order
+    (``at_start``: step 0 too, the values set after a restore)."""
     from .errors import ParameterError
     from .quantities import parse_quantity, unit_text
     from brian2.units import fundamentalunits as fu
 
     out = {}
     for when, populations in (changes or {}).items():
-        step = steps_of(when, spec, f"changes at {when!r}")
+        step = 0 if at_start and _is_zero(when) else steps_of(when, spec, f"changes at {when!r}")
         if step >= spec.n_steps:
             raise ConfigError(f"changes at {when!r}: after the end of the run ({spec.duration * 1e3:g} ms).")
         if not isinstance(populations, dict):
@@ -171,6 +209,15 @@ def checked_changes(spec: NetworkSpec, changes) -> list:
                     raise ConfigError(f"{where}: expected a finite number or {sizes[var]} of them (one per {what[:-1]}), got shape {array.shape}.")
                 out.setdefault(step, {}).setdefault(name, {})[var] = np.broadcast_to(array, (sizes[var],)).copy()
     return sorted(out.items())
+
+
+def _is_zero(when) -> bool:
+    from .quantities import as_seconds
+
+    try:
+        return as_seconds(when, "changes") == 0
+    except Exception:
+        return False
 
 
 def _given_inputs(spec: NetworkSpec, inputs) -> NetworkSpec:

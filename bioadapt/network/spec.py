@@ -80,7 +80,7 @@ class ProjectionSpec:
     evaluated every step without delay) is set. ``weight`` fills the synaptic
     variable ``weight``. As in Brian2's ``Synapses(on_pre={...}, delay={...})``,
     ``on_pre`` may be a dict of several pathways (name -> code), each with its
-    own delays (``delay_steps`` then a dict name -> steps); `pathways` lists
+    own delays (``delay_steps`` then a dict name -> steps); ``pathways`` lists
     them in either form.
 
     ``model`` adds Brian2 synapse equations (``w : 1``, ``dApre/dt = -Apre/taupre

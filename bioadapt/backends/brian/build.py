@@ -574,7 +574,7 @@ def set_values(net: "BrianNetwork", spec: NetworkSpec, changes: dict, current: d
 
 def segments(n_steps: int, changes: list) -> list:
     """``[(first step, last step + 1, changes at the first step or {})]`` covering ``n_steps``."""
-    starts = [0] + [step for step, _ in changes]
+    starts = [0] + [step for step, _ in changes if step > 0]  # a change at step 0 sets values before the first part
     given = dict(changes)
     return [(a, b, given.get(a, {})) for a, b in zip(starts, starts[1:] + [n_steps])]
 

@@ -1214,16 +1214,19 @@ def _changed(spec: NetworkSpec, change: dict) -> NetworkSpec:
     return dataclasses.replace(spec, populations=populations, projections=tuple(projections.values()))
 
 
-def run_twin(spec: NetworkSpec, record: dict | None = None, drive: dict | None = None, dtype: str = "float64", device: str = "cpu", math: str = "numpy", record_every: int = 1, changes: list | None = None):
+def run_twin(spec: NetworkSpec, record: dict | None = None, drive: dict | None = None, dtype: str = "float64", device: str = "cpu", math: str = "numpy", record_every: int = 1, changes: list | None = None,
+             store: bool = False, restore=None):
     """Simulate ``spec`` with the twin (one trial) and return a `SimulationResult`.
 
     ``changes`` (``[(step, {population or projection: {variable: SI array}})]``) split the run
     where values are set, as a Brian2 script's ``run()`` calls: each part runs
     a twin of the values so far from the state the previous part left, with
-    the changed state variables replaced."""
+    the changed state variables replaced. ``store`` keeps the final state
+    (``result.stored``); ``restore`` (a stored state) is the state and time
+    the run starts from."""
     import time
 
-    from ...result import SimulationResult, sort_spikes
+    from ...result import SimulationResult, StoredState, sort_spikes
 
     start = time.perf_counter()
     torch_dtype = {"float64": torch.float64, "float32": torch.float32}.get(dtype)
@@ -1240,7 +1243,9 @@ def run_twin(spec: NetworkSpec, record: dict | None = None, drive: dict | None =
     drive = drive or {}
     drive_vars = {pop: list(v) for pop, v in drive.items()}
     drive_t = {pop: {var: torch.as_tensor(np.asarray(v), dtype=torch_dtype, device=device).unsqueeze(1) for var, v in vs.items()} for pop, vs in drive.items()}
-    parts, state, twin = [], None, None
+    parts, twin = [], None
+    offset = restore.step if restore is not None else 0
+    state = {key: value.to(device=device, dtype=value.dtype if not value.is_floating_point() else torch_dtype) for key, value in restore.data.items()} if restore is not None else None
     from ..brian.build import segments
 
     with torch.no_grad():
@@ -1256,7 +1261,7 @@ def run_twin(spec: NetworkSpec, record: dict | None = None, drive: dict | None =
                         if (name, var) in state:
                             state[(name, var)] = torch.as_tensor(value, dtype=state[(name, var)].dtype, device=device).reshape(1, -1).expand_as(state[(name, var)]).clone()
             out = twin(inputs={k: x[first:end] for k, x in inputs.items()}, drive={pop: {var: v[first:end] for var, v in vs.items()} for pop, vs in drive_t.items()},
-                       n_steps=end - first, record=record, record_every=record_every, start_step=first, state=state)
+                       n_steps=end - first, record=record, record_every=record_every, start_step=offset + first, state=state)
             state = out.state
             parts.append(out)
     empty = np.zeros(0, dtype=np.int64)
@@ -1266,4 +1271,6 @@ def run_twin(spec: NetworkSpec, record: dict | None = None, drive: dict | None =
         steps, idx = torch.nonzero(s[:, 0, :] > 0, as_tuple=True)
         spikes[group] = sort_spikes(idx.cpu().numpy(), steps.cpu().numpy())
     traces = {pop: {var: torch.cat([part.traces[pop][var] for part in parts])[:, 0, :].detach().cpu().double().numpy() for var in vs} for pop, vs in parts[0].traces.items()}
-    return SimulationResult(spikes=spikes, traces=traces, backend=f"torch ({dtype}, {device}, {math} math)", dt=spec.dt, n_steps=spec.n_steps, wall_time=time.perf_counter() - start, sizes=spec.sizes(), record_every=record_every)
+    stored = StoredState("torch", offset + spec.n_steps, spec.dt, spec.sizes(), {key: value.detach().cpu() for key, value in state.items()}) if store else None
+    return SimulationResult(spikes=spikes, traces=traces, backend=f"torch ({dtype}, {device}, {math} math)", dt=spec.dt, n_steps=spec.n_steps, wall_time=time.perf_counter() - start, sizes=spec.sizes(), record_every=record_every,
+                            stored=stored)
