@@ -34,6 +34,15 @@ def _brian2_assigned(size, assignments, given):
         b2.prefs.codegen.target = target
 
 
+def _as_brian2_assigns(expressions: dict) -> dict:
+    """The population's values for ``expressions``, asserted equal, bit for bit, to what Brian2 stores."""
+    values = _cuba(expressions).populations["P"].values
+    brian = _brian2_assigned(7, expressions, {"Vr": values["Vr"] * b2.volt, "Vt": values["Vt"] * b2.volt})
+    for var in expressions:
+        assert np.array_equal(values[var], brian[var]), var
+    return values
+
+
 def test_expressions_of_the_index_size_and_other_variables_equal_brian2():
     """Bit for bit what Brian2 computes for the same assignments."""
     expressions = {
@@ -41,11 +50,7 @@ def test_expressions_of_the_index_size_and_other_variables_equal_brian2():
         "El": "-49*mV - 0.5*mV*(i % 3) + 0.1*mV*(i // 4)",
         "taum": "20*ms*(1 + 0.1*sin(2*pi*i/N)) + sqrt(4)*ms",
     }
-    spec = _cuba(expressions)
-    values = spec.populations["P"].values
-    brian = _brian2_assigned(7, expressions, {"Vr": values["Vr"] * b2.volt, "Vt": values["Vt"] * b2.volt})
-    for var in expressions:
-        assert np.array_equal(values[var], brian[var]), var
+    values = _as_brian2_assigns(expressions)
     assert len(set(values["v"])) == 7 and values["v"][0] == values["Vr"][0]
 
 
@@ -57,11 +62,7 @@ def test_comparisons_and_int_set_parts_of_a_population_as_brian2_does():
         "El": "-49*mV - 1*mV*int(i/2.0) + 2*mV*int(-i/3.0) + 0.5*mV*int(i == 4) - 0.25*mV*int(Vr != Vt)",
         "taum": "10*ms + 5*ms*int(i <= 1)",
     }
-    spec = _cuba(expressions)
-    values = spec.populations["P"].values
-    brian = _brian2_assigned(7, expressions, {"Vr": values["Vr"] * b2.volt, "Vt": values["Vt"] * b2.volt})
-    for var in expressions:
-        assert np.array_equal(values[var], brian[var]), var
+    values = _as_brian2_assigns(expressions)
     assert len(set(values["El"])) == 6
     with pytest.raises(ConfigError, match=r"key 'v': int\(\) of a quantity with units"):
         _cuba({"v": "int(Vr)*mV"})
