@@ -725,7 +725,8 @@ def _run_regularly(raw, pops: dict, projections: dict, taken: set, where: str, d
         target, part = _part(data.get("target"), pops, here)
         pop = pops.get(target) if isinstance(target, str) else None
         if (pop is None or pop.is_input) and target not in projections:
-            raise ConfigError(f"{here}: key 'target' must name a neuron population, a subgroup of one ('P[0:800]') or a projection ({', '.join([n for n, p in pops.items() if not p.is_input] + list(projections))}), got {data.get('target')!r}.")
+            neurons = [n for n, p in pops.items() if not p.is_input]
+            raise ConfigError(f"{here}: key 'target' must name a neuron population or a projection ({', '.join(neurons + list(projections))}), or a subgroup ('{neurons[0] if neurons else 'P'}[0:10]'), got {data.get('target')!r}.")
         name = data.get("name", f"{target}_run_regularly_{k}")
         if not isinstance(name, str) or not _IDENT.match(name) or name.startswith("bioadapt") or name in taken or name in pops or any(r.name == name for r in out):
             raise ConfigError(f"{here}: key 'name' must be a new identifier, got {name!r}.")
@@ -762,7 +763,8 @@ def _poisson_inputs(raw, pops: dict, taken: set, where: str, dt: float) -> tuple
         target, part = _part(data.get("target"), pops, here)
         pop = pops.get(target) if isinstance(target, str) else None
         if pop is None or pop.is_input:
-            raise ConfigError(f"{here}: key 'target' must name a neuron population or a subgroup of one ('P[0:800]') ({', '.join(n for n, p in pops.items() if not p.is_input)}), got {data.get('target')!r}.")
+            neurons = [n for n, p in pops.items() if not p.is_input]
+            raise ConfigError(f"{here}: key 'target' must name a neuron population ({', '.join(neurons)}) or a subgroup of one ('{neurons[0] if neurons else 'P'}[0:10]'), got {data.get('target')!r}.")
         equations = pop.model.brian_equations
         var = data.get("target_var")
         if var not in equations.names or var in equations.subexpr_names:

@@ -74,7 +74,7 @@ def test_units_and_finer_dt():
 
 
 @pytest.mark.parametrize("change, message", [
-    ({"target": "nope"}, r"poisson_inputs\[0\]: key 'target' must name a neuron population \(hid\), got 'nope'"),
+    ({"target": "nope"}, r"poisson_inputs\[0\]: key 'target' must name a neuron population \(hid\) or a subgroup of one \('hid\[0:10\]'\), got 'nope'"),
     ({"target_var": "x"}, r"poisson_inputs\[0\]: key 'target_var' must be a variable of population 'hid'"),
     ({"N": 0}, r"poisson_inputs\[0\]: key 'N' must be an integer >= 1, got 0"),
     ({"rate": "20*kHz"}, r"poisson_inputs\[0\]: rate\*dt = 2 must be between 0 and 1"),

@@ -69,8 +69,8 @@ def test_own_clock_code_reads_the_groups_time():
 
 
 @pytest.mark.parametrize("entry, message", [
-    ({"target": "nope", "code": "v = 0"}, r"run_regularly\[0\]: key 'target' must name a neuron population or a projection \(hid, S\), got 'nope'"),
-    ({"target": "inp", "code": "v = 0"}, r"key 'target' must name a neuron population or a projection"),
+    ({"target": "nope", "code": "v = 0"}, r"run_regularly\[0\]: key 'target' must name a neuron population or a projection \(hid, S\), or a subgroup \('hid\[0:10\]'\), got 'nope'"),
+    ({"target": "inp", "code": "v = 0"}, r"key 'target' must name a neuron population or a projection \(hid, S\), or a subgroup"),
     ({"target": "hid", "code": ""}, r"run_regularly\[0\]: key 'code' must be Brian2 statements"),
     ({"target": "hid", "code": "v = 0", "dt": "0.25*ms"}, r"run_regularly\[0\]: key 'dt' \('0.25\*ms'\) must be a whole number of the network's steps \(dt = 0.1 ms\)"),
     ({"target": "hid", "code": "v = 0", "dt": "1*mV"}, r"run_regularly\[0\]: key 'dt' must be a time"),
