@@ -24,6 +24,7 @@ schedule = "cosine"              # constant | cosine | step | exponential
 surrogate = { kind = "exponential", alpha = 5.0, c = 0.4 }
 dtype = "float32"
 synapses = "dense"
+execution = "exact"              # exact | compiled (torch.compile's fused kernels; see Twin)
 checkpoint_every = 20            # optimizer steps
 threads = 1                      # torch CPU threads (default: torch's choice)
 rate_regularization = { population = "hid", target = "10*Hz", strength = 0.1 }
@@ -59,7 +60,7 @@ TASKS = ("bsd", "oscillator", "heidelberg", "mackey_glass", "moving_shapes")
 SCHEDULES = ("constant", "cosine", "step", "exponential")
 _TOP = {"network", "seed", "task", "readout", "train"}
 _READOUT = {"population", "variable", "loss", "ignore_first"}
-_TRAIN = {"epochs", "batch_size", "lr", "clip_grad_norm", "schedule", "step_size", "gamma", "surrogate", "dtype", "synapses", "checkpoint_every", "rate_regularization", "params", "device", "cuda_graph", "eval_batch_size", "max_samples", "threads"}
+_TRAIN = {"epochs", "batch_size", "lr", "clip_grad_norm", "schedule", "step_size", "gamma", "surrogate", "dtype", "synapses", "execution", "checkpoint_every", "rate_regularization", "params", "device", "cuda_graph", "eval_batch_size", "max_samples", "threads"}
 _RULE = {"interpolate", "scale", "range", "clamp", "lr_scale"}
 _DELAY = {"max", "lr_scale", "relaxation", "sigma", "anneal"}
 _SURROGATE = {"kind", "alpha", "c"}
@@ -135,6 +136,7 @@ class TrainConfig:
     surrogate: dict = field(default_factory=lambda: {"kind": "exponential", "alpha": 5.0, "c": 0.4})
     dtype: str = "float32"
     synapses: str = "dense"
+    execution: str = "exact"
     device: str = "cpu"
     cuda_graph: bool = False
     checkpoint_every: int = 50
@@ -358,7 +360,7 @@ def load_train_config(path: str | Path) -> TrainConfig:
         raise ConfigError(f"{where}: [train] key 'clip_grad_norm' must be > 0 (0 would zero every gradient); leave the key out for no clipping.")
     if "schedule" in train and train["schedule"] not in SCHEDULES:
         raise ConfigError(f"{where}: [train] key 'schedule' must be one of {', '.join(SCHEDULES)}, got {train['schedule']!r}.")
-    for key, allowed in (("schedule", SCHEDULES), ("dtype", ("float32", "float64")), ("synapses", ("exact", "dense"))):
+    for key, allowed in (("schedule", SCHEDULES), ("dtype", ("float32", "float64")), ("synapses", ("exact", "dense")), ("execution", ("exact", "compiled"))):
         if key in train:
             if train[key] not in allowed:
                 raise ConfigError(f"{where}: [train] key '{key}' must be one of {', '.join(allowed)}, got {train[key]!r}.")
@@ -371,6 +373,8 @@ def load_train_config(path: str | Path) -> TrainConfig:
         if train["cuda_graph"] and not kw.get("device", "cpu").startswith("cuda"):
             raise ConfigError(f"{where}: [train] key 'cuda_graph': CUDA graphs need a GPU; set device = \"cuda\" (device is {kw.get('device', 'cpu')!r}).")
         kw["cuda_graph"] = train["cuda_graph"]
+    if kw.get("cuda_graph") and kw.get("execution") == "compiled":
+        raise ConfigError(f"{where}: [train] keys 'cuda_graph' and 'execution': a CUDA graph captures the exact execution's kernels; set execution = \"exact\" with cuda_graph = true, or cuda_graph = false.")
     if "surrogate" in train:
         sur = train["surrogate"]
         _keys(sur, _SURROGATE, f"{where}: [train] key 'surrogate'")

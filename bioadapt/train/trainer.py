@@ -115,7 +115,7 @@ class Trainer:
         self.spec = dataclasses.replace(config.network, n_steps=self.data.n_steps)
         self.dtype = _DTYPES[config.dtype]
         drive_vars = {config.input_population: [config.input_variable]} if config.input_variable else None
-        self.twin = Twin(self.spec, drive_vars=drive_vars, dtype=self.dtype, surrogate=make_surrogate(config.surrogate), synapses=config.synapses)
+        self.twin = Twin(self.spec, drive_vars=drive_vars, dtype=self.dtype, surrogate=make_surrogate(config.surrogate), synapses=config.synapses, execution=config.execution)
         try:
             cuda_rank = self.world.size > 1 and config.device == "cuda"
             self.device = torch.device(f"cuda:{torch.cuda.current_device()}" if cuda_rank else config.device)

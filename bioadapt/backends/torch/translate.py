@@ -49,7 +49,7 @@ import torch
 from ...errors import BackendError
 from .spikes import unbroadcast
 
-__all__ = ["compile_expression", "FUNCTIONS", "LIBM_FUNCTIONS", "LIBM_FOLDED_POWERS", "MATH_MODES", "Env"]
+__all__ = ["compile_expression", "FUNCTIONS", "LIBM_FUNCTIONS", "TORCH_FUNCTIONS", "LIBM_FOLDED_POWERS", "MATH_MODES", "Env"]
 
 Env = dict
 Compiled = Callable[[Env], Any]
@@ -347,8 +347,49 @@ LIBM_FUNCTIONS["arctan"] = _numpy_unary("arctan", _libm_numpy("atan"), torch.ata
 LIBM_FUNCTIONS["exprel"] = _exprel_with(LIBM_FUNCTIONS)
 FUNCTIONS["exprel"] = _exprel_with(FUNCTIONS)
 
-#: ``math=`` modes of the twin: whose transcendental functions it reproduces.
-MATH_MODES = {"numpy": FUNCTIONS, "libm": LIBM_FUNCTIONS}
+
+
+def _torch_unary(torch_fn: Callable, np_fn: Callable) -> Callable:
+    """``torch_fn`` itself on tensors (torch's autograd, any device, traceable by
+    `torch.compile`); numpy's function on a Python number (a value fixed over a run)."""
+
+    def apply(x):
+        if not isinstance(x, torch.Tensor):
+            return float(np_fn(np.float64(x)))
+        return torch_fn(_as_float(x))
+
+    return apply
+
+
+def _torch_pow(a, b):
+    """``a**b`` by ``torch.pow`` (the same special exponents as numpy's fast scalar power)."""
+    if isinstance(b, (int, float)) and isinstance(a, torch.Tensor) and a.dim() > 0 and b in (2, 0.5, -1, 1, 0):
+        return _pow(a, b) if b != 0.5 else torch.sqrt(_as_float(a))
+    if not isinstance(a, torch.Tensor) and not isinstance(b, torch.Tensor):
+        return float(np.power(np.float64(a), np.float64(b)))
+    ref = a if isinstance(a, torch.Tensor) else b
+    a = _as_float(a) if isinstance(a, torch.Tensor) else _like(a, ref)
+    b = _as_float(b) if isinstance(b, torch.Tensor) else _like(b, ref)
+    return torch.pow(a, b)
+
+
+#: The same functions as torch computes them on every device: what the twin's
+#: compiled execution uses (`Twin(execution="compiled")`), where a compiler
+#: fuses them with the arithmetic around them. Not bit-faithful to Brian2 on the
+#: CPU (torch's ``exp`` and numpy's differ in the last bit for some inputs).
+TORCH_FUNCTIONS: dict[str, Callable] = dict(FUNCTIONS)
+for _name, _torch_fn, _np_fn in [
+    ("exp", torch.exp, np.exp), ("expm1", torch.expm1, np.expm1), ("log", torch.log, np.log), ("log10", torch.log10, np.log10),
+    ("sqrt", torch.sqrt, np.sqrt), ("sin", torch.sin, np.sin), ("cos", torch.cos, np.cos), ("tan", torch.tan, np.tan),
+    ("sinh", torch.sinh, np.sinh), ("cosh", torch.cosh, np.cosh), ("tanh", torch.tanh, np.tanh),
+    ("arcsin", torch.asin, np.arcsin), ("arccos", torch.acos, np.arccos), ("arctan", torch.atan, np.arctan),
+]:
+    TORCH_FUNCTIONS[_name] = _torch_unary(_torch_fn, _np_fn)
+TORCH_FUNCTIONS["exprel"] = _exprel_with(TORCH_FUNCTIONS)
+
+#: ``math=`` modes of the twin: whose transcendental functions it reproduces
+#: (``torch``: torch's own, reproducing neither; compiled execution and GPUs).
+MATH_MODES = {"numpy": FUNCTIONS, "libm": LIBM_FUNCTIONS, "torch": TORCH_FUNCTIONS}
 
 _INT32 = torch.iinfo(torch.int32)
 
@@ -525,6 +566,8 @@ def compile_expression(expr: str, names: set[str], where: str, math: str = "nump
     binary = dict(_BINARY)
     if math == "libm":
         binary.update({ast.Pow: _libm_pow, ast.Mod: _promoting(_compiled_remainder), ast.FloorDiv: _promoting(_compiled_floor_divide)})
+    elif math == "torch":
+        binary[ast.Pow] = _torch_pow
     try:
         tree = ast.parse(expr, mode="eval").body
     except SyntaxError as exc:

@@ -31,6 +31,8 @@ the dense pathway runs; rounded, they are ordinary delays again.
 from __future__ import annotations
 
 import re
+import types
+import warnings
 from contextlib import contextmanager
 import dataclasses
 from dataclasses import dataclass, field
@@ -56,6 +58,10 @@ from .translate import MATH_MODES, divide
 __all__ = ["Twin", "TwinOutput", "RelaxedDelays", "run_twin", "RELAXATIONS"]
 
 _PRE, _POST, _SELF, _SCALAR = "_presynaptic_idx", "_postsynaptic_idx", "_idx", "0"
+
+#: ``execution=`` of the twin: ``exact`` runs every operator eagerly, bit for bit
+#: as Brian2; ``compiled`` runs the code blocks through `torch.compile` (training)
+EXECUTIONS = ("exact", "compiled")
 
 
 @dataclass
@@ -129,16 +135,24 @@ class Twin(nn.Module):
     torch.Size([40])
     """
 
-    def __init__(self, spec: NetworkSpec, drive_vars: dict | None = None, dtype: torch.dtype = torch.float64, surrogate: Surrogate | None = None, math: str = "numpy", synapses: str = "exact"):
+    def __init__(self, spec: NetworkSpec, drive_vars: dict | None = None, dtype: torch.dtype = torch.float64, surrogate: Surrogate | None = None, math: str | None = None, synapses: str = "exact", execution: str = "exact"):
         super().__init__()
         if dtype not in (torch.float64, torch.float32):
             raise BackendError(f"The twin runs in torch.float64 or torch.float32, got {dtype}.")
         self.spec = spec
         self.float_dtype = dtype
         self.surrogate = surrogate or Surrogate()
+        if execution not in EXECUTIONS:
+            raise BackendError(f"execution must be one of {', '.join(EXECUTIONS)}, got {execution!r}.")
+        if math is None:
+            math = "torch" if execution == "compiled" else "numpy"
         if math not in MATH_MODES:
             raise BackendError(f"math must be one of {', '.join(MATH_MODES)}, got '{math}'.")
+        if execution == "compiled" and math != "torch":
+            raise BackendError(f"execution='compiled' evaluates elementary functions with torch's own (math='torch', which a compiler can fuse), not math='{math}': "
+                               "leave math out, or use execution='exact' to reproduce Brian2's functions bit for bit.")
         self.math = math
+        self.execution = execution
         if synapses not in ("exact", "dense"):
             raise BackendError(f"synapses must be 'exact' or 'dense', got '{synapses}'.")
         self.synapse_mode = synapses
@@ -265,11 +279,27 @@ class Twin(nn.Module):
         self._emitting = tuple(g for g in prog.spiking if g not in generators)
         self._dense_sources = {b.extra["source"] for b, _ in self._dense_blocks.values()}
         self._from_inputs = {name for name, (b, _) in self._dense_blocks.items() if generators.get(b.extra["source"], len(prog.blocks)) < position[name]}
+        # execution="compiled": each run of consecutive blocks that a compiler can
+        # take one compiled function: code blocks of every group, and on GPUs the
+        # dense pathways (their products join the graph; on the CPU they stay
+        # eager, computed from the spikes' events, which a graph cannot hold)
+        self._compiled_steps = None
+        self._compile_steps()
         self.relaxed_delays = nn.ModuleDict()  # projection -> RelaxedDelays (see `learn_delays`)
         self._initial_on = {}  # device -> initial state values on it (`initial_state`)
         # (block, statement) -> (finite, +0, 1) of a constant write, from the last call
         # outside a CUDA graph capture (`_prepare`; a capture cannot read values back)
         self._cast_flags = {}
+
+    def _compile_steps(self):
+        """The schedules of ``execution="compiled"`` (CPU, other devices), with new
+        compiled functions: at construction, and when a pathway's delays change
+        shape (`learn_delays`), since the functions guard on tensors only."""
+        if self.execution == "compiled":
+            self._compiled_steps = {
+                "cpu": _segments(self._schedule, self._compile_segment, set()),
+                "other": _segments(self._schedule, self._compile_segment, set(self._dense_blocks)),
+            }
 
     def learn_delays(self, projection: str, max_steps: int, relaxation: str = "gaussian") -> "RelaxedDelays":
         """Give every synapse of ``projection`` a continuous, trainable delay position.
@@ -304,6 +334,7 @@ class Twin(nn.Module):
         self.relaxed_delays[projection] = module
         dense["relaxed"] = module
         self.max_delay[syn["source"]] = max(self.max_delay.get(syn["source"], 0), max_steps)
+        self._compile_steps()
         return module
 
     @contextmanager
@@ -516,6 +547,14 @@ class Twin(nn.Module):
                 history[group] = list(carried.unbind(0))
             else:
                 history[group] = [torch.zeros(batch, self.program.sizes[group], dtype=self.float_dtype, device=device)] * depth
+            if self._compiled_steps is not None:  # compiled segments: no two entries one tensor (a graph is made for one aliasing)
+                history[group] = [entry.clone() for entry in history[group]]
+        if self._compiled_steps is not None and torch.is_grad_enabled():
+            # compiled segments with gradients: every float value they read
+            # requires a gradient from the first step on, as from the second
+            # (a graph is made for one pattern of requires_grad)
+            state = {key: _requiring_grad(value) for key, value in state.items()}
+            history = {group: [_requiring_grad(entry) for entry in entries] for group, entries in history.items()}
         call = self._prepare(batch, device)
         # per-step slices taken once (unbind: one backward node, not one per step)
         feeds = {
@@ -562,9 +601,53 @@ class Twin(nn.Module):
                     traces[pop][var] += values
         return spikes, traces, state, history
 
+    def _compile_segment(self, entries: tuple) -> "_Segment":
+        """The blocks ``entries`` (consecutive in the schedule: code blocks and
+        dense pathways) as one function compiled by `torch.compile` (see `_Segment`)."""
+        writes = {}
+        for _, block, plan in entries:
+            statements = self._dense[block.name]["targets"] if block.kind == "pathway" else [stmt for stmt, _ in plan.body]
+            for stmt in statements:
+                if stmt.op != ":=":
+                    ref = block.refs[stmt.var]
+                    writes[(ref.owner, ref.var)] = _torch_dtype(ref.dtype, self.float_dtype) == torch.bool
+            if block.kind == "threshold" and block.extra["refractory"]:
+                writes[(block.group, "lastspike")], writes[(block.group, "not_refractory")] = False, True
+        keys, groups = tuple(writes), tuple(block.group for _, block, _ in entries if block.kind == "threshold")
+        float_dtype = self.float_dtype
+
+        pathways = any(kind == "pathway" for kind, _, _ in entries)
+
+        def segment(call, state, fired, masks, history, inputs, t):
+            state, fired, masks = dict(state), dict(fired), dict(masks)
+            history = dict(history) if pathways else None  # (the spike history: only pathways read it)
+            for kind, block, plan in entries:
+                if kind == "pathway":
+                    self._run_pathway(plan, call, state, fired, history, None, t, None, inputs.get(block.name))
+                else:
+                    self._run_neurons(plan, call, state, fired, history, t, masks)
+            # boolean results leave as floats: the CPU code torch generates
+            # stores booleans slowly (a comparison's 0/1 is exact either way)
+            values = tuple(state[key].to(float_dtype) if state[key].dtype == torch.bool else state[key] for key in keys)
+            return values, tuple(fired[group] for group in groups)
+
+        name = "twin_segment_" + re.sub(r"\W", "_", entries[0][1].name)
+        code = segment.__code__.replace(co_name=name)
+        # guards on tensors only (shapes, dtypes, devices, gradient flags): the
+        # Python structures the function reads (the program, the call's names,
+        # the state's keys) are fixed for this twin and the same every step,
+        # and checking them at every call would cost more than the blocks
+        with warnings.catch_warnings():  # torch's compiler imports its deprecated TorchScript helpers on first use
+            warnings.filterwarnings("ignore", message=".*torch.jit.script_method.*", category=DeprecationWarning)
+            fn = torch.compile(types.FunctionType(code, segment.__globals__, code.co_name, None, segment.__closure__), dynamic=False,
+                               options={"guard_filter_fn": _tensor_guards})
+        return _Segment(fn, keys, tuple(writes.values()), groups, tuple(block.name for kind, block, _ in entries if kind == "pathway" and block.name in self._from_inputs))
+
     def _prepare(self, batch: int, device) -> _Call:
         """Everything fixed over one forward call, computed once (gradients flow through it)."""
         in_capture = capturing(device)
+        if in_capture and self._compiled_steps is not None:
+            raise BackendError("CUDA graph capture: this twin runs with execution='compiled' (torch.compile's own kernels); capture a twin with execution='exact', or use the compiled one without a CUDA graph.")
         dt = torch.full((), self.program.dt, dtype=torch.float64, device=device)
         fixed = {}
         # derived constants (exact propagators, symplectic_euler decays), from the current parameters
@@ -643,14 +726,17 @@ class Twin(nn.Module):
         spikes_out = {g: [] for g in self.program.spiking}
         traces = {pop: {var: [] for var in vars_} for pop, vars_ in record.items()}
         t = None
+        schedule = self._schedule if self._compiled_steps is None else self._compiled_steps["cpu" if device.type == "cpu" else "other"]
         if self._uses_t:  # (start + k)*dt in float64, rounded once as in Python; no host copy per step
             times = (torch.arange(start_step + begin, start_step + end, dtype=torch.float64, device=device) * call.dt).unbind(0)
         for k in range(begin, end):
             if self._uses_t:
                 t = times[k - begin]
             fired, stacks, masks = {}, {}, {}
-            for kind, block, plan in self._schedule:
-                if kind == "generator":
+            for kind, block, plan in schedule:
+                if kind == "segment":  # compiled code blocks (execution="compiled"; block: the `_Segment`)
+                    block(call, state, fired, masks, history, t, k)
+                elif kind == "generator":
                     x = feeds["steps"][block.group][k]
                     fired[block.group] = x
                     history[block.group] = history[block.group][1:] + [x]
@@ -751,34 +837,16 @@ class Twin(nn.Module):
         raise BackendError(f"unsupported operator '{op}'")
 
     def _cast(self, value, ref: Ref, shape, device):
-        dtype = _torch_dtype(ref.dtype, self.float_dtype)
-        if not isinstance(value, torch.Tensor):
-            return torch.full(shape, value, dtype=dtype, device=device)
-        if value.dtype != dtype:
-            value = value.to(dtype)
-        return _expand(value, shape)
+        return _cast(value, ref, shape, device, self.float_dtype)
 
     def _run_statements(self, plan: BlockPlan, call: _Call, env: dict, state: dict, shape, device, written: dict):
-        name = plan.block.name
-        refs = plan.block.refs
-        for index, (stmt, value_name) in enumerate(plan.body):
-            value = env[value_name] if value_name is not None else (stmt.fn(env) if stmt.where_bool is None else self._evaluate(stmt, env))
-            if stmt.op == ":=":
-                env[stmt.var] = value
-                continue
-            ref = refs[stmt.var]
-            new = call.casts.get((name, index)) if value_name is not None else None
-            if new is None:
-                new = self._cast(value if stmt.op == "=" else self._combine(stmt.op, env[stmt.var], value), ref, _block_shape(ref, shape), device)
-            if ref.conditional is not None and ref.conditional not in plan.block.override:
-                cond = env.get(ref.conditional)
-                if cond is None:
-                    cond = self._read(state, ref.owner, ref.conditional)
-                    if plan.block.group in self._subgroups:  # code over a subgroup: its neurons' conditions
-                        cond = cond[..., self._subgroups[plan.block.group]]
-                new = torch.where(cond, new, _expand(env[stmt.var], new.shape))
-            env[stmt.var] = new
-            written[stmt.var] = ref
+        part = self._subgroups.get(plan.block.group)
+
+        def condition(ref):  # a conditional write's flag from the state (code over a subgroup: its neurons')
+            cond = self._read(state, ref.owner, ref.conditional)
+            return cond if part is None else cond[..., part]
+
+        written.update(_statements(plan, env, call.casts, condition, shape, device, self.float_dtype))
 
     def _run_neurons(self, plan: BlockPlan, call: _Call, state, fired, history, t, masks):
         """A block of neuron code: state update or program block, threshold, reset.
@@ -818,7 +886,8 @@ class Twin(nn.Module):
                 s = cond.to(self.float_dtype)
             fired[block.group] = s
             masks[block.group] = cond
-            history[block.group] = history[block.group][1:] + [s]
+            if history is not None:  # (a compiled segment: the caller appends the spikes)
+                history[block.group] = history[block.group][1:] + [s]
             if block.extra["refractory"]:
                 state[(block.group, "lastspike")] = torch.where(cond, t.to(state[(block.group, "lastspike")].dtype), state[(block.group, "lastspike")])
                 state[(block.group, "not_refractory")] = torch.where(cond, torch.zeros((), dtype=torch.bool, device=device), state[(block.group, "not_refractory")])
@@ -832,7 +901,7 @@ class Twin(nn.Module):
                 new = env[name]
                 if ref.var in detach or not new.is_floating_point():
                     state[(ref.owner, ref.var)] = torch.where(mask, new, _expand(old, shape))
-                elif id(old) in call.zeros and id(new) in call.finite:
+                elif not torch.compiler.is_compiling() and id(old) in call.zeros and id(new) in call.finite:
                     # a spike variable cleared every step and set to a constant
                     # by the reset (z = 1): where(s > 0, c, +0) is s*c bit for
                     # bit (s is 0 or 1, c finite), and d/ds = c = new - old, the
@@ -844,7 +913,7 @@ class Twin(nn.Module):
             return
         raise BackendError(f"unknown block kind '{kind}'")
 
-    def _run_pathway(self, plan: BlockPlan, call: _Call, state, fired, history, stacks, t, k):
+    def _run_pathway(self, plan: BlockPlan, call: _Call, state, fired, history, stacks, t, k, inputs=None):
         block = plan.block
         path = self._routes[block.name]
         source = block.extra["source"]
@@ -853,7 +922,7 @@ class Twin(nn.Module):
             fired_now = torch.zeros(batch, self.program.sizes[source], dtype=self.float_dtype, device=device)
             history[source] = history[source][1:] + [fired_now]
         if block.name in call.dense:
-            self._run_dense(block, call, state, history[source], k)
+            self._run_dense(block, call, state, history[source], k, inputs)
             return
         # the spike history stacked once per source and step, shared by its pathways
         entry = stacks.get(source)
@@ -966,15 +1035,17 @@ class Twin(nn.Module):
             out[name] = totals
         return out
 
-    def _run_dense(self, block: Block, call: _Call, state, hist, k):
-        """``X_post += sum_d spikes[t - d] @ W_d``, one matrix per distinct delay."""
+    def _run_dense(self, block: Block, call: _Call, state, hist, k, inputs=None):
+        """``X_post += sum_d spikes[t - d] @ W_d``, one matrix per distinct delay
+        (``inputs``: the step's precomputed contributions of an input
+        population, given by a compiled segment, which has no step index ``k``)."""
         n_post = self.program.sizes[block.extra["target"]]
-        precomputed = call.inputs.get(block.name)
+        precomputed = call.inputs.get(block.name) if inputs is None else inputs
         depth = len(hist)
         for index, (stmt, per_delay) in enumerate(call.dense[block.name]):
             ref = block.refs[stmt.var]
             if precomputed is not None:
-                total = precomputed[index][k]
+                total = precomputed[index] if inputs is not None else precomputed[index][k]
             else:
                 total = None
                 for d, weights in per_delay:
@@ -986,7 +1057,7 @@ class Twin(nn.Module):
             current = self._read(state, *key)
             # a target cleared this step (I = 0) takes the sum itself: +0 + x is
             # x except for x = -0 (the dense sums are not Brian2's order anyway)
-            state[key] = _expand(total, (call.batch, n_post)) if id(current) in call.zeros else _expand(current, (call.batch, n_post)) + total
+            state[key] = _expand(total, (call.batch, n_post)) if not torch.compiler.is_compiling() and id(current) in call.zeros else _expand(current, (call.batch, n_post)) + total
 
     @staticmethod
     def _binary(call: _Call, pop: str) -> bool:
@@ -1005,7 +1076,7 @@ class Twin(nn.Module):
         """``spikes @ weights`` from the spikes' events where that pays
         (`.events`); the events of a step's spikes are found once and shared
         by every pathway and delay that reads them."""
-        if not pays(spikes, weights):
+        if torch.compiler.is_compiling() or not pays(spikes, weights):  # (a compiled segment: a product the compiler sees)
             return spikes @ weights
         binary = Twin._binary(call, source)
         found = call.events.get(id(spikes))
@@ -1027,6 +1098,75 @@ class Twin(nn.Module):
         target = block.extra["target"]
         zeros = torch.zeros(call.batch, self.program.sizes[target], dtype=self.float_dtype, device=call.dt.device)
         state[(target, block.extra["target_var"])] = zeros.index_add(1, path["j"], value)
+
+
+def _requiring_grad(value):
+    """A float tensor that does not require a gradient as a leaf that does (the same values)."""
+    if isinstance(value, torch.Tensor) and value.is_floating_point() and not value.requires_grad:
+        return value.detach().requires_grad_()
+    return value
+
+
+def _tensor_guards(entries) -> list:
+    """`torch.compile`'s guard filter for compiled segments: keep the guards on
+    tensors (parameters included; with them, that no two inputs alias unless
+    they did when traced) and on inputs that are one tensor twice."""
+    return [entry.guard_type in ("TENSOR_MATCH", "DUPLICATE_INPUT") for entry in entries]
+
+
+@dataclass(frozen=True)
+class _Segment:
+    """Consecutive code blocks of the schedule run by one compiled function
+    (``Twin(execution="compiled")``): ``fn(call, state, fired, masks, t)``
+    returns the values of the variables ``keys`` the blocks write (booleans as
+    0/1 floats, ``boolean``) and the spikes of the ``groups`` they threshold.
+    One graph per batch size, device, dtype and gradient mode, reused over
+    every step and call (torch's cache is per segment: each function has a
+    code object of its own)."""
+
+    fn: object
+    keys: tuple
+    boolean: tuple
+    groups: tuple
+    inputs: tuple  # its dense pathways from input populations (their contributions are computed for all steps at once)
+
+    def __call__(self, call, state, fired, masks, history, t, k):
+        inputs = {name: tuple(step[k] for step in call.inputs[name]) for name in self.inputs if name in call.inputs}
+        with warnings.catch_warnings():  # torch's own warnings while it traces (its tracer's internals, not the program)
+            warnings.filterwarnings("ignore", module=r"torch\.")
+            values, spikes = self.fn(call, state, fired, masks, history, inputs, t)
+        for key, value, boolean in zip(self.keys, values, self.boolean):
+            state[key] = value != 0 if boolean else value
+        for group, s in zip(self.groups, spikes):
+            fired[group], masks[group] = s, s > 0  # s is 0 or 1: s > 0 is the threshold's condition
+            history[group] = history[group][1:] + [s]
+
+
+def _segments(schedule: tuple, compile_segment, dense: set) -> tuple:
+    """The schedule with each run of consecutive blocks that can be compiled
+    replaced by one entry ``("segment", compiled segment, None)``: code blocks
+    without noise or timed arrays, not on a clock of their own, and ``dense``
+    pathways whose source population fired earlier in the step (a threshold or
+    input spikes)."""
+    steps, run, fired = [], [], set()
+
+    def close():
+        if run:
+            steps.append(("segment", compile_segment(tuple(run)), None))
+            run.clear()
+
+    for entry in schedule:
+        kind, block, plan = entry
+        if kind in ("generator", "threshold"):
+            fired.add(block.group)
+        if (kind in ("code", "threshold", "reset") and not any(isinstance(value, (NoiseSource, TimedInput)) for _, value in plan.constants)) \
+                or (kind == "pathway" and block.name in dense and block.extra["source"] in fired):
+            run.append(entry)
+        else:
+            close()
+            steps.append(entry)
+    close()
+    return tuple(steps)
 
 
 def _code_key(block: Block) -> str:
@@ -1074,6 +1214,45 @@ def _block_shape(ref: Ref, shape) -> tuple:
     """The shape a write of ``ref`` takes in a block of ``shape`` (batch, size):
     a shared variable keeps one value per sample."""
     return (*shape[:-1], 1) if ref.scalar else shape
+
+
+def _cast(value, ref: Ref, shape, device, float_dtype):
+    """A written value at the variable's dtype and the block's shape."""
+    dtype = _torch_dtype(ref.dtype, float_dtype)
+    if not isinstance(value, torch.Tensor):
+        return torch.full(shape, value, dtype=dtype, device=device)
+    if value.dtype != dtype:
+        value = value.to(dtype)
+    return _expand(value, shape)
+
+
+def _statements(plan: BlockPlan, env: dict, casts: dict, condition, shape, device, float_dtype) -> dict:
+    """A neuron block's statements in order (``env`` updated in place); returns the
+    names written, with their refs. ``casts``: the call's fixed writes by
+    ``(block name, statement index)``; ``condition(ref)``: the flag of a
+    conditional write to ``ref``, read from the state. A pure function of its arguments: the
+    exact execution calls it eagerly, the compiled one (`_CompiledBlock`)
+    through `torch.compile`."""
+    name = plan.block.name
+    refs = plan.block.refs
+    written = {}
+    for index, (stmt, value_name) in enumerate(plan.body):
+        value = env[value_name] if value_name is not None else (stmt.fn(env) if stmt.where_bool is None else Twin._evaluate(stmt, env))
+        if stmt.op == ":=":
+            env[stmt.var] = value
+            continue
+        ref = refs[stmt.var]
+        new = casts.get((name, index)) if value_name is not None else None
+        if new is None:
+            new = _cast(value if stmt.op == "=" else Twin._combine(stmt.op, env[stmt.var], value), ref, _block_shape(ref, shape), device, float_dtype)
+        if ref.conditional is not None and ref.conditional not in plan.block.override:
+            cond = env.get(ref.conditional)
+            if cond is None:
+                cond = condition(ref)
+            new = torch.where(cond, new, _expand(env[stmt.var], new.shape))
+        env[stmt.var] = new
+        written[stmt.var] = ref
+    return written
 
 
 def _take(value, how, gather):
