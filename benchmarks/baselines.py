@@ -216,7 +216,7 @@ class SnnTorchNet(nn.Module):
 
 def benchmark_models(spec, n_in: int, hidden: tuple, snntorch: bool = True) -> tuple[dict, list]:
     """The models of the training-step comparison, in float32: the twin
-    (``synapses="dense"``), the hand-written loops built from it (natural,
+    (``synapses="dense"``; exact and compiled execution), the hand-written loops built from it (natural,
     program form, with the twin's event products) and, if installed and
     asked for, snnTorch. The hand-written loops reset to the constant 0 and
     have no ``u_rest`` to train, so the twin's ``u_rest`` are frozen (listed
@@ -224,8 +224,11 @@ def benchmark_models(spec, n_in: int, hidden: tuple, snntorch: bool = True) -> t
     from bioadapt.backends.torch import Twin
 
     twin = Twin(spec, dtype=torch.float32, synapses="dense")
+    compiled = Twin(spec, dtype=torch.float32, synapses="dense", execution="compiled")
+    compiled.load_state_dict(twin.state_dict())
     models = {
         "twin": twin,
+        "twin, compiled": compiled,
         "hand-written": HandWritten(twin),
         "hand-written, program form": HandWritten(twin, form="program"),
         "hand-written, event products": HandWritten(twin, events=True),
@@ -233,7 +236,8 @@ def benchmark_models(spec, n_in: int, hidden: tuple, snntorch: bool = True) -> t
     frozen = [f"{g}.u_rest" for g in models["hand-written"].layers]
     for name in frozen:
         pop, var = name.split(".")
-        twin.params[pop][var].requires_grad_(False)
+        for model in (twin, compiled):
+            model.params[pop][var].requires_grad_(False)
     if snntorch:
         try:
             models["snntorch"] = SnnTorchNet(n_in, tuple(hidden), 20)

@@ -8,7 +8,9 @@ One training step is: forward over ``steps`` steps, cross-entropy of the
 time-averaged readout against random labels, backward. All three run in
 float32 on the CPU with ``torch.set_num_threads(--threads)`` (1 by default:
 a one-core comparison), or on a GPU with ``--device cuda`` (wall time of
-synchronized steps). The twin runs with ``synapses="dense"``. Calls are
+synchronized steps). The twin runs with ``synapses="dense"``, in its exact
+execution and in its compiled one (``execution="compiled"``: torch.compile of
+the code blocks; its first calls, which compile, are timed apart). Calls are
 interleaved so that load from other processes hits all three alike; the table
 gives the minimum CPU time of the repetitions (on a shared machine load only
 ever adds time, so the minimum is the closest to the unloaded cost; medians
@@ -29,6 +31,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import argparse
+import time
 
 import torch
 
@@ -47,6 +50,14 @@ def check_same_network(config: dict, batch: int = 4) -> dict:
     with torch.no_grad():
         out = twin(inputs={"inp": x}, record={"out": ["y"]})
     check = {}
+    compiled = Twin(spec, dtype=torch.float64, execution="compiled")
+    with torch.no_grad():
+        other = compiled(inputs={"inp": x}, record={"out": ["y"]})
+    check["compiled"] = {
+        "spikes_twin": sum(int(out.spikes[g].sum()) for g in out.spikes),
+        "spike_mismatches": sum(int((out.spikes[g] != other.spikes[g]).sum()) for g in out.spikes),
+        "max_abs_readout_difference": float((out.traces["out"]["y"] - other.traces["out"]["y"]).abs().max()),
+    }
     for form in ("natural", "program", "events"):
         hand = HandWritten(twin, events=True) if form == "events" else HandWritten(twin, form=form)
         with torch.no_grad():
@@ -90,8 +101,8 @@ def main():
     loss_fn = torch.nn.CrossEntropyLoss()
 
     def readout(name, x=x):
-        if name == "twin":
-            return twin(inputs={"inp": x}, record={"out": ["y"]}).traces["out"]["y"]
+        if name.startswith("twin"):
+            return models[name](inputs={"inp": x}, record={"out": ["y"]}).traces["out"]["y"]
         return models[name](x)[0]
 
     def step(name):
@@ -106,6 +117,15 @@ def main():
         return run
 
     steps = {name: step(name) for name in models}
+    # the compiled twin's first calls compile its graphs (with gradients, then without): timed apart
+    compile_s = {}
+    start = time.perf_counter()
+    steps["twin, compiled"]()
+    compile_s["train_step"] = time.perf_counter() - start
+    start = time.perf_counter()
+    with torch.no_grad():
+        readout("twin, compiled")
+    compile_s["forward_no_grad"] = time.perf_counter() - start
     not_captured, graph_check = {}, {}
     if args.cuda_graphs:
         if not gpu:
@@ -154,6 +174,12 @@ def main():
         results["twin"]["speedup_over_snntorch"] = train["snntorch"][key] / train["twin"][key]
     results["twin"]["ratio_to_program_form"] = train["twin"][key] / train["hand-written, program form"][key]
     results["twin"]["ratio_to_event_products"] = train["twin"][key] / train["hand-written, event products"][key]
+    compiled = results["twin, compiled"]
+    compiled["first_call_wall_s"] = compile_s
+    compiled["ratio_to_exact_twin"] = train["twin, compiled"][key] / train["twin"][key]
+    compiled["ratio_to_event_products"] = train["twin, compiled"][key] / train["hand-written, event products"][key]
+    if "snntorch" in models:
+        compiled["speedup_over_snntorch"] = train["snntorch"][key] / train["twin, compiled"][key]
     results["check_float64"] = check
     table = [
         [name, fmt(train[name][key]), fmt(train[name][median]), fmt(train[name][key] / args.steps), f"{train[name][key] / base:.2f}", fmt(infer[name][key]) if name in infer else "-"]
@@ -166,13 +192,20 @@ def main():
         "hand-written: the SE-adLIF step as one writes it by hand (u = alpha*u + (1 - alpha)*(I - w), reset by multiplication, gains of w multiplied once); 'program form': the same loop with the expressions of the program Brian2 generates, which the twin executes (reset as a select, w = beta*w + (1 - beta)*(a*u + b*z)); 'event products': the natural loop with the twin's event-driven spike products (the same algorithm as the twin)",
         *(
             f"float64 check, twin vs hand-written ({form}): {c['spike_mismatches']} spike mismatches of {c['spikes_twin']} spikes, max readout difference {c['max_abs_readout_difference']:.2g}"
-            for form, c in check.items()
+            for form, c in check.items() if form != "compiled"
         ),
     ]
     notes.append(f"twin / hand-written, program form: {results['twin']['ratio_to_program_form']:.2f}")
     notes.append(f"twin / hand-written, event products: {results['twin']['ratio_to_event_products']:.2f} (the cost of the twin's generality at the same algorithm)")
     if "snntorch" in models:
         notes.append(f"snnTorch / twin: {results['twin']['speedup_over_snntorch']:.2f} (the twin is that many times faster)")
+    notes.append(
+        f"twin, compiled: execution='compiled' (torch.compile of the code blocks between pathways, math='torch'); "
+        f"compiled / exact twin: {compiled['ratio_to_exact_twin']:.2f}; compiled / hand-written with event products: {compiled['ratio_to_event_products']:.2f}"
+        + (f"; snnTorch / twin, compiled: {compiled['speedup_over_snntorch']:.2f}" if "snntorch" in models else "")
+        + f"; first calls (compiling, wall time): train step {compile_s['train_step']:.1f} s, forward without gradients {compile_s['forward_no_grad']:.1f} s"
+    )
+    notes.append(f"float64 check, compiled twin vs exact twin: {check['compiled']['spike_mismatches']} spike mismatches of {check['compiled']['spikes_twin']} spikes, max readout difference {check['compiled']['max_abs_readout_difference']:.2g}")
     if args.cuda_graphs:
         graphs = {name: train[f"{name}, CUDA graph"][key] for name in models if f"{name}, CUDA graph" in train}
         results["cuda_graphs"] = {"same_as_eager_step": graph_check, "not_captured": not_captured}

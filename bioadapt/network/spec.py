@@ -128,6 +128,11 @@ class ProjectionSpec:
         """Whether ``on_pre`` is a table of pathways (Brian2's ``on_pre={...}``)."""
         return isinstance(self.on_pre, dict)
 
+    def pathway_key(self, pathway: str) -> str:
+        """The network file's key of the on_pre pathway ``pathway``
+        (``on_pre``, or ``on_pre.NAME`` of a table of pathways)."""
+        return f"on_pre.{pathway}" if self.several_pathways else "on_pre"
+
     @cached_property
     def equations(self) -> Equations | None:
         """The synapse model parsed once (None without a model)."""

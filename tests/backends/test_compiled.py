@@ -7,6 +7,7 @@ may differ from the exact execution in the last bits; these tests bound that
 difference (states, gradients) and require the same spikes over the runs below.
 """
 
+import numpy as np
 import pytest
 import torch
 
@@ -104,3 +105,19 @@ def test_execution_errors():
         Twin(spec, execution="fast")
     with pytest.raises(BackendError, match="math='torch'"):
         Twin(spec, execution="compiled", math="numpy")
+
+
+def test_torch_math_is_torch_functions_with_gradients():
+    """math="torch": torch's own functions (what the compiler fuses), within
+    rounding of numpy's, differentiable; numbers fixed over a run stay numbers."""
+    from bioadapt.backends.torch.translate import compile_expression
+
+    fn = compile_expression("exp(-x/2) + x**1.5 + tanh(x) + sqrt(x)", {"x"}, "test", "torch")
+    x = torch.linspace(0.1, 5.0, 50, dtype=torch.float64, requires_grad=True)
+    y = fn({"x": x})
+    xn = x.detach().numpy()
+    expected = np.exp(-xn / 2) + xn**1.5 + np.tanh(xn) + np.sqrt(xn)
+    assert np.allclose(y.detach().numpy(), expected, rtol=1e-15, atol=0)
+    (grad,) = torch.autograd.grad(y.sum(), x)
+    assert np.allclose(grad.numpy(), -0.5 * np.exp(-xn / 2) + 1.5 * xn**0.5 + 1 - np.tanh(xn) ** 2 + 0.5 / np.sqrt(xn), rtol=1e-12)
+    assert compile_expression("exp(2.0)", set(), "test", "torch")({}) == float(np.exp(2.0))

@@ -44,6 +44,8 @@ def test_the_tiny_problem_loads(problem):
         ('clip_grad_norm = 1.5', 'clip_grad_norm = 0', r"\[train\] key 'clip_grad_norm' must be > 0"),
         ('threads = 1', 'threads = 1\ncuda_graph = true', r"\[train\] key 'cuda_graph': CUDA graphs need a GPU; set device = \"cuda\""),
         ('threads = 1', 'threads = 1\ndevice = "cuda"\ncuda_graph = 1', r"\[train\] key 'cuda_graph' must be true or false, got 1"),
+        ('threads = 1', 'threads = 1\nexecution = "fast"', r"\[train\] key 'execution' must be one of exact, compiled, got 'fast'"),
+        ('threads = 1', 'threads = 1\ndevice = "cuda"\ncuda_graph = true\nexecution = "compiled"', r"\[train\] keys 'cuda_graph' and 'execution'"),
         ('a = { scale = 120, range = [0, 1] }', 'a = { scale = inf, range = [0, 1] }', r"\[train.params.hid\] key 'a': key 'scale': expected a finite number"),
     ],
 )

@@ -10,6 +10,8 @@ from bioadapt import ConfigError
 from bioadapt.train import load_train_config
 from bioadapt.train.trainer import Trainer, train
 
+from train_problem import TRAIN, write_problem
+
 
 def _params(trainer):
     return {k: v.detach().clone() for k, v in trainer.twin.state_dict().items()}
@@ -90,3 +92,23 @@ def test_rate_regularization_adds_the_squared_rate_error(problem, tmp_path):
     expected = 3.0 * float(((per_step - 20 * 1e-3) ** 2).mean())
     assert expected > 0
     assert float(total - loss) == pytest.approx(expected, rel=1e-12)
+
+
+def test_compiled_training_follows_exact_training(tmp_path):
+    """[train] execution = "compiled" (float64): the same optimizer steps as the
+    exact execution, up to rounding (torch's exp, fused arithmetic)."""
+    trainers = {}
+    for execution in ("exact", "compiled"):
+        text = TRAIN.format(dtype="float64", synapses="dense").replace("threads = 1", f'threads = 1\nexecution = "{execution}"')
+        path = write_problem(tmp_path / f"problem_{execution}", train_text=text)
+        trainer = trainers[execution] = Trainer(load_train_config(path), tmp_path / f"run_{execution}")
+        assert trainer.twin.execution == execution
+        before = _params(trainer)
+        trainer.fit(max_steps=6)
+        assert any(not torch.equal(before[k], v) for k, v in _params(trainer).items())
+    exact, compiled = trainers["exact"], trainers["compiled"]
+    assert [step for step, _ in compiled.steps] == [step for step, _ in exact.steps] and len(exact.steps) == 6
+    for (_, a), (_, b) in zip(exact.steps, compiled.steps):
+        assert abs(a - b) <= 1e-9 * abs(a), (a, b)
+    a, b = exact.twin.state_dict(), compiled.twin.state_dict()
+    assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], rtol=1e-9, atol=1e-12) for k in a)

@@ -186,7 +186,7 @@ def neuron_writes(proj: ProjectionSpec) -> list:
     and the ``(summed)`` variables of its model."""
     synaptic = synaptic_names(proj)
     found = []
-    codes = [(_pathway_key(proj, name), code) for name, code, _ in proj.pathways] + [("on_post", proj.on_post), ("summed", proj.summed)]
+    codes = [(proj.pathway_key(name), code) for name, code, _ in proj.pathways] + [("on_post", proj.on_post), ("summed", proj.summed)]
     if proj.model is not None:
         codes += [("model", f"{eq.varname} = {eq.expr}") for eq in proj.equations.values() if "summed" in eq.flags]
     for key, code in codes:
@@ -202,11 +202,6 @@ def neuron_writes(proj: ProjectionSpec) -> list:
             elif not name.startswith("_"):
                 found.append((proj.target, name, key, line.strip()))
     return found
-
-
-def _pathway_key(proj: ProjectionSpec, pathway: str) -> str:
-    """The network file's key of ``proj``'s on_pre pathway ``pathway``."""
-    return f"on_pre.{pathway}" if proj.several_pathways else "on_pre"
 
 
 def check_drives(spec: NetworkSpec, drive_vars: dict):
@@ -249,7 +244,7 @@ def check_samples(spec: NetworkSpec, where: str):
         synaptic = synaptic_names(proj)
         if proj.has_dynamics:
             raise BackendError(f"{where}: projection '{proj.name}' has synaptic equations: their state would carry over from one sample to the next; run one sample per binary call.")
-        for key, code in [(_pathway_key(proj, name), code) for name, code, _ in proj.pathways] + [("on_post", proj.on_post)]:
+        for key, code in [(proj.pathway_key(name), code) for name, code, _ in proj.pathways] + [("on_post", proj.on_post)]:
             for line in (code or "").splitlines():
                 match = _ASSIGNMENT.match(line)
                 if match and match.group(1) in synaptic:

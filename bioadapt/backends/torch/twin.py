@@ -356,10 +356,10 @@ class Twin(nn.Module):
         for (stmt, _), used in zip(plan.body, self._reads[block.name]):
             read_after_write = touched & used
             if read_after_write:
-                raise BackendError(f"{self.spec.source}: projection '{block.group}': {_code_key(block)} reads {sorted(read_after_write)} after writing it; the twin supports {_code_key(block)} code that writes neuron variables with += or -= only at its end.")
+                raise BackendError(f"{self.spec.source}: projection '{block.group}': {_code_key(self.spec, block)} reads {sorted(read_after_write)} after writing it; the twin supports {_code_key(self.spec, block)} code that writes neuron variables with += or -= only at its end.")
             if stmt.op != ":=" and block.refs[stmt.var].index in (_PRE, _POST):
                 if stmt.op not in ("+=", "-="):
-                    raise BackendError(f"{self.spec.source}: projection '{block.group}': {_code_key(block)} statement '{stmt}' assigns a neuron variable; the twin supports '+=' and '-=' on *_pre/*_post variables.")
+                    raise BackendError(f"{self.spec.source}: projection '{block.group}': {_code_key(self.spec, block)} statement '{stmt}' assigns a neuron variable; the twin supports '+=' and '-=' on *_pre/*_post variables.")
                 touched.add(stmt.var)
 
     def _check_order_independent(self, block: Block, reads: list):
@@ -386,7 +386,7 @@ class Twin(nn.Module):
                 ref = block.refs.get(name)
                 if isinstance(ref, Ref) and (ref.owner, ref.var) in written and not (ref.index in one_each and one_each[ref.index] and ref.index != {"pre": _PRE, "post": _POST}[block.extra["prepost"]]):
                     raise BackendError(
-                        f"{self.spec.source}: projection '{block.group}': {_code_key(block)} reads '{name}' while adding to "
+                        f"{self.spec.source}: projection '{block.group}': {_code_key(self.spec, block)} reads '{name}' while adding to "
                         f"'{ref.owner}.{ref.var}'; Brian2 applies such code synapse by synapse (the result depends on "
                         "their order) and the twin adds all contributions of a step at once. Make the change "
                         "independent of the variable it changes (e.g. add to a conductance that the neuron's "
@@ -837,16 +837,34 @@ class Twin(nn.Module):
         raise BackendError(f"unsupported operator '{op}'")
 
     def _cast(self, value, ref: Ref, shape, device):
-        return _cast(value, ref, shape, device, self.float_dtype)
+        dtype = _torch_dtype(ref.dtype, self.float_dtype)
+        if not isinstance(value, torch.Tensor):
+            return torch.full(shape, value, dtype=dtype, device=device)
+        if value.dtype != dtype:
+            value = value.to(dtype)
+        return _expand(value, shape)
 
     def _run_statements(self, plan: BlockPlan, call: _Call, env: dict, state: dict, shape, device, written: dict):
-        part = self._subgroups.get(plan.block.group)
-
-        def condition(ref):  # a conditional write's flag from the state (code over a subgroup: its neurons')
-            cond = self._read(state, ref.owner, ref.conditional)
-            return cond if part is None else cond[..., part]
-
-        written.update(_statements(plan, env, call.casts, condition, shape, device, self.float_dtype))
+        name = plan.block.name
+        refs = plan.block.refs
+        for index, (stmt, value_name) in enumerate(plan.body):
+            value = env[value_name] if value_name is not None else (stmt.fn(env) if stmt.where_bool is None else self._evaluate(stmt, env))
+            if stmt.op == ":=":
+                env[stmt.var] = value
+                continue
+            ref = refs[stmt.var]
+            new = call.casts.get((name, index)) if value_name is not None else None
+            if new is None:
+                new = self._cast(value if stmt.op == "=" else self._combine(stmt.op, env[stmt.var], value), ref, _block_shape(ref, shape), device)
+            if ref.conditional is not None and ref.conditional not in plan.block.override:
+                cond = env.get(ref.conditional)
+                if cond is None:
+                    cond = self._read(state, ref.owner, ref.conditional)
+                    if plan.block.group in self._subgroups:  # code over a subgroup: its neurons' conditions
+                        cond = cond[..., self._subgroups[plan.block.group]]
+                new = torch.where(cond, new, _expand(env[stmt.var], new.shape))
+            env[stmt.var] = new
+            written[stmt.var] = ref
 
     def _run_neurons(self, plan: BlockPlan, call: _Call, state, fired, history, t, masks):
         """A block of neuron code: state update or program block, threshold, reset.
@@ -1116,9 +1134,10 @@ def _tensor_guards(entries) -> list:
 
 @dataclass(frozen=True)
 class _Segment:
-    """Consecutive code blocks of the schedule run by one compiled function
-    (``Twin(execution="compiled")``): ``fn(call, state, fired, masks, t)``
-    returns the values of the variables ``keys`` the blocks write (booleans as
+    """Consecutive blocks of the schedule run by one compiled function
+    (``Twin(execution="compiled")``): ``fn(call, state, fired, masks, history,
+    inputs, t)`` (``inputs``: the step's precomputed contributions of input
+    populations to its dense pathways) returns the values of the variables ``keys`` the blocks write (booleans as
     0/1 floats, ``boolean``) and the spikes of the ``groups`` they threshold.
     One graph per batch size, device, dtype and gradient mode, reused over
     every step and call (torch's cache is per segment: each function has a
@@ -1169,10 +1188,11 @@ def _segments(schedule: tuple, compile_segment, dense: set) -> tuple:
     return tuple(steps)
 
 
-def _code_key(block: Block) -> str:
+def _code_key(spec: NetworkSpec, block: Block) -> str:
     """The network file's key of a pathway block's code: ``on_pre`` (``on_pre.NAME`` of several) or ``on_post``."""
-    pathway = block.extra["pathway"]
-    return f"on_pre.{pathway}" if block.extra["prepost"] == "pre" and pathway != "pre" else f"on_{block.extra['prepost']}"
+    if block.extra["prepost"] == "post":
+        return "on_post"
+    return next(p for p in spec.projections if p.name == block.group).pathway_key(block.extra["pathway"])
 
 
 #: attributes every nn.Module has (parameters, buffers, hooks): not the twin's own
@@ -1214,45 +1234,6 @@ def _block_shape(ref: Ref, shape) -> tuple:
     """The shape a write of ``ref`` takes in a block of ``shape`` (batch, size):
     a shared variable keeps one value per sample."""
     return (*shape[:-1], 1) if ref.scalar else shape
-
-
-def _cast(value, ref: Ref, shape, device, float_dtype):
-    """A written value at the variable's dtype and the block's shape."""
-    dtype = _torch_dtype(ref.dtype, float_dtype)
-    if not isinstance(value, torch.Tensor):
-        return torch.full(shape, value, dtype=dtype, device=device)
-    if value.dtype != dtype:
-        value = value.to(dtype)
-    return _expand(value, shape)
-
-
-def _statements(plan: BlockPlan, env: dict, casts: dict, condition, shape, device, float_dtype) -> dict:
-    """A neuron block's statements in order (``env`` updated in place); returns the
-    names written, with their refs. ``casts``: the call's fixed writes by
-    ``(block name, statement index)``; ``condition(ref)``: the flag of a
-    conditional write to ``ref``, read from the state. A pure function of its arguments: the
-    exact execution calls it eagerly, the compiled one (`_CompiledBlock`)
-    through `torch.compile`."""
-    name = plan.block.name
-    refs = plan.block.refs
-    written = {}
-    for index, (stmt, value_name) in enumerate(plan.body):
-        value = env[value_name] if value_name is not None else (stmt.fn(env) if stmt.where_bool is None else Twin._evaluate(stmt, env))
-        if stmt.op == ":=":
-            env[stmt.var] = value
-            continue
-        ref = refs[stmt.var]
-        new = casts.get((name, index)) if value_name is not None else None
-        if new is None:
-            new = _cast(value if stmt.op == "=" else Twin._combine(stmt.op, env[stmt.var], value), ref, _block_shape(ref, shape), device, float_dtype)
-        if ref.conditional is not None and ref.conditional not in plan.block.override:
-            cond = env.get(ref.conditional)
-            if cond is None:
-                cond = condition(ref)
-            new = torch.where(cond, new, _expand(env[stmt.var], new.shape))
-        env[stmt.var] = new
-        written[stmt.var] = ref
-    return written
 
 
 def _take(value, how, gather):
