@@ -7,6 +7,11 @@ may differ from the exact execution in the last bits; these tests bound that
 difference (states, gradients) and require the same spikes over the runs below.
 """
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -14,6 +19,8 @@ import torch
 from bioadapt import BackendError, ConfigError, network_from_dict
 from bioadapt.backends.torch import Twin
 from helpers import MEMBRANE, model_network
+
+ROOT = Path(__file__).resolve().parents[2]
 
 from torch._dynamo.utils import counters
 
@@ -121,3 +128,22 @@ def test_torch_math_is_torch_functions_with_gradients():
     (grad,) = torch.autograd.grad(y.sum(), x)
     assert np.allclose(grad.numpy(), -0.5 * np.exp(-xn / 2) + 1.5 * xn**0.5 + 1 - np.tanh(xn) ** 2 + 0.5 / np.sqrt(xn), rtol=1e-12)
     assert compile_expression("exp(2.0)", set(), "test", "torch")({}) == float(np.exp(2.0))
+
+
+def test_without_a_compiler_one_clear_error(tmp_path):
+    """No C++ compiler for torch's CPU kernels: one BackendError saying what is needed."""
+    script = (
+        "import torch\n"
+        "from bioadapt import BackendError, network_from_dict\n"
+        "from bioadapt.backends.torch import Twin\n"
+        "from helpers import model_network\n"
+        "twin = Twin(network_from_dict(model_network('adlif', steps=5)), execution='compiled')\n"
+        "try:\n"
+        "    twin()\n"
+        "except BackendError as exc:\n"
+        "    print('BackendError:', exc)\n"
+    )
+    env = dict(os.environ, CXX=str(tmp_path / "no-compiler"), TORCHINDUCTOR_CACHE_DIR=str(tmp_path / "cache"), PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "tests")]))
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600)
+    assert "BackendError: execution='compiled': torch.compile could not build the kernels" in out.stdout, out.stdout + out.stderr[-2000:]
+    assert "C++ compiler (g++)" in out.stdout

@@ -1153,7 +1153,12 @@ class _Segment:
         inputs = {name: tuple(step[k] for step in call.inputs[name]) for name in self.inputs if name in call.inputs}
         with warnings.catch_warnings():  # torch's own warnings while it traces (its tracer's internals, not the program)
             warnings.filterwarnings("ignore", module=r"torch\.")
-            values, spikes = self.fn(call, state, fired, masks, history, inputs, t)
+            try:
+                values, spikes = self.fn(call, state, fired, masks, history, inputs, t)
+            except torch._dynamo.exc.BackendCompilerFailed as exc:
+                raise BackendError(f"execution='compiled': torch.compile could not build the kernels of this twin ({type(exc.inner_exception).__name__}: "
+                                   f"{str(exc.inner_exception).splitlines()[0] if str(exc.inner_exception) else ''}); on the CPU it needs a C++ compiler "
+                                   "(g++) and Python's headers (python3-dev). Use execution='exact' without them.") from exc
         for key, value, boolean in zip(self.keys, values, self.boolean):
             state[key] = value != 0 if boolean else value
         for group, s in zip(self.groups, spikes):
