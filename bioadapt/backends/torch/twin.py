@@ -105,10 +105,12 @@ class Twin(nn.Module):
         ``torch.float64`` (bit-faithful to Brian2) or ``torch.float32``.
     surrogate : Surrogate, optional
         Surrogate derivative of the spike function (a training setting).
-    math : {"numpy", "libm"}
+    math : {"numpy", "libm", "torch"}, optional
         Whose elementary functions (exp, tanh, pow ...) to reproduce bit for
-        bit on CPU: Brian2's numpy runtime (default) or compiled code
-        (cpp_standalone without fast math). Arithmetic is identical either way.
+        bit on CPU: Brian2's numpy runtime (the default of the exact
+        execution) or compiled code (cpp_standalone without fast math).
+        Arithmetic is identical either way. ``"torch"``: torch's own functions
+        (the compiled execution's, and its default), not bitwise to Brian2.
     synapses : {"exact", "dense"}
         ``exact`` adds synaptic contributions one by one in Brian2's spike-queue
         order (bitwise equal sums). ``dense`` multiplies delayed spike vectors
@@ -117,6 +119,14 @@ class Twin(nn.Module):
         to pay are computed from the spikes' events, see `.events`). ``dense`` applies to ``on_pre``
         code of the form ``X_post += f(synaptic variables)``; other pathways
         stay exact.
+    execution : {"exact", "compiled"}
+        ``exact`` runs the program operator by operator, bit for bit as
+        Brian2 (float64). ``compiled`` (a training option) runs each stretch
+        of consecutive code blocks of a step (on GPUs with the dense pathways
+        between them) as one function compiled by `torch.compile`, which
+        fuses their arithmetic, forward and backward; it differs from the
+        exact execution in the last bits (torch's functions, fused rounding).
+        Compiled once per batch size, device, dtype and gradient mode.
 
     Examples
     --------
