@@ -139,13 +139,14 @@ def _sqrt(x):
     return FUNCTIONS["sqrt"](x)
 
 
-def _pow(a, b):
+def _pow(a, b, power=_Power.apply, sqrt=_sqrt):
+    """``a**b``: numpy's power (``power``), with numpy's fast scalar power for the special exponents."""
     if isinstance(b, (int, float)) and isinstance(a, torch.Tensor) and a.dim() > 0:
         # numpy's fast_scalar_power for an array base and a Python exponent
         if b == 2:
             return a * a
         if b == 0.5:
-            return _sqrt(a)
+            return sqrt(a)
         if b == -1:
             return divide(1.0, a)
         if b == 1:
@@ -157,7 +158,7 @@ def _pow(a, b):
     ref = a if isinstance(a, torch.Tensor) else b
     a = _as_float(a) if isinstance(a, torch.Tensor) else _like(a, ref)
     b = _as_float(b) if isinstance(b, torch.Tensor) else _like(b, ref)
-    return _Power.apply(a, b)
+    return power(a, b)
 
 
 def _int32(x):
@@ -362,15 +363,8 @@ def _torch_unary(torch_fn: Callable, np_fn: Callable) -> Callable:
 
 
 def _torch_pow(a, b):
-    """``a**b`` by ``torch.pow`` (the same special exponents as numpy's fast scalar power)."""
-    if isinstance(b, (int, float)) and isinstance(a, torch.Tensor) and a.dim() > 0 and b in (2, 0.5, -1, 1, 0):
-        return _pow(a, b) if b != 0.5 else torch.sqrt(_as_float(a))
-    if not isinstance(a, torch.Tensor) and not isinstance(b, torch.Tensor):
-        return float(np.power(np.float64(a), np.float64(b)))
-    ref = a if isinstance(a, torch.Tensor) else b
-    a = _as_float(a) if isinstance(a, torch.Tensor) else _like(a, ref)
-    b = _as_float(b) if isinstance(b, torch.Tensor) else _like(b, ref)
-    return torch.pow(a, b)
+    """``a**b`` by ``torch.pow`` (and ``torch.sqrt``), with the special exponents of numpy's fast scalar power."""
+    return _pow(a, b, torch.pow, lambda x: torch.sqrt(_as_float(x)))
 
 
 #: The same functions as torch computes them on every device: what the twin's
