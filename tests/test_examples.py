@@ -122,6 +122,7 @@ def test_se_adlif_variants_change_only_scheme_and_adaptation_scale(tmp_path):
     assert [(r.owner, r.var) for r in lif.params] == [(r.owner, r.var) for r in base.params if not (r.owner == "hid" and r.var in ("a", "b"))]
 
 
+@pytest.mark.slow
 def test_mackey_glass_example_smoke(tmp_path, capsys):
     """Two models, two seeds, one epoch through the sweep (one Dask worker); a second run skips the finished points."""
     pytest.importorskip("matplotlib")
@@ -175,6 +176,7 @@ def test_dt_convergence_example_smoke(tmp_path, capsys):
     assert '## timing = "trained"' in (tmp_path / "results.md").read_text() and (tmp_path / "convergence.png").stat().st_size > 10_000
 
 
+@pytest.mark.slow
 def test_stdp_example_smoke(tmp_path, capsys):
     """Brian2's STDP example as a network file: cpp_standalone in chunks, the twin against it."""
     pytest.importorskip("matplotlib")

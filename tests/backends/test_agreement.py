@@ -43,8 +43,10 @@ def test_twin_equals_numpy_runtime_bitwise(model):
     assert_same_traces(res["numpy"], res["torch"])
 
 
+# two models in the default run (a continuous and a discrete one), every model in the slow run:
+# the numpy runtime comparison above runs every model by default
 @pytest.mark.brian_standalone
-@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("model", [m if m in ("lif", "adlif") else pytest.param(m, marks=pytest.mark.slow) for m in MODELS])
 def test_twin_equals_cpp_standalone(model):
     spec = _spec(model)
     record = {"hid": [MEMBRANE[model]]}
@@ -88,7 +90,7 @@ def test_every_scheme_twin_equals_numpy(scheme):
 
 
 @pytest.mark.brian_standalone
-@pytest.mark.parametrize("scheme", ["symplectic_euler", "rk4"])
+@pytest.mark.parametrize("scheme", ["symplectic_euler", pytest.param("rk4", marks=pytest.mark.slow)])
 def test_scheme_twin_equals_cpp_standalone(scheme):
     res = run_all(_scheme_spec(scheme), ["cpp_standalone", "torch:libm"], {"hid": ["v", "I"]})
     assert_same_spikes(res["cpp_standalone"], res["torch:libm"])

@@ -182,6 +182,7 @@ def test_gradients_through_plastic_weights_match_central_differences():
         assert float(grad) == pytest.approx(numeric, rel=1e-6), name
 
 
+@pytest.mark.slow
 def test_training_the_rule_of_plastic_synapses():
     """Gradient descent on the rule's amplitudes (dApre, dApost) brings the mean
     final weight to a target: the loss falls by 100x in 30 Adam steps."""
