@@ -19,6 +19,7 @@ import argparse
 import sys
 import traceback
 
+from .backends.registry import BACKENDS
 from .errors import BioadaptError
 
 __all__ = ["main"]
@@ -312,7 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sim = sub.add_parser("simulate", help="simulate a network configuration")
     sim.add_argument("network", help="network configuration (.toml)")
-    sim.add_argument("--backend", default="numpy", choices=["numpy", "cpp_standalone", "cuda_standalone", "torch"])
+    sim.add_argument("--backend", default="numpy", choices=BACKENDS.names)
     sim.add_argument("--out", help="OUT.npz: write spikes (P.i, P.step) and traces (P.VAR) to this file; DIR: a long run, written to this folder chunk by chunk (P.spikes, P.VAR, run.json)")
     sim.add_argument("--record", action="append", default=[], metavar="[POP.]VAR", help="record a variable at the end of every step (repeatable); PROJECTION.VAR records a synaptic variable")
     sim.add_argument("--params", help="trained values (RUN/params.json of bioadapt train) loaded into the network")
@@ -337,7 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--dt", help="comma-separated time steps, e.g. 1ms,0.5ms,0.1ms (default: the network's)")
     comp.add_argument("--population", help="neuron population to compare (default: the only one)")
     comp.add_argument("--var", help="state variable for the trace error (default: the thresholded one)")
-    comp.add_argument("--backend", default="torch", choices=["numpy", "cpp_standalone", "torch"])
+    comp.add_argument("--backend", default="torch", choices=BACKENDS.where(compares=True).names)
     comp.add_argument("--timing", default="trained", choices=["trained", "declared"], help="one-step latency and one spike per step of the network's dt: kept (default) or only the declared delays and refractory periods")
     comp.add_argument("--window", type=float, default=2.0, help="spike matching window in ms")
     comp.add_argument("--out", help="folder for compare.csv, compare.json and compare.png")
@@ -358,7 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("evaluate", help="run a trained network in Brian2 over the test set and compare it with the twin")
     ev.add_argument("config", help="training configuration (.toml)")
     ev.add_argument("--params", required=True, help="parameter file written by train (params.json)")
-    ev.add_argument("--backend", default="cpp_standalone", choices=["cpp_standalone", "cuda_standalone", "numpy"])
+    ev.add_argument("--backend", default="cpp_standalone", choices=BACKENDS.where(evaluates=True).names)
     ev.add_argument("--split", default="test", choices=["train", "valid", "test"])
     ev.add_argument("--max-samples", type=int, help="evaluate only the first N samples of the split")
     ev.add_argument("--out", help="folder for evaluation_BACKEND.json")
@@ -379,7 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="train a small SE-adLIF network on burst sequence detection, run it in Brian2, write a report")
     demo.add_argument("--out", default="bioadapt-demo", help="run folder (default: ./bioadapt-demo)")
     demo.add_argument("--config", help="another training configuration instead of the demo's")
-    demo.add_argument("--backend", default="cpp_standalone", choices=["cpp_standalone", "cuda_standalone", "numpy"])
+    demo.add_argument("--backend", default="cpp_standalone", choices=BACKENDS.where(evaluates=True).names)
     demo.add_argument("--epochs", type=int, help="override the number of epochs")
     demo.add_argument("--samples", type=int, help="override the number of task samples")
     demo.add_argument("--threads", type=int, help="torch CPU threads")

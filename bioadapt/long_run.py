@@ -37,13 +37,15 @@ from pathlib import Path
 
 import numpy as np
 
+from .backends.registry import BACKENDS
 from .errors import BackendError, ConfigError
 from .network import NetworkSpec, load_network, steps_of
 from .result import SimulationResult, sort_spikes
 
 __all__ = ["long_run", "load_long_run", "LONG_RUN_BACKENDS", "RUN_FILE"]
 
-LONG_RUN_BACKENDS = ("cpp_standalone", "torch", "numpy")
+#: The backends `long_run` runs on (`bioadapt.backends.registry.BACKENDS` that stream chunks).
+LONG_RUN_BACKENDS = BACKENDS.where(long_run=True).names
 RUN_FILE = "run.json"
 #: seconds of wall time between two progress lines
 PROGRESS_EVERY = 5.0
@@ -152,8 +154,7 @@ def long_run(
     """
     from .simulate import _given_inputs
 
-    if backend not in LONG_RUN_BACKENDS:
-        raise BackendError(f"long_run: backend must be one of {', '.join(LONG_RUN_BACKENDS)}, got {backend!r}.")
+    BACKENDS.where(long_run=True).check(backend, "long_run: backend")
     spec = network if isinstance(network, NetworkSpec) else load_network(network)
     spec = _given_inputs(spec, inputs)
     recorded = _recorded(spec, record, neurons)

@@ -6,14 +6,15 @@ from pathlib import Path
 
 import numpy as np
 
+from .backends.registry import BACKENDS as _BACKENDS
 from .errors import BackendError, ConfigError
 from .network import NetworkSpec, load_network, steps_of
 from .result import SimulationResult, StoredState
 
 __all__ = ["simulate", "BACKENDS"]
 
-#: Names of the backends `simulate` runs a network on.
-BACKENDS = ("numpy", "cpp_standalone", "cuda_standalone", "torch")
+#: Names of the backends `simulate` runs a network on (`bioadapt.backends.registry.BACKENDS`).
+BACKENDS = _BACKENDS.names
 
 
 def simulate(
@@ -114,10 +115,9 @@ def simulate(
     >>> simulate("examples/adlif_network.toml", backend="nest")
     Traceback (most recent call last):
     ...
-    bioadapt.errors.BackendError: Unknown backend 'nest'; use one of numpy, cpp_standalone, cuda_standalone, torch.
+    bioadapt.errors.BackendError: simulate: backend must be one of numpy, cpp_standalone, cuda_standalone, torch, got 'nest'.
     """
-    if backend not in BACKENDS:
-        raise BackendError(f"Unknown backend '{backend}'; use one of {', '.join(BACKENDS)}.")
+    _BACKENDS.check(backend, "simulate: backend")
     if backend == "torch":
         ignored = {"fast_math": fast_math, "directory": directory, "compute_capability": compute_capability}
         ignored = [k for k, v in ignored.items() if v not in (None, False)]

@@ -58,7 +58,7 @@ def test_chunks_give_the_plain_run_bitwise(tmp_path, backend, plain_backend, mat
 @pytest.mark.parametrize("kwargs, message", [
     ({"record_every": "0.3*ms"}, r"record_every: 0.3 ms must be a positive whole number of steps of dt = 0.25 ms"),
     ({"chunk": "1*mV"}, r"chunk: expected a time"),
-    ({"backend": "cuda_standalone"}, r"long_run: backend must be one of cpp_standalone, torch, numpy"),
+    ({"backend": "cuda_standalone"}, r"long_run: backend must be one of numpy, cpp_standalone, torch, got \'cuda_standalone\'"),
     ({"record": {"inp": ["u"]}}, r"record: 'inp' is not a neuron population"),
     ({"record": {"hid": ["q"]}}, r"record: 'q' is not a variable of population 'hid'"),
     ({"record": {"hid": ["u"]}, "neurons": {"hid": [30]}}, r"neurons: population 'hid' needs distinct indices from 0 to 29"),

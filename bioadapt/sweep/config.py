@@ -191,10 +191,9 @@ def load_sweep(path: str | Path) -> SweepConfig:
     evaluate = data.get("evaluate", {})
     if not isinstance(evaluate, dict) or set(evaluate) - _EVALUATE:
         raise ConfigError(f"{where}: [evaluate] allows the keys {sorted(_EVALUATE)}, got {sorted(evaluate) if isinstance(evaluate, dict) else evaluate!r}.")
-    from ..train.evaluate import BACKENDS
+    from ..backends.registry import BACKENDS
 
-    if evaluate.get("backend", "cpp_standalone") not in BACKENDS:
-        raise ConfigError(f"{where}: [evaluate] key 'backend' must be one of {', '.join(BACKENDS)}, got {evaluate['backend']!r}.")
+    BACKENDS.where(evaluates=True).check(evaluate.get("backend", "cpp_standalone"), f"{where}: [evaluate] key 'backend'", ConfigError)
     robust = data.get("robustness", {})
     if not isinstance(robust, dict) or set(robust) - _ROBUSTNESS:
         raise ConfigError(f"{where}: [robustness] allows the keys {sorted(_ROBUSTNESS)}, got {sorted(robust) if isinstance(robust, dict) else robust!r}.")

@@ -52,12 +52,13 @@ from ..errors import ConfigError, ParameterError
 from ..network.load import load_network
 from ..network.spec import NetworkSpec
 from ..quantities import parse_quantity
+from .data import TASKS
+from .losses import LOSSES
+from .schedules import SCHEDULES
 
 __all__ = ["TrainConfig", "ParamRule", "DelayRelaxation", "load_train_config", "make_surrogate", "LOSSES", "TASKS", "SCHEDULES"]
 
-LOSSES = ("ce_sum_softmax", "ce_mean", "mse")
-TASKS = ("bsd", "oscillator", "heidelberg", "mackey_glass", "moving_shapes")
-SCHEDULES = ("constant", "cosine", "step", "exponential")
+
 _TOP = {"network", "seed", "task", "readout", "train"}
 _READOUT = {"population", "variable", "loss", "ignore_first"}
 _TRAIN = {"epochs", "batch_size", "lr", "clip_grad_norm", "schedule", "step_size", "gamma", "surrogate", "dtype", "synapses", "execution", "checkpoint_every", "rate_regularization", "params", "device", "cuda_graph", "eval_batch_size", "max_samples", "threads"}
@@ -158,12 +159,14 @@ class TrainConfig:
 
 def make_surrogate(table: dict):
     """``{kind, alpha, c}`` -> `Surrogate`; ``kind = "none"`` gives no surrogate (c = 0), for graded models."""
-    from ..backends.torch.spikes import Surrogate
+    from ..backends.torch.spikes import SURROGATES, Surrogate
 
     table = dict(table)
     kind = table.pop("kind", "exponential")
     if kind == "none":
         return Surrogate("exponential", alpha=1.0, c=0.0)
+    if kind not in SURROGATES:
+        raise ValueError(f"surrogate kind must be one of {SURROGATES.choices()}, none, got {kind!r}.")
     return Surrogate(kind, **table)
 
 
@@ -315,8 +318,7 @@ def load_train_config(path: str | Path) -> TrainConfig:
     task = data["task"]
     if not isinstance(task, dict) or "name" not in task or "input" not in task:
         raise ConfigError(f"{where}: [task] needs 'name' ({', '.join(TASKS)}) and 'input' (the input population).")
-    if task["name"] not in TASKS:
-        raise ConfigError(f"{where}: [task] key 'name' must be one of {', '.join(TASKS)}, got {task['name']!r}.")
+    TASKS.check(task["name"], f"{where}: [task] key 'name'", ConfigError)
     if not isinstance(task["input"], str):
         raise ConfigError(f"{where}: [task] key 'input' must be a string.")
     if "." in task["input"]:  # analog input: a variable driven at every step
@@ -343,8 +345,7 @@ def load_train_config(path: str | Path) -> TrainConfig:
         raise ConfigError(f"{where}: [readout] key 'population': '{readout['population']}' is not a neuron population of {network_path.name}.")
     if readout["variable"] not in pop.model.brian_equations.names:
         raise ConfigError(f"{where}: [readout] key 'variable': '{readout['variable']}' is not a variable of model {pop.model.name}.")
-    if readout["loss"] not in LOSSES:
-        raise ConfigError(f"{where}: [readout] key 'loss' must be one of {', '.join(LOSSES)}, got {readout['loss']!r}.")
+    LOSSES.check(readout["loss"], f"{where}: [readout] key 'loss'", ConfigError)
     ignore_first = _number(readout.get("ignore_first", 0), f"{where}: [readout] key 'ignore_first'", minimum=0, integer=True)
 
     train = data.get("train", {})
@@ -358,8 +359,6 @@ def load_train_config(path: str | Path) -> TrainConfig:
             kw[key] = float(_number(train[key], f"{where}: [train] key '{key}'", minimum=0))
     if kw.get("clip_grad_norm") == 0:
         raise ConfigError(f"{where}: [train] key 'clip_grad_norm' must be > 0 (0 would zero every gradient); leave the key out for no clipping.")
-    if "schedule" in train and train["schedule"] not in SCHEDULES:
-        raise ConfigError(f"{where}: [train] key 'schedule' must be one of {', '.join(SCHEDULES)}, got {train['schedule']!r}.")
     for key, allowed in (("schedule", SCHEDULES), ("dtype", ("float32", "float64")), ("synapses", ("exact", "dense")), ("execution", ("exact", "compiled"))):
         if key in train:
             if train[key] not in allowed:

@@ -8,11 +8,13 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError
+from ..registry import Registry
 from ..tasks import burst_sequence_detection, load_heidelberg, mackey_glass_task, moving_shapes, spring_chain
 
-__all__ = ["make_dataset", "batches", "to_inputs"]
+__all__ = ["make_dataset", "batches", "to_inputs", "TASKS"]
 
-_MAKERS = {"bsd": burst_sequence_detection, "oscillator": spring_chain, "heidelberg": load_heidelberg, "mackey_glass": mackey_glass_task, "moving_shapes": moving_shapes}
+#: ``[task] name`` -> the function that makes its dataset
+TASKS = Registry("task", {"bsd": burst_sequence_detection, "oscillator": spring_chain, "heidelberg": load_heidelberg, "mackey_glass": mackey_glass_task, "moving_shapes": moving_shapes})
 _RENAMES = {"bsd": {"samples": "n_samples"}, "moving_shapes": {"samples": "n_samples"}, "oscillator": {"samples_per_sequence": "samples", "sequences": "n_sequences"}}
 
 
@@ -21,7 +23,7 @@ def make_dataset(config):
     task = dict(config.task)
     name = task.pop("name")
     task.pop("input")
-    maker = _MAKERS[name]
+    maker = TASKS[name]
     kwargs = {_RENAMES.get(name, {}).get(k, k): v for k, v in task.items()}
     kwargs.setdefault("seed", config.seed)
     if name == "heidelberg" and "dt" not in kwargs:

@@ -27,6 +27,7 @@ import torch
 
 from ..backends.torch import Twin
 from ..errors import ConfigError
+from ..backends.registry import BACKENDS as _BACKENDS
 from .config import TrainConfig
 from .data import batches, make_dataset
 from .losses import predict, score
@@ -34,7 +35,9 @@ from .params import apply_params, load_params
 
 __all__ = ["evaluate", "trained_network", "brian_outputs"]
 
-BACKENDS = ("cpp_standalone", "cuda_standalone", "numpy")
+#: The Brian2 backends a trained network is evaluated on (`bioadapt.backends.registry.BACKENDS`).
+EVALUATORS = _BACKENDS.where(evaluates=True)
+BACKENDS = EVALUATORS.names
 
 
 def trained_network(config: TrainConfig, params_path: str | Path, data=None):
@@ -69,8 +72,7 @@ def evaluate(config: TrainConfig, params_path: str | Path, backend: str = "cpp_s
     ``dask.distributed.Client``); the result is the same. ``return_outputs``
     adds the Brian2 readouts and spikes (``outputs``).
     """
-    if backend not in BACKENDS:
-        raise ConfigError(f"evaluate: backend must be one of {', '.join(BACKENDS)}, got {backend!r}.")
+    EVALUATORS.check(backend, "evaluate: backend", ConfigError)
     if backend == "cuda_standalone":  # before anything is built: a GPU, the toolkit, brian2cuda
         from ..backends.brian.cuda import cuda_settings, require_gpu
 

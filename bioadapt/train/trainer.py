@@ -42,6 +42,7 @@ from torch.nn.utils import parametrize
 from ..backends.torch import CudaGraphStep, Twin
 from ..errors import BackendError, ConfigError
 from .config import TrainConfig, make_surrogate
+from .schedules import SCHEDULES
 from .data import batches, make_dataset, to_inputs, twin_inputs
 from .distributed import DEFAULT_TIMEOUT, World, all_gather, all_reduce_gradients, all_reduce_sum, check_same_parameters, shard, world_from_env
 from .losses import predict, readout_loss, score
@@ -142,15 +143,7 @@ class Trainer:
         return idx[: self.config.max_samples] if self.config.max_samples else idx
 
     def _scheduler(self):
-        c = self.config
-        total = max(1, c.epochs * self.steps_per_epoch)
-        if c.schedule == "cosine":
-            return torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=total)
-        if c.schedule == "step":
-            return torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=c.step_size * self.steps_per_epoch, gamma=c.gamma)
-        if c.schedule == "exponential":
-            return torch.optim.lr_scheduler.ExponentialLR(self.optimizer, gamma=c.gamma ** (1.0 / self.steps_per_epoch))
-        return torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda _: 1.0)
+        return SCHEDULES[self.config.schedule](self.optimizer, self.config, self.steps_per_epoch)
 
     # -------------------------------------------------------------- checkpoints
     def checkpoint_path(self) -> Path:

@@ -26,6 +26,7 @@ from brian2 import BrianLogger, prefs, set_device
 from brian2.devices.device import reset_device, get_device
 
 from ...errors import BackendError
+from ..registry import BACKENDS
 
 __all__ = ["brian_device", "FAITHFUL_GCC_FLAGS", "FAST_GCC_FLAGS", "FAITHFUL_NVCC_FLAGS", "FAST_NVCC_FLAGS", "BRIAN_TARGETS"]
 
@@ -45,7 +46,8 @@ FAITHFUL_NVCC_FLAGS = ["-w", CUDA_STD, "--fmad=false"]
 #: Brian2CUDA's own default (fast math).
 FAST_NVCC_FLAGS = ["-w", CUDA_STD, "-use_fast_math"]
 
-BRIAN_TARGETS = ("numpy", "cpp_standalone", "cuda_standalone")
+#: Brian2 device targets (the registry's backends that run in Brian2)
+BRIAN_TARGETS = tuple(b.brian_target for b in BACKENDS.values() if b.brian_target is not None)
 
 prefs.logging.file_log = False
 prefs.logging.delete_log_on_exit = True

@@ -26,6 +26,8 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, replace
 
+import torch
+
 from .program import Block, Program, Ref
 from .translate import compile_expression, is_fixed_expression
 
@@ -119,3 +121,11 @@ def plan_block(block: Block, program: Program, math: str, gathered: bool = False
         prelude += [(name, inner, None) for name, inner in hoisted]
         body.append((replace(stmt, fn=fn), None))
     return BlockPlan(block, tuple(fixed), tuple(step), tuple(clock_t), tuple(clock_dt), tuple(constants), tuple(prelude), tuple(body))
+
+
+_DTYPES = {"bool": torch.bool, "int": torch.int64}
+
+
+def torch_dtype(kind: str, float_dtype: torch.dtype) -> torch.dtype:
+    """The torch dtype of a `Ref`'s dtype kind (``float``, ``int``, ``bool``) in a twin of ``float_dtype``."""
+    return float_dtype if kind == "float" else _DTYPES[kind]

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import torch
 
+from ...registry import Registry
+
 __all__ = ["Surrogate", "SURROGATES", "spike", "spike_where", "unbroadcast"]
 
 
@@ -36,7 +38,8 @@ def _arctan(x, alpha, c):
 
 
 #: Surrogate derivatives by name: ``f(x, alpha, c)`` with x = lhs - rhs of the threshold.
-SURROGATES = {"exponential": _exponential, "boxcar": _boxcar, "sigmoid": _sigmoid, "arctan": _arctan}
+#: surrogate kind -> its derivative ``(x, alpha, c)``
+SURROGATES = Registry("surrogate", {"exponential": _exponential, "boxcar": _boxcar, "sigmoid": _sigmoid, "arctan": _arctan}, error=ValueError)
 
 
 @dataclass(frozen=True)
@@ -57,8 +60,7 @@ class Surrogate:
     c: float = 0.4
 
     def __post_init__(self):
-        if self.name not in SURROGATES:
-            raise ValueError(f"Unknown surrogate '{self.name}'; use one of {', '.join(SURROGATES)}.")
+        SURROGATES.check(self.name, "surrogate kind")
         if not self.alpha > 0 or not self.c >= 0:
             raise ValueError(f"Surrogate needs alpha > 0 and c >= 0, got alpha={self.alpha}, c={self.c}.")
 

@@ -307,7 +307,7 @@ def _one(x):
 #: multiplications without ``-funsafe-math-optimizations``); every other
 #: exponent stays a call of the C library's ``pow`` (``x**0.5`` is not
 #: ``sqrt(x)``, ``x**3`` not ``x*x*x``). Checked against compiled code in
-#: ``tests/backends/test_translate.py::test_libm_power_folding``.
+#: ``tests/backends/torch/test_translate.py::test_libm_power_folding``.
 LIBM_FOLDED_POWERS: dict[int, Callable] = {
     2: lambda x: _double(x) * _double(x),
     1: _double,

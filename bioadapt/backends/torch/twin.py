@@ -30,12 +30,11 @@ the dense pathway runs; rounded, they are ordinary delays again.
 
 from __future__ import annotations
 
-import re
-import types
-import warnings
-from contextlib import contextmanager
 import dataclasses
-from dataclasses import dataclass, field
+import re
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import torch
@@ -45,15 +44,16 @@ from torch import nn
 from ...errors import BackendError
 from ...network.spec import NetworkSpec
 from ...noise import NoiseSource
+from ...schemes.exact import DERIVED_PREFIX
 from .arrivals import Arrivals
 from .calls import capturing, check_forward
-from .plan import SCALAR, WHOLE, BlockPlan, plan_block
-from .program import Block, Program, Ref, TimedInput, extract_program
-from ...schemes.exact import DERIVED_PREFIX
+from .compiled import compile_segment, requiring_grad, segments
 from .delays import RELAXATIONS, RelaxedDelays
-from .events import Events, pays, spike_product
-from .spikes import Surrogate, spike, spike_where
-from .translate import MATH_MODES, divide
+from .execute import Call, Step, block_shape, cast_value, dense_inputs, dense_weights, evaluate, executors, expand, read_var, take
+from .plan import SCALAR, WHOLE, BlockPlan, plan_block, torch_dtype
+from .program import Block, Program, Ref, TimedInput, extract_program
+from .spikes import Surrogate
+from .translate import MATH_MODES
 
 __all__ = ["Twin", "TwinOutput", "RelaxedDelays", "run_twin", "RELAXATIONS"]
 
@@ -83,13 +83,6 @@ class TwinOutput:
     spikes: dict
     traces: dict
     state: dict
-
-
-_DTYPES = {"bool": torch.bool, "int": torch.int64}
-
-
-def _torch_dtype(kind: str, float_dtype: torch.dtype) -> torch.dtype:
-    return float_dtype if kind == "float" else _DTYPES[kind]
 
 
 class Twin(nn.Module):
@@ -307,8 +300,8 @@ class Twin(nn.Module):
         shape (`learn_delays`), since the functions guard on tensors only."""
         if self.execution == "compiled":
             self._compiled_steps = {
-                "cpu": _segments(self._schedule, self._compile_segment, set()),
-                "other": _segments(self._schedule, self._compile_segment, set(self._dense_blocks)),
+                "cpu": segments(self._schedule, partial(compile_segment, self), set()),
+                "other": segments(self._schedule, partial(compile_segment, self), set(self._dense_blocks)),
             }
 
     def learn_delays(self, projection: str, max_steps: int, relaxation: str = "gaussian") -> "RelaxedDelays":
@@ -451,7 +444,7 @@ class Twin(nn.Module):
                 if value is None or value.shape == ():
                     continue
                 kind = "bool" if value.dtype == np.bool_ else ("int" if np.issubdtype(value.dtype, np.integer) else "float")
-                initial[key] = torch.as_tensor(value).to(device=device, dtype=_torch_dtype(kind, self.float_dtype))
+                initial[key] = torch.as_tensor(value).to(device=device, dtype=torch_dtype(kind, self.float_dtype))
             self._initial_on[device] = initial
         return {key: tensor.unsqueeze(0).expand(batch, -1).clone() for key, tensor in initial.items()}
 
@@ -563,8 +556,8 @@ class Twin(nn.Module):
             # compiled segments with gradients: every float value they read
             # requires a gradient from the first step on, as from the second
             # (a graph is made for one pattern of requires_grad)
-            state = {key: _requiring_grad(value) for key, value in state.items()}
-            history = {group: [_requiring_grad(entry) for entry in entries] for group, entries in history.items()}
+            state = {key: requiring_grad(value) for key, value in state.items()}
+            history = {group: [requiring_grad(entry) for entry in entries] for group, entries in history.items()}
         call = self._prepare(batch, device)
         # per-step slices taken once (unbind: one backward node, not one per step)
         feeds = {
@@ -575,7 +568,7 @@ class Twin(nn.Module):
         call.input_spikes = feeds["inputs"]
         # dense contributions of the input populations, for all steps at once
         # (also when checkpointing: the chunks read them, so both runs agree bit for bit)
-        call.inputs = self._dense_inputs(call, history, feeds["inputs"], n_steps)
+        call.inputs = dense_inputs(self, call, history, feeds["inputs"], n_steps)
         if checkpoint_every is not None and checkpoint_every < n_steps and torch.is_grad_enabled():
             spikes, traces, state, history = self._run_checkpointed(call, state, history, feeds, n_steps, record_at, start_step, checkpoint_every)
         else:
@@ -611,49 +604,7 @@ class Twin(nn.Module):
                     traces[pop][var] += values
         return spikes, traces, state, history
 
-    def _compile_segment(self, entries: tuple) -> "_Segment":
-        """The blocks ``entries`` (consecutive in the schedule: code blocks and
-        dense pathways) as one function compiled by `torch.compile` (see `_Segment`)."""
-        writes = {}
-        for _, block, plan in entries:
-            statements = self._dense[block.name]["targets"] if block.kind == "pathway" else [stmt for stmt, _ in plan.body]
-            for stmt in statements:
-                if stmt.op != ":=":
-                    ref = block.refs[stmt.var]
-                    writes[(ref.owner, ref.var)] = _torch_dtype(ref.dtype, self.float_dtype) == torch.bool
-            if block.kind == "threshold" and block.extra["refractory"]:
-                writes[(block.group, "lastspike")], writes[(block.group, "not_refractory")] = False, True
-        keys, groups = tuple(writes), tuple(block.group for _, block, _ in entries if block.kind == "threshold")
-        float_dtype = self.float_dtype
-
-        pathways = any(kind == "pathway" for kind, _, _ in entries)
-
-        def segment(call, state, fired, masks, history, inputs, t):
-            state, fired, masks = dict(state), dict(fired), dict(masks)
-            history = dict(history) if pathways else None  # (the spike history: only pathways read it)
-            for kind, block, plan in entries:
-                if kind == "pathway":
-                    self._run_pathway(plan, call, state, fired, history, None, t, None, inputs.get(block.name))
-                else:
-                    self._run_neurons(plan, call, state, fired, history, t, masks)
-            # boolean results leave as floats: the CPU code torch generates
-            # stores booleans slowly (a comparison's 0/1 is exact either way)
-            values = tuple(state[key].to(float_dtype) if state[key].dtype == torch.bool else state[key] for key in keys)
-            return values, tuple(fired[group] for group in groups)
-
-        name = "twin_segment_" + re.sub(r"\W", "_", entries[0][1].name)
-        code = segment.__code__.replace(co_name=name)
-        # guards on tensors only (shapes, dtypes, devices, gradient flags): the
-        # Python structures the function reads (the program, the call's names,
-        # the state's keys) are fixed for this twin and the same every step,
-        # and checking them at every call would cost more than the blocks
-        with warnings.catch_warnings():  # torch's compiler imports its deprecated TorchScript helpers on first use
-            warnings.filterwarnings("ignore", message=".*torch.jit.script_method.*", category=DeprecationWarning)
-            fn = torch.compile(types.FunctionType(code, segment.__globals__, code.co_name, None, segment.__closure__), dynamic=False,
-                               options={"guard_filter_fn": _tensor_guards})
-        return _Segment(fn, keys, tuple(writes.values()), groups, tuple(block.name for kind, block, _ in entries if kind == "pathway" and block.name in self._from_inputs))
-
-    def _prepare(self, batch: int, device) -> _Call:
+    def _prepare(self, batch: int, device) -> Call:
         """Everything fixed over one forward call, computed once (gradients flow through it)."""
         in_capture = capturing(device)
         if in_capture and self._compiled_steps is not None:
@@ -675,7 +626,7 @@ class Twin(nn.Module):
                 values = _Propagators.apply(system, self.program.sizes[pop], self.program.dt, tuple(names), *params)
             for k, name in enumerate(names):
                 fixed[(pop, name)] = values[k].to(self.float_dtype)
-        call = _Call(batch, dt, fixed, envs={}, casts={})
+        call = Call(batch, dt, fixed, envs={}, casts={})
         for name, plan in self._plans.items():
             block = plan.block
             gather = self._gathers.get(name)
@@ -686,20 +637,20 @@ class Twin(nn.Module):
                 elif isinstance(value, TimedInput):
                     env[var_name] = _TimedCall(value, self.program.dt, device, self.float_dtype)
             for var_name, owner, var, how in plan.fixed:
-                env[var_name] = _take(self._read({}, owner, var, fixed), how, gather if gather is not None else self._indexed.get(name))
+                env[var_name] = take(read_var(self, {}, owner, var, fixed), how, gather if gather is not None else self._indexed.get(name))
             for var_name in plan.clock_dt:
                 env[var_name] = dt
             if gather is None:
                 env["_vectorisation_idx"] = torch.arange(self.program.sizes[block.group], device=device)
             for var_name, fn, stmt in plan.prelude:
-                env[var_name] = self._evaluate(stmt, env) if stmt is not None else fn(env)
+                env[var_name] = evaluate(stmt, env) if stmt is not None else fn(env)
             call.envs[name] = env
             if gather is None:  # fixed writes of neuron code, at the block's shape
                 shape = (batch, self.program.sizes[block.group])
                 for index, (stmt, value_name) in enumerate(plan.body):
                     if value_name is not None and stmt.op == "=":
                         ref = block.refs[stmt.var]
-                        cast = call.casts[(name, index)] = self._cast(env[value_name], ref, _block_shape(ref, shape), device)
+                        cast = call.casts[(name, index)] = cast_value(self, env[value_name], ref, block_shape(ref, shape), device)
                         if cast.is_floating_point() and not cast.requires_grad:
                             finite, zero, one = self._constant_flags((name, index), cast, in_capture)
                             if finite:
@@ -709,7 +660,7 @@ class Twin(nn.Module):
                             if one:
                                 call.ones.add(id(cast))
         for name, (block, dense) in self._dense_blocks.items():
-            call.dense[name] = self._dense_weights(block, dense, call.envs[name], device)
+            call.dense[name] = dense_weights(self, block, dense, call.envs[name], device)
         return call
 
     def _constant_flags(self, key, cast, in_capture: bool) -> tuple:
@@ -735,32 +686,17 @@ class Twin(nn.Module):
         record, every = record_at
         spikes_out = {g: [] for g in self.program.spiking}
         traces = {pop: {var: [] for var in vars_} for pop, vars_ in record.items()}
-        t = None
-        schedule = self._schedule if self._compiled_steps is None else self._compiled_steps["cpu" if device.type == "cpu" else "other"]
+        schedule = executors(self, self._schedule if self._compiled_steps is None else self._compiled_steps["cpu" if device.type == "cpu" else "other"])
+        step = Step(call, state, history, feeds, start_step)
         if self._uses_t:  # (start + k)*dt in float64, rounded once as in Python; no host copy per step
             times = (torch.arange(start_step + begin, start_step + end, dtype=torch.float64, device=device) * call.dt).unbind(0)
         for k in range(begin, end):
             if self._uses_t:
-                t = times[k - begin]
-            fired, stacks, masks = {}, {}, {}
-            for kind, block, plan in schedule:
-                if kind == "segment":  # compiled code blocks (execution="compiled"; block: the `_Segment`)
-                    block(call, state, fired, masks, history, t, k)
-                elif kind == "generator":
-                    x = feeds["steps"][block.group][k]
-                    fired[block.group] = x
-                    history[block.group] = history[block.group][1:] + [x]
-                elif kind == "drive":
-                    state[(block.group, block.extra["var"])] = feeds["drive"][block.group][block.extra["var"]][k]
-                elif kind == "pathway":
-                    self._run_pathway(plan, call, state, fired, history, stacks, t, k)
-                elif kind == "summed":
-                    self._run_summed(plan, call, state, t)
-                elif kind == "regular":  # run_regularly on a clock of its own: every k steps (its code reads the group's t and dt)
-                    if (start_step + k) % block.extra["every"] == 0:
-                        self._run_neurons(plan, call, state, fired, history, t, masks)
-                else:
-                    self._run_neurons(plan, call, state, fired, history, t, masks)
+                step.t = times[k - begin]
+            step.k, step.fired, step.masks, step.stacks = k, {}, {}, {}
+            for run in schedule:
+                run(step)
+            fired = step.fired
             if call.events:  # keep the events of spikes still read (delays)
                 call.events = {key: found for key, found in call.events.items() if found[2] == k}
             for group in self._emitting:
@@ -770,438 +706,8 @@ class Twin(nn.Module):
                 spikes_out[group].append(s)
             for pop, variables in traces.items() if (start_step + k) % every == 0 else ():
                 for var, values in variables.items():
-                    values.append(_expand(self._read(state, pop, var, call.fixed), (batch, self.program.sizes[pop])))
+                    values.append(expand(read_var(self, state, pop, var, call.fixed), (batch, self.program.sizes[pop])))
         return spikes_out, traces
-
-    # ------------------------------------------------------------- execution
-    def _read(self, state: dict, owner: str, var: str, fixed: dict | None = None):
-        key = (owner, var)
-        if key in state:
-            return state[key]
-        if fixed and key in fixed:
-            return fixed[key]
-        if owner in self.params and var in self.params[owner]:
-            return self.params[owner][var]
-        if key in self._constants:
-            return self._constants[key]
-        value = self.program.initial[key]
-        return torch.as_tensor(np.asarray(value))
-
-    def _env(self, plan: BlockPlan, call: _Call, state: dict, t) -> dict:
-        """The block's names for this step: fixed values of the call, state, ``t``."""
-        env = call.envs[plan.block.name].copy()
-        gather = self._gathers.get(plan.block.name)
-        if gather is None:
-            gather = self._indexed.get(plan.block.name)
-        for name, owner, var, how in plan.step:
-            value = state.get((owner, var))
-            if value is None:
-                value = self._read(state, owner, var, call.fixed)
-            env[name] = _take(value, how, gather)
-        for name in plan.clock_t:
-            env[name] = t
-        return env
-
-    def _arrival_env(self, plan: BlockPlan, call: _Call, state: dict, t, active: torch.Tensor) -> "_ArrivalEnv":
-        """`_env` for the synapses ``active`` only, each name made when first read."""
-        name = plan.block.name
-        parts = call.per_synapse.get(name)
-        if parts is None:  # the call's fixed values: alike for all synapses, or one per synapse
-            n_syn = len(self._routes[name]["perm"])
-            fixed = call.envs[name]
-            per_synapse = {key: value for key, value in fixed.items() if isinstance(value, torch.Tensor) and value.dim() and value.shape[-1] == n_syn}
-            shared = {key: value for key, value in fixed.items() if key not in per_synapse}
-            parts = call.per_synapse[name] = (shared, per_synapse, {step[0]: step[1:] for step in plan.step})
-        shared, per_synapse, steps = parts
-        env = _ArrivalEnv(shared)
-        for clock in plan.clock_t:
-            env[clock] = t
-        env.sources = (self, call, state, per_synapse, steps, active)
-        env.gather = _Selection(self._gathers[name], active)
-        return env
-
-    @staticmethod
-    def _evaluate(stmt, env):
-        if stmt.where_bool is not None:
-            cond = env[stmt.where_bool]
-            a, b = stmt.fn_true(env), stmt.fn_false(env)
-            ref = next((x for x in (a, b) if isinstance(x, torch.Tensor) and x.is_floating_point()), None)
-            dtype = ref.dtype if ref is not None else torch.float64
-            a = a if isinstance(a, torch.Tensor) else torch.tensor(a, dtype=dtype)
-            b = b if isinstance(b, torch.Tensor) else torch.tensor(b, dtype=dtype)
-            return torch.where(cond, a, b)
-        return stmt.fn(env)
-
-    @staticmethod
-    def _combine(op: str, old, value):
-        if op == "=":
-            return value
-        if op == "+=":
-            return old + value
-        if op == "-=":
-            return old - value
-        if op == "*=":
-            return old * value
-        if op == "/=":
-            return divide(old, value)
-        raise BackendError(f"unsupported operator '{op}'")
-
-    def _cast(self, value, ref: Ref, shape, device):
-        dtype = _torch_dtype(ref.dtype, self.float_dtype)
-        if not isinstance(value, torch.Tensor):
-            return torch.full(shape, value, dtype=dtype, device=device)
-        if value.dtype != dtype:
-            value = value.to(dtype)
-        return _expand(value, shape)
-
-    def _run_statements(self, plan: BlockPlan, call: _Call, env: dict, state: dict, shape, device, written: dict):
-        name = plan.block.name
-        refs = plan.block.refs
-        for index, (stmt, value_name) in enumerate(plan.body):
-            value = env[value_name] if value_name is not None else (stmt.fn(env) if stmt.where_bool is None else self._evaluate(stmt, env))
-            if stmt.op == ":=":
-                env[stmt.var] = value
-                continue
-            ref = refs[stmt.var]
-            new = call.casts.get((name, index)) if value_name is not None else None
-            if new is None:
-                new = self._cast(value if stmt.op == "=" else self._combine(stmt.op, env[stmt.var], value), ref, _block_shape(ref, shape), device)
-            if ref.conditional is not None and ref.conditional not in plan.block.override:
-                cond = env.get(ref.conditional)
-                if cond is None:
-                    cond = self._read(state, ref.owner, ref.conditional)
-                    if plan.block.group in self._subgroups:  # code over a subgroup: its neurons' conditions
-                        cond = cond[..., self._subgroups[plan.block.group]]
-                new = torch.where(cond, new, _expand(env[stmt.var], new.shape))
-            env[stmt.var] = new
-            written[stmt.var] = ref
-
-    def _run_neurons(self, plan: BlockPlan, call: _Call, state, fired, history, t, masks):
-        """A block of neuron code: state update or program block, threshold, reset.
-
-        ``masks`` carries each group's boolean spikes of this step from its
-        threshold to its reset.
-        """
-        block = plan.block
-        kind = block.kind
-        writes = self._constant_writes.get(block.name)
-        if writes is not None:
-            for index, key in writes:
-                state[key] = call.casts[(block.name, index)]
-            return
-        device = call.dt.device
-        shape = (call.batch, self.program.sizes[block.group])
-        env = self._env(plan, call, state, t)
-        written = {}
-        self._run_statements(plan, call, env, state, shape, device, written)
-        if kind == "code":
-            part = self._subgroups.get(block.group)
-            for name, ref in written.items():
-                if part is None:
-                    state[(ref.owner, ref.var)] = env[name]
-                else:  # the subgroup's neurons only, at their places in the population
-                    full = _expand(self._read(state, ref.owner, ref.var), (call.batch, self.program.sizes[ref.owner]))
-                    state[(ref.owner, ref.var)] = full.index_copy(1, part, _expand(env[name], shape).to(full.dtype))
-            return
-        if kind == "threshold":
-            cond = env["_cond"]  # a constant condition ("True") is a Python bool
-            cond = _expand(cond, shape) if isinstance(cond, torch.Tensor) else torch.full(shape, bool(cond), device=device)
-            surrogate = block.extra["surrogate"]
-            if surrogate is not None and torch.is_grad_enabled():
-                left, right, _ = surrogate
-                s = spike(left(env) - right(env), cond, self.surrogate)
-            else:
-                s = cond.to(self.float_dtype)
-            fired[block.group] = s
-            masks[block.group] = cond
-            if history is not None:  # (a compiled segment: the caller appends the spikes)
-                history[block.group] = history[block.group][1:] + [s]
-            if block.extra["refractory"]:
-                state[(block.group, "lastspike")] = torch.where(cond, t.to(state[(block.group, "lastspike")].dtype), state[(block.group, "lastspike")])
-                state[(block.group, "not_refractory")] = torch.where(cond, torch.zeros((), dtype=torch.bool, device=device), state[(block.group, "not_refractory")])
-            return
-        if kind == "reset":
-            s = fired[block.group]
-            mask = masks[block.group]
-            detach = self._detach.get(block.group, set())
-            for name, ref in written.items():
-                old = self._read(state, ref.owner, ref.var)
-                new = env[name]
-                if ref.var in detach or not new.is_floating_point():
-                    state[(ref.owner, ref.var)] = torch.where(mask, new, _expand(old, shape))
-                elif not torch.compiler.is_compiling() and id(old) in call.zeros and id(new) in call.finite:
-                    # a spike variable cleared every step and set to a constant
-                    # by the reset (z = 1): where(s > 0, c, +0) is s*c bit for
-                    # bit (s is 0 or 1, c finite), and d/ds = c = new - old, the
-                    # gradient spike_where gives, without a Python autograd node;
-                    # s*1 is s itself
-                    state[(ref.owner, ref.var)] = s if id(new) in call.ones else s * new
-                else:
-                    state[(ref.owner, ref.var)] = spike_where(s, new, _expand(old, shape), mask)
-            return
-        raise BackendError(f"unknown block kind '{kind}'")
-
-    def _run_pathway(self, plan: BlockPlan, call: _Call, state, fired, history, stacks, t, k, inputs=None):
-        block = plan.block
-        path = self._routes[block.name]
-        source = block.extra["source"]
-        batch, device = call.batch, call.dt.device
-        if source not in fired:  # an input group or a group without threshold this step
-            fired_now = torch.zeros(batch, self.program.sizes[source], dtype=self.float_dtype, device=device)
-            history[source] = history[source][1:] + [fired_now]
-        if block.name in call.dense:
-            self._run_dense(block, call, state, history[source], k, inputs)
-            return
-        # the spike history stacked once per source and step, shared by its pathways
-        entry = stacks.get(source)
-        if entry is None or entry[0] is not history[source]:
-            entry = stacks[source] = (history[source], torch.stack(history[source]))
-        hist = entry[1]  # (depth, batch, n_source); last entry is this step
-        depth = hist.shape[0]
-        gather = self._gathers[block.name]
-        arrivals = self._event_driven.get(block.name) if device.type == "cpu" and not torch.is_grad_enabled() else None
-        if arrivals is not None:
-            # without gradients only the synapses whose spike arrives run (as in Brian2),
-            # in queue order: every sum adds the same terms in the same order (the
-            # other synapses would add zeros)
-            if not bool(hist.any()):
-                return
-            active, s_syn = arrivals(hist)  # (n_active,), (batch, n_active)
-            if len(active) == 0:
-                return
-            env = self._arrival_env(plan, call, state, t, active)
-            gather = env.gather
-        else:
-            s_syn = hist[depth - 1 - path["delay"], :, path["spiker"]].transpose(0, 1)  # (batch, n_syn) in queue order
-            env = self._env(plan, call, state, t)
-        shape = (batch, s_syn.shape[1])
-        zero = None
-        for stmt, value_name in plan.body:
-            value = env[value_name] if value_name is not None else self._evaluate(stmt, env)
-            if stmt.op == ":=":
-                env[stmt.var] = value
-                continue
-            ref = block.refs[stmt.var]
-            if ref.index in (_PRE, _POST):
-                contribution = value if stmt.op == "+=" else -value
-                contribution = self._cast(contribution, ref, shape, device)
-                zero = torch.zeros((), dtype=contribution.dtype, device=device)
-                if ref.conditional is not None and ref.conditional not in block.override:
-                    cond = self._read(state, ref.owner, ref.conditional)[..., gather[ref.index]]
-                    contribution = torch.where(torch.broadcast_to(cond, shape), contribution, zero)
-                contribution = spike_where(s_syn, contribution, zero)
-                key = (ref.owner, ref.var)
-                current = torch.broadcast_to(self._read(state, *key), (batch, self.program.sizes[ref.owner]))
-                state[key] = current.index_add(1, gather[ref.index], contribution)
-            else:
-                new = self._cast(self._combine(stmt.op, env[stmt.var], value), ref, shape, device)
-                new = spike_where(s_syn, new, torch.broadcast_to(env[stmt.var], shape))
-                env[stmt.var] = new
-                key = (ref.owner, ref.var)
-                if arrivals is not None:  # the synapses that received a spike, at their places in synapse order
-                    full = _expand(self._read(state, *key), (batch, len(path["perm"])))
-                    state[key] = full.index_copy(1, gather[_SELF], new)
-                else:
-                    state[key] = new[..., path["inverse"]]
-
-    def _dense_weights(self, block: Block, dense: dict, fixed_env: dict, device) -> list:
-        """Per target statement, ``[(delay, W_d)]``: built once per call (the
-        contributions depend on synaptic values only, constant over a run)."""
-        path = self._routes[block.name]
-        n_pre, n_post = self.program.sizes[block.extra["source"]], self.program.sizes[block.extra["target"]]
-        env = dict(fixed_env)
-        for stmt in block.scalar + block.vector:
-            if stmt.op == ":=" and stmt.var not in env:
-                env[stmt.var] = self._evaluate(stmt, env)
-        matrices = []
-        relaxed = dense.get("relaxed")
-        if relaxed is not None:  # (n_syn, taps) in queue order, and each synapse's (pre, post) slot
-            kernel = relaxed.kernel()[path["perm"].to(device)]
-            slots = (path["pre"] * n_post + path["post"]).to(device)
-        for stmt in dense["targets"]:
-            value = self._evaluate(stmt, env)
-            value = value.to(device=device, dtype=self.float_dtype) if isinstance(value, torch.Tensor) else torch.full((), value, dtype=self.float_dtype, device=device)
-            value = torch.broadcast_to(value, (len(path["perm"]),))
-            if stmt.op == "-=":
-                value = -value
-            if relaxed is not None:  # W_d = sum over synapses of value * kernel(d), every tap
-                flat = torch.zeros(kernel.shape[1], n_pre * n_post, dtype=self.float_dtype, device=device)
-                flat = flat.index_add(1, slots, (value[:, None] * kernel).T)
-                matrices.append((stmt, list(enumerate(flat.reshape(-1, n_pre, n_post).unbind(0)))))
-                continue
-            per_delay = []
-            for d, where, pre, post, unique in dense["delays"]:
-                weights = torch.zeros(n_pre, n_post, dtype=self.float_dtype, device=device)
-                per_delay.append((d, weights.index_put((pre, post), value if where is None else value[where], accumulate=not unique)))
-            matrices.append((stmt, per_delay))
-        return matrices
-
-    def _dense_inputs(self, call: _Call, history: dict, inputs: dict, n: int) -> dict:
-        """Dense contributions of input populations for the call's ``n`` steps,
-        one matrix product per delay over all steps (input spikes are known in
-        advance): ``block name -> [per target statement: tuple of (batch, n_post)]``."""
-        out = {}
-        for name in self._from_inputs:
-            block = self._dense_blocks[name][0]
-            source = block.extra["source"]
-            x = inputs[source][:n].to(self.float_dtype)
-            carried = history[source]  # spikes of the steps before the call, oldest first
-            depth = len(carried)
-            totals = []
-            for _, per_delay in call.dense[name]:
-                total = None
-                for d, weights in per_delay:
-                    # spikes of steps k - d for k = 0 .. n - 1
-                    if d == 0:
-                        delayed = x
-                    else:
-                        earlier = torch.stack(carried[depth - d : depth - d + n]) if d <= depth else None
-                        delayed = torch.cat([earlier, x[: max(n - d, 0)]]) if n > d else earlier
-                    product = spike_product(delayed, weights, pays(delayed, weights) and self._binary(call, source))
-                    total = product if total is None else total + product
-                totals.append(total.unbind(0))
-            out[name] = totals
-        return out
-
-    def _run_dense(self, block: Block, call: _Call, state, hist, k, inputs=None):
-        """``X_post += sum_d spikes[t - d] @ W_d``, one matrix per distinct delay
-        (``inputs``: the step's precomputed contributions of an input
-        population, given by a compiled segment, which has no step index ``k``)."""
-        n_post = self.program.sizes[block.extra["target"]]
-        precomputed = call.inputs.get(block.name) if inputs is None else inputs
-        depth = len(hist)
-        for index, (stmt, per_delay) in enumerate(call.dense[block.name]):
-            ref = block.refs[stmt.var]
-            if precomputed is not None:
-                total = precomputed[index] if inputs is not None else precomputed[index][k]
-            else:
-                total = None
-                for d, weights in per_delay:
-                    product = self._spike_product(call, hist[depth - 1 - d], weights, block.extra["source"], k)
-                    total = product if total is None else total + product
-            key = (ref.owner, ref.var)
-            if ref.conditional is not None and ref.conditional not in block.override:
-                total = torch.where(self._read(state, ref.owner, ref.conditional), total, torch.zeros((), dtype=total.dtype, device=total.device))
-            current = self._read(state, *key)
-            # a target cleared this step (I = 0) takes the sum itself: +0 + x is
-            # x except for x = -0 (the dense sums are not Brian2's order anyway)
-            state[key] = _expand(total, (call.batch, n_post)) if not torch.compiler.is_compiling() and id(current) in call.zeros else _expand(current, (call.batch, n_post)) + total
-
-    @staticmethod
-    def _binary(call: _Call, pop: str) -> bool:
-        """Whether the spikes of ``pop`` are all 0 or 1: threshold spikes are;
-        input spikes are as documented, or counts/weights (the event product
-        then multiplies each event by its value). Looked at when an event
-        product first needs it (on the CPU: nothing is read back from a GPU)."""
-        known = call.binary.get(pop)
-        if known is None:
-            x = call.input_spikes.get(pop)
-            known = call.binary[pop] = x is None or bool(((x == 0) | (x == 1)).all())
-        return known
-
-    @staticmethod
-    def _spike_product(call: _Call, spikes, weights, source: str, k: int):
-        """``spikes @ weights`` from the spikes' events where that pays
-        (`.events`); the events of a step's spikes are found once and shared
-        by every pathway and delay that reads them."""
-        if torch.compiler.is_compiling() or not pays(spikes, weights):  # (a compiled segment: a product the compiler sees)
-            return spikes @ weights
-        binary = Twin._binary(call, source)
-        found = call.events.get(id(spikes))
-        if found is None or found[0] is not spikes:
-            found = [spikes, Events.find(spikes, binary), k]
-            call.events[id(spikes)] = found
-        found[2] = k
-        return spikes @ weights if found[1] is None else spike_product(spikes, weights, binary, found[1])
-
-    def _run_summed(self, plan: BlockPlan, call: _Call, state, t):
-        block = plan.block
-        path = self._pathways[block.group]
-        env = self._env(plan, call, state, t)
-        shape = (call.batch, len(path["i"]))
-        for stmt, value_name in plan.body:
-            env[stmt.var] = env[value_name] if value_name is not None else self._evaluate(stmt, env)
-        value = env["_synaptic_var"]
-        value = torch.broadcast_to(value if isinstance(value, torch.Tensor) else torch.tensor(value, dtype=self.float_dtype), shape).to(self.float_dtype)
-        target = block.extra["target"]
-        zeros = torch.zeros(call.batch, self.program.sizes[target], dtype=self.float_dtype, device=call.dt.device)
-        state[(target, block.extra["target_var"])] = zeros.index_add(1, path["j"], value)
-
-
-def _requiring_grad(value):
-    """A float tensor that does not require a gradient as a leaf that does (the same values)."""
-    if isinstance(value, torch.Tensor) and value.is_floating_point() and not value.requires_grad:
-        return value.detach().requires_grad_()
-    return value
-
-
-def _tensor_guards(entries) -> list:
-    """`torch.compile`'s guard filter for compiled segments: keep the guards on
-    tensors (parameters included; with them, that no two inputs alias unless
-    they did when traced) and on inputs that are one tensor twice."""
-    return [entry.guard_type in ("TENSOR_MATCH", "DUPLICATE_INPUT") for entry in entries]
-
-
-@dataclass(frozen=True)
-class _Segment:
-    """Consecutive blocks of the schedule run by one compiled function
-    (``Twin(execution="compiled")``): ``fn(call, state, fired, masks, history,
-    inputs, t)`` (``inputs``: the step's precomputed contributions of input
-    populations to its dense pathways) returns the values of the variables ``keys`` the blocks write (booleans as
-    0/1 floats, ``boolean``) and the spikes of the ``groups`` they threshold.
-    One graph per batch size, device, dtype and gradient mode, reused over
-    every step and call (torch's cache is per segment: each function has a
-    code object of its own)."""
-
-    fn: object
-    keys: tuple
-    boolean: tuple
-    groups: tuple
-    inputs: tuple  # its dense pathways from input populations (their contributions are computed for all steps at once)
-
-    def __call__(self, call, state, fired, masks, history, t, k):
-        inputs = {name: tuple(step[k] for step in call.inputs[name]) for name in self.inputs if name in call.inputs}
-        with warnings.catch_warnings():  # torch's own warnings while it traces (its tracer's internals, not the program)
-            warnings.filterwarnings("ignore", module=r"torch\.")
-            try:
-                values, spikes = self.fn(call, state, fired, masks, history, inputs, t)
-            except torch._dynamo.exc.BackendCompilerFailed as exc:
-                raise BackendError(f"execution='compiled': torch.compile could not build the kernels of this twin ({type(exc.inner_exception).__name__}: "
-                                   f"{str(exc.inner_exception).splitlines()[0] if str(exc.inner_exception) else ''}); on the CPU it needs a C++ compiler "
-                                   "(g++) and Python's headers (python3-dev). Use execution='exact' without them.") from exc
-        for key, value, boolean in zip(self.keys, values, self.boolean):
-            state[key] = value != 0 if boolean else value
-        for group, s in zip(self.groups, spikes):
-            fired[group], masks[group] = s, s > 0  # s is 0 or 1: s > 0 is the threshold's condition
-            history[group] = history[group][1:] + [s]
-
-
-def _segments(schedule: tuple, compile_segment, dense: set) -> tuple:
-    """The schedule with each run of consecutive blocks that can be compiled
-    replaced by one entry ``("segment", compiled segment, None)``: code blocks
-    without noise or timed arrays, not on a clock of their own, and ``dense``
-    pathways whose source population fired earlier in the step (a threshold or
-    input spikes)."""
-    steps, run, fired = [], [], set()
-
-    def close():
-        if run:
-            steps.append(("segment", compile_segment(tuple(run)), None))
-            run.clear()
-
-    for entry in schedule:
-        kind, block, plan = entry
-        if kind in ("generator", "threshold"):
-            fired.add(block.group)
-        if (kind in ("code", "threshold", "reset") and not any(isinstance(value, (NoiseSource, TimedInput)) for _, value in plan.constants)) \
-                or (kind == "pathway" and block.name in dense and block.extra["source"] in fired):
-            run.append(entry)
-        else:
-            close()
-            steps.append(entry)
-    close()
-    return tuple(steps)
-
 
 def _code_key(spec: NetworkSpec, block: Block) -> str:
     """The network file's key of a pathway block's code: ``on_pre`` (``on_pre.NAME`` of several) or ``on_post``."""
@@ -1238,83 +744,6 @@ def _map_tensors(value, fn, memo: dict):
         out = value
     memo[key] = out
     return out
-
-
-def _expand(value: torch.Tensor, shape) -> torch.Tensor:
-    """``broadcast_to`` that skips the view (and its autograd node) when the shape is already right."""
-    return value if value.shape == shape else torch.broadcast_to(value, shape)
-
-
-def _block_shape(ref: Ref, shape) -> tuple:
-    """The shape a write of ``ref`` takes in a block of ``shape`` (batch, size):
-    a shared variable keeps one value per sample."""
-    return (*shape[:-1], 1) if ref.scalar else shape
-
-
-def _take(value, how, gather):
-    """``value`` as a block reads it: whole, its first element, or gathered for synapses."""
-    if how == SCALAR:  # a shared variable: one value per sample, (batch, 1) or (1,)
-        return value[..., :1]
-    if how is not None and gather is not None and how in gather:
-        return value[..., gather[how]]
-    return value
-
-
-class _Selection(dict):
-    """Index arrays of a pathway (`Twin._gathers`) for its synapses ``active``, each made when first read."""
-
-    def __init__(self, full: dict, active: torch.Tensor):
-        super().__init__()
-        self.full, self.active = full, active
-
-    def __missing__(self, how):
-        value = self[how] = self.full[how][self.active]
-        return value
-
-    def __contains__(self, how):  # what `_take` asks: does the pathway gather through ``how``
-        return how in self.full
-
-
-class _ArrivalEnv(dict):
-    """The names of a pathway's code for the synapses a spike reaches (`Twin._arrival_env`):
-    fixed values alike for all synapses are there from the start; per-synapse fixed
-    values and state are selected or gathered for those synapses when first read."""
-
-    def __missing__(self, name):
-        twin, call, state, per_synapse, steps, active = self.sources
-        if name in per_synapse:
-            value = per_synapse[name][..., active]
-        elif name in steps:
-            owner, var, how = steps[name]
-            value = state.get((owner, var))
-            if value is None:
-                value = twin._read(state, owner, var, call.fixed)
-            value = _take(value, how, self.gather)
-        else:
-            raise KeyError(name)
-        self[name] = value
-        return value
-
-
-@dataclass
-class _Call:
-    """Values fixed over one forward call (see `Twin._prepare`)."""
-
-    batch: int
-    dt: torch.Tensor
-    fixed: dict  # (owner, var) -> tensor: derived constants (exact propagators, symplectic_euler decays)
-    envs: dict  # block name -> {name: value} for the block's fixed names and hoisted expressions
-    casts: dict  # (block name, body index) -> fixed value of a write, at the block's shape
-    # ids of the casts (constants, no gradient) that are finite, +0 everywhere, 1 everywhere (`Twin._run_dense`, the reset)
-    finite: set = field(default_factory=set)
-    zeros: set = field(default_factory=set)
-    ones: set = field(default_factory=set)
-    dense: dict = field(default_factory=dict)  # pathway block name -> [(statement, [(delay, W)])]
-    binary: dict = field(default_factory=dict)  # population -> its spikes are all 0 or 1 (`Twin._binary`)
-    input_spikes: dict = field(default_factory=dict)  # input population -> spikes of the call
-    events: dict = field(default_factory=dict)  # id(spikes) -> [spikes, Events or None, last step read]
-    inputs: dict = field(default_factory=dict)  # pathway block name -> precomputed input contributions per step
-    per_synapse: dict = field(default_factory=dict)  # pathway block name -> its fixed values split (`Twin._arrival_env`)
 
 
 class _Propagators(torch.autograd.Function):

@@ -20,7 +20,7 @@ from bioadapt import BackendError, ConfigError, network_from_dict
 from bioadapt.backends.torch import Twin
 from helpers import MEMBRANE, model_network
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 from torch._dynamo.utils import counters
 

@@ -190,7 +190,7 @@ def test_forward_checks_its_arguments():
             twin(**kwargs)
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error without a GPU (tests/backends/test_twin_gpu.py runs it on one)")
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error without a GPU (tests/backends/torch/test_twin_gpu.py runs it on one)")
 def test_cuda_graph_step_needs_a_gpu():
     from bioadapt.backends.torch import CudaGraphStep
 

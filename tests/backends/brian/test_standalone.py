@@ -159,7 +159,7 @@ def test_samples_restore_a_shared_written_variable(tmp_path):
         {
             "dt": "0.5*ms",
             "duration": "100*ms",
-            "populations": {"inp": {"kind": "spikes", "size": 10}, "p": {"model": "../models/valid/shared_drive.toml", "size": 6}},
+            "populations": {"inp": {"kind": "spikes", "size": 10}, "p": {"model": "../../models/valid/shared_drive.toml", "size": 6}},
             "projections": [{"source": "inp", "target": "p", "on_pre": "I_post += weight", "weight": 0.6}],
         },
         folder=os.path.dirname(__file__),
