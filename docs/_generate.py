@@ -30,6 +30,8 @@ PUBLIC = [
     ("bioadapt.network.transfer", "What keeps a network's meaning on another time grid (charge, latency).", None),
     ("bioadapt.noise", "Noise drawn alike in every backend: the counter-based generator.", ("NoiseSource", "rewrite_noise")),
     ("bioadapt.schemes", "Integration schemes.", None),
+    ("bioadapt.program", "The per-step program both backends consume (blocks, statements).", None),
+    ("bioadapt.program.analysis", "What a network's code writes, assigns and restores.", None),
     ("bioadapt.backends.torch", "The PyTorch twin.", None),
     ("bioadapt.backends.brian", "The Brian2 backends.", None),
     ("bioadapt.backends.brian.standalone", "A network compiled once, rerun with new values.", ("StandaloneNetwork", "GeneratedSynapses")),

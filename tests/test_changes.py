@@ -81,8 +81,7 @@ def test_exact_propagators_follow_a_changed_time_constant():
 def test_synaptic_values_changed_between_runs_as_a_brian2_script_sets_them():
     """``S.weight = ...`` between runs (one value per synapse, in the spec's order) and a plastic
     synapse's state (``S.w = ...``, with its shared ``gmax``): what a plain Brian2 script computes
-    in the numpy runtime, bit for bit, in the twin and the numpy runtime; cpp_standalone equals
-    the twin with math="libm"."""
+    in the numpy runtime, bit for bit, in the twin and the numpy runtime (cpp_standalone: below)."""
     from brian2 import Network, StateMonitor, ms
 
     from bioadapt.backends.brian.device import brian_device
@@ -111,6 +110,15 @@ def test_synaptic_values_changed_between_runs_as_a_brian2_script_sets_them():
     assert plain["w"][-1].max() == 0.5 and plain["w"][399].max() > 0.5
     for result in (ours, twin):
         assert np.array_equal(result.traces["hid"]["v"], plain["v"]) and np.array_equal(result.traces["S"]["w"], plain["w"]), result.backend
+
+
+@pytest.mark.slow  # (a cpp project; the numpy runtime and the twin are compared with a plain Brian2 script above by default)
+def test_cpp_standalone_changes_synaptic_values_as_the_twin():
+    net = _net()
+    net["projections"][0].update(model="w : 1\ngmax : 1 (shared)", on_pre="I_post += weight*w\nw = clip(w + 0.05, 0, gmax)", values={"w": "rand()", "gmax": 1.0})
+    spec = network_from_dict(net)
+    changes = {"40*ms": {"S": {"weight": np.linspace(0.1, 0.9, spec.projections[0].size), "w": 0.25, "gmax": 0.5}}}
+    record = {"hid": ["v"], "S": ["w"]}
     cpp = simulate(spec, backend="cpp_standalone", record=record, changes=changes)
     libm = simulate(spec, backend="torch", record=record, changes=changes, math="libm")
     assert np.array_equal(cpp.traces["S"]["w"], libm.traces["S"]["w"]) and np.array_equal(cpp.traces["hid"]["v"], libm.traces["hid"]["v"])

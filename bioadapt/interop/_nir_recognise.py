@@ -28,7 +28,7 @@ import numpy as np
 import sympy as sp
 from brian2.parsing.sympytools import str_to_sympy
 
-from ..backends.brian.build import assigned_names
+from ..program.analysis import assigned_names
 from ..models.spec import SLOTS
 
 __all__ = ["Reading", "read_population"]

@@ -211,6 +211,7 @@ def test_noise_in_synapse_code_is_drawn_alike():
     assert simulate(_release_spec(p=1.0)).spike_set("bh") != res["numpy"].spike_set("bh")
 
 
+@pytest.mark.slow  # (test_noise_in_synapse_code_is_drawn_alike runs it in the numpy runtime by default)
 @pytest.mark.brian_standalone
 def test_noise_in_synapse_code_cpp_standalone():
     spec = _release_spec(steps=1000)

@@ -207,7 +207,7 @@ def test_training_the_rule_of_plastic_synapses():
 def test_plastic_synapses_are_refused_where_they_cannot_go():
     """Samples run one after another in one binary would carry the weights over;
     NIR has fixed weights; the event-driven reference has fixed synapses."""
-    from bioadapt.backends.brian.build import check_samples
+    from bioadapt.program.analysis import check_samples
     from bioadapt.reference.event_driven import reference_run
 
     net, _ = ports.stdp(steps=100)

@@ -59,7 +59,7 @@ def test_post_delays_are_what_brian2_computes_with_s_post_delay():
     assert not np.array_equal(without.traces["S"]["w"], plain)
 
 
-def test_twin_and_cpp_standalone_follow_post_delays():
+def test_twin_follows_post_delays_with_and_without_gradients():
     spec = network_from_dict(_net())
     record = {"S": ["w", "Apost"], "out": ["v"]}
     numpy = simulate(spec, backend="numpy", record=record)
@@ -71,6 +71,12 @@ def test_twin_and_cpp_standalone_follow_post_delays():
         for var in variables:
             assert np.array_equal(events.traces[owner][var][:, 0].numpy(), numpy.traces[owner][var]), (owner, var)
             assert torch.equal(full.traces[owner][var].detach(), events.traces[owner][var]), (owner, var)
+
+
+@pytest.mark.slow  # (a cpp project; the numpy runtime and the twin are compared above by default)
+def test_cpp_standalone_follows_post_delays():
+    spec = network_from_dict(_net())
+    record = {"S": ["w", "Apost"], "out": ["v"]}
     cpp = simulate(spec, backend="cpp_standalone", record=record)
     libm = simulate(spec, backend="torch", record=record, math="libm")
     assert cpp.spike_set("out") == libm.spike_set("out") and np.array_equal(cpp.traces["S"]["w"], libm.traces["S"]["w"])

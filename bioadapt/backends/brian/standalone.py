@@ -17,7 +17,7 @@ set back to its initial value and refractoriness ends, so that each sample
 starts as a fresh run does; one process start and one loading of the arrays
 serve the whole batch. Networks whose state outlives that restore (delayed
 synapses, synaptic variables written by ``on_pre``) or whose code reads the
-absolute time are refused (`build.check_samples`).
+absolute time are refused (`bioadapt.program.analysis.check_samples`).
 
 After every run, `StandaloneNetwork.phase_times` says where the binary's
 wall time went (loading, set-up, the loop, writing results; `timing`), and

@@ -20,9 +20,9 @@ import torch
 
 from ...errors import BackendError
 from ...noise import NoiseSource
+from ...program import TimedInput
 from .execute import run_neurons, run_pathway
 from .plan import torch_dtype
-from .program import TimedInput
 
 __all__ = ["Segment", "compile_segment", "requiring_grad", "segments"]
 
@@ -37,7 +37,7 @@ def compile_segment(twin, entries: tuple) -> "Segment":
             if stmt.op != ":=":
                 ref = block.refs[stmt.var]
                 writes[(ref.owner, ref.var)] = torch_dtype(ref.dtype, twin.float_dtype) == torch.bool
-        if block.kind == "threshold" and block.extra["refractory"]:
+        if block.kind == "threshold" and block.threshold.refractory:
             writes[(block.group, "lastspike")], writes[(block.group, "not_refractory")] = False, True
     keys, groups = tuple(writes), tuple(block.group for _, block, _ in entries if block.kind == "threshold")
     float_dtype = twin.float_dtype
@@ -136,7 +136,7 @@ def segments(schedule: tuple, compile_segment, dense: set) -> tuple:
         if kind in ("generator", "threshold"):
             fired.add(block.group)
         if (kind in ("code", "threshold", "reset") and not any(isinstance(value, (NoiseSource, TimedInput)) for _, value in plan.constants)) \
-                or (kind == "pathway" and block.name in dense and block.extra["source"] in fired):
+                or (kind == "pathway" and block.name in dense and block.pathway.source in fired):
             run.append(entry)
         else:
             close()

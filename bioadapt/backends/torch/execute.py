@@ -21,14 +21,13 @@ import torch
 
 from ...errors import BackendError
 from .events import Events, pays, spike_product
+from ...program import INDEX_POST as _POST, INDEX_PRE as _PRE, INDEX_SELF as _SELF, Block, Ref
 from .plan import SCALAR, BlockPlan, torch_dtype
-from .program import Block, Ref
 from .spikes import spike, spike_where
 from .translate import divide
 
 __all__ = ["Call", "Step", "EXECUTORS", "executors", "read_var", "run_neurons", "run_pathway"]
 
-_PRE, _POST, _SELF = "_presynaptic_idx", "_postsynaptic_idx", "_idx"
 
 
 @dataclass
@@ -251,9 +250,9 @@ def run_neurons(twin, plan: BlockPlan, call: Call, state, fired, history, t, mas
     if kind == "threshold":
         cond = env["_cond"]  # a constant condition ("True") is a Python bool
         cond = expand(cond, shape) if isinstance(cond, torch.Tensor) else torch.full(shape, bool(cond), device=device)
-        surrogate = block.extra["surrogate"]
+        surrogate = plan.surrogate
         if surrogate is not None and torch.is_grad_enabled():
-            left, right, _ = surrogate
+            left, right = surrogate
             s = spike(left(env) - right(env), cond, twin.surrogate)
         else:
             s = cond.to(twin.float_dtype)
@@ -261,7 +260,7 @@ def run_neurons(twin, plan: BlockPlan, call: Call, state, fired, history, t, mas
         masks[block.group] = cond
         if history is not None:  # (a compiled segment: the caller appends the spikes)
             history[block.group] = history[block.group][1:] + [s]
-        if block.extra["refractory"]:
+        if block.threshold.refractory:
             state[(block.group, "lastspike")] = torch.where(cond, t.to(state[(block.group, "lastspike")].dtype), state[(block.group, "lastspike")])
             state[(block.group, "not_refractory")] = torch.where(cond, torch.zeros((), dtype=torch.bool, device=device), state[(block.group, "not_refractory")])
         return
@@ -289,7 +288,7 @@ def run_neurons(twin, plan: BlockPlan, call: Call, state, fired, history, t, mas
 def run_pathway(twin, plan: BlockPlan, call: Call, state, fired, history, stacks, t, k, inputs=None):
     block = plan.block
     path = twin._routes[block.name]
-    source = block.extra["source"]
+    source = block.pathway.source
     batch, device = call.batch, call.dt.device
     if source not in fired:  # an input group or a group without threshold this step
         fired_now = torch.zeros(batch, twin.program.sizes[source], dtype=twin.float_dtype, device=device)
@@ -353,9 +352,9 @@ def dense_weights(twin, block: Block, dense: dict, fixed_env: dict, device) -> l
     """Per target statement, ``[(delay, W_d)]``: built once per call (the
     contributions depend on synaptic values only, constant over a run)."""
     path = twin._routes[block.name]
-    n_pre, n_post = twin.program.sizes[block.extra["source"]], twin.program.sizes[block.extra["target"]]
+    n_pre, n_post = twin.program.sizes[block.pathway.source], twin.program.sizes[block.pathway.target]
     env = dict(fixed_env)
-    for stmt in block.scalar + block.vector:
+    for stmt in twin._statements[block.name]:
         if stmt.op == ":=" and stmt.var not in env:
             env[stmt.var] = evaluate(stmt, env)
     matrices = []
@@ -388,7 +387,7 @@ def dense_inputs(twin, call: Call, history: dict, inputs: dict, n: int) -> dict:
     out = {}
     for name in twin._from_inputs:
         block = twin._dense_blocks[name][0]
-        source = block.extra["source"]
+        source = block.pathway.source
         x = inputs[source][:n].to(twin.float_dtype)
         carried = history[source]  # spikes of the steps before the call, oldest first
         depth = len(carried)
@@ -412,7 +411,7 @@ def run_dense(twin, block: Block, call: Call, state, hist, k, inputs=None):
     """``X_post += sum_d spikes[t - d] @ W_d``, one matrix per distinct delay
     (``inputs``: the step's precomputed contributions of an input
     population, given by a compiled segment, which has no step index ``k``)."""
-    n_post = twin.program.sizes[block.extra["target"]]
+    n_post = twin.program.sizes[block.pathway.target]
     precomputed = call.inputs.get(block.name) if inputs is None else inputs
     depth = len(hist)
     for index, (stmt, per_delay) in enumerate(call.dense[block.name]):
@@ -422,7 +421,7 @@ def run_dense(twin, block: Block, call: Call, state, hist, k, inputs=None):
         else:
             total = None
             for d, weights in per_delay:
-                product = pathway_product(call, hist[depth - 1 - d], weights, block.extra["source"], k)
+                product = pathway_product(call, hist[depth - 1 - d], weights, block.pathway.source, k)
                 total = product if total is None else total + product
         key = (ref.owner, ref.var)
         if ref.conditional is not None and ref.conditional not in block.override:
@@ -466,9 +465,9 @@ def run_summed(twin, plan: BlockPlan, call: Call, state, t):
         env[stmt.var] = env[value_name] if value_name is not None else evaluate(stmt, env)
     value = env["_synaptic_var"]
     value = torch.broadcast_to(value if isinstance(value, torch.Tensor) else torch.tensor(value, dtype=twin.float_dtype), shape).to(twin.float_dtype)
-    target = block.extra["target"]
+    target = block.summed.target
     zeros = torch.zeros(call.batch, twin.program.sizes[target], dtype=twin.float_dtype, device=call.dt.device)
-    state[(target, block.extra["target_var"])] = zeros.index_add(1, path["j"], value)
+    state[(target, block.summed.var)] = zeros.index_add(1, path["j"], value)
 
 
 # ------------------------------------------------------------- the table
@@ -483,7 +482,7 @@ def _generator(twin, block: Block, plan):
 
 
 def _drive(twin, block: Block, plan):
-    key, group, var = (block.group, block.extra["var"]), block.group, block.extra["var"]
+    key, group, var = (block.group, block.drive_var), block.group, block.drive_var
 
     def run(step: Step):
         step.state[key] = step.feeds["drive"][group][var][step.k]
@@ -510,7 +509,7 @@ def _neurons(twin, block: Block, plan: BlockPlan):
 
 def _regular(twin, block: Block, plan: BlockPlan):
     """run_regularly on a clock of its own: every k steps (its code reads the group's t and dt)."""
-    every = block.extra["every"]
+    every = block.every
 
     def run(step: Step):
         if (step.start_step + step.k) % every == 0:

@@ -28,10 +28,10 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from .program import Block, Program, Ref
+from ...program import Block, Kind, Program, Ref
 from .translate import compile_expression, is_fixed_expression
 
-__all__ = ["BlockPlan", "plan_block", "GATHERED", "SCALAR"]
+__all__ = ["BlockPlan", "CompiledStatement", "compile_statements", "plan_block", "GATHERED", "SCALAR", "torch_dtype"]
 
 #: Index names of Brian2 synapse code under which a value is gathered.
 GATHERED = ("_presynaptic_idx", "_postsynaptic_idx", "_idx")
@@ -52,7 +52,9 @@ class BlockPlan:
     evaluated once per call in order (``statement`` set when ``name`` is a
     whole ``:=`` statement); ``body`` ``(statement, fixed_value)`` run every
     step, where ``fixed_value`` is the prelude name holding the value of a
-    statement whose expression is fixed, else None.
+    statement whose expression is fixed, else None; ``surrogate`` a
+    threshold's two sides ``(left, right)`` compiled (`program.Threshold`),
+    from which its surrogate gradient is taken, else None.
     """
 
     block: Block
@@ -63,6 +65,7 @@ class BlockPlan:
     constants: tuple
     prelude: tuple
     body: tuple
+    surrogate: tuple | None = None
 
     def __repr__(self) -> str:
         return f"BlockPlan({self.block.name!r}: {len(self.prelude)} per call, {len(self.body)} per step)"
@@ -78,8 +81,44 @@ def _how(ref: Ref, gathered: bool):
     return WHOLE
 
 
-def plan_block(block: Block, program: Program, math: str, gathered: bool = False) -> BlockPlan:
-    """Plan ``block`` of ``program``; ``gathered`` for synapse code (pathways, summed)."""
+@dataclass(frozen=True)
+class CompiledStatement:
+    """A program `Statement` with its expression compiled for the twin
+    (`compile_expression`): ``fn(env)``, and for numpy's boolean-where variant
+    ``where(env[where_bool], fn_true(env), fn_false(env))``."""
+
+    var: str
+    op: str
+    expr: str
+    fn: object
+    where_bool: str | None = None
+    fn_true: object = None
+    fn_false: object = None
+    names: frozenset = frozenset()
+
+    def __repr__(self) -> str:
+        return f"{self.var} {self.op} {self.expr}"
+
+
+def compile_statements(block: Block, math: str) -> tuple:
+    """``block``'s statements (scalar, then vector) compiled with ``math``'s
+    elementary functions; an expression the twin cannot translate is one
+    `BackendError` naming the block (``block.where``)."""
+    out = []
+    for stmt in block.statements:
+        names = set(stmt.names)
+        fn = compile_expression(stmt.expr, names, block.where, math)
+        fn_true = fn_false = None
+        if stmt.where_bool is not None:
+            fn_true = compile_expression(stmt.expr_true, names, block.where, math) if stmt.expr_true is not None else None
+            fn_false = compile_expression(stmt.expr_false, names, block.where, math) if stmt.expr_false is not None else None
+        out.append(CompiledStatement(stmt.var, stmt.op, stmt.expr, fn, stmt.where_bool, fn_true, fn_false, stmt.names))
+    return tuple(out)
+
+
+def plan_block(block: Block, program: Program, math: str, statements: tuple, gathered: bool = False) -> BlockPlan:
+    """Plan ``block`` of ``program`` (``statements``: its `compile_statements`);
+    ``gathered`` for synapse code (pathways, summed)."""
     fixed, step, clock_t, clock_dt, constants = [], [], [], [], []
     fixed_names = set()
     for name, ref in block.refs.items():
@@ -99,7 +138,7 @@ def plan_block(block: Block, program: Program, math: str, gathered: bool = False
         fixed_names.add("_vectorisation_idx")
     prelude, body = [], []
     prefix = f"_fixed_{block.name}_"
-    for stmt in block.scalar + block.vector:
+    for stmt in statements:
         is_fixed = is_fixed_expression(stmt.expr, fixed_names, math)
         if stmt.op == ":=":
             fixed_names.discard(stmt.var)  # (re)defined here: fixed only if its expression is
@@ -120,7 +159,11 @@ def plan_block(block: Block, program: Program, math: str, gathered: bool = False
         fn = compile_expression(stmt.expr, names, block.name, math, fixed=fixed_names, hoisted=hoisted, prefix=f"{prefix}{len(prelude)}_")
         prelude += [(name, inner, None) for name, inner in hoisted]
         body.append((replace(stmt, fn=fn), None))
-    return BlockPlan(block, tuple(fixed), tuple(step), tuple(clock_t), tuple(clock_dt), tuple(constants), tuple(prelude), tuple(body))
+    surrogate = None
+    if block.kind == Kind.THRESHOLD and block.threshold.left is not None:
+        sides = block.threshold
+        surrogate = (compile_expression(sides.left, set(sides.names), block.where, math), compile_expression(sides.right, set(sides.names), block.where, math))
+    return BlockPlan(block, tuple(fixed), tuple(step), tuple(clock_t), tuple(clock_dt), tuple(constants), tuple(prelude), tuple(body), surrogate)
 
 
 _DTYPES = {"bool": torch.bool, "int": torch.int64}

@@ -11,7 +11,7 @@ Semantics copied from Brian2, generically (no per-model code):
 
 - schedule order of `Program.blocks` (Brian2's ``sorted_objects``);
 - Jacobi/sequential statement semantics of abstract code, loop invariants and
-  numpy's boolean-where simplification (see `program`);
+  numpy's boolean-where simplification (see `bioadapt.program.extract`);
 - ``unless refractory`` write protection (conditional writes), also for
   ``on_pre`` code;
 - thresholds set ``lastspike = t`` and ``not_refractory = False``;
@@ -50,14 +50,14 @@ from .calls import capturing, check_forward
 from .compiled import compile_segment, requiring_grad, segments
 from .delays import RELAXATIONS, RelaxedDelays
 from .execute import Call, Step, block_shape, cast_value, dense_inputs, dense_weights, evaluate, executors, expand, read_var, take
-from .plan import SCALAR, WHOLE, BlockPlan, plan_block, torch_dtype
-from .program import Block, Program, Ref, TimedInput, extract_program
+from ...program import INDEX_POST as _POST, INDEX_PRE as _PRE, INDEX_SELF as _SELF, Block, Kind, Program, Ref, TimedInput
+from ...program.extract import extract_program
+from .plan import SCALAR, WHOLE, BlockPlan, compile_statements, plan_block, torch_dtype
 from .spikes import Surrogate
 from .translate import MATH_MODES
 
 __all__ = ["Twin", "TwinOutput", "RelaxedDelays", "run_twin", "RELAXATIONS"]
 
-_PRE, _POST, _SELF, _SCALAR = "_presynaptic_idx", "_postsynaptic_idx", "_idx", "0"
 
 #: ``execution=`` of the twin: ``exact`` runs every operator eagerly, bit for bit
 #: as Brian2; ``compiled`` runs the code blocks through `torch.compile` (training)
@@ -159,7 +159,7 @@ class Twin(nn.Module):
         if synapses not in ("exact", "dense"):
             raise BackendError(f"synapses must be 'exact' or 'dense', got '{synapses}'.")
         self.synapse_mode = synapses
-        self.program: Program = extract_program(spec, drive_vars, math=math)
+        self.program: Program = extract_program(spec, drive_vars)
         self.drive_vars = {pop: list(v) for pop, v in (drive_vars or {}).items()}
         prog = self.program
         self.params = nn.ModuleDict()
@@ -189,6 +189,8 @@ class Twin(nn.Module):
                     value = pop.values.get(name, np.zeros(pop.size))
                     self.params[pop.name][name] = nn.Parameter(torch.as_tensor(np.asarray(value, dtype=np.float64)).to(dtype))
         # every projection's synapses in synapse order (summed variables, synapse code)
+        # every block's statements compiled once, with the elementary functions of ``math``
+        self._statements = {b.name: compile_statements(b, math) for b in prog.blocks}
         self._pathways = {name: {"i": torch.as_tensor(syn["i"], dtype=torch.int64), "j": torch.as_tensor(syn["j"], dtype=torch.int64)}
                           for name, syn in prog.synapses.items()}
         # every pathway block's synapses in its spike-queue order: on_pre (each
@@ -200,9 +202,9 @@ class Twin(nn.Module):
             if block.kind != "pathway":
                 continue
             syn = prog.synapses[block.group]
-            pre = block.extra["prepost"] == "pre"
+            pre = block.pathway.prepost == "pre"
             i, j = syn["i"], syn["j"]
-            d = syn["pre_delays"][block.extra["pathway"]] if pre else syn["post_delay_steps"]
+            d = syn["pre_delays"][block.pathway.name] if pre else syn["post_delay_steps"]
             order = np.lexsort((np.arange(len(i)), i if pre else j, -d))
             self._routes[block.name] = route = {
                 "perm": torch.as_tensor(order, dtype=torch.int64),
@@ -212,7 +214,7 @@ class Twin(nn.Module):
                 "inverse": torch.as_tensor(np.argsort(order), dtype=torch.int64),
             }
             route["spiker"] = route["pre"] if pre else route["post"]  # whose spikes trigger the code
-        on_pre = [block for block in prog.blocks if block.kind == "pathway" and block.extra["prepost"] == "pre"]
+        on_pre = [block for block in prog.blocks if block.kind == Kind.PATHWAY and block.pathway.prepost == "pre"]
         self._dense = {block.name: self._dense_plan(block) for block in on_pre} if synapses == "dense" else {}
         self.max_delay = {}
         for syn in prog.synapses.values():
@@ -226,12 +228,13 @@ class Twin(nn.Module):
         # detached, the spike feeding other variables is not)
         self._detach = {}
         for block in prog.blocks:
-            if block.kind == "threshold" and block.extra["surrogate"] is not None:
-                self._detach[block.group] = set(block.extra["surrogate"][2])
+            if block.kind == Kind.THRESHOLD and block.threshold.left is not None:
+                self._detach[block.group] = set(block.threshold.thresholded)
         # execution plans: per block, what is fixed over a call and what is read every step
-        self._plans = {b.name: plan_block(b, prog, math, gathered=b.kind in ("pathway", "summed") or b.group in prog.synapses) for b in prog.blocks if b.kind not in ("generator", "drive")}
+        self._plans = {b.name: plan_block(b, prog, math, self._statements[b.name], gathered=b.kind in ("pathway", "summed") or b.group in prog.synapses)
+                       for b in prog.blocks if b.kind not in ("generator", "drive")}
         # a code block on a clock of its own (run_regularly(dt=k*dt)) is told apart here, once, not every step
-        self._schedule = tuple(("regular" if "every" in b.extra else b.kind, b, self._plans.get(b.name)) for b in prog.blocks)
+        self._schedule = tuple(("regular" if b.every is not None else b.kind.value, b, self._plans.get(b.name)) for b in prog.blocks)
         # code over part of a population (a Brian2 subgroup, G[:800].run_regularly):
         # subgroup -> its neurons' indices in the population (Brian2's _sub_idx)
         self._subgroups = {b.group: torch.as_tensor(np.asarray(prog.initial[(b.group, "_sub_idx")]), dtype=torch.int64)
@@ -268,10 +271,10 @@ class Twin(nn.Module):
         # without gradients, pathways run for the synapses whose spike arrives in a
         # step only (as in Brian2); synaptic variables they write (plasticity) are
         # written back for those synapses (shared ones would be written by all: not so)
-        self._event_driven = {name: Arrivals(self._routes[name]["delay"], self._routes[name]["spiker"], prog.sizes[plan.block.extra["source"]])
+        self._event_driven = {name: Arrivals(self._routes[name]["delay"], self._routes[name]["spiker"], prog.sizes[plan.block.pathway.source])
                               for name, plan in self._plans.items() if plan.block.kind == "pathway"
                               and not any(stmt.op != ":=" and plan.block.refs[stmt.var].scalar for stmt, _ in plan.body)}
-        self._uses_t = any(plan.clock_t for plan in self._plans.values()) or any(b.kind == "threshold" and b.extra["refractory"] for b in prog.blocks)
+        self._uses_t = any(plan.clock_t for plan in self._plans.values()) or any(b.kind == Kind.THRESHOLD and b.threshold.refractory for b in prog.blocks)
         self._dense_blocks = {b.name: (b, self._dense[b.name]) for b in on_pre if self._dense.get(b.name) is not None}
         # dense pathways from input populations whose spikes enter the history
         # before the pathway runs: their contributions of all steps are one
@@ -280,8 +283,8 @@ class Twin(nn.Module):
         generators = {b.group: position[b.name] for b in prog.blocks if b.kind == "generator"}
         self._generators = set(generators)
         self._emitting = tuple(g for g in prog.spiking if g not in generators)
-        self._dense_sources = {b.extra["source"] for b, _ in self._dense_blocks.values()}
-        self._from_inputs = {name for name, (b, _) in self._dense_blocks.items() if generators.get(b.extra["source"], len(prog.blocks)) < position[name]}
+        self._dense_sources = {b.pathway.source for b, _ in self._dense_blocks.values()}
+        self._from_inputs = {name for name, (b, _) in self._dense_blocks.items() if generators.get(b.pathway.source, len(prog.blocks)) < position[name]}
         # execution="compiled": each run of consecutive blocks that a compiler can
         # take one compiled function: code blocks of every group, and on GPUs the
         # dense pathways (their products join the graph; on the CPU they stay
@@ -317,7 +320,7 @@ class Twin(nn.Module):
         """
         if self.synapse_mode != "dense":
             raise BackendError(f"projection '{projection}': learnable delays need the dense synaptic pathway (synapses='dense').")
-        blocks = [b.name for b in self.program.blocks if b.kind == "pathway" and b.group == projection and b.extra["prepost"] == "pre"]
+        blocks = [b.name for b in self.program.blocks if b.kind == Kind.PATHWAY and b.group == projection and b.pathway.prepost == "pre"]
         if not blocks:
             raise BackendError(f"'{projection}' is not a spike-triggered projection of {self.spec.source}.")
         if len(blocks) > 1:
@@ -387,7 +390,7 @@ class Twin(nn.Module):
         for used in reads:
             for name in sorted(used):
                 ref = block.refs.get(name)
-                if isinstance(ref, Ref) and (ref.owner, ref.var) in written and not (ref.index in one_each and one_each[ref.index] and ref.index != {"pre": _PRE, "post": _POST}[block.extra["prepost"]]):
+                if isinstance(ref, Ref) and (ref.owner, ref.var) in written and not (ref.index in one_each and one_each[ref.index] and ref.index != {"pre": _PRE, "post": _POST}[block.pathway.prepost]):
                     raise BackendError(
                         f"{self.spec.source}: projection '{block.group}': {_code_key(self.spec, block)} reads '{name}' while adding to "
                         f"'{ref.owner}.{ref.var}'; Brian2 applies such code synapse by synapse (the result depends on "
@@ -398,7 +401,7 @@ class Twin(nn.Module):
     def _dense_plan(self, block: Block):
         """Targets of a pathway whose contributions depend on synaptic values only, else None."""
         targets = []
-        for stmt in block.scalar + block.vector:
+        for stmt in self._statements[block.name]:  # (compiled: the targets are evaluated once per call)
             used = [block.refs.get(name) for name in re.findall(r"[A-Za-z_]\w*", stmt.expr)]
             if any(isinstance(r, Ref) and r.index in (_PRE, _POST) for r in used):
                 return None
@@ -423,7 +426,7 @@ class Twin(nn.Module):
             where = torch.nonzero(delays == d).flatten() if len(distinct) > 1 else None
             pre = route["pre"] if where is None else route["pre"][where]
             post = route["post"] if where is None else route["post"][where]
-            n_post = self.program.sizes[block.extra["target"]]
+            n_post = self.program.sizes[block.pathway.target]
             unique = len(torch.unique(pre * n_post + post)) == len(pre)
             groups.append((d, where, pre, post, unique))
         return {"targets": targets, "delays": groups}
@@ -538,8 +541,8 @@ class Twin(nn.Module):
         for block in self.program.blocks:
             if block.kind == "generator" and block.group not in inputs:
                 raise BackendError(f"no input spikes given for input population '{block.group}'.")
-            if block.kind == "drive" and block.extra["var"] not in drive.get(block.group, {}):
-                raise BackendError(f"drive for '{block.group}.{block.extra['var']}' is missing in forward().")
+            if block.kind == Kind.DRIVE and block.drive_var not in drive.get(block.group, {}):
+                raise BackendError(f"drive for '{block.group}.{block.drive_var}' is missing in forward().")
         device = self._device()
         state = dict(self.initial_state(batch, device) if state is None else state)
         history = {}
@@ -711,9 +714,9 @@ class Twin(nn.Module):
 
 def _code_key(spec: NetworkSpec, block: Block) -> str:
     """The network file's key of a pathway block's code: ``on_pre`` (``on_pre.NAME`` of several) or ``on_post``."""
-    if block.extra["prepost"] == "post":
+    if block.pathway.prepost == "post":
         return "on_post"
-    return next(p for p in spec.projections if p.name == block.group).pathway_key(block.extra["pathway"])
+    return next(p for p in spec.projections if p.name == block.group).pathway_key(block.pathway.name)
 
 
 #: attributes every nn.Module has (parameters, buffers, hooks): not the twin's own

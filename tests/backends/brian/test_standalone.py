@@ -174,6 +174,7 @@ def test_samples_restore_a_shared_written_variable(tmp_path):
         assert result.traces["p"]["m"][0, 0] < -0.4 and result.spike_count("p") > 10
 
 
+@pytest.mark.slow  # two cpp projects
 def test_record_spikes_of_named_populations_only(tmp_path):
     """record_spikes=False: only the recorded variables come back (the same
     values); a list: the spikes of those populations, identical to a run

@@ -18,6 +18,7 @@ from bioadapt.backends.torch.compiled import segments
 from bioadapt.backends.torch.execute import EXECUTORS, Step, executors
 from bioadapt.backends.torch.twin import Twin
 from bioadapt.errors import BackendError
+from bioadapt.program import Block, Kind, Pathway, Threshold
 
 TAU_M, TAU_SYN, DT, T_REF = 20e-3, 5e-3, 1e-4, 2e-3
 V0 = [0.2, 0.5, 1.2, 0.9, 1.5]
@@ -99,9 +100,11 @@ def test_threshold_then_reset_executors():
     assert step.state[("hid", "v")][0].tolist() == [0.2, 0.5, 0.0, 0.9, 1.5]  # v_reset = 0 where it fired
 
 
-def _entry(kind, group="P", name=None, noise=False, source=None):
-    block = SimpleNamespace(kind=kind, group=group, name=name or f"{group}_{kind}", extra={"source": source})
-    plan = SimpleNamespace(constants=(("xi", object()),) if not noise else (("xi", _noise()),))
+def _entry(kind, group="P", noise=False, source=None):
+    block = Block(Kind("code" if kind == "regular" else kind), f"{group}_{kind}", group, "groups",
+                  pathway=Pathway(source, group, "pre", "pre") if kind == "pathway" else None,
+                  threshold=Threshold(refractory=False) if kind == "threshold" else None, every=2 if kind == "regular" else None)
+    plan = SimpleNamespace(constants=(("xi", _noise() if noise else 0.5),))  # (segments look at the kind of constants only)
     return (kind, block, plan)
 
 

@@ -1,0 +1,17 @@
+"""The per-step program: the intermediate representation both backends consume.
+
+- `ir`: the program as data (`Program`, `Block`, `Statement`, `Ref`, block kinds);
+- `analysis`: what the network's code does to its variables (written, assigned
+  and restored names; what samples and drives may not do);
+- `extract`: the program read out of the Brian2 objects the Brian2 builder makes
+  (imported on its own, as ``bioadapt.program.extract``: it builds in Brian2).
+
+The pipeline: equations (`bioadapt.models`) -> network (`bioadapt.network`) ->
+scheme (`bioadapt.schemes`) -> Brian2 objects (`bioadapt.backends.brian`) ->
+program (here) -> twin (`bioadapt.backends.torch`).
+"""
+
+from .ir import INDEX_POST, INDEX_PRE, INDEX_SCALAR, INDEX_SELF, Block, Inputs, Kind, Pathway, Program, Ref, Statement, Summed, Threshold, TimedInput
+
+__all__ = ["Block", "Inputs", "Kind", "Pathway", "Program", "Ref", "Statement", "Summed", "Threshold", "TimedInput",
+           "INDEX_SELF", "INDEX_PRE", "INDEX_POST", "INDEX_SCALAR"]
