@@ -1,5 +1,17 @@
 """bioadapt: neuron models written once as Brian2 equations, simulated in Brian2
-and trained through a spike-exact PyTorch twin."""
+and trained through a spike-exact PyTorch twin.
+
+Loading and simulating are here. The twin, a compiled Brian2 project and
+training are importable from here too, and documented in their sub-packages
+(`bioadapt.backends.torch`, `bioadapt.backends.brian.standalone`,
+`bioadapt.train`); importing them loads torch, which ``import bioadapt`` alone
+does not. (``bioadapt.train`` is the training sub-package; its function
+``train`` is ``bioadapt.train.train``.)
+
+>>> from bioadapt import Twin, StandaloneNetwork, Trainer, evaluate
+>>> Twin.__module__
+'bioadapt.backends.torch.twin'
+"""
 
 import warnings
 
@@ -39,3 +51,29 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+#: names importable from here, loaded on first use: name -> module that defines it
+_LAZY = {
+    "Twin": "bioadapt.backends.torch",
+    "TwinOutput": "bioadapt.backends.torch",
+    "StandaloneNetwork": "bioadapt.backends.brian.standalone",
+    "Trainer": "bioadapt.train",
+    "TrainConfig": "bioadapt.train",
+    "load_train_config": "bioadapt.train",
+    "evaluate": "bioadapt.train",
+}
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'bioadapt' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

@@ -221,10 +221,10 @@ def plot_histograms(source, owners=None, variables=None, reference=None, labels=
     matplotlib Figure
         One panel per (owner, variable), four per row.
     """
-    from .analysis.heterogeneity import _values, distributions
+    from .analysis.values import distributions, network_values
 
-    values = _values(source)
-    ref = _values(reference) if reference is not None else {}
+    values = network_values(source)
+    ref = network_values(reference) if reference is not None else {}
     keys = [k for k in distributions(values, owners) if variables is None or k[1] in variables]
     if not keys:
         raise ConfigError("plot_histograms: no value with more than one element to draw.")

@@ -48,3 +48,20 @@ def test_losses_and_surrogates_refuse_unknown_names():
     with pytest.raises(ValueError, match="must be one of exponential, boxcar, sigmoid, arctan, none, got 'step'"):
         make_surrogate({"kind": "step"})
     assert all(Surrogate(kind).name == kind for kind in SURROGATES)
+
+
+def test_entry_points_import_from_bioadapt_without_loading_torch_first():
+    import subprocess
+    import sys
+
+    code = ("import sys, bioadapt; assert 'torch' not in sys.modules; "
+            "from bioadapt import Twin, TwinOutput, StandaloneNetwork, Trainer, TrainConfig, load_train_config, evaluate; "
+            "import bioadapt.backends.torch as t, bioadapt.train as tr, bioadapt.backends.brian.standalone as s; "
+            "assert Twin is t.Twin and Trainer is tr.Trainer and evaluate is tr.evaluate and StandaloneNetwork is s.StandaloneNetwork; "
+            "assert 'Twin' in dir(bioadapt); print('ok')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "ok", out.stderr
+    import bioadapt
+
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        bioadapt.Nope

@@ -49,7 +49,9 @@ from .arrivals import Arrivals
 from .calls import capturing, check_forward
 from .compiled import compile_segment, requiring_grad, segments
 from .delays import RELAXATIONS, RelaxedDelays
-from .execute import Call, Step, block_shape, cast_value, dense_inputs, dense_weights, evaluate, executors, expand, read_var, take
+from .env import Call, Step, block_shape, cast_value, evaluate, expand, read_var, take
+from .execute import executors
+from .pathways import dense_inputs, dense_plan, dense_weights, spike_queue_routes
 from ...program import INDEX_POST as _POST, INDEX_PRE as _PRE, INDEX_SELF as _SELF, Block, Kind, Program, Ref, TimedInput
 from ...program.extract import extract_program
 from .plan import SCALAR, WHOLE, BlockPlan, compile_statements, plan_block, torch_dtype
@@ -193,29 +195,9 @@ class Twin(nn.Module):
         self._statements = {b.name: compile_statements(b, math) for b in prog.blocks}
         self._pathways = {name: {"i": torch.as_tensor(syn["i"], dtype=torch.int64), "j": torch.as_tensor(syn["j"], dtype=torch.int64)}
                           for name, syn in prog.synapses.items()}
-        # every pathway block's synapses in its spike-queue order: on_pre (each
-        # pathway with its own delays) by descending delay (earlier pushes
-        # first), presynaptic index, synapse index; on_post (triggered by the
-        # postsynaptic spikes) by descending delay, postsynaptic index, synapse index
-        self._routes = {}
-        for block in prog.blocks:
-            if block.kind != "pathway":
-                continue
-            syn = prog.synapses[block.group]
-            pre = block.pathway.prepost == "pre"
-            i, j = syn["i"], syn["j"]
-            d = syn["pre_delays"][block.pathway.name] if pre else syn["post_delay_steps"]
-            order = np.lexsort((np.arange(len(i)), i if pre else j, -d))
-            self._routes[block.name] = route = {
-                "perm": torch.as_tensor(order, dtype=torch.int64),
-                "pre": torch.as_tensor(i[order], dtype=torch.int64),
-                "post": torch.as_tensor(j[order], dtype=torch.int64),
-                "delay": torch.as_tensor(d[order], dtype=torch.int64),
-                "inverse": torch.as_tensor(np.argsort(order), dtype=torch.int64),
-            }
-            route["spiker"] = route["pre"] if pre else route["post"]  # whose spikes trigger the code
+        self._routes = spike_queue_routes(prog)
         on_pre = [block for block in prog.blocks if block.kind == Kind.PATHWAY and block.pathway.prepost == "pre"]
-        self._dense = {block.name: self._dense_plan(block) for block in on_pre} if synapses == "dense" else {}
+        self._dense = {block.name: dense_plan(prog, block, self._statements[block.name], self._routes[block.name]) for block in on_pre} if synapses == "dense" else {}
         self.max_delay = {}
         for syn in prog.synapses.values():
             for steps in syn["pre_delays"].values():
@@ -397,39 +379,6 @@ class Twin(nn.Module):
                         "their order) and the twin adds all contributions of a step at once. Make the change "
                         "independent of the variable it changes (e.g. add to a conductance that the neuron's "
                         "equations use).")
-
-    def _dense_plan(self, block: Block):
-        """Targets of a pathway whose contributions depend on synaptic values only, else None."""
-        targets = []
-        for stmt in self._statements[block.name]:  # (compiled: the targets are evaluated once per call)
-            used = [block.refs.get(name) for name in re.findall(r"[A-Za-z_]\w*", stmt.expr)]
-            if any(isinstance(r, Ref) and r.index in (_PRE, _POST) for r in used):
-                return None
-            if any(isinstance(r, Ref) and r.owner == self.program.clock and r.var == "t" for r in used):
-                return None
-            if any(isinstance(r, Ref) and (r.owner, r.var) in self.program.written for r in used):
-                return None  # the weight matrices are built once per call from fixed values
-            if stmt.op == ":=":
-                continue
-            ref = block.refs[stmt.var]
-            if ref.index != _POST or stmt.op not in ("+=", "-="):
-                return None
-            targets.append(stmt)
-        route = self._routes[block.name]
-        delays = route["delay"]
-        # synapses of each distinct delay, found once (queue-order positions,
-        # presynaptic and postsynaptic indices), and whether a (pre, post)
-        # pair occurs twice there (then contributions must be accumulated)
-        groups = []
-        distinct = sorted(set(delays.tolist()))
-        for d in distinct:
-            where = torch.nonzero(delays == d).flatten() if len(distinct) > 1 else None
-            pre = route["pre"] if where is None else route["pre"][where]
-            post = route["post"] if where is None else route["post"][where]
-            n_post = self.program.sizes[block.pathway.target]
-            unique = len(torch.unique(pre * n_post + post)) == len(pre)
-            groups.append((d, where, pre, post, unique))
-        return {"targets": targets, "delays": groups}
 
     # ------------------------------------------------------------------ state
     def initial_state(self, batch: int = 1, device: torch.device | str | None = None) -> dict:

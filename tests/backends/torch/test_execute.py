@@ -15,7 +15,8 @@ import torch
 
 from bioadapt import network_from_dict
 from bioadapt.backends.torch.compiled import segments
-from bioadapt.backends.torch.execute import EXECUTORS, Step, executors
+from bioadapt.backends.torch.env import Step
+from bioadapt.backends.torch.execute import EXECUTORS, executors
 from bioadapt.backends.torch.twin import Twin
 from bioadapt.errors import BackendError
 from bioadapt.program import Block, Kind, Pathway, Threshold

@@ -1,0 +1,187 @@
+"""What a block of the twin reads: the values fixed over a forward call (`Call`),
+the working values of its steps (`Step`), and how a name of Brian2's code is
+read (`read_var`, `take`, `step_env`) and a statement evaluated (`evaluate`,
+`combine`, `cast_value`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from ...errors import BackendError
+from ...program import Ref
+from .plan import SCALAR, BlockPlan, torch_dtype
+from .translate import divide
+
+__all__ = ["Call", "Step", "ArrivalEnv", "Selection", "arrival_env", "block_shape", "cast_value", "combine", "evaluate", "expand", "read_var", "step_env", "take"]
+
+
+@dataclass
+class Call:
+    """Values fixed over one forward call (see `Twin._prepare`)."""
+
+    batch: int
+    dt: torch.Tensor
+    fixed: dict  # (owner, var) -> tensor: derived constants (exact propagators, symplectic_euler decays)
+    envs: dict  # block name -> {name: value} for the block's fixed names and hoisted expressions
+    casts: dict  # (block name, body index) -> fixed value of a write, at the block's shape
+    # ids of the casts (constants, no gradient) that are finite, +0 everywhere, 1 everywhere (`run_dense`, the reset)
+    finite: set = field(default_factory=set)
+    zeros: set = field(default_factory=set)
+    ones: set = field(default_factory=set)
+    dense: dict = field(default_factory=dict)  # pathway block name -> [(statement, [(delay, W)])]
+    binary: dict = field(default_factory=dict)  # population -> its spikes are all 0 or 1 (`is_binary`)
+    input_spikes: dict = field(default_factory=dict)  # input population -> spikes of the call
+    events: dict = field(default_factory=dict)  # id(spikes) -> [spikes, Events or None, last step read]
+    inputs: dict = field(default_factory=dict)  # pathway block name -> precomputed input contributions per step
+    per_synapse: dict = field(default_factory=dict)  # pathway block name -> its fixed values split (`arrival_env`)
+
+
+class Step:
+    """The working values of the steps of one forward call: the call's fixed
+    values, the state and spike history (updated in place), the feeds, and the
+    current step's time ``t``, index ``k``, spikes ``fired``, threshold
+    ``masks`` and stacked histories ``stacks``."""
+
+    __slots__ = ("call", "state", "history", "feeds", "start_step", "t", "k", "fired", "masks", "stacks")
+
+    def __init__(self, call: Call, state: dict, history: dict, feeds: dict, start_step: int):
+        self.call, self.state, self.history, self.feeds, self.start_step = call, state, history, feeds, start_step
+        self.t, self.k, self.fired, self.masks, self.stacks = None, 0, {}, {}, {}
+
+
+def expand(value: torch.Tensor, shape) -> torch.Tensor:
+    """``broadcast_to`` that skips the view (and its autograd node) when the shape is already right."""
+    return value if value.shape == shape else torch.broadcast_to(value, shape)
+
+
+def block_shape(ref: Ref, shape) -> tuple:
+    """The shape a write of ``ref`` takes in a block of ``shape`` (batch, size):
+    a shared variable keeps one value per sample."""
+    return (*shape[:-1], 1) if ref.scalar else shape
+
+
+def take(value, how, gather):
+    """``value`` as a block reads it: whole, its first element, or gathered for synapses."""
+    if how == SCALAR:  # a shared variable: one value per sample, (batch, 1) or (1,)
+        return value[..., :1]
+    if how is not None and gather is not None and how in gather:
+        return value[..., gather[how]]
+    return value
+
+
+class Selection(dict):
+    """Index arrays of a pathway (`Twin._gathers`) for its synapses ``active``, each made when first read."""
+
+    def __init__(self, full: dict, active: torch.Tensor):
+        super().__init__()
+        self.full, self.active = full, active
+
+    def __missing__(self, how):
+        value = self[how] = self.full[how][self.active]
+        return value
+
+    def __contains__(self, how):  # what `_take` asks: does the pathway gather through ``how``
+        return how in self.full
+
+
+class ArrivalEnv(dict):
+    """The names of a pathway's code for the synapses a spike reaches (`arrival_env`):
+    fixed values alike for all synapses are there from the start; per-synapse fixed
+    values and state are selected or gathered for those synapses when first read."""
+
+    def __missing__(self, name):
+        twin, call, state, per_synapse, steps, active = self.sources
+        if name in per_synapse:
+            value = per_synapse[name][..., active]
+        elif name in steps:
+            owner, var, how = steps[name]
+            value = state.get((owner, var))
+            if value is None:
+                value = read_var(twin, state, owner, var, call.fixed)
+            value = take(value, how, self.gather)
+        else:
+            raise KeyError(name)
+        self[name] = value
+        return value
+
+
+def read_var(twin, state: dict, owner: str, var: str, fixed: dict | None = None):
+    key = (owner, var)
+    if key in state:
+        return state[key]
+    if fixed and key in fixed:
+        return fixed[key]
+    if owner in twin.params and var in twin.params[owner]:
+        return twin.params[owner][var]
+    if key in twin._constants:
+        return twin._constants[key]
+    value = twin.program.initial[key]
+    return torch.as_tensor(np.asarray(value))
+
+def step_env(twin, plan: BlockPlan, call: Call, state: dict, t) -> dict:
+    """The block's names for this step: fixed values of the call, state, ``t``."""
+    env = call.envs[plan.block.name].copy()
+    gather = twin._gathers.get(plan.block.name)
+    if gather is None:
+        gather = twin._indexed.get(plan.block.name)
+    for name, owner, var, how in plan.step:
+        value = state.get((owner, var))
+        if value is None:
+            value = read_var(twin, state, owner, var, call.fixed)
+        env[name] = take(value, how, gather)
+    for name in plan.clock_t:
+        env[name] = t
+    return env
+
+def arrival_env(twin, plan: BlockPlan, call: Call, state: dict, t, active: torch.Tensor) -> "ArrivalEnv":
+    """`_env` for the synapses ``active`` only, each name made when first read."""
+    name = plan.block.name
+    parts = call.per_synapse.get(name)
+    if parts is None:  # the call's fixed values: alike for all synapses, or one per synapse
+        n_syn = len(twin._routes[name]["perm"])
+        fixed = call.envs[name]
+        per_synapse = {key: value for key, value in fixed.items() if isinstance(value, torch.Tensor) and value.dim() and value.shape[-1] == n_syn}
+        shared = {key: value for key, value in fixed.items() if key not in per_synapse}
+        parts = call.per_synapse[name] = (shared, per_synapse, {step[0]: step[1:] for step in plan.step})
+    shared, per_synapse, steps = parts
+    env = ArrivalEnv(shared)
+    for clock in plan.clock_t:
+        env[clock] = t
+    env.sources = (twin, call, state, per_synapse, steps, active)
+    env.gather = Selection(twin._gathers[name], active)
+    return env
+
+def evaluate(stmt, env):
+    if stmt.where_bool is not None:
+        cond = env[stmt.where_bool]
+        a, b = stmt.fn_true(env), stmt.fn_false(env)
+        ref = next((x for x in (a, b) if isinstance(x, torch.Tensor) and x.is_floating_point()), None)
+        dtype = ref.dtype if ref is not None else torch.float64
+        a = a if isinstance(a, torch.Tensor) else torch.tensor(a, dtype=dtype)
+        b = b if isinstance(b, torch.Tensor) else torch.tensor(b, dtype=dtype)
+        return torch.where(cond, a, b)
+    return stmt.fn(env)
+
+def combine(op: str, old, value):
+    if op == "=":
+        return value
+    if op == "+=":
+        return old + value
+    if op == "-=":
+        return old - value
+    if op == "*=":
+        return old * value
+    if op == "/=":
+        return divide(old, value)
+    raise BackendError(f"unsupported operator '{op}'")
+
+def cast_value(twin, value, ref: Ref, shape, device):
+    dtype = torch_dtype(ref.dtype, twin.float_dtype)
+    if not isinstance(value, torch.Tensor):
+        return torch.full(shape, value, dtype=dtype, device=device)
+    if value.dtype != dtype:
+        value = value.to(dtype)
+    return expand(value, shape)
