@@ -133,7 +133,7 @@ def assigned_names(spec: NetworkSpec, pop: PopulationSpec, driven=()) -> set:
     every ``X_post``/``X_pre`` name of projections touching it, and its driven
     variables. A parameter outside this set is constant over a run, so
     functions of it (decays, ``exp`` in programs) can be computed once per
-    network (`decay_system`, `program_exponentials`)."""
+    network (`bioadapt.backends.brian.scheme`)."""
     names = set(driven) | projection_names(spec, pop) | set(pop.linked)  # a linked variable is another population's
     for code in model_codes(pop, spec):
         for line in code.splitlines():

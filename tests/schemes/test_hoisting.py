@@ -67,7 +67,7 @@ def _li_model(tmp_path, extra: str) -> str:
 def test_a_time_constant_the_program_writes_keeps_its_exp(tmp_path):
     """tau grows every step: exp(-dt/tau) stays in the per-step code, and the
     twin still equals Brian2 bit for bit."""
-    from bioadapt.backends.brian.build import program_exponentials
+    from bioadapt.backends.brian.scheme import program_exponentials
     from bioadapt.backends.torch import Twin
 
     net = model_network("li", steps=300)

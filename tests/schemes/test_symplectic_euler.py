@@ -94,7 +94,7 @@ def test_a_time_constant_written_during_the_run_is_not_made_constant(tmp_path):
     """A time constant that code writes (here an every-step block that lets
     tau_w grow) keeps the per-step exp, and the twin still equals Brian2 bit
     for bit; driven variables are excluded the same way."""
-    from bioadapt.backends.brian.build import decay_system
+    from bioadapt.backends.brian.scheme import decay_system
     from bioadapt.backends.torch import Twin
 
     spec = _adlif_spec(steps=200)

@@ -27,17 +27,14 @@ from brian2 import (
     second,
 )
 from brian2.units import fundamentalunits as fu
-from brian2.utils.stringtools import get_identifiers
 
 from ...errors import BackendError, ConfigError, SchemeNotApplicable
-from ...schemes import brian_method
-from ...schemes.exact import linear_system
-from ...schemes.hoisting import ProgramExponentials
-from ...schemes.symplectic_euler import DecaySystem, after_reset_code
+from ...schemes.symplectic_euler import after_reset_code
 from ...network import transfer
 from ...network.spec import NetworkSpec, PopulationSpec, ProjectionSpec
 from ...noise import NOISE_PREFIX, XI_NAME, NoiseSource, rewrite_noise
-from ...program.analysis import assigned_names, check_drives, check_samples, restored_names
+from ...program.analysis import check_drives, check_samples, restored_names
+from .scheme import scheme_result
 from ...quantities import parse_quantity, unit_text
 
 __all__ = ["BrianNetwork", "GeneratedSynapses", "build_network", "set_values", "segments"]
@@ -173,26 +170,6 @@ def _add_restore(group: NeuronGroup, pop: PopulationSpec, spec: NetworkSpec, clo
         group.run_regularly(code, dt=every, when="start", order=RESTORE_ORDER, name=f"{pop.name}_restore")
 
 
-def decay_system(spec: NetworkSpec, pop: PopulationSpec, driven=()) -> DecaySystem | None:
-    """The derived decay constants of a ``symplectic_euler`` population, or None."""
-    if pop.is_input or pop.scheme in pop.model.programs or pop.scheme is None or not brian_method(pop.scheme).split_at_reset:
-        return None
-    system = DecaySystem(pop.model.brian_equations, assigned_names(spec, pop, driven))
-    return system if system.names else None
-
-
-def program_exponentials(spec: NetworkSpec, pop: PopulationSpec, driven=()) -> ProgramExponentials | None:
-    """The ``exp()`` of constants in a program population's code as derived constants, or None."""
-    model = pop.model
-    if pop.is_input or pop.scheme not in model.programs:
-        return None
-    equations = model.brian_equations
-    assigned = assigned_names(spec, pop, driven)
-    constant = {name for name in equations.parameter_names if "shared" not in equations[name].flags and name not in assigned}
-    system = ProgramExponentials(model.programs[pop.scheme], constant)
-    return system if system.names else None
-
-
 def noise_function(source: NoiseSource) -> Function:
     """A Brian2 function of ``(t, i)`` drawing ``source``'s numbers: the same
     numpy, C++ and CUDA implementations of one counter-based generator."""
@@ -248,45 +225,8 @@ def _noisy_synapses(code: str | None, proj: ProjectionSpec, spec: NetworkSpec, s
 def _neuron_group(pop: PopulationSpec, spec: NetworkSpec, clock: Clock, namespace: dict, net: "BrianNetwork", driven=(), keep_initial: bool = False, period: int = 0) -> NeuronGroup:
     model = pop.model
     scheme_name = pop.scheme
-    uses_program = scheme_name in model.programs
-    method, options, later, system = "euler", None, [], None
-    equations = model.equations_for(scheme_name)
-    if not uses_program and scheme_name is not None:  # None: no dynamics of its own
-        scheme = brian_method(scheme_name)
-        method = scheme.brian_name
-        if scheme.propagator:
-            where = f"{spec.source}: [populations.{pop.name}] (model file {model.path})"
-            try:
-                system = linear_system(model.brian_equations, where)
-            except SchemeNotApplicable as exc:
-                raise ConfigError(str(exc)) from None
-            # the propagators are computed once per network from the parameters
-            # of A; a name code writes during the run would change A
-            written = sorted(set(system.parameters) & assigned_names(spec, pop, driven))
-            if written:
-                chosen = " (chosen by default for linear equations)" if pop.scheme_origin == "default" else ""
-                raise ConfigError(
-                    f"{where}: scheme 'exact'{chosen} computes its propagators once per network from {', '.join(system.parameters)}, "
-                    f"but {written} change during the run (written by code, a projection or a drive, or linked to another population). Name another scheme for this population, e.g. scheme = \"exponential_euler\" or \"rk4\"."
-                )
-            equations += "\n" + "\n".join(f"{name} : 1 (constant)" for name in system.derived_names())
-            options = {"code": system.code()}
-        if scheme.split_at_reset and model.threshold:
-            # the membrane (threshold variables) before the reset, the rest after it
-            membrane = get_identifiers(model.threshold)
-            later = [v for v in model.brian_equations.diff_eq_names if v not in membrane]
-            options = {"after_resets": later}
-        if scheme.split_at_reset:  # time-constant decays as derived constants
-            system = decay_system(spec, pop, driven)
-            if system is not None:
-                equations += "\n" + "\n".join(f"{name} : 1 (constant)" for name in system.derived_names())
-                options = dict(options or {}, decays=system.decays())
-    program = model.programs[scheme_name] if uses_program else {}
-    if uses_program:  # exp() of constants in the program: derived constants
-        system = program_exponentials(spec, pop, driven)
-        if system is not None:
-            equations += "\n" + "\n".join(f"{name} : 1 (constant)" for name in system.derived_names())
-            program = system.blocks
+    scheme = scheme_result(spec, pop, driven)
+    equations, method, options, later, system, program = scheme.equations, scheme.method, scheme.method_options, list(scheme.after_resets), scheme.system, scheme.program
     if keep_initial:
         restored = restored_names(spec, pop, driven)
         declared = model.brian_equations
@@ -295,7 +235,7 @@ def _neuron_group(pop: PopulationSpec, spec: NetworkSpec, clock: Clock, namespac
     # noise drawn alike in every backend: rand()/randn() everywhere, and xi
     # where Euler integrates it (Euler-Maruyama); other methods keep Brian2's
     # xi (heun, milstein: Brian2's generator, seeded; the twin refuses them)
-    sources, xi = [], ({} if method == "euler" and not uses_program else None)
+    sources, xi = [], ({} if method == "euler" and scheme_name not in model.programs else None)
     equations = _noisy(equations, pop, spec, sources, period, xi)
     threshold = _noisy(model.threshold, pop, spec, sources, period)
     reset = _noisy(transfer.reset_code(spec, pop), pop, spec, sources, period)  # impulses scaled off the network's own dt
