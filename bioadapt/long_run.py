@@ -40,6 +40,7 @@ import numpy as np
 from .backends.registry import BACKENDS
 from .errors import BackendError, ConfigError
 from .network import NetworkSpec, load_network, steps_of
+from .network.record import check_record
 from .result import SimulationResult, sort_spikes
 
 __all__ = ["long_run", "load_long_run", "LONG_RUN_BACKENDS", "RUN_FILE"]
@@ -59,20 +60,16 @@ def _recorded(spec: NetworkSpec, record, neurons) -> dict:
         if name not in (record or {}):
             raise ConfigError(f"neurons: population {name!r} has no recorded variables (record={{'{name}': [...]}}).")
     projections = {p.name: p for p in spec.projections}
-    for name, variables in (record or {}).items():
-        pop = spec.populations.get(name) if isinstance(name, str) else None
-        proj = projections.get(name) if isinstance(name, str) else None
-        if proj is None and (pop is None or pop.is_input):
-            raise ConfigError(f"record: {name!r} is not a neuron population ({', '.join(p.name for p in spec.populations.values() if not p.is_input)}) or projection ({', '.join(projections) or 'none'}).")
-        variables = [variables] if isinstance(variables, str) else list(variables)
-        if proj is not None:  # synaptic variables: weight and the synapse model's
-            known = proj.settable
-            what, size = f"projection '{name}' ({', '.join(known)})", proj.size
-        else:
-            known, what, size = pop.model.variables, f"population '{name}' (model {pop.model.name}: {', '.join(pop.model.variables)})", pop.size
-        for var in variables:
-            if var not in known:
-                raise ConfigError(f"record: '{var}' is not a variable of {what}.")
+
+    def known(name):  # synaptic variables: weight and the synapse model's
+        if name in projections:
+            return projections[name].settable, f" ({', '.join(projections[name].settable)})"
+        model = spec.populations[name].model
+        return model.variables, f" (model {model.name}: {', '.join(model.variables)})"
+
+    for name, variables in check_record(spec, record, known=known).items():
+        proj = projections.get(name)
+        size = proj.size if proj is not None else spec.populations[name].size
         index = np.arange(size) if name not in neurons else np.asarray(neurons[name])
         if index.ndim != 1 or not len(index) or not np.issubdtype(index.dtype, np.integer) or index.min() < 0 or index.max() >= size or len(np.unique(index)) != len(index):
             raise ConfigError(f"neurons: {'projection' if proj is not None else 'population'} '{name}' needs distinct indices from 0 to {size - 1}, got {neurons.get(name)!r}.")

@@ -9,6 +9,7 @@ import numpy as np
 from .backends.registry import BACKENDS as _BACKENDS
 from .errors import BackendError, ConfigError
 from .network import NetworkSpec, load_network, steps_of
+from .network.record import check_record
 from .result import SimulationResult, StoredState
 
 __all__ = ["simulate", "BACKENDS"]
@@ -240,17 +241,9 @@ def _neuron_population(spec: NetworkSpec, name, what: str):
 
 
 def _checked_record(spec: NetworkSpec, record) -> dict:
-    """``record`` with a single variable name accepted for a list of one."""
-    checked = {}
-    projections = {p.name for p in spec.projections}
-    for name, variables in (record or {}).items():
-        if name not in projections:  # a projection's synaptic variables, or a population's
-            _neuron_population(spec, name, "record")
-        variables = [variables] if isinstance(variables, str) else list(variables)
-        if not all(isinstance(v, str) for v in variables):
-            raise ConfigError(f"record: population {name!r} needs variable names, got {variables!r}.")
-        checked[name] = variables
-    return checked
+    """``record`` with a single variable name accepted for a list of one (the
+    backend looks the variables up: Brian2's group, the twin's program)."""
+    return check_record(spec, record)
 
 
 def _checked_drive(spec: NetworkSpec, drive) -> dict:

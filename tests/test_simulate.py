@@ -12,7 +12,7 @@ EXAMPLE = "examples/adlif_network.toml"
 @pytest.mark.parametrize(
     "record, drive, message",
     [
-        ({"inp": ["u"]}, None, r"record: 'inp' is not a neuron population \(hid\)"),
+        ({"inp": ["u"]}, None, r"record: 'inp' is not a neuron population or projection \(hid"),
         ({"hid": [3]}, None, r"record: population 'hid' needs variable names, got \[3\]"),
         (None, {"hid": {"I": np.zeros((10, 40))}}, r"drive hid.I: expected shape \(n_steps, size\) = \(5000, 40\), got \(10, 40\)"),
         (None, {"hid": {"I": np.full((5000, 40), np.nan)}}, r"drive hid.I: contains NaN or infinite values"),

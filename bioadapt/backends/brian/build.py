@@ -31,6 +31,7 @@ from brian2.units import fundamentalunits as fu
 from ...errors import BackendError, ConfigError, SchemeNotApplicable
 from ...schemes.symplectic_euler import after_reset_code
 from ...network import transfer
+from ...network.record import check_record
 from ...network.spec import NetworkSpec, PopulationSpec, ProjectionSpec
 from ...noise import NOISE_PREFIX, XI_NAME, NoiseSource, rewrite_noise
 from ...program.analysis import check_drives, check_samples, restored_names
@@ -595,13 +596,9 @@ def build_network(
             mon = SpikeMonitor(group, record=True, name=f"{name}_spikes")
             net.spike_monitors[name] = mon
             objects.append(mon)
-        for name, variables in record.items():
-            owner = net.groups.get(name) if name in spec.populations and not spec.populations[name].is_input else net.synapses.get(name)
-            if owner is None:
-                raise ConfigError(f"record: '{name}' is not a neuron population or projection ({', '.join([p for p in spec.populations if not spec.populations[p].is_input] + list(net.synapses))}).")
-            unknown = [v for v in variables if v not in owner.variables]
-            if unknown:
-                raise ConfigError(f"record: {unknown} not variables of {'projection' if name in net.synapses else 'population'} '{name}'.")
+        owners = {**{name: group for name, group in net.groups.items() if name in spec.populations}, **net.synapses}
+        for name, variables in check_record(spec, record, known=lambda name: (owners[name].variables, "")).items():
+            owner = owners[name]
             timing = {"clock": clock} if record_every == 1 else {"dt": record_every * spec.dt * second}
             mon = StateMonitor(owner, list(variables), record=True, when="end", name=f"{name}_trace", **timing)
             net.state_monitors[name] = mon

@@ -78,8 +78,4 @@ def check_forward(twin, inputs: dict, drive: dict, state: dict | None, record: d
                 raise BackendError(f"state {key!r}: expected shape {expected}, got {tuple(value.shape)} (a state of another twin or batch size?).")
             if batch is None:
                 batch = value.shape[1] if key[0] == "_history" else value.shape[0]
-    owners = [p.name for p in twin.spec.populations.values() if not p.is_input] + [p.name for p in twin.spec.projections]
-    for pop in record:
-        if pop not in owners:
-            raise BackendError(f"record: '{pop}' is not a neuron population or projection ({', '.join(owners)}).")
     return (batch if batch is not None else 1), (n_steps if n_steps is not None else length)

@@ -42,6 +42,7 @@ from brian2.input.timedarray import _find_K  # Brian2's upsampling factor of a T
 from torch import nn
 
 from ...errors import BackendError
+from ...network.record import check_record
 from ...network.spec import NetworkSpec
 from ...noise import NoiseSource
 from ...schemes.exact import DERIVED_PREFIX
@@ -475,13 +476,10 @@ class Twin(nn.Module):
         """
         inputs = self.default_inputs() if inputs is None else inputs
         drive = drive or {}
-        record = {pop: [variables] if isinstance(variables, str) else list(variables) for pop, variables in (record or {}).items()}
+        used = set(self.program.written) | set(self.program.initial)
+        record = check_record(self.spec, record, BackendError, known=lambda owner: ({var for o, var in used if o == owner}, " used by the program"))
         # batch size and length come from the inputs and drives (or the state)
         batch, n_steps = check_forward(self, inputs, drive, state, record, n_steps, start_step)
-        for pop, variables in record.items():
-            for var in variables:
-                if (pop, var) not in self.program.written and (pop, var) not in self.program.initial:
-                    raise BackendError(f"record: '{var}' is not a variable of population '{pop}' used by the program.")
         if checkpoint_every is not None and (isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int) or checkpoint_every < 1):
             raise BackendError(f"checkpoint_every must be a positive number of steps, got {checkpoint_every!r}.")
         if isinstance(record_every, bool) or not isinstance(record_every, int) or record_every < 1:
