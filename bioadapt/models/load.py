@@ -41,6 +41,7 @@ from brian2.utils.stringtools import get_identifiers
 
 from .._files import read_toml
 from ..errors import ModelError, ParameterError
+from ..validate import check_keys
 from ..quantities import parse_quantity
 from ..schemes import SCHEMES
 from ..schemes.exact import DERIVED_PREFIX
@@ -172,9 +173,7 @@ def model_from_dict(data: dict, path: Path, name: str | None = None) -> ModelSpe
     ``<NIR node 'lif1'>`` for a model that exists only in memory); ``name``
     defaults to the file's stem.
     """
-    unknown = set(data) - _KEYS
-    if unknown:
-        raise ModelError(f"{path}: unknown key(s) {sorted(unknown)}; allowed keys are {sorted(_KEYS)}.")
+    check_keys(data, _KEYS, str(path), ModelError)
     equations = _string(data, "equations", path, required=True)
     try:
         eqs = Equations(equations)

@@ -75,6 +75,7 @@ from ..models.load import check_dead_assignments, load_model
 from ..models.spec import ModelSpec
 from .spec import NetworkSpec, PoissonInputSpec, PopulationSpec, ProjectionSpec, RunRegularlySpec, TimedArraySpec
 from ..quantities import parse_quantity, sample_values, unit_text
+from ..validate import check_keys, check_number, check_quantity, required
 from ..schemes import SCHEMES
 from ..schemes.default import BRIAN2_DEFAULT_METHODS, default_scheme
 
@@ -125,38 +126,22 @@ _UNIT_NAMES = {id(second): "time (e.g. '0.1*ms')", id(Hz): "rate (e.g. '50*Hz')"
 
 
 def _quantity(data: dict, key: str, where: str, dim, default=None) -> float:
-    if key not in data:
-        if default is None:
-            raise ConfigError(f"{where}: missing required key '{key}'.")
+    if key not in data and default is not None:
         return default
-    try:
-        value = parse_quantity(data[key], f"{where}: key '{key}'")
-    except ParameterError as exc:
-        raise ConfigError(str(exc)) from None
-    if fu.get_dimensions(value) is not fu.get_dimensions(dim):
-        raise ConfigError(f"{where}: key '{key}' must be a {_UNIT_NAMES.get(id(dim), dim)}, got {data[key]!r}.")
-    return float(value / dim)
+    return check_quantity(required(data, key, where), f"{where}: key '{key}'", dim, _UNIT_NAMES.get(id(dim)))
 
 
 def _int(data: dict, key: str, where: str, default=None, minimum=0) -> int:
     value = data.get(key, default)
     if value is None:
-        raise ConfigError(f"{where}: missing required key '{key}'.")
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ConfigError(f"{where}: key '{key}' must be an integer >= {minimum}, got {value!r}.")
-    return value
+        required(data, key, where)
+    return check_number(value, f"{where}: key '{key}'", minimum, integer=True)
 
 
-def _check_keys(data: dict, allowed: set, where: str):
-    if not isinstance(data, dict):
-        raise ConfigError(f"{where}: expected a table.")
-    unknown = set(data) - allowed
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}; allowed keys are {sorted(allowed)}.")
 
 
 def _population(name: str, data: dict, net: dict, where: str, folder: Path | None, dt: float, n_steps: int, seed: int, timed: dict | None = None) -> PopulationSpec:
-    _check_keys(data, _POP, where)
+    check_keys(data, _POP, where)
     if not _IDENT.match(name):
         raise ConfigError(f"{where}: population names must be identifiers (letters, digits, '_'), got '{name}'.")
     size = _int(data, "size", where, minimum=1)
@@ -221,7 +206,7 @@ def _links(data: dict, model: ModelSpec, where: str, size: int) -> tuple:
         if var not in declared:
             raise ConfigError(f"{where}: linked.{var}: '{var}' is not a (linked) variable of model '{model.name}' ({', '.join(declared) or 'it has none'}).")
         if isinstance(target, dict):
-            _check_keys(target, {"source", "index"}, f"{where}: linked.{var}")
+            check_keys(target, {"source", "index"}, f"{where}: linked.{var}")
             if "index" in target:
                 indices[var] = _link_index(target["index"], size, f"{where}: linked.{var}.index")
             target = target.get("source")
@@ -430,7 +415,7 @@ def _connect(spec, n_src: int, n_tgt: int, same: bool, rng: np.random.Generator,
     given = spec
     if isinstance(spec, str):
         spec = {"rule": spec}
-    _check_keys(spec, _CONNECT, f"{where}: key 'connect'")
+    check_keys(spec, _CONNECT, f"{where}: key 'connect'")
     if "file" in spec:
         return _synapse_file(spec, n_src, n_tgt, folder, where)
     if "condition" in spec and "rule" in spec:
@@ -461,7 +446,7 @@ def _connect(spec, n_src: int, n_tgt: int, same: bool, rng: np.random.Generator,
 
 
 def _projection(k: int, data: dict, pops: dict, where: str, dt: float, seed: int, folder: Path | None = None) -> ProjectionSpec:
-    _check_keys(data, _PROJ, where)
+    check_keys(data, _PROJ, where)
     (src, src_start, n_src), (tgt, tgt_start, n_tgt) = (_endpoint(data, key, pops, where) for key in ("source", "target"))
     if tgt.is_input:
         raise ConfigError(f"{where}: key 'target' = {tgt.name!r} is an input population; it cannot receive synapses.")
@@ -668,7 +653,7 @@ def _synapse_values(data: dict, equations, name: str, indices: dict, seed: int, 
 def network_from_dict(data: dict, source: str = "<dict>", folder: Path | None = None) -> NetworkSpec:
     """Build a `NetworkSpec` from an already parsed configuration table."""
     where = source
-    _check_keys(data, _TOP, where)
+    check_keys(data, _TOP, where)
     dt = _quantity(data, "dt", where, second)
     duration = _quantity(data, "duration", where, second)
     if not dt > 0:
@@ -714,7 +699,7 @@ def _entries(raw, key: str, allowed: set, where: str):
         raise ConfigError(f"{where}: '{key}' must be an array of tables ([[{key}]]).")
     for k, data in enumerate(raw):
         here = f"{where}: {key}[{k}]"
-        _check_keys(data, allowed, here)
+        check_keys(data, allowed, here)
         yield k, data, here
 
 
@@ -794,7 +779,7 @@ def _timed_arrays(tables: dict, where: str, folder: Path | None) -> dict:
     timed = {}
     for name, table in tables.items():
         here = f"{where}: [timed_arrays.{name}]"
-        _check_keys(table, _TIMED, here)
+        check_keys(table, _TIMED, here)
         if not _IDENT.match(name) or name.startswith("bioadapt_"):
             raise ConfigError(f"{here}: a timed array's name must be an identifier (letters, digits, '_') not beginning with 'bioadapt_', got '{name}'.")
         for key in ("values", "dt"):

@@ -50,6 +50,7 @@ from pathlib import Path
 
 from .._files import read_toml
 from ..errors import ConfigError
+from ..validate import check_keys
 
 __all__ = ["SweepConfig", "Point", "load_sweep", "STEPS"]
 
@@ -119,9 +120,7 @@ def load_sweep(path: str | Path) -> SweepConfig:
     path = Path(path)
     data = read_toml(path, "Sweep file")
     where = str(path)
-    unknown = set(data) - _TOP
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}; allowed keys are {sorted(_TOP)}.")
+    check_keys(data, _TOP, where)
     variants = data.get("variants", {})
     own_bases = isinstance(variants, dict) and bool(variants) and all(isinstance(v, dict) and "base" in v for v in variants.values())
     if "base" in data or not own_bases:
@@ -189,14 +188,12 @@ def load_sweep(path: str | Path) -> SweepConfig:
     points = tuple(Point(name, vname, values, settings, unset, own) for name, (vname, values, settings, unset, own) in zip(names, combos))
 
     evaluate = data.get("evaluate", {})
-    if not isinstance(evaluate, dict) or set(evaluate) - _EVALUATE:
-        raise ConfigError(f"{where}: [evaluate] allows the keys {sorted(_EVALUATE)}, got {sorted(evaluate) if isinstance(evaluate, dict) else evaluate!r}.")
+    check_keys(evaluate, _EVALUATE, f"{where}: [evaluate]")
     from ..backends.registry import BACKENDS
 
     BACKENDS.where(evaluates=True).check(evaluate.get("backend", "cpp_standalone"), f"{where}: [evaluate] key 'backend'", ConfigError)
     robust = data.get("robustness", {})
-    if not isinstance(robust, dict) or set(robust) - _ROBUSTNESS:
-        raise ConfigError(f"{where}: [robustness] allows the keys {sorted(_ROBUSTNESS)}, got {sorted(robust) if isinstance(robust, dict) else robust!r}.")
+    check_keys(robust, _ROBUSTNESS, f"{where}: [robustness]")
     if "robustness" in steps and not isinstance(robust.get("targets"), dict):
         raise ConfigError(f"{where}: [robustness] key 'targets' (a table owner = [variables], e.g. {{ recurrent = [\"weight\"] }}) is required by the step \"robustness\".")
     for key in ("split",):

@@ -42,16 +42,14 @@ delay = { max = 25, lr_scale = 100, relaxation = "gaussian", sigma = [12.5, 0.23
 
 from __future__ import annotations
 
-import math
-
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .._files import read_toml
-from ..errors import ConfigError, ParameterError
+from ..errors import ConfigError
 from ..network.load import load_network
 from ..network.spec import NetworkSpec
-from ..quantities import parse_quantity
+from ..validate import check_keys, check_number, check_quantity
 from .data import TASKS
 from .losses import LOSSES
 from .schedules import SCHEDULES
@@ -170,35 +168,6 @@ def make_surrogate(table: dict):
     return Surrogate(kind, **table)
 
 
-def _number(value, where: str, minimum=None, integer=False):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and not isinstance(value, int)):
-        raise ConfigError(f"{where}: expected {'an integer' if integer else 'a number'}, got {value!r}.")
-    if not math.isfinite(value):
-        raise ConfigError(f"{where}: expected a finite number, got {value!r}.")
-    if minimum is not None and value < minimum:
-        raise ConfigError(f"{where}: must be >= {minimum}, got {value!r}.")
-    return value
-
-
-def _keys(data, allowed, where):
-    if not isinstance(data, dict):
-        raise ConfigError(f"{where}: expected a table.")
-    unknown = set(data) - set(allowed)
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}; allowed keys are {sorted(allowed)}.")
-
-
-def _si(value, where: str, dim) -> float:
-    try:
-        q = parse_quantity(value, where)
-    except ParameterError as exc:
-        raise ConfigError(str(exc)) from None
-    from brian2.units.fundamentalunits import get_dimensions, DIMENSIONLESS
-
-    got = get_dimensions(q)
-    if got != (dim if dim is not None else DIMENSIONLESS):
-        raise ConfigError(f"{where}: {value!r} has dimensions {got}, the variable has {dim}.")
-    return float(q)
 
 
 def _variable_dim(spec: NetworkSpec, owner: str, var: str, where: str):
@@ -225,7 +194,7 @@ def _variable_dim(spec: NetworkSpec, owner: str, var: str, where: str):
 
 
 def _delay_rule(owner: str, data, spec: NetworkSpec, where: str) -> ParamRule:
-    _keys(data, _DELAY, where)
+    check_keys(data, _DELAY, where)
     proj = next((p for p in spec.projections if p.name == owner), None)
     if proj is None or proj.on_pre is None:
         names = [p.name for p in spec.projections if p.on_pre is not None]
@@ -234,10 +203,10 @@ def _delay_rule(owner: str, data, spec: NetworkSpec, where: str) -> ParamRule:
         raise ConfigError(f"{where}: projection '{owner}' has several on_pre pathways; learned delays take a projection with one.")
     if "max" not in data:
         raise ConfigError(f"{where}: key 'max' (the largest delay, in steps) is required.")
-    max_steps = _number(data["max"], f"{where}: key 'max'", minimum=1, integer=True)
+    max_steps = check_number(data["max"], f"{where}: key 'max'", minimum=1, integer=True)
     if proj.delay_steps.size and int(proj.delay_steps.max()) > max_steps:
         raise ConfigError(f"{where}: key 'max': the network's delays reach {int(proj.delay_steps.max())} steps, more than max = {max_steps}.")
-    lr_scale = _number(data.get("lr_scale", 1.0), f"{where}: key 'lr_scale'", minimum=0)
+    lr_scale = check_number(data.get("lr_scale", 1.0), f"{where}: key 'lr_scale'", minimum=0)
     from ..backends.torch.delays import RELAXATIONS
 
     relaxation = data.get("relaxation", "gaussian")
@@ -248,10 +217,10 @@ def _delay_rule(owner: str, data, spec: NetworkSpec, where: str) -> ParamRule:
     sigma = data.get("sigma", [max_steps / 2, 0.23])
     if not isinstance(sigma, list) or len(sigma) != 2:
         raise ConfigError(f"{where}: key 'sigma' must be [start, end] in steps, got {sigma!r}.")
-    sigma = tuple(float(_number(v, f"{where}: key 'sigma'")) for v in sigma)
+    sigma = tuple(float(check_number(v, f"{where}: key 'sigma'")) for v in sigma)
     if min(sigma) <= 0:
         raise ConfigError(f"{where}: key 'sigma' must be positive widths in steps, got {list(sigma)}.")
-    anneal = float(_number(data.get("anneal", 0.25), f"{where}: key 'anneal'", minimum=0))
+    anneal = float(check_number(data.get("anneal", 0.25), f"{where}: key 'anneal'", minimum=0))
     if not 0 < anneal <= 1:
         raise ConfigError(f"{where}: key 'anneal' is the fraction of training over which sigma falls, in (0, 1]; got {anneal!r}.")
     relax = DelayRelaxation(max_steps, relaxation, sigma, anneal)
@@ -263,9 +232,9 @@ def _rule(owner: str, var: str, data, spec: NetworkSpec, where: str) -> ParamRul
         return _delay_rule(owner, data, spec, where)
     if data is True:
         data = {}
-    _keys(data, _RULE, where)
+    check_keys(data, _RULE, where)
     dim = _variable_dim(spec, owner, var, where)
-    lr_scale = _number(data.get("lr_scale", 1.0), f"{where}: key 'lr_scale'", minimum=0)
+    lr_scale = check_number(data.get("lr_scale", 1.0), f"{where}: key 'lr_scale'", minimum=0)
     kinds = [k for k in ("interpolate", "scale", "clamp") if k in data]
     if len(kinds) > 1:
         raise ConfigError(f"{where}: use one of 'interpolate', 'scale', 'clamp', not {kinds}.")
@@ -276,7 +245,7 @@ def _rule(owner: str, var: str, data, spec: NetworkSpec, where: str) -> ParamRul
         value = data[key]
         if not isinstance(value, list) or len(value) != 2:
             raise ConfigError(f"{where}: key '{key}' must be [low, high].")
-        low, high = (_si(v, f"{where}: key '{key}'", dimension) for v in value)
+        low, high = (check_quantity(v, f"{where}: key '{key}'", dimension) for v in value)
         if not low < high:
             raise ConfigError(f"{where}: key '{key}' needs low < high, got {value}.")
         return low, high
@@ -285,7 +254,7 @@ def _rule(owner: str, var: str, data, spec: NetworkSpec, where: str) -> ParamRul
         low, high = pair("interpolate", dim)
         return ParamRule(owner, var, "interpolate", low, high, lr_scale=lr_scale)
     if "scale" in data:
-        scale = _number(data["scale"], f"{where}: key 'scale'")
+        scale = check_number(data["scale"], f"{where}: key 'scale'")
         if scale == 0:
             raise ConfigError(f"{where}: key 'scale' must not be 0.")
         low, high = pair("range", None) if "range" in data else (None, None)
@@ -303,7 +272,7 @@ def load_train_config(path: str | Path) -> TrainConfig:
     path = Path(path)
     data = read_toml(path, "Training file")
     where = str(path)
-    _keys(data, _TOP, where)
+    check_keys(data, _TOP, where)
     for key in ("network", "task", "readout"):
         if key not in data:
             raise ConfigError(f"{where}: missing key '{key}'.")
@@ -313,7 +282,7 @@ def load_train_config(path: str | Path) -> TrainConfig:
     if not network_path.is_file():
         raise ConfigError(f"{where}: key 'network': file '{data['network']}' not found (looked in {path.parent}).")
     spec = load_network(network_path)
-    seed = _number(data.get("seed", 0), f"{where}: key 'seed'", minimum=0, integer=True)
+    seed = check_number(data.get("seed", 0), f"{where}: key 'seed'", minimum=0, integer=True)
 
     task = data["task"]
     if not isinstance(task, dict) or "name" not in task or "input" not in task:
@@ -336,7 +305,7 @@ def load_train_config(path: str | Path) -> TrainConfig:
             task[key] = str((path.parent / task[key]).resolve())
 
     readout = data["readout"]
-    _keys(readout, _READOUT, f"{where}: [readout]")
+    check_keys(readout, _READOUT, f"{where}: [readout]")
     for key in ("population", "variable", "loss"):
         if key not in readout:
             raise ConfigError(f"{where}: [readout] missing key '{key}'.")
@@ -346,17 +315,17 @@ def load_train_config(path: str | Path) -> TrainConfig:
     if readout["variable"] not in pop.model.brian_equations.names:
         raise ConfigError(f"{where}: [readout] key 'variable': '{readout['variable']}' is not a variable of model {pop.model.name}.")
     LOSSES.check(readout["loss"], f"{where}: [readout] key 'loss'", ConfigError)
-    ignore_first = _number(readout.get("ignore_first", 0), f"{where}: [readout] key 'ignore_first'", minimum=0, integer=True)
+    ignore_first = check_number(readout.get("ignore_first", 0), f"{where}: [readout] key 'ignore_first'", minimum=0, integer=True)
 
     train = data.get("train", {})
-    _keys(train, _TRAIN, f"{where}: [train]")
+    check_keys(train, _TRAIN, f"{where}: [train]")
     kw = {}
     for key, minimum, integer in (("epochs", 1, True), ("batch_size", 1, True), ("eval_batch_size", 1, True), ("checkpoint_every", 1, True), ("step_size", 1, True), ("max_samples", 1, True), ("threads", 1, True)):
         if key in train:
-            kw[key] = _number(train[key], f"{where}: [train] key '{key}'", minimum=minimum, integer=integer)
+            kw[key] = check_number(train[key], f"{where}: [train] key '{key}'", minimum=minimum, integer=integer)
     for key in ("lr", "clip_grad_norm", "gamma"):
         if key in train:
-            kw[key] = float(_number(train[key], f"{where}: [train] key '{key}'", minimum=0))
+            kw[key] = float(check_number(train[key], f"{where}: [train] key '{key}'", minimum=0))
     if kw.get("clip_grad_norm") == 0:
         raise ConfigError(f"{where}: [train] key 'clip_grad_norm' must be > 0 (0 would zero every gradient); leave the key out for no clipping.")
     for key, allowed in (("schedule", SCHEDULES), ("dtype", ("float32", "float64")), ("synapses", ("exact", "dense")), ("execution", ("exact", "compiled"))):
@@ -376,7 +345,7 @@ def load_train_config(path: str | Path) -> TrainConfig:
         raise ConfigError(f"{where}: [train] keys 'cuda_graph' and 'execution': a CUDA graph captures the exact execution's kernels; set execution = \"exact\" with cuda_graph = true, or cuda_graph = false.")
     if "surrogate" in train:
         sur = train["surrogate"]
-        _keys(sur, _SURROGATE, f"{where}: [train] key 'surrogate'")
+        check_keys(sur, _SURROGATE, f"{where}: [train] key 'surrogate'")
         try:
             make_surrogate(sur)
         except (TypeError, ValueError) as exc:
@@ -389,16 +358,16 @@ def load_train_config(path: str | Path) -> TrainConfig:
 
     for k, reg in enumerate(regs):
         w = f"{where}: [train] rate_regularization[{k}]"
-        _keys(reg, _REG, w)
+        check_keys(reg, _REG, w)
         if reg.get("population") not in spec.populations or spec.populations[reg["population"]].is_input:
             raise ConfigError(f"{w}: key 'population' must name a neuron population.")
-        target = _si(reg.get("target", "0*Hz"), f"{w}: key 'target'", Hz.dim)
-        strength = float(_number(reg.get("strength", 1.0), f"{w}: key 'strength'", minimum=0))
+        target = check_quantity(reg.get("target", "0*Hz"), f"{w}: key 'target'", Hz.dim)
+        strength = float(check_number(reg.get("strength", 1.0), f"{w}: key 'strength'", minimum=0))
         parsed.append((reg["population"], target, strength))
     kw["rate_regularization"] = tuple(parsed)
     rules = []
     params = train.get("params", {})
-    _keys(params, set(params), f"{where}: [train.params]")
+    check_keys(params, set(params), f"{where}: [train.params]")
     for owner, table in params.items():
         if not isinstance(table, dict):
             raise ConfigError(f"{where}: [train.params.{owner}] must be a table of variable = rule.")

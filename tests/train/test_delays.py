@@ -174,7 +174,7 @@ def test_a_stopped_run_with_learned_delays_resumes_bitwise(tmp_path):
     [
         ("max = 4, lr_scale = 30 }", "lr_scale = 30 }", r"\[train.params.input\] key 'delay': key 'max' \(the largest delay, in steps\) is required"),
         ("max = 4,", "max = 1,", r"\[train.params.input\] key 'delay': key 'max': the network's delays reach 2 steps, more than max = 1"),
-        ("max = 4,", "max = 2.5,", r"\[train.params.input\] key 'delay': key 'max': expected an integer"),
+        ("max = 4,", "max = 2.5,", r"\[train.params.input\] key 'delay': key 'max' must be an integer"),
         ("max = 4,", "max = 4, relaxation = \"box\",", r"\[train.params.input\] key 'delay': key 'relaxation' must be one of gaussian, linear, got 'box'"),
         ("max = 4,", "max = 4, sigma = [2, 0],", r"\[train.params.input\] key 'delay': key 'sigma' must be positive widths in steps"),
         ("max = 4,", "max = 4, sigma = 2,", r"\[train.params.input\] key 'delay': key 'sigma' must be \[start, end\] in steps"),
