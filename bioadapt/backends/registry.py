@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from ..errors import BackendError
 from ..registry import Registry
 
-__all__ = ["Backend", "BACKENDS"]
+__all__ = ["Backend", "BACKENDS", "DTYPES", "EXECUTIONS", "MATH_MODES", "SYNAPSE_MODES"]
 
 
 @dataclass(frozen=True)
@@ -33,3 +33,23 @@ BACKENDS = Registry("backend", {b.name: b for b in (
     Backend("cuda_standalone", "Brian2CUDA's generated CUDA (a compiled project, an NVIDIA GPU)", "cuda_standalone", long_run=False, evaluates=True, compares=False),
     Backend("torch", "the PyTorch twin", None, long_run=True, evaluates=False, compares=True),
 )}, error=BackendError)
+
+
+#: how the twin runs its steps (``Twin(execution=...)``, ``[train] execution``)
+EXECUTIONS = Registry("execution", {
+    "exact": "every operator eagerly, bit for bit as Brian2",
+    "compiled": "code blocks through torch.compile (a training option)",
+}, error=BackendError)
+#: how the twin runs spike-triggered synapses (``Twin(synapses=...)``, ``[train] synapses``)
+SYNAPSE_MODES = Registry("synapses", {
+    "exact": "Brian2's spike-queue order, bit for bit",
+    "dense": "one matrix product per delay (training)",
+}, error=BackendError)
+#: whose elementary functions the twin reproduces (``math=``)
+MATH_MODES = Registry("math", {
+    "numpy": "numpy's (Brian2's numpy runtime)",
+    "libm": "the C library's (cpp_standalone)",
+    "torch": "torch's own (compiled execution)",
+}, error=BackendError)
+#: the twin's floating-point types (``dtype=``, ``[train] dtype``)
+DTYPES = Registry("dtype", {"float64": "double precision (agreement with Brian2)", "float32": "single precision"}, error=BackendError)

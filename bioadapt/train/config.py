@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .._files import read_toml
+from ..backends.registry import DTYPES, EXECUTIONS, SYNAPSE_MODES
 from ..errors import ConfigError
 from ..network.load import load_network
 from ..network.spec import NetworkSpec
@@ -328,11 +329,9 @@ def load_train_config(path: str | Path) -> TrainConfig:
             kw[key] = float(check_number(train[key], f"{where}: [train] key '{key}'", minimum=0))
     if kw.get("clip_grad_norm") == 0:
         raise ConfigError(f"{where}: [train] key 'clip_grad_norm' must be > 0 (0 would zero every gradient); leave the key out for no clipping.")
-    for key, allowed in (("schedule", SCHEDULES), ("dtype", ("float32", "float64")), ("synapses", ("exact", "dense")), ("execution", ("exact", "compiled"))):
+    for key, allowed in (("schedule", SCHEDULES), ("dtype", DTYPES), ("synapses", SYNAPSE_MODES), ("execution", EXECUTIONS)):
         if key in train:
-            if train[key] not in allowed:
-                raise ConfigError(f"{where}: [train] key '{key}' must be one of {', '.join(allowed)}, got {train[key]!r}.")
-            kw[key] = train[key]
+            kw[key] = allowed.check(train[key], f"{where}: [train] key '{key}'", ConfigError)
     if "device" in train:
         kw["device"] = str(train["device"])
     if "cuda_graph" in train:

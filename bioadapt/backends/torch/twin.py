@@ -57,14 +57,14 @@ from ...program import INDEX_POST as _POST, INDEX_PRE as _PRE, INDEX_SELF as _SE
 from ...program.extract import extract_program
 from .plan import SCALAR, WHOLE, BlockPlan, compile_statements, plan_block, torch_dtype
 from .spikes import Surrogate
-from .translate import MATH_MODES
+from ..registry import EXECUTIONS as _EXECUTIONS, MATH_MODES as _MATH_MODES, SYNAPSE_MODES as _SYNAPSE_MODES
 
 __all__ = ["Twin", "TwinOutput", "RelaxedDelays", "run_twin", "RELAXATIONS"]
 
 
 #: ``execution=`` of the twin: ``exact`` runs every operator eagerly, bit for bit
 #: as Brian2; ``compiled`` runs the code blocks through `torch.compile` (training)
-EXECUTIONS = ("exact", "compiled")
+EXECUTIONS = _EXECUTIONS.names
 
 
 @dataclass
@@ -148,19 +148,16 @@ class Twin(nn.Module):
         self.spec = spec
         self.float_dtype = dtype
         self.surrogate = surrogate or Surrogate()
-        if execution not in EXECUTIONS:
-            raise BackendError(f"execution must be one of {', '.join(EXECUTIONS)}, got {execution!r}.")
+        _EXECUTIONS.check(execution, "execution")
         if math is None:
             math = "torch" if execution == "compiled" else "numpy"
-        if math not in MATH_MODES:
-            raise BackendError(f"math must be one of {', '.join(MATH_MODES)}, got '{math}'.")
+        _MATH_MODES.check(math, "math")
         if execution == "compiled" and math != "torch":
             raise BackendError(f"execution='compiled' evaluates elementary functions with torch's own (math='torch', which a compiler can fuse), not math='{math}': "
                                "leave math out, or use execution='exact' to reproduce Brian2's functions bit for bit.")
         self.math = math
         self.execution = execution
-        if synapses not in ("exact", "dense"):
-            raise BackendError(f"synapses must be 'exact' or 'dense', got '{synapses}'.")
+        _SYNAPSE_MODES.check(synapses, "synapses")
         self.synapse_mode = synapses
         self.program: Program = extract_program(spec, drive_vars)
         self.drive_vars = {pop: list(v) for pop, v in (drive_vars or {}).items()}

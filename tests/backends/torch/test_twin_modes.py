@@ -81,7 +81,7 @@ def test_dense_synapses_pass_gradients_to_weights():
 
 def test_bad_modes_are_refused():
     spec = _spec("lif", steps=10)
-    with pytest.raises(BackendError, match="synapses must be 'exact' or 'dense'"):
+    with pytest.raises(BackendError, match="synapses must be one of exact, dense, got 'sparse'"):
         Twin(spec, synapses="sparse")
     with pytest.raises(BackendError, match="math must be one of numpy, libm"):
         Twin(spec, math="fast")
