@@ -199,13 +199,13 @@ def _standalone(spec, directory, reuse, **kwargs):
     import hashlib
     import pickle
 
-    from ..backends.brian.standalone import _GENERATION, StandaloneNetwork
+    from ..backends.brian.standalone import StandaloneNetwork
 
     if not reuse:
         return StandaloneNetwork(spec, directory=directory, **kwargs)
     key = hashlib.sha256(pickle.dumps((spec, directory, sorted(kwargs.items())))).hexdigest()
     net = _CACHE.get("net")
-    if net is None or _CACHE.get("key") != key or net._generation != _GENERATION[net.target]:
+    if net is None or _CACHE.get("key") != key or net.superseded:
         if net is not None:
             net.close()
         net = StandaloneNetwork(spec, directory=directory, **kwargs)

@@ -28,7 +28,7 @@ from brian2.devices.device import reset_device, get_device
 from ...errors import BackendError
 from ..registry import BACKENDS
 
-__all__ = ["brian_device", "FAITHFUL_GCC_FLAGS", "FAST_GCC_FLAGS", "FAITHFUL_NVCC_FLAGS", "FAST_NVCC_FLAGS", "BRIAN_TARGETS"]
+__all__ = ["brian_device", "new_build", "latest_build", "FAITHFUL_GCC_FLAGS", "FAST_GCC_FLAGS", "FAITHFUL_NVCC_FLAGS", "FAST_NVCC_FLAGS", "BRIAN_TARGETS"]
 
 #: Flags for bit-faithful C++: no fast math, no fused multiply-add contraction.
 FAITHFUL_GCC_FLAGS = ["-w", "-O3", "-fno-fast-math", "-ffp-contract=off", "-std=c++11"]
@@ -53,6 +53,22 @@ prefs.logging.file_log = False
 prefs.logging.delete_log_on_exit = True
 # The twin builds Brian2 objects only to read their code and never runs them.
 BrianLogger.suppress_name("unused_brian_object")
+
+
+#: builds per standalone target in this process (Brian2 keeps one device per
+#: target, so only the project built last can run): `new_build`, `latest_build`
+_BUILDS: dict = {}
+
+
+def new_build(target: str) -> int:
+    """Count one more standalone build of ``target`` in this process; its number."""
+    _BUILDS[target] = _BUILDS.get(target, 0) + 1
+    return _BUILDS[target]
+
+
+def latest_build(target: str) -> int:
+    """The number of the last standalone build of ``target`` in this process (0: none)."""
+    return _BUILDS.get(target, 0)
 
 
 def _cuda_preferences(cuda, fast_math: bool, folder: str) -> dict:

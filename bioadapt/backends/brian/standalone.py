@@ -48,16 +48,12 @@ from ...network.spec import NetworkSpec
 from ...result import SimulationResult, sort_spikes
 from .build import INITIAL_PREFIX, GeneratedSynapses, build_network, describe_object, input_raster, root_message, segments, set_values
 from .cuda import CUDA_CLOCK_NAME
-from .device import brian_device
+from .device import brian_device, latest_build, new_build
 from .timing import add_phase_timers, read_phase_times, read_profiling_info
 
 __all__ = ["GeneratedSynapses", "StandaloneNetwork", "STANDALONE_TARGETS"]
 
 STANDALONE_TARGETS = ("cpp_standalone", "cuda_standalone")
-
-#: builds per target in this process: only the latest can run
-_GENERATION = {target: 0 for target in STANDALONE_TARGETS}
-
 
 class StandaloneNetwork:
     """A network compiled once with cpp_standalone or cuda_standalone.
@@ -211,8 +207,7 @@ class StandaloneNetwork:
             except Exception as exc:
                 what = "compilation" if compile else "code generation"
                 raise BackendError(f"{spec.source}: {target} {what} failed in {self.directory} (run make there to see the compiler's messages): {root_message(exc)}") from None
-        _GENERATION[target] += 1
-        self._generation = _GENERATION[target]
+        self._generation = new_build(target)
         #: results folder of this network's runs inside the project (one per process and build, so that
         #: processes running one project folder do not read each other's results)
         self.results_directory = f"results_{os.getpid()}_{self._generation}"
@@ -277,10 +272,16 @@ class StandaloneNetwork:
             raise BackendError(f"run_samples: {n} samples given; this network was compiled for at most {self.samples} (samples=...).")
         return self._execute(values, weights, delay_steps, drive or {}, inputs or {}, n)
 
+    @property
+    def superseded(self) -> bool:
+        """Whether a later build of this target in this process replaced this one
+        (Brian2 keeps one device per target: only the project built last runs)."""
+        return self._generation != latest_build(self.target)
+
     def _execute(self, values, weights, delay_steps, drive, inputs, n, single=False) -> list:
         """Run the binary on ``n`` samples (``single``: drive and inputs are one
         sample's arrays, without the sample axis)."""
-        if self._generation != _GENERATION[self.target]:
+        if self.superseded:
             raise BackendError(f"This StandaloneNetwork was superseded by a later {self.target} build in this process (Brian2 keeps one device per target); build it again.")
         if not self.compiled:
             raise BackendError(f"This StandaloneNetwork was only generated (compile=False) in {self.directory}; build it with compile=True to run it.")

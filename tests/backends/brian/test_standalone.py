@@ -78,7 +78,9 @@ def test_compile_once_rerun_with_new_values_matches_twin(tmp_path):
 def test_superseded_network_refuses_to_run(tmp_path):
     spec = network_from_dict(model_network("lif", steps=200))
     old = StandaloneNetwork(spec, directory=str(tmp_path / "a"))
-    StandaloneNetwork(spec, directory=str(tmp_path / "b"))
+    assert not old.superseded
+    new = StandaloneNetwork(spec, directory=str(tmp_path / "b"))
+    assert old.superseded and not new.superseded
     from bioadapt import BackendError
 
     with pytest.raises(BackendError, match="superseded by a later cpp_standalone build"):
