@@ -1,8 +1,10 @@
 """Analysis tools: stability of the discrete maps the schemes generate, I-V
 curves of conductance-based neurons, firing-regime classification, and
-heterogeneity (value distributions, homogeneous networks, robustness)."""
+heterogeneity (value distributions, homogeneous networks). A trained network's
+robustness to such changes is `bioadapt.train.robustness`."""
 
-from .heterogeneity import distributions, homogeneous, per_step_values, perturb, plot_distributions, robustness
+from ..network.transfer import per_step_values
+from .heterogeneity import distributions, homogeneous, perturb, plot_distributions
 from .iv import IVCurves, LocalizedCurrent, Timescale, iv_curves, plot_iv
 from .regimes import FiringPattern, Regime, classify_regime, upstrokes
 from .stability import DiscreteMap, discrete_map, stability_grid
@@ -20,7 +22,6 @@ __all__ = [
     "homogeneous",
     "perturb",
     "plot_distributions",
-    "robustness",
     "per_step_values",
     "iv_curves",
     "plot_iv",

@@ -365,3 +365,12 @@ def grid_delays(spec: NetworkSpec, proj: ProjectionSpec, dt: float, timing: str 
 def _check_timing(timing: str):
     if timing not in TIMINGS:
         raise ConfigError(f"timing must be one of {', '.join(repr(x) for x in TIMINGS)}, got {timing!r}.")
+
+
+def per_step_values(spec: NetworkSpec) -> list:
+    """What in ``spec`` is defined per time step, so that `at_dt` cannot put it
+    on another dt (a discrete-time map such as ``stc``, a neuron that fires
+    every step): one description per finding, naming the population and why
+    (`transfer_problems`). One-step inputs held in impulse variables are not
+    among them: at another dt they keep their charge."""
+    return transfer_problems(spec)

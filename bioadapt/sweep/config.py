@@ -27,7 +27,7 @@ backend = "cpp_standalone"
 split = "test"
 samples = 8                            # the first N samples of the split (default: all)
 
-[robustness]                           # step "robustness" (`bioadapt.analysis.robustness`)
+[robustness]                           # step "robustness" (`bioadapt.train.robustness`)
 targets = { recurrent = ["weight"] }
 relative = [0.0, 0.1]
 input_flip = [0.0, 0.05]

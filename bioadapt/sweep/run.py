@@ -164,7 +164,7 @@ def run_point(folder: str, steps: tuple, values: dict, options: dict, extra=None
             if "prediction_agreement" in ev:
                 row["prediction_agreement"] = ev["prediction_agreement"]
         if "robustness" in steps:
-            from ..analysis import robustness
+            from ..train.robustness import robustness
 
             opts = options.get("robustness", {})
             rows = robustness(config, result.params_path, targets=list(opts["targets"].items()), relative=tuple(opts.get("relative", (0.0, 0.1))),

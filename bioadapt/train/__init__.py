@@ -4,5 +4,6 @@ from .config import DelayRelaxation, TrainConfig, ParamRule, load_train_config
 from .params import apply_params, load_params, save_params
 from .trainer import Trainer, TrainResult, train
 from .evaluate import evaluate, trained_network
+from .robustness import robustness
 
-__all__ = ["TrainConfig", "ParamRule", "DelayRelaxation", "load_train_config", "apply_params", "load_params", "save_params", "Trainer", "TrainResult", "train", "evaluate", "trained_network"]
+__all__ = ["TrainConfig", "ParamRule", "DelayRelaxation", "load_train_config", "apply_params", "load_params", "save_params", "Trainer", "TrainResult", "train", "evaluate", "trained_network", "robustness"]

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from bioadapt import ConfigError
-from bioadapt.analysis import distributions, homogeneous, per_step_values, perturb, plot_distributions, robustness
+from bioadapt.analysis import distributions, homogeneous, per_step_values, perturb, plot_distributions
+from bioadapt.train import robustness
 from bioadapt.train import load_train_config
 from bioadapt.train.trainer import train
 
