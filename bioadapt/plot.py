@@ -221,7 +221,7 @@ def plot_histograms(source, owners=None, variables=None, reference=None, labels=
     matplotlib Figure
         One panel per (owner, variable), four per row.
     """
-    from .analysis.values import distributions, network_values
+    from .network.values import distributions, network_values
 
     values = network_values(source)
     ref = network_values(reference) if reference is not None else {}

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..network.spec import NetworkSpec
-from .values import distributions, network_values as _values
+from ..network.values import distributions, network_values as _values
 
 __all__ = ["distributions", "plot_distributions", "homogeneous", "perturb"]
 

@@ -2,9 +2,11 @@
 
 - `ir`: the program as data (`Program`, `Block`, `Statement`, `Ref`, block kinds);
 - `analysis`: what the network's code does to its variables (written, assigned
-  and restored names; what samples and drives may not do);
-- `extract`: the program read out of the Brian2 objects the Brian2 builder makes
-  (imported on its own, as ``bioadapt.program.extract``: it builds in Brian2).
+  and restored names; what samples and drives may not do).
+
+The program is read out of the Brian2 objects the Brian2 builder makes by
+`bioadapt.backends.brian.extract.extract_program` (with the builder it depends
+on, above this package).
 
 The pipeline: equations (`bioadapt.models`) -> network (`bioadapt.network`) ->
 scheme (`bioadapt.schemes`) -> Brian2 objects (`bioadapt.backends.brian`) ->

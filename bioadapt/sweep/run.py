@@ -29,7 +29,7 @@ from pathlib import Path
 
 from .._files import dump_toml, read_toml
 from ..errors import BioadaptError, ConfigError
-from ..train.params import atomic_write
+from ..network.params import atomic_write
 from .config import SweepConfig
 
 __all__ = ["run_sweep", "run_point", "prepare_point", "SweepResult"]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..train.params import atomic_write
+from ..network.params import atomic_write
 
 __all__ = ["write_summary", "group_rows", "compare", "describe"]
 

@@ -13,7 +13,7 @@ from helpers import MEMBRANE, model_network
 from bioadapt import network_from_dict
 from bioadapt.program import Block, Kind, Program, Ref, Statement
 from bioadapt.program.analysis import assigned_names, neuron_writes, restored_names, written_names
-from bioadapt.program.extract import extract_program
+from bioadapt.backends.brian.extract import extract_program
 
 #: the typed field each kind of block carries (and no other kind does)
 FIELDS = {Kind.PATHWAY: "pathway", Kind.THRESHOLD: "threshold", Kind.SUMMED: "summed", Kind.GENERATOR: "inputs", Kind.DRIVE: "drive_var"}

@@ -42,7 +42,7 @@ def test_exponents_of_constants_only():
 def test_program_exponentials_are_constants_brian2_receives(model):
     from bioadapt.backends.brian.build import build_network
     from bioadapt.backends.brian.device import brian_device
-    from bioadapt.program.extract import extract_program
+    from bioadapt.backends.brian.extract import extract_program
 
     spec = network_from_dict(model_network(model, steps=50))
     pop = spec.populations["hid"]

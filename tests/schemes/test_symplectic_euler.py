@@ -76,7 +76,7 @@ def test_time_constant_decays_are_constants_brian2_receives():
     (read back by the twin after Brian2's before_run) reads them."""
     from bioadapt.backends.brian.build import build_network
     from bioadapt.backends.brian.device import brian_device
-    from bioadapt.program.extract import extract_program
+    from bioadapt.backends.brian.extract import extract_program
 
     spec = _adlif_spec()
     pop = spec.populations["hid"]

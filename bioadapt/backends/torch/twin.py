@@ -11,7 +11,7 @@ Semantics copied from Brian2, generically (no per-model code):
 
 - schedule order of `Program.blocks` (Brian2's ``sorted_objects``);
 - Jacobi/sequential statement semantics of abstract code, loop invariants and
-  numpy's boolean-where simplification (see `bioadapt.program.extract`);
+  numpy's boolean-where simplification (see `bioadapt.backends.brian.extract`);
 - ``unless refractory`` write protection (conditional writes), also for
   ``on_pre`` code;
 - thresholds set ``lastspike = t`` and ``not_refractory = False``;
@@ -54,7 +54,7 @@ from .env import Call, Step, block_shape, cast_value, evaluate, expand, read_var
 from .execute import executors
 from .pathways import dense_inputs, dense_plan, dense_weights, spike_queue_routes
 from ...program import INDEX_POST as _POST, INDEX_PRE as _PRE, INDEX_SELF as _SELF, Block, Kind, Program, Ref, TimedInput
-from ...program.extract import extract_program
+from ..brian.extract import extract_program
 from .plan import SCALAR, WHOLE, BlockPlan, compile_statements, plan_block, torch_dtype
 from .spikes import Surrogate
 from ..registry import EXECUTIONS as _EXECUTIONS, MATH_MODES as _MATH_MODES, SYNAPSE_MODES as _SYNAPSE_MODES

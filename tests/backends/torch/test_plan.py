@@ -11,7 +11,7 @@ from bioadapt import network_from_dict
 from bioadapt.backends.torch.plan import SCALAR, WHOLE, compile_statements, plan_block
 from bioadapt.errors import BackendError
 from bioadapt.program import Block, Kind, Ref, Statement
-from bioadapt.program.extract import extract_program
+from bioadapt.backends.brian.extract import extract_program
 
 
 @pytest.fixture(scope="module")

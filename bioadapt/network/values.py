@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..network.spec import NetworkSpec
+from .spec import NetworkSpec
 
 __all__ = ["network_values", "distributions"]
 
@@ -23,7 +23,7 @@ def network_values(source) -> dict:
                 out[proj.name]["delay_steps"] = proj.delay_steps
         return out
     if isinstance(source, (str, Path)):
-        from ..train.params import load_params
+        from .params import load_params
 
         return {owner: {var: value for var, (_, value) in table.items()} for owner, table in load_params(source)["groups"].items()}
     return source

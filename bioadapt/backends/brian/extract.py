@@ -1,7 +1,7 @@
 """Read the per-step program out of a Brian2 network (`extract_program`).
 
 The twin does not re-derive anything from the model file: this builds the very
-same Brian2 objects the Brian2 backends run (`..backends.brian.build.build_network`,
+same Brian2 objects the Brian2 backends run (`.build.build_network`,
 on the numpy runtime, never run), lets Brian2 prepare them (``before_run``:
 namespaces, refractoriness code, state-updater code, subexpressions), and then
 takes, object by object in Brian2's own schedule order:
@@ -14,7 +14,7 @@ takes, object by object in Brian2's own schedule order:
   conditional-write flag (``unless refractory`` write protection);
 - initial values of every array.
 
-The result is a `Program` (`.ir`).
+The result is a `bioadapt.program.Program`.
 """
 
 from __future__ import annotations
@@ -32,11 +32,11 @@ from brian2.groups.neurongroup import Resetter, StateUpdater, Thresholder
 from brian2.groups.subgroup import Subgroup
 from brian2.synapses.synapses import SummedVariableUpdater, SynapticPathway
 
-from ..backends.brian.build import build_network, describe_object, root_message
-from ..backends.brian.device import brian_device
-from ..errors import BackendError
-from ..network.spec import NetworkSpec
-from .ir import Block, Inputs, Kind, Pathway, Program, Ref, Statement, Summed, Threshold, TimedInput
+from .build import build_network, describe_object, root_message
+from .device import brian_device
+from ...errors import BackendError
+from ...network.spec import NetworkSpec
+from ...program.ir import Block, Inputs, Kind, Pathway, Program, Ref, Statement, Summed, Threshold, TimedInput
 
 __all__ = ["extract_program"]
 
