@@ -63,7 +63,31 @@ def _check(spec: NetworkSpec, owner: str, variables) -> list:
 
 
 def homogeneous(spec: NetworkSpec, owner: str, variables) -> NetworkSpec:
-    """``spec`` with each of ``variables`` of ``owner`` replaced by its mean (delays: the rounded mean)."""
+    """``spec`` with each of ``variables`` of ``owner`` replaced by its mean (delays: the rounded mean).
+
+    Parameters
+    ----------
+    spec : NetworkSpec
+    owner : str
+        A neuron population or a projection.
+    variables : list of str
+        Its per-neuron (per-synapse) values to make homogeneous.
+
+    Returns
+    -------
+    NetworkSpec
+        The same network, the same means, no spread in those values.
+
+    Examples
+    --------
+    >>> from bioadapt import network_from_dict
+    >>> from bioadapt.analysis import homogeneous
+    >>> spec = network_from_dict({"dt": "1*ms", "duration": "10*ms", "seed": 1,
+    ...     "populations": {"hid": {"model": "adlif", "size": 4, "values": {"tau_u": "uniform(5*ms, 25*ms)"}}}})
+    >>> same = homogeneous(spec, "hid", ["tau_u"]).populations["hid"].values["tau_u"]
+    >>> bool((same == spec.populations["hid"].values["tau_u"].mean()).all())
+    True
+    """
     table = _values(spec)[owner] if owner in _values(spec) else None
     changes = {}
     for var in _check(spec, owner, variables):
@@ -74,7 +98,34 @@ def homogeneous(spec: NetworkSpec, owner: str, variables) -> NetworkSpec:
 
 
 def perturb(spec: NetworkSpec, owner: str, variables, relative: float, seed: int = 0) -> NetworkSpec:
-    """``spec`` with ``variables`` of ``owner`` multiplied by ``1 + relative*N(0, 1)`` (one draw per element)."""
+    """``spec`` with ``variables`` of ``owner`` multiplied by ``1 + relative*N(0, 1)``.
+
+    Parameters
+    ----------
+    spec : NetworkSpec
+    owner : str
+        A neuron population or a projection.
+    variables : list of str
+        Its values to perturb (one draw per element).
+    relative : float
+        The standard deviation of the relative change.
+    seed : int
+        The draws' seed: the same seed, the same perturbation.
+
+    Returns
+    -------
+    NetworkSpec
+
+    Examples
+    --------
+    >>> from bioadapt import network_from_dict
+    >>> from bioadapt.analysis import perturb
+    >>> spec = network_from_dict({"dt": "1*ms", "duration": "10*ms", "seed": 1,
+    ...     "populations": {"hid": {"model": "adlif", "size": 4, "values": {"tau_u": "uniform(5*ms, 25*ms)"}}}})
+    >>> noisy = perturb(spec, "hid", ["tau_u"], relative=0.1, seed=0)
+    >>> (noisy.populations["hid"].values["tau_u"] / spec.populations["hid"].values["tau_u"]).round(3)
+    array([1.121, 1.124, 0.955, 0.977])
+    """
     rng = np.random.default_rng([int(seed), 13])
     table = _values(spec)[owner] if owner in _values(spec) else None
     changes = {}

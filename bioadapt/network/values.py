@@ -30,7 +30,31 @@ def network_values(source) -> dict:
 
 
 def distributions(source, owners=None) -> dict:
-    """``(owner, var) -> {n, mean, std, cv, min, q05, median, q95, max}`` for every value with more than one element."""
+    """Summary statistics of every per-neuron and per-synapse value with more than one element.
+
+    Parameters
+    ----------
+    source : NetworkSpec, path of a ``params.json``, or dict
+        A network, the parameter file of a training run, or
+        ``owner -> {variable: array}``.
+    owners : list of str, optional
+        Only these populations and projections.
+
+    Returns
+    -------
+    dict
+        ``(owner, var) -> {n, mean, std, cv, min, q05, median, q95, max}``.
+
+    Examples
+    --------
+    >>> from bioadapt import network_from_dict
+    >>> from bioadapt.analysis import distributions
+    >>> spec = network_from_dict({"dt": "1*ms", "duration": "10*ms", "seed": 1,
+    ...     "populations": {"hid": {"model": "adlif", "size": 4, "values": {"tau_u": "uniform(5*ms, 25*ms)"}}}})
+    >>> d = distributions(spec)[("hid", "tau_u")]
+    >>> d["n"], round(d["min"], 5), round(d["max"], 5)
+    (4, 0.00574, 0.02118)
+    """
     stats = {}
     for owner, table in network_values(source).items():
         if owners is not None and owner not in owners:

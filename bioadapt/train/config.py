@@ -269,7 +269,29 @@ def _rule(owner: str, var: str, data, spec: NetworkSpec, where: str) -> ParamRul
 
 
 def load_train_config(path: str | Path) -> TrainConfig:
-    """Read a training configuration and its network; every error names the file and key."""
+    """Read a training configuration and its network.
+
+    Parameters
+    ----------
+    path : str or Path
+        The configuration (TOML): ``network``, ``seed``, ``[task]``,
+        ``[readout]``, ``[train]`` (see the module docstring).
+
+    Returns
+    -------
+    TrainConfig
+
+    Raises
+    ------
+    ConfigError
+        One error naming the file and key of what is wrong.
+
+    Examples
+    --------
+    >>> config = load_train_config("bioadapt/demo/bsd.toml")
+    >>> config.task["name"], config.epochs, config.batch_size, config.network.populations["hid"].model.name
+    ('bsd', 6, 64, 'adlif')
+    """
     path = Path(path)
     data = read_toml(path, "Training file")
     where = str(path)

@@ -97,11 +97,32 @@ def _atomic_save(obj, path: Path):
 
 
 class Trainer:
-    """Training state of one run (see module docstring). ``out`` is the run folder.
+    """Training state of one run (see the module docstring): the dataset, the
+    twin with its trainable values, the optimizer and schedule, the position.
 
-    ``world``: this process's rank among the training processes; by default
-    the process group named by the environment (``torchrun``), joined with
-    collectives that time out after ``timeout`` seconds, or a world of one.
+    Parameters
+    ----------
+    config : TrainConfig
+        A training configuration (`load_train_config`).
+    out : str or Path
+        The run folder (checkpoints, history, ``params.json``).
+    progress : bool
+        A status line on the terminal.
+    world : World, optional
+        This process's rank among the training processes; by default the
+        process group named by the environment (``torchrun``), joined with
+        collectives that time out after ``timeout`` seconds, or a world of one.
+    timeout : float
+        Seconds a collective may wait for another rank.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from bioadapt.train import Trainer, load_train_config
+    >>> trainer = Trainer(load_train_config("bioadapt/demo/bsd.toml"), tempfile.mkdtemp())
+    >>> trainer.steps_per_epoch, sorted(trainer.twin.params["hid"])[:2]
+    (33, ['a', 'b'])
+    >>> result = trainer.fit(max_steps=1)  # one optimizer step; fit() again continues
     """
 
     def __init__(self, config: TrainConfig, out: str | Path, progress: bool = False, world: World | None = None, timeout: float = DEFAULT_TIMEOUT):
@@ -363,7 +384,39 @@ class Trainer:
 
 
 def train(config: TrainConfig, out: str | Path, resume: bool = True, max_steps: int | None = None, progress: bool = False) -> TrainResult:
-    """Train ``config`` into the folder ``out`` (continuing a checkpoint there when ``resume``)."""
+    """Train ``config`` into the folder ``out``.
+
+    Parameters
+    ----------
+    config : TrainConfig
+        A training configuration (`load_train_config`).
+    out : str or Path
+        The run folder: the checkpoint (written atomically), the history and,
+        once the run is finished, the trained values (``params.json``).
+    resume : bool
+        Continue from the checkpoint in ``out`` when there is one (a killed
+        run resumes where it stopped).
+    max_steps : int, optional
+        Stop after this many optimizer steps in all (the run is then not
+        finished; train again to continue it).
+    progress : bool
+        A status line on the terminal.
+
+    Returns
+    -------
+    TrainResult
+        ``history`` (a row per epoch), ``steps`` (``(step, loss)`` per optimizer
+        step), ``params_path`` (None until finished), ``finished``, ``out``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from bioadapt.train import load_train_config, train
+    >>> config = load_train_config("bioadapt/demo/bsd.toml")
+    >>> result = train(config, tempfile.mkdtemp(), max_steps=2)
+    >>> [step for step, loss in result.steps], result.finished
+    ([1, 2], False)
+    """
     return Trainer(config, out, progress=progress).fit(max_steps=max_steps, resume=resume)
 
 
