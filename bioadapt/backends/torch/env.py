@@ -83,7 +83,7 @@ class Selection(dict):
         value = self[how] = self.full[how][self.active]
         return value
 
-    def __contains__(self, how):  # what `_take` asks: does the pathway gather through ``how``
+    def __contains__(self, how):  # what `take` asks: does the pathway gather through ``how``
         return how in self.full
 
 
@@ -137,7 +137,7 @@ def step_env(twin, plan: BlockPlan, call: Call, state: dict, t) -> dict:
     return env
 
 def arrival_env(twin, plan: BlockPlan, call: Call, state: dict, t, active: torch.Tensor) -> "ArrivalEnv":
-    """`_env` for the synapses ``active`` only, each name made when first read."""
+    """`step_env` for the synapses ``active`` only, each name made when first read."""
     name = plan.block.name
     parts = call.per_synapse.get(name)
     if parts is None:  # the call's fixed values: alike for all synapses, or one per synapse
