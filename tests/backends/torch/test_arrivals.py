@@ -10,7 +10,7 @@ from bioadapt import network_from_dict
 from bioadapt.backends.torch import Twin
 from bioadapt.backends.torch.arrivals import Arrivals
 from helpers import MEMBRANE
-from test_properties import networks
+from strategies import networks
 
 
 @settings(max_examples=50, deadline=None)
