@@ -188,11 +188,12 @@ batch_size = 32
 lr = 0.01
 clip_grad_norm = 1.5
 schedule = "cosine"
+{params}
+[runtime]
 dtype = "float32"
 synapses = "dense"
 checkpoint_every = 50
 threads = 1
-{params}
 """
 
 
@@ -243,8 +244,8 @@ def extra(trainer, folder) -> dict:
     idx = trainer.data.subset("test")
     with torch.no_grad(), trainer.twin.hard_delays():
         _, _, y, target, _ = trainer.batch_loss(idx, grad=False)
-    correct = (predict(c.loss, y, c.ignore_first) == target).cpu().numpy()
-    order = order_only_classes(c.task)[target.cpu().numpy()]
+    correct = (predict(c.readout.loss, y, c.readout.ignore_first) == target).cpu().numpy()
+    order = order_only_classes(c.task.options)[target.cpu().numpy()]
     row = {"order_only_accuracy": float(correct[order].mean()), "other_accuracy": float(correct[~order].mean())}
     for proj in c.network.projections:
         if proj.name in trainer.twin.relaxed_delays:
@@ -343,7 +344,7 @@ def main():
         print(f"Brian2 cpp_standalone, 'both' seed {first['seed']}, {ev['samples']} test samples: identical spike trains {ev['identical_spike_trains']:.3f}, spikes twin {ev['spikes_twin']} / Brian2 {ev['spikes_brian']}, largest readout difference {ev['max_readout_difference']:.3g}")
     (out / "results.json").write_text(json.dumps({"scale": scale, "seeds": args.seeds, "sweep": "sweep.toml", "rows": rows, "summary": summary, "claims": claims, "brian_cpp_standalone": brian}, indent=1, default=str))
     plot(done, learned_delays(done, runs), out / "delays_adaptation.png", scale)
-    n_order = int(order_only_classes(load_train_config(out / "configs" / "LIF" / "train.toml").task).sum())
+    n_order = int(order_only_classes(load_train_config(out / "configs" / "LIF" / "train.toml").task.options).sum())
     lines = [
         "# Learned delays and adaptation (feed-forward, two hidden layers, BSD)",
         "",

@@ -118,14 +118,14 @@ def train_agreement(a: list, b: list) -> dict:
 def run_twin(spec, x: np.ndarray, k: int, config, synapses="dense", math="numpy", batch=64):
     """Readout at the end of every original step (steps0, n, out) and hidden spikes (steps, n, hid) of samples x (n, steps0, in)."""
     twin = Twin(spec, dtype=torch.float64, synapses=synapses, math=math)
-    pop, var = config.readout_population, config.readout_variable
+    pop, var = config.readout.population, config.readout.variable
     ys, spikes = [], []
     with torch.no_grad():
         for chunk in batches(np.arange(len(x)), batch, None):
             coarse = x[chunk].transpose(1, 0, 2).astype(np.float64)
             fine = np.zeros((coarse.shape[0] * k,) + coarse.shape[1:])
             fine[::k] = coarse  # each input spike at its time (at_dt: step*k)
-            out = twin(inputs={config.input_population: torch.as_tensor(fine)}, record={pop: [var]})
+            out = twin(inputs={config.task.input_population: torch.as_tensor(fine)}, record={pop: [var]})
             ys.append(out.traces[pop][var][k - 1 :: k].numpy())
             spikes.append(out.spikes["hid"].numpy().astype(np.uint8))
     return np.concatenate(ys, axis=1), np.concatenate(spikes, axis=1)
@@ -151,7 +151,7 @@ def brian_agreement(spec, x: np.ndarray, k: int, config) -> dict:
     start = time.perf_counter()
     twin_y, twin_spikes = run_twin(spec, x, k, config, synapses="exact", math="libm")
     twin_seconds = time.perf_counter() - start
-    pop, var = config.readout_population, config.readout_variable
+    pop, var = config.readout.population, config.readout.variable
     net = StandaloneNetwork(spec, record={pop: [var]}, record_spikes=["hid"])
     identical, spikes, readout = 0, 0, 0.0
     start = time.perf_counter()
@@ -159,7 +159,7 @@ def brian_agreement(spec, x: np.ndarray, k: int, config) -> dict:
         for n in range(len(x)):
             fine = np.zeros((x.shape[1] * k, x.shape[2]))
             fine[::k] = x[n]
-            r = net.run(inputs={config.input_population: fine})
+            r = net.run(inputs={config.task.input_population: fine})
             steps, neurons = np.nonzero(twin_spikes[:, n] > 0)
             i, step = r.spikes["hid"]
             order_ = np.lexsort((neurons, steps))
@@ -199,7 +199,7 @@ def main():
     warnings.simplefilter("ignore", RoundingWarning)
     config = load_train_config(CONFIG)
     if args.samples or args.epochs:
-        config = dataclasses.replace(config, epochs=args.epochs or config.epochs, task={**config.task, "samples": args.samples or config.task["samples"]})
+        config = config.with_(epochs=args.epochs or config.train.epochs, options={**config.task.options, "samples": args.samples or config.task.options["samples"]})
     params = args.params
     if params is None:
         from bioadapt.train.trainer import Trainer
@@ -230,7 +230,7 @@ def main():
         for n in range(results["reference_samples"] if timing in args.reference_timings.split(",") else 0):
             start = time.perf_counter()
             steps, channels = np.nonzero(x[n])
-            sample = with_inputs(hidden_only(spec), {config.input_population: {"i": channels, "step": steps}})
+            sample = with_inputs(hidden_only(spec), {config.task.input_population: {"i": channels, "step": steps}})
             try:
                 ref = reference_run(sample, timing=timing)
             except BackendError as exc:  # e.g. zero-delay excitation firing again and again at one instant
@@ -241,13 +241,13 @@ def main():
             i, t = ref.spike_times["hid"]
             reference.append([t[i == m] for m in range(spec.populations["hid"].size)])
             print(f"timing {timing}: reference, sample {n}: {len(t)} hidden spikes in {time.perf_counter() - start:.1f} s")
-        trained_prediction = predict(config.loss, runs[dts[0]]["y"], config.ignore_first)
-        finest_prediction = predict(config.loss, runs[finest]["y"], config.ignore_first)
+        trained_prediction = predict(config.readout.loss, runs[dts[0]]["y"], config.readout.ignore_first)
+        finest_prediction = predict(config.readout.loss, runs[finest]["y"], config.readout.ignore_first)
         rows = []
         for dt in dts:
             r = runs[dt]
-            metrics = score(config.loss, r["y"], target, config.ignore_first)
-            prediction = predict(config.loss, r["y"], config.ignore_first)
+            metrics = score(config.readout.loss, r["y"], target, config.readout.ignore_first)
+            prediction = predict(config.readout.loss, r["y"], config.readout.ignore_first)
             row = {"dt_ms": dt * 1e3, "steps": r["steps"], "seconds": r["seconds"], "hidden_spikes": r["hidden_spikes"], **metrics,
                    "same_prediction_as_1ms": float(np.mean(prediction == trained_prediction)), "same_prediction_as_finest": float(np.mean(prediction == finest_prediction)),
                    "readout_rms_vs_finest": float(np.sqrt(np.mean((r["y"] - runs[finest]["y"]) ** 2))), "readout_max_vs_finest": float(np.abs(r["y"] - runs[finest]["y"]).max())}

@@ -84,18 +84,18 @@ def predict(config, params_path, data=None, samples=None):
     readout, target, hidden events and activity, and the persistence baseline, each (step, window, 1 or neuron)."""
     spec, data = trained_network(config, params_path, data)
     idx = data.subset("test")[:samples]
-    twin = Twin(spec, drive_vars={config.input_population: [config.input_variable]}, dtype=torch.float64, synapses="dense")
+    twin = Twin(spec, drive_vars=config.task.drive_vars, dtype=torch.float64, synapses="dense")
     graded = "s" in spec.populations["hid"].model.brian_equations.names
     record = {"out": ["y"], **({"hid": ["V"]} if graded else {})}  # s > 0 exactly when V > V_th
     x = torch.as_tensor(data.x[idx].transpose(1, 0, 2))
     with torch.no_grad():
-        out = twin(drive={config.input_population: {config.input_variable: x}}, record=record)
-    k0 = config.ignore_first
+        out = twin(drive={config.task.input_population: {config.task.input_variable: x}}, record=record)
+    k0 = config.readout.ignore_first
     y = out.traces["out"]["y"][k0:].numpy()
     target = data.target[idx].transpose(1, 0, 2)[k0:]
     spikes = out.spikes["hid"][k0:].numpy()
     active = (out.traces["hid"]["V"][k0:].numpy() > spec.populations["hid"].values["V_th"]) if graded else spikes > 0.5
-    lag = config.task.get("latency", 0)  # the readout at step t has seen x up to t - lag
+    lag = config.task.options.get("latency", 0)  # the readout at step t has seen x up to t - lag
     persistence = data.x[idx].transpose(1, 0, 2)[k0 - lag:len(y) + k0 - lag]
     return y, target, spikes, active, persistence
 
@@ -103,7 +103,7 @@ def predict(config, params_path, data=None, samples=None):
 def point_metrics(trainer, folder):
     """The sweep's extra columns of a point (runs on the Dask worker, after training)."""
     y, target, spikes, active, persistence = predict(trainer.config, Path(folder) / "params.json", trainer.data)
-    return {"epochs": trainer.config.epochs, "test_nrmse": nrmse(y.ravel(), target.ravel()), "persistence_nrmse": nrmse(persistence.ravel(), target.ravel()),
+    return {"epochs": trainer.config.train.epochs, "test_nrmse": nrmse(y.ravel(), target.ravel()), "persistence_nrmse": nrmse(persistence.ravel(), target.ravel()),
             "events_per_neuron_step": float(spikes.mean()), "active_fraction": float(active.mean())}
 
 

@@ -133,7 +133,7 @@ def _table(rows, runs: Path) -> str:
         sel = [r for r in rows if r["task"] == task]
         metric, label, size = METRIC[task]
         first = load_train_config(runs / sel[0]["point"] / "train.toml")
-        lines += [f"{task}: {first.task[size]} {size}, {first.epochs} epochs, {len({r['seed'] for r in sel})} seeds per variant, run with `bioadapt.sweep` "
+        lines += [f"{task}: {first.task.options[size]} {size}, {first.train.epochs} epochs, {len({r['seed'] for r in sel})} seeds per variant, run with `bioadapt.sweep` "
                   f"(`examples/sweeps/se_adlif_{task}.toml`); mean ± std over the seeds that finished.", "",
                   f"| variant | scheme | q | {label} | test loss | hidden rate (Hz) | per seed | runs failed |", "|---|---|---|---|---|---|---|---|"]
         for name, (scheme, q) in VARIANTS.items():

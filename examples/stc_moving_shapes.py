@@ -244,15 +244,17 @@ lr = 0.01
 clip_grad_norm = 1.0
 schedule = "cosine"
 surrogate = {{ kind = "exponential", alpha = 5.0, c = 0.4 }}
-dtype = "float32"
-checkpoint_every = 50
-threads = 1
 
 [train.params.hid]
 {hidden_rule}
 [train.params.out]
 tau = {{ interpolate = ["1*ms", "5*ms"] }}
-{weight_rules}"""
+{weight_rules}
+[runtime]
+dtype = "float32"
+checkpoint_every = 50
+threads = 1
+"""
 
 #: hidden neurons and their trained per-neuron value
 STC_NEURONS = {"model": "stc", "hidden_values": "[populations.hid.values]\ntheta = 1.0\n", "hidden_rule": "theta = { clamp = [0.2, 3.0] }"}
@@ -327,7 +329,7 @@ def parameter_count(config) -> int:
     spec = config.network
     sizes = {p.name: p.size for p in spec.projections}
     sizes.update({name: pop.size for name, pop in spec.populations.items()})
-    return int(sum(sizes[rule.owner] for rule in config.params))
+    return int(sum(sizes[rule.owner] for rule in config.train.params))
 
 
 def figure(path: Path, frames: dict, grid: int, steps: list):
@@ -382,7 +384,7 @@ def extra(trainer, folder) -> dict:
     """The example's columns of a point's row (run on the Dask worker): float64 test MSE, its baselines, spikes, sizes."""
     config = trainer.config
     y, target, x, rate = predict_test(config, Path(folder) / "params.json")
-    k0 = config.ignore_first
+    k0 = config.readout.ignore_first
     return {
         "hidden_neurons": config.network.populations["hid"].size,
         "trained_parameters": parameter_count(config),
@@ -480,7 +482,7 @@ def main():
             shown.setdefault("frame t-2 (copy)", x[:, 0][np.maximum(np.arange(len(x)) - 2, 0)])
             shown[f"{m} readout"] = y[:, 0]
     if shown:
-        figure(out / "frames.png", shown, scale["grid"], list(range(config.ignore_first, scale["frames"])))
+        figure(out / "frames.png", shown, scale["grid"], list(range(config.readout.ignore_first, scale["frames"])))
 
 
 if __name__ == "__main__":

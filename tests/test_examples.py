@@ -117,9 +117,9 @@ def test_se_adlif_variants_change_only_scheme_and_adaptation_scale(tmp_path):
     ef, lif = (load_train_config(prepare_point(sweep, points[v], tmp_path)) for v in ("EF-adLIF", "LIF"))
     pop, ref = ef.network.populations["hid"], base.network.populations["hid"]
     assert pop.scheme == "exponential_euler" and np.array_equal(pop.values["a"], ref.values["a"] / 2) and np.array_equal(pop.values["tau_u"], ref.values["tau_u"])
-    assert {(r.var, r.scale) for r in ef.params if r.owner == "hid" and r.var in ("a", "b")} == {("a", 60.0), ("b", 60.0)}
-    assert not lif.network.populations["hid"].values["a"].any() and not any(r.owner == "hid" and r.var in ("a", "b") for r in lif.params)
-    assert [(r.owner, r.var) for r in lif.params] == [(r.owner, r.var) for r in base.params if not (r.owner == "hid" and r.var in ("a", "b"))]
+    assert {(r.var, r.scale) for r in ef.train.params if r.owner == "hid" and r.var in ("a", "b")} == {("a", 60.0), ("b", 60.0)}
+    assert not lif.network.populations["hid"].values["a"].any() and not any(r.owner == "hid" and r.var in ("a", "b") for r in lif.train.params)
+    assert [(r.owner, r.var) for r in lif.train.params] == [(r.owner, r.var) for r in base.train.params if not (r.owner == "hid" and r.var in ("a", "b"))]
 
 
 @pytest.mark.slow

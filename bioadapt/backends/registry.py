@@ -35,12 +35,12 @@ BACKENDS = Registry("backend", {b.name: b for b in (
 )}, error=BackendError)
 
 
-#: how the twin runs its steps (``Twin(execution=...)``, ``[train] execution``)
+#: how the twin runs its steps (``Twin(execution=...)``, ``[runtime] execution``)
 EXECUTIONS = Registry("execution", {
     "exact": "every operator eagerly, bit for bit as Brian2",
     "compiled": "code blocks through torch.compile (a training option)",
 }, error=BackendError)
-#: how the twin runs spike-triggered synapses (``Twin(synapses=...)``, ``[train] synapses``)
+#: how the twin runs spike-triggered synapses (``Twin(synapses=...)``, ``[runtime] synapses``)
 SYNAPSE_MODES = Registry("synapses", {
     "exact": "Brian2's spike-queue order, bit for bit",
     "dense": "one matrix product per delay (training)",
@@ -51,5 +51,5 @@ MATH_MODES = Registry("math", {
     "libm": "the C library's (cpp_standalone)",
     "torch": "torch's own (compiled execution)",
 }, error=BackendError)
-#: the twin's floating-point types (``dtype=``, ``[train] dtype``)
+#: the twin's floating-point types (``dtype=``, ``[runtime] dtype``)
 DTYPES = Registry("dtype", {"float64": "double precision (agreement with Brian2)", "float32": "single precision"}, error=BackendError)

@@ -146,7 +146,7 @@ def run_point(folder: str, steps: tuple, values: dict, options: dict, extra=None
         from ..train.trainer import Trainer
 
         config = load_train_config(folder / "train.toml")
-        torch.set_num_threads(config.threads or 1)
+        torch.set_num_threads(config.runtime.threads or 1)
         trainer = Trainer(config, folder)
         resumed = trainer.load_checkpoint()
         row["resumed_at_step"] = trainer.position["step"] if resumed else None

@@ -1,32 +1,30 @@
-"""Training configuration files (TOML): network, task, readout, optimisation, trainable parameters.
+"""Training configuration files (TOML) in four sections: task, readout, optimisation, runtime.
+
+The network file holds the physics (models, sizes, dt, delays); the training
+file names it and says what to learn and how to run:
 
 ```toml
 network = "bsd_network.toml"     # network file, relative to this file
-seed = 0                         # batch order and torch seed
+seed = 0                         # batch order and the task's draws
 
-[task]
+[task]                           # what the network is trained on -> TrainConfig.task (Task)
 name = "bsd"                     # bsd | oscillator | heidelberg | mackey_glass | moving_shapes
 input = "inp"                    # the network's `kind = "spikes"` population fed with the samples
 samples = 2000                   # further keys are the task's options
 
-[readout]
+[readout]                        # where the answer is read -> TrainConfig.readout (Readout)
 population = "out"
 variable = "y"
 loss = "ce_sum_softmax"          # ce_sum_softmax | ce_mean | mse
 ignore_first = 160               # steps left out of loss and prediction
 
-[train]
+[train]                          # the optimisation -> TrainConfig.train (Optimisation)
 epochs = 10
 batch_size = 64
 lr = 0.01
 clip_grad_norm = 1.5
 schedule = "cosine"              # constant | cosine | step | exponential
 surrogate = { kind = "exponential", alpha = 5.0, c = 0.4 }
-dtype = "float32"
-synapses = "dense"
-execution = "exact"              # exact | compiled (torch.compile's fused kernels; see Twin)
-checkpoint_every = 20            # optimizer steps
-threads = 1                      # torch CPU threads (default: torch's choice)
 rate_regularization = { population = "hid", target = "10*Hz", strength = 0.1 }
 
 [train.params.hid]               # trainable values of population (or projection) `hid`
@@ -37,12 +35,24 @@ theta = { clamp = [0.5, 2] }                   # the value itself clamped
 weight = {}                                    # free
 [train.params.input]                           # learnable delays of a projection (steps; see DelayRelaxation)
 delay = { max = 25, lr_scale = 100, relaxation = "gaussian", sigma = [12.5, 0.23], anneal = 0.25 }
+
+[runtime]                        # how the twin runs, not what it learns -> TrainConfig.runtime (Runtime)
+dtype = "float32"
+synapses = "dense"
+execution = "exact"              # exact | compiled (torch.compile's fused kernels; see Twin)
+device = "cpu"
+checkpoint_every = 20            # optimizer steps
+threads = 1                      # torch CPU threads (default: torch's choice)
 ```
+
+Files written before ``[runtime]`` existed, with its keys in ``[train]``,
+are read with a `FutureWarning` naming each key to move.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import warnings
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from .._files import read_toml
@@ -55,12 +65,13 @@ from .data import TASKS
 from .losses import LOSSES
 from .schedules import SCHEDULES
 
-__all__ = ["TrainConfig", "ParamRule", "DelayRelaxation", "load_train_config", "make_surrogate", "LOSSES", "TASKS", "SCHEDULES"]
+__all__ = ["TrainConfig", "Task", "Readout", "Optimisation", "Runtime", "ParamRule", "DelayRelaxation", "load_train_config", "make_surrogate", "LOSSES", "TASKS", "SCHEDULES"]
 
 
-_TOP = {"network", "seed", "task", "readout", "train"}
+_TOP = {"network", "seed", "task", "readout", "train", "runtime"}
 _READOUT = {"population", "variable", "loss", "ignore_first"}
-_TRAIN = {"epochs", "batch_size", "lr", "clip_grad_norm", "schedule", "step_size", "gamma", "surrogate", "dtype", "synapses", "execution", "checkpoint_every", "rate_regularization", "params", "device", "cuda_graph", "eval_batch_size", "max_samples", "threads"}
+_TRAIN = {"epochs", "batch_size", "lr", "clip_grad_norm", "schedule", "step_size", "gamma", "surrogate", "rate_regularization", "params", "max_samples"}
+_RUNTIME = {"dtype", "synapses", "execution", "device", "cuda_graph", "threads", "checkpoint_every", "eval_batch_size"}
 _RULE = {"interpolate", "scale", "range", "clamp", "lr_scale"}
 _DELAY = {"max", "lr_scale", "relaxation", "sigma", "anneal"}
 _SURROGATE = {"kind", "alpha", "c"}
@@ -116,44 +127,108 @@ class ParamRule:
 
 
 @dataclass(frozen=True)
-class TrainConfig:
-    source: str
-    network: NetworkSpec
-    seed: int
-    task: dict
-    readout_population: str
-    readout_variable: str
+class Task:
+    """``[task]``: the dataset maker's ``name``, the ``input`` it feeds and its further ``options``.
+
+    ``input`` is a ``kind = "spikes"`` population, or ``POPULATION.VARIABLE``
+    of a neuron population driven with one value per step (analog input).
+    Data file options (``train``, ``test``, ``valid``) hold absolute paths.
+    """
+
+    name: str
+    input: str
+    options: dict = field(default_factory=dict)
+
+    @property
+    def input_population(self) -> str:
+        return self.input.split(".")[0]
+
+    @property
+    def input_variable(self) -> str | None:
+        """The driven variable of an analog input, None for spike input."""
+        parts = self.input.split(".", 1)
+        return parts[1] if len(parts) == 2 else None
+
+    @property
+    def drive_vars(self) -> dict | None:
+        """The twin's and Brian2's ``drive_vars`` of an analog input, None for spike input."""
+        return None if self.input_variable is None else {self.input_population: [self.input_variable]}
+
+
+@dataclass(frozen=True)
+class Readout:
+    """``[readout]``: the recorded ``variable`` of ``population`` scored by ``loss`` after ``ignore_first`` steps."""
+
+    population: str
+    variable: str
     loss: str
-    ignore_first: int
+    ignore_first: int = 0
+
+
+@dataclass(frozen=True)
+class Optimisation:
+    """``[train]``: what is learned (``params``, a `ParamRule` each) and how (Adam, clipping, schedule, surrogate, regularization)."""
+
+    params: tuple = ()
     epochs: int = 10
     batch_size: int = 64
-    eval_batch_size: int = 256
     lr: float = 0.01
     clip_grad_norm: float | None = None
     schedule: str = "constant"
     step_size: int = 10
     gamma: float = 0.5
     surrogate: dict = field(default_factory=lambda: {"kind": "exponential", "alpha": 5.0, "c": 0.4})
+    rate_regularization: tuple = ()
+    max_samples: int | None = None
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """``[runtime]``: how the twin runs (precision, synapse mode, execution, device, threads, checkpoints); nothing here changes what is learned in float64 on a CPU."""
+
     dtype: str = "float32"
     synapses: str = "dense"
     execution: str = "exact"
     device: str = "cpu"
     cuda_graph: bool = False
-    checkpoint_every: int = 50
-    rate_regularization: tuple = ()
-    params: tuple = ()
-    max_samples: int | None = None
     threads: int | None = None
+    checkpoint_every: int = 50
+    eval_batch_size: int = 256
 
-    @property
-    def input_population(self) -> str:
-        return self.task["input"].split(".")[0]
 
-    @property
-    def input_variable(self) -> str | None:
-        """The driven variable of an analog input, None for spike input."""
-        parts = self.task["input"].split(".", 1)
-        return parts[1] if len(parts) == 2 else None
+@dataclass(frozen=True)
+class TrainConfig:
+    """A training file (`load_train_config`): the network (the physics) and the four sections.
+
+    Change a knob with `with_`: ``config.with_(epochs=2, dtype="float64")``
+    replaces the field of whichever section holds it.
+    """
+
+    source: str
+    network: NetworkSpec
+    seed: int
+    task: Task
+    readout: Readout
+    train: Optimisation = field(default_factory=Optimisation)
+    runtime: Runtime = field(default_factory=Runtime)
+
+    def with_(self, **changes) -> "TrainConfig":
+        """A copy with fields of the sections replaced by name (``epochs``, ``dtype``, ``ignore_first`` ...)."""
+        sections = {}
+        for key, value in changes.items():
+            owner = next((name for name in _SECTIONS if key in _FIELDS[name]), None)
+            if owner is None:
+                if key in {f.name for f in fields(self)}:
+                    sections[key] = value
+                    continue
+                known = sorted({f for names in _FIELDS.values() for f in names})
+                raise TypeError(f"TrainConfig.with_: no section has a field {key!r}; fields: {', '.join(known)}.")
+            sections.setdefault(owner, {})[key] = value
+        return replace(self, **{name: replace(getattr(self, name), **value) if name in _SECTIONS else value for name, value in sections.items()})
+
+
+_SECTIONS = {"task": Task, "readout": Readout, "train": Optimisation, "runtime": Runtime}
+_FIELDS = {name: {f.name for f in fields(cls)} for name, cls in _SECTIONS.items()}
 
 
 def make_surrogate(table: dict):
@@ -268,45 +343,7 @@ def _rule(owner: str, var: str, data, spec: NetworkSpec, where: str) -> ParamRul
     return ParamRule(owner, var, "free", lr_scale=lr_scale)
 
 
-def load_train_config(path: str | Path) -> TrainConfig:
-    """Read a training configuration and its network.
-
-    Parameters
-    ----------
-    path : str or Path
-        The configuration (TOML): ``network``, ``seed``, ``[task]``,
-        ``[readout]``, ``[train]`` (see the module docstring).
-
-    Returns
-    -------
-    TrainConfig
-
-    Raises
-    ------
-    ConfigError
-        One error naming the file and key of what is wrong.
-
-    Examples
-    --------
-    >>> config = load_train_config("bioadapt/demo/bsd.toml")
-    >>> config.task["name"], config.epochs, config.batch_size, config.network.populations["hid"].model.name
-    ('bsd', 6, 64, 'adlif')
-    """
-    path = Path(path)
-    data = read_toml(path, "Training file")
-    where = str(path)
-    check_keys(data, _TOP, where)
-    for key in ("network", "task", "readout"):
-        if key not in data:
-            raise ConfigError(f"{where}: missing key '{key}'.")
-    if not isinstance(data["network"], str):
-        raise ConfigError(f"{where}: key 'network' must be the path of a network file.")
-    network_path = (path.parent / data["network"]).resolve()
-    if not network_path.is_file():
-        raise ConfigError(f"{where}: key 'network': file '{data['network']}' not found (looked in {path.parent}).")
-    spec = load_network(network_path)
-    seed = check_number(data.get("seed", 0), f"{where}: key 'seed'", minimum=0, integer=True)
-
+def _task(data, path: Path, spec: NetworkSpec, network_name: str, where: str) -> Task:
     task = data["task"]
     if not isinstance(task, dict) or "name" not in task or "input" not in task:
         raise ConfigError(f"{where}: [task] needs 'name' ({', '.join(TASKS)}) and 'input' (the input population).")
@@ -317,16 +354,19 @@ def load_train_config(path: str | Path) -> TrainConfig:
         pop_name, var = task["input"].split(".", 1)
         inp = spec.populations.get(pop_name)
         if inp is None or inp.is_input or var not in inp.model.brian_equations.names:
-            raise ConfigError(f"{where}: [task] key 'input': '{task['input']}' must be POPULATION.VARIABLE of a neuron population of {network_path.name} (analog input, driven every step).")
+            raise ConfigError(f"{where}: [task] key 'input': '{task['input']}' must be POPULATION.VARIABLE of a neuron population of {network_name} (analog input, driven every step).")
     else:
         inp = spec.populations.get(task["input"])
         if inp is None or inp.kind != "spikes":
-            raise ConfigError(f"{where}: [task] key 'input': '{task['input']}' must be a population of kind \"spikes\" in {network_path.name} (or POPULATION.VARIABLE for analog input).")
-    task = dict(task)
+            raise ConfigError(f"{where}: [task] key 'input': '{task['input']}' must be a population of kind \"spikes\" in {network_name} (or POPULATION.VARIABLE for analog input).")
+    options = {k: v for k, v in task.items() if k not in ("name", "input")}
     for key in ("train", "test", "valid"):  # data files are relative to the config
-        if isinstance(task.get(key), str):
-            task[key] = str((path.parent / task[key]).resolve())
+        if isinstance(options.get(key), str):
+            options[key] = str((path.parent / options[key]).resolve())
+    return Task(task["name"], task["input"], options)
 
+
+def _readout(data, spec: NetworkSpec, network_name: str, where: str) -> Readout:
     readout = data["readout"]
     check_keys(readout, _READOUT, f"{where}: [readout]")
     for key in ("population", "variable", "loss"):
@@ -334,36 +374,66 @@ def load_train_config(path: str | Path) -> TrainConfig:
             raise ConfigError(f"{where}: [readout] missing key '{key}'.")
     pop = spec.populations.get(readout["population"])
     if pop is None or pop.is_input:
-        raise ConfigError(f"{where}: [readout] key 'population': '{readout['population']}' is not a neuron population of {network_path.name}.")
+        raise ConfigError(f"{where}: [readout] key 'population': '{readout['population']}' is not a neuron population of {network_name}.")
     if readout["variable"] not in pop.model.brian_equations.names:
         raise ConfigError(f"{where}: [readout] key 'variable': '{readout['variable']}' is not a variable of model {pop.model.name}.")
     LOSSES.check(readout["loss"], f"{where}: [readout] key 'loss'", ConfigError)
     ignore_first = check_number(readout.get("ignore_first", 0), f"{where}: [readout] key 'ignore_first'", minimum=0, integer=True)
+    return Readout(readout["population"], readout["variable"], readout["loss"], ignore_first)
 
-    train = data.get("train", {})
-    check_keys(train, _TRAIN, f"{where}: [train]")
+
+def _runtime(data, where: str) -> Runtime:
+    """``[runtime]``, with the keys an older file has in ``[train]`` (each named in a `FutureWarning`)."""
+    train, runtime = data.get("train", {}), data.get("runtime", {})
+    check_keys(runtime, _RUNTIME, f"{where}: [runtime]")
+    moved = sorted(_RUNTIME & set(train)) if isinstance(train, dict) else []
+    both = [key for key in moved if key in runtime]
+    if both:
+        raise ConfigError(f"{where}: key(s) {both} are in both [train] and [runtime]; keep them in [runtime] only.")
+    if moved:
+        warnings.warn(f"{where}: [train] key(s) {moved} belong in [runtime]; move them there (read from [train] for now).", FutureWarning, stacklevel=3)
+    table = {**{key: train[key] for key in moved}, **runtime}
+    sections = {key: "train" if key in moved else "runtime" for key in table}
+
+    def at(key):
+        return f"{where}: [{sections[key]}] key '{key}'"
+
     kw = {}
-    for key, minimum, integer in (("epochs", 1, True), ("batch_size", 1, True), ("eval_batch_size", 1, True), ("checkpoint_every", 1, True), ("step_size", 1, True), ("max_samples", 1, True), ("threads", 1, True)):
+    for key in ("threads", "checkpoint_every", "eval_batch_size"):
+        if key in table:
+            kw[key] = check_number(table[key], at(key), minimum=1, integer=True)
+    for key, allowed in (("dtype", DTYPES), ("synapses", SYNAPSE_MODES), ("execution", EXECUTIONS)):
+        if key in table:
+            kw[key] = allowed.check(table[key], at(key), ConfigError)
+    if "device" in table:
+        if not isinstance(table["device"], str):
+            raise ConfigError(f"{at('device')} must be a torch device name such as \"cpu\" or \"cuda\", got {table['device']!r}.")
+        kw["device"] = table["device"]
+    if "cuda_graph" in table:
+        if not isinstance(table["cuda_graph"], bool):
+            raise ConfigError(f"{at('cuda_graph')} must be true or false, got {table['cuda_graph']!r}.")
+        if table["cuda_graph"] and not kw.get("device", "cpu").startswith("cuda"):
+            raise ConfigError(f"{at('cuda_graph')}: CUDA graphs need a GPU; set device = \"cuda\" (device is {kw.get('device', 'cpu')!r}).")
+        kw["cuda_graph"] = table["cuda_graph"]
+    if kw.get("cuda_graph") and kw.get("execution") == "compiled":
+        raise ConfigError(f"{where}: [{sections['cuda_graph']}] keys 'cuda_graph' and 'execution': a CUDA graph captures the exact execution's kernels; set execution = \"exact\" with cuda_graph = true, or cuda_graph = false.")
+    return Runtime(**kw)
+
+
+def _optimisation(data, spec: NetworkSpec, runtime: Runtime, where: str) -> Optimisation:
+    train = data.get("train", {})
+    check_keys(train, _TRAIN | _RUNTIME, f"{where}: [train]")
+    kw = {}
+    for key in ("epochs", "batch_size", "step_size", "max_samples"):
         if key in train:
-            kw[key] = check_number(train[key], f"{where}: [train] key '{key}'", minimum=minimum, integer=integer)
+            kw[key] = check_number(train[key], f"{where}: [train] key '{key}'", minimum=1, integer=True)
     for key in ("lr", "clip_grad_norm", "gamma"):
         if key in train:
             kw[key] = float(check_number(train[key], f"{where}: [train] key '{key}'", minimum=0))
     if kw.get("clip_grad_norm") == 0:
         raise ConfigError(f"{where}: [train] key 'clip_grad_norm' must be > 0 (0 would zero every gradient); leave the key out for no clipping.")
-    for key, allowed in (("schedule", SCHEDULES), ("dtype", DTYPES), ("synapses", SYNAPSE_MODES), ("execution", EXECUTIONS)):
-        if key in train:
-            kw[key] = allowed.check(train[key], f"{where}: [train] key '{key}'", ConfigError)
-    if "device" in train:
-        kw["device"] = str(train["device"])
-    if "cuda_graph" in train:
-        if not isinstance(train["cuda_graph"], bool):
-            raise ConfigError(f"{where}: [train] key 'cuda_graph' must be true or false, got {train['cuda_graph']!r}.")
-        if train["cuda_graph"] and not kw.get("device", "cpu").startswith("cuda"):
-            raise ConfigError(f"{where}: [train] key 'cuda_graph': CUDA graphs need a GPU; set device = \"cuda\" (device is {kw.get('device', 'cpu')!r}).")
-        kw["cuda_graph"] = train["cuda_graph"]
-    if kw.get("cuda_graph") and kw.get("execution") == "compiled":
-        raise ConfigError(f"{where}: [train] keys 'cuda_graph' and 'execution': a CUDA graph captures the exact execution's kernels; set execution = \"exact\" with cuda_graph = true, or cuda_graph = false.")
+    if "schedule" in train:
+        kw["schedule"] = SCHEDULES.check(train["schedule"], f"{where}: [train] key 'schedule'", ConfigError)
     if "surrogate" in train:
         sur = train["surrogate"]
         check_keys(sur, _SURROGATE, f"{where}: [train] key 'surrogate'")
@@ -397,7 +467,50 @@ def load_train_config(path: str | Path) -> TrainConfig:
     if not rules:
         raise ConfigError(f"{where}: [train.params] names no trainable value.")
     delayed = [r for r in rules if r.kind == "delay"]
-    if delayed and kw.get("synapses", "dense") != "dense":
-        raise ConfigError(f"{where}: [train.params.{delayed[0].owner}] key 'delay': learnable delays need [train] synapses = \"dense\".")
-    kw["params"] = tuple(rules)
-    return TrainConfig(source=where, network=spec, seed=seed, task=task, readout_population=readout["population"], readout_variable=readout["variable"], loss=readout["loss"], ignore_first=ignore_first, **kw)
+    if delayed and runtime.synapses != "dense":
+        raise ConfigError(f"{where}: [train.params.{delayed[0].owner}] key 'delay': learnable delays need [runtime] synapses = \"dense\".")
+    return Optimisation(params=tuple(rules), **kw)
+
+
+def load_train_config(path: str | Path) -> TrainConfig:
+    """Read a training configuration and its network.
+
+    Parameters
+    ----------
+    path : str or Path
+        The configuration (TOML): ``network``, ``seed``, ``[task]``,
+        ``[readout]``, ``[train]``, ``[runtime]`` (see the module docstring).
+
+    Returns
+    -------
+    TrainConfig
+
+    Raises
+    ------
+    ConfigError
+        One error naming the file and key of what is wrong.
+
+    Examples
+    --------
+    >>> config = load_train_config("bioadapt/demo/bsd.toml")
+    >>> config.task.name, config.train.epochs, config.runtime.dtype, config.network.populations["hid"].model.name
+    ('bsd', 6, 'float32', 'adlif')
+    """
+    path = Path(path)
+    data = read_toml(path, "Training file")
+    where = str(path)
+    check_keys(data, _TOP, where)
+    for key in ("network", "task", "readout"):
+        if key not in data:
+            raise ConfigError(f"{where}: missing key '{key}'.")
+    if not isinstance(data["network"], str):
+        raise ConfigError(f"{where}: key 'network' must be the path of a network file.")
+    network_path = (path.parent / data["network"]).resolve()
+    if not network_path.is_file():
+        raise ConfigError(f"{where}: key 'network': file '{data['network']}' not found (looked in {path.parent}).")
+    spec = load_network(network_path)
+    seed = check_number(data.get("seed", 0), f"{where}: key 'seed'", minimum=0, integer=True)
+    task = _task(data, path, spec, network_path.name, where)
+    readout = _readout(data, spec, network_path.name, where)
+    runtime = _runtime(data, where)
+    return TrainConfig(source=where, network=spec, seed=seed, task=task, readout=readout, train=_optimisation(data, spec, runtime, where), runtime=runtime)

@@ -20,11 +20,9 @@ _RENAMES = {"bsd": {"samples": "n_samples"}, "moving_shapes": {"samples": "n_sam
 
 def make_dataset(config):
     """Build the task's dataset from the config (seeded by the config's seed unless the task names one)."""
-    task = dict(config.task)
-    name = task.pop("name")
-    task.pop("input")
+    name = config.task.name
     maker = TASKS[name]
-    kwargs = {_RENAMES.get(name, {}).get(k, k): v for k, v in task.items()}
+    kwargs = {_RENAMES.get(name, {}).get(k, k): v for k, v in config.task.options.items()}
     kwargs.setdefault("seed", config.seed)
     if name == "heidelberg" and "dt" not in kwargs:
         kwargs["dt"] = config.network.dt
@@ -41,22 +39,22 @@ def make_dataset(config):
     except ConfigError as exc:
         raise ConfigError(f"{config.source}: [task]: {exc}") from None
     spec = config.network
-    size = spec.populations[config.input_population].size
+    size = spec.populations[config.task.input_population].size
     if data.n_channels != size:
-        raise ConfigError(f"{config.source}: [task] gives {data.n_channels} input channels, population '{config.input_population}' of the network has size {size}.")
+        raise ConfigError(f"{config.source}: [task] gives {data.n_channels} input channels, population '{config.task.input_population}' of the network has size {size}.")
     if data.kind == "classification":
-        out = spec.populations[config.readout_population].size
-        if config.loss == "mse" or data.n_classes > out:
-            raise ConfigError(f"{config.source}: [readout] task '{name}' has {data.n_classes} classes: use a classification loss and a readout of at least that size (population '{config.readout_population}' has {out}).")
-        if config.input_variable is not None:
+        out = spec.populations[config.readout.population].size
+        if config.readout.loss == "mse" or data.n_classes > out:
+            raise ConfigError(f"{config.source}: [readout] task '{name}' has {data.n_classes} classes: use a classification loss and a readout of at least that size (population '{config.readout.population}' has {out}).")
+        if config.task.input_variable is not None:
             raise ConfigError(f"{config.source}: [task] key 'input': task '{name}' gives spikes; name a population of kind \"spikes\".")
     else:
-        if config.loss != "mse":
+        if config.readout.loss != "mse":
             raise ConfigError(f"{config.source}: [readout] task '{name}' is a regression: use loss = \"mse\".")
-        if config.input_variable is None:
+        if config.task.input_variable is None:
             raise ConfigError(f"{config.source}: [task] key 'input': task '{name}' gives analog values; name POPULATION.VARIABLE to drive.")
-    if config.ignore_first >= data.n_steps:
-        raise ConfigError(f"{config.source}: [readout] key 'ignore_first' ({config.ignore_first}) leaves no step of the {data.n_steps} counted.")
+    if config.readout.ignore_first >= data.n_steps:
+        raise ConfigError(f"{config.source}: [readout] key 'ignore_first' ({config.readout.ignore_first}) leaves no step of the {data.n_steps} counted.")
     return data
 
 
@@ -82,6 +80,7 @@ def to_inputs(config, data, idx, dtype, device) -> tuple:
 def twin_inputs(config, x: torch.Tensor) -> tuple:
     """``(inputs, drive)`` of the twin for a batch ``x (steps, batch, channels)``:
     input spikes, or the drive of an analog input variable."""
-    if config.input_variable is None:
-        return {config.input_population: x}, {}
-    return {}, {config.input_population: {config.input_variable: x}}
+    task = config.task
+    if task.input_variable is None:
+        return {task.input_population: x}, {}
+    return {}, {task.input_population: {task.input_variable: x}}

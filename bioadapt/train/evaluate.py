@@ -85,8 +85,8 @@ def evaluate(config: TrainConfig, params_path: str | Path, backend: str = "cpp_s
         idx = idx[:max_samples]
     if len(idx) == 0:
         raise ConfigError(f"{c.source}: the task's '{split}' split is empty.")
-    pop, var = c.readout_population, c.readout_variable
-    drive_vars = {c.input_population: [c.input_variable]} if c.input_variable else None
+    pop, var = c.readout.population, c.readout.variable
+    drive_vars = c.task.drive_vars
     neuron_pops = [p for p in spec.populations.values() if not p.is_input]
 
     # twin: float64, exact synaptic order, the target's elementary functions
@@ -94,9 +94,9 @@ def evaluate(config: TrainConfig, params_path: str | Path, backend: str = "cpp_s
     twin = Twin(spec, drive_vars=drive_vars, dtype=torch.float64, synapses="exact", math="numpy" if backend == "numpy" else "libm")
     twin_y, twin_spikes = [], []
     with torch.no_grad():
-        for chunk in batches(idx, c.eval_batch_size, None):
+        for chunk in batches(idx, c.runtime.eval_batch_size, None):
             x = torch.as_tensor(np.ascontiguousarray(data.x[chunk].transpose(1, 0, 2)), dtype=torch.float64)
-            inputs, drive = ({c.input_population: x}, {}) if c.input_variable is None else ({}, {c.input_population: {c.input_variable: x}})
+            inputs, drive = ({c.task.input_population: x}, {}) if c.task.input_variable is None else ({}, {c.task.input_population: {c.task.input_variable: x}})
             o = twin(inputs=inputs, drive=drive, record={pop: [var]})
             twin_y.append(o.traces[pop][var].numpy())
             twin_spikes += [_spike_lists({p.name: o.spikes[p.name] for p in neuron_pops if p.name in o.spikes}, b) for b in range(len(chunk))]
@@ -123,8 +123,8 @@ def evaluate(config: TrainConfig, params_path: str | Path, backend: str = "cpp_s
         "backend": backend,
         "split": split,
         "samples": int(len(idx)),
-        "twin": score(c.loss, twin_y, target, c.ignore_first),
-        "brian": score(c.loss, brian_y, target, c.ignore_first),
+        "twin": score(c.readout.loss, twin_y, target, c.readout.ignore_first),
+        "brian": score(c.readout.loss, brian_y, target, c.readout.ignore_first),
         "identical_spike_trains": float(np.mean(identical)),
         "spikes_twin": int(sum(len(t[p][0]) for t in twin_spikes for p in t)),
         "spikes_brian": int(sum(len(b[p][0]) for b in brian_spikes for p in b)),
@@ -133,7 +133,7 @@ def evaluate(config: TrainConfig, params_path: str | Path, backend: str = "cpp_s
     }
     result["per_sample"] = {"spikes_twin": [int(sum(len(t[p][0]) for p in t)) for t in twin_spikes], "spikes_brian": [int(sum(len(b[p][0]) for p in b)) for b in brian_spikes], "identical_spike_trains": [bool(v) for v in identical]}
     if data.kind == "classification":
-        twin_pred, brian_pred = predict(c.loss, twin_y, c.ignore_first), predict(c.loss, brian_y, c.ignore_first)
+        twin_pred, brian_pred = predict(c.readout.loss, twin_y, c.readout.ignore_first), predict(c.readout.loss, brian_y, c.readout.ignore_first)
         result["prediction_agreement"] = float(np.mean(twin_pred == brian_pred))
         result["per_sample"].update(prediction_twin=twin_pred.tolist(), prediction_brian=brian_pred.tolist(), target=[int(v) for v in target])
     else:
@@ -155,8 +155,8 @@ def brian_outputs(spec, config: TrainConfig, samples: np.ndarray, backend: str, 
     ``[(steps, outputs)]``, spikes ``[{population: (i, step)}]`` and the compile time
     (``reuse``: keep the compiled network for the next call in this process)."""
     c = config
-    pop, var = c.readout_population, c.readout_variable
-    drive_vars = {c.input_population: [c.input_variable]} if c.input_variable else None
+    pop, var = c.readout.population, c.readout.variable
+    drive_vars = c.task.drive_vars
     neuron_pops = [p for p in spec.populations.values() if not p.is_input]
     brian_y, brian_spikes = [], []
     if backend in ("cpp_standalone", "cuda_standalone"):
@@ -165,7 +165,7 @@ def brian_outputs(spec, config: TrainConfig, samples: np.ndarray, backend: str, 
         try:
             for n, sample in enumerate(samples):
                 sample = sample.astype(np.float64)
-                r = net.run(inputs={c.input_population: sample}) if c.input_variable is None else net.run(drive={c.input_population: {c.input_variable: sample}})
+                r = net.run(inputs={c.task.input_population: sample}) if c.task.input_variable is None else net.run(drive={c.task.input_population: {c.task.input_variable: sample}})
                 brian_y.append(r.traces[pop][var])
                 brian_spikes.append({p.name: r.spikes[p.name] for p in neuron_pops})
                 if progress:
@@ -178,11 +178,11 @@ def brian_outputs(spec, config: TrainConfig, samples: np.ndarray, backend: str, 
 
         compile_seconds = 0.0
         for n, sample in enumerate(samples):
-            if c.input_variable is None:
+            if c.task.input_variable is None:
                 steps, channels = np.nonzero(sample)
-                r = simulate(spec, backend="numpy", record={pop: [var]}, inputs={c.input_population: {"i": channels, "step": steps}})
+                r = simulate(spec, backend="numpy", record={pop: [var]}, inputs={c.task.input_population: {"i": channels, "step": steps}})
             else:
-                r = simulate(spec, backend="numpy", record={pop: [var]}, drive={c.input_population: {c.input_variable: sample.astype(np.float64)}})
+                r = simulate(spec, backend="numpy", record={pop: [var]}, drive={c.task.input_population: {c.task.input_variable: sample.astype(np.float64)}})
             brian_y.append(r.traces[pop][var])
             brian_spikes.append({p.name: r.spikes[p.name] for p in neuron_pops})
             if progress:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -27,9 +26,9 @@ def train_and_evaluate(config: TrainConfig, out: str | Path, backend: str = "cpp
     """Train (resuming a checkpoint in ``out``), evaluate twin and Brian2 on the test split, write figures and ``report.md``."""
     out = Path(out)
     if epochs is not None:
-        config = dataclasses.replace(config, epochs=epochs)
+        config = config.with_(epochs=epochs)
     if samples is not None:
-        config = dataclasses.replace(config, task={**config.task, "samples": samples})
+        config = config.with_(options={**config.task.options, "samples": samples})
     start = time.perf_counter()
     trainer = Trainer(config, out, progress=progress)
     result = trainer.fit()
@@ -46,6 +45,6 @@ def train_and_evaluate(config: TrainConfig, out: str | Path, backend: str = "cpp
         sys.stderr.write("\r\033[K")
     seconds["evaluate"] = time.perf_counter() - start
     trained = {owner: {var: value for var, (_, value) in table.items()} for owner, table in load_params(result.params_path)["groups"].items()}
-    figures = [out / "learning_curve.png"] + plot_run(out / f"evaluation_{backend}_sample0.npz", _initial_values(config), trained, out, config.readout_variable, config.params)
+    figures = [out / "learning_curve.png"] + plot_run(out / f"evaluation_{backend}_sample0.npz", _initial_values(config), trained, out, config.readout.variable, config.train.params)
     report = write_report(out, result.history, evaluation, [f for f in figures if Path(f).is_file()], seconds)
     return {"history": result.history, "evaluation": evaluation, "report": report, "seconds": seconds, "params": result.params_path}

@@ -28,7 +28,7 @@ def robustness(config, params_path, targets, relative=(0.0, 0.05, 0.1, 0.2), inp
     import torch
 
     from ..backends.torch import Twin
-    from ..train.data import batches
+    from ..train.data import batches, twin_inputs
     from ..train.evaluate import trained_network
     from ..train.losses import score
 
@@ -38,9 +38,10 @@ def robustness(config, params_path, targets, relative=(0.0, 0.05, 0.1, 0.2), inp
     if any(k != 1 for k in refine):
         if any(not (isinstance(k, int) and k >= 1) for k in refine):
             raise ConfigError(f"robustness: refine factors must be whole numbers >= 1, got {list(refine)}.")
-        if config.input_variable is not None:
-            raise ConfigError(f"robustness: a finer dt needs spike input; '{config.task['input']}' is driven with one value per step.")
+        if config.task.input_variable is not None:
+            raise ConfigError(f"robustness: a finer dt needs spike input; '{config.task.input}' is driven with one value per step.")
         at_dt(spec, spec.dt / max(refine), timing=timing)  # refuses a network defined per step, before any run
+    task, readout = config.task, config.readout
     rows = []
     for level in relative:
         for flip in input_flip:
@@ -49,14 +50,14 @@ def robustness(config, params_path, targets, relative=(0.0, 0.05, 0.1, 0.2), inp
                 for owner, variables in targets:
                     s = perturb(s, owner, variables, level, seed=seed) if level else s
                 s = at_dt(s, s.dt / k, timing=timing) if k != 1 else s
-                twin = Twin(s, drive_vars={config.input_population: [config.input_variable]} if config.input_variable else None, dtype=dtype, synapses="dense")
+                twin = Twin(s, drive_vars={task.input_population: [task.input_variable]} if task.input_variable else None, dtype=dtype, synapses="dense")
                 rng = np.random.default_rng([int(seed), 17])
                 ys = []
                 with torch.no_grad():
-                    for chunk in batches(idx, config.eval_batch_size, None):
+                    for chunk in batches(idx, config.runtime.eval_batch_size, None):
                         x = data.x[chunk].transpose(1, 0, 2).astype(np.float64)
                         if flip:
-                            if config.input_variable is not None:
+                            if task.input_variable is not None:
                                 raise ConfigError("robustness: input_flip applies to spike inputs.")
                             x = np.where(rng.random(x.shape) < flip, 1 - x, x)
                         if k != 1:  # each spike at its time, in the first of the k fine steps
@@ -64,11 +65,11 @@ def robustness(config, params_path, targets, relative=(0.0, 0.05, 0.1, 0.2), inp
                             fine[::k] = x
                             x = fine
                         xt = torch.as_tensor(x, dtype=dtype)
-                        inputs, drive = ({config.input_population: xt}, {}) if config.input_variable is None else ({}, {config.input_population: {config.input_variable: xt}})
-                        out = twin(inputs=inputs, drive=drive, record={config.readout_population: [config.readout_variable]})
-                        y = out.traces[config.readout_population][config.readout_variable].to(torch.float64)
+                        inputs, drive = twin_inputs(config, xt)
+                        out = twin(inputs=inputs, drive=drive, record={readout.population: [readout.variable]})
+                        y = out.traces[readout.population][readout.variable].to(torch.float64)
                         ys.append(y[k - 1::k])  # at the end of every original step
                 y = torch.cat(ys, dim=1)
                 target = data.y[idx] if data.kind == "classification" else data.target[idx].transpose(1, 0, 2)
-                rows.append({"relative": level, "input_flip": flip, "refine": k, "dt": s.dt, "seed": seed, **score(config.loss, y, torch.as_tensor(target), config.ignore_first)})
+                rows.append({"relative": level, "input_flip": flip, "refine": k, "dt": s.dt, "seed": seed, **score(readout.loss, y, torch.as_tensor(target), readout.ignore_first)})
     return rows

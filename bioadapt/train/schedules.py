@@ -18,15 +18,15 @@ def _constant(optimizer, config, steps_per_epoch: int):
 
 
 def _cosine(optimizer, config, steps_per_epoch: int):
-    return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, config.epochs * steps_per_epoch))
+    return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, config.train.epochs * steps_per_epoch))
 
 
 def _step(optimizer, config, steps_per_epoch: int):
-    return torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.step_size * steps_per_epoch, gamma=config.gamma)
+    return torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.train.step_size * steps_per_epoch, gamma=config.train.gamma)
 
 
 def _exponential(optimizer, config, steps_per_epoch: int):
-    return torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=config.gamma ** (1.0 / steps_per_epoch))
+    return torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=config.train.gamma ** (1.0 / steps_per_epoch))
 
 
 #: ``[train] schedule`` -> ``make(optimizer, config, steps_per_epoch)``

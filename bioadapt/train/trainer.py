@@ -35,7 +35,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch.nn.utils import parametrize
 
@@ -96,9 +95,43 @@ def _atomic_save(obj, path: Path):
     atomic_write(path, buffer.getvalue())
 
 
+@dataclass(frozen=True)
+class _Parts:
+    """What `Trainer.setup` builds."""
+
+    world: World
+    progress: _Progress
+    data: object
+    spec: object
+    dtype: torch.dtype
+    twin: Twin
+    device: torch.device
+    groups: list
+    optimizer: torch.optim.Optimizer
+    scheduler: object
+    steps_per_epoch: int
+    total_steps: int
+    fingerprint: str
+    graph_batch: int
+
+
+def _built(name: str, doc: str) -> property:
+    """A read-only attribute of the trainer that `Trainer.setup` builds."""
+    return property(lambda self: getattr(self.setup()._parts, name), doc=doc)
+
+
+def _train_indices(config: TrainConfig, data):
+    idx = data.subset("train")
+    return idx[: config.train.max_samples] if config.train.max_samples else idx
+
+
 class Trainer:
     """Training state of one run (see the module docstring): the dataset, the
     twin with its trainable values, the optimizer and schedule, the position.
+
+    The constructor only stores its arguments; `setup` builds the parts (at
+    their first use, or when called), so a trainer can be made, inspected
+    and handed around without touching torch or the process's settings.
 
     Parameters
     ----------
@@ -120,7 +153,7 @@ class Trainer:
     >>> import tempfile
     >>> from bioadapt.train import Trainer, load_train_config
     >>> trainer = Trainer(load_train_config("bioadapt/demo/bsd.toml"), tempfile.mkdtemp())
-    >>> trainer.steps_per_epoch, sorted(trainer.twin.params["hid"])[:2]
+    >>> trainer.steps_per_epoch, sorted(trainer.twin.params["hid"])[:2]  # built at this first use
     (33, ['a', 'b'])
     >>> result = trainer.fit(max_steps=1)  # one optimizer step; fit() again continues
     """
@@ -128,43 +161,72 @@ class Trainer:
     def __init__(self, config: TrainConfig, out: str | Path, progress: bool = False, world: World | None = None, timeout: float = DEFAULT_TIMEOUT):
         self.config = config
         self.out = Path(out)
-        self.world = world_from_env(config.device, timeout) if world is None else world
-        self.progress = _Progress(progress and self.world.is_main)
-        torch.manual_seed(config.seed)
-        if config.threads:
-            torch.set_num_threads(config.threads)
-        self.data = make_dataset(config)
-        self.spec = dataclasses.replace(config.network, n_steps=self.data.n_steps)
-        self.dtype = _DTYPES[config.dtype]
-        drive_vars = {config.input_population: [config.input_variable]} if config.input_variable else None
-        self.twin = Twin(self.spec, drive_vars=drive_vars, dtype=self.dtype, surrogate=make_surrogate(config.surrogate), synapses=config.synapses, execution=config.execution)
-        try:
-            cuda_rank = self.world.size > 1 and config.device == "cuda"
-            self.device = torch.device(f"cuda:{torch.cuda.current_device()}" if cuda_rank else config.device)
-            self.twin.to(self.device)
-        except (RuntimeError, AssertionError) as exc:
-            raise ConfigError(f"{config.source}: [train] key 'device': {config.device!r} is not usable here ({exc}).") from None
-        self.groups = attach_rules(self.twin, config.params)
-        self.optimizer = torch.optim.Adam([{"params": g["params"], "lr": config.lr * g["lr_scale"]} for g in self.groups], lr=config.lr)
-        self.steps_per_epoch = len(batches(self._train_indices(), config.batch_size, None))
-        self.total_steps = config.epochs * self.steps_per_epoch
-        anneal_delays(self.twin, config.params, 0, self.total_steps)
-        self.scheduler = self._scheduler()
+        self.show_progress = progress
+        self.timeout = timeout
+        self._world = world
+        self._parts = None  # what `setup` builds
         self.position = {"epoch": 0, "batch": 0, "step": 0}
         self.running = {"loss": 0.0, "correct": 0.0, "count": 0, "seconds": 0.0}
         self.history: list = []  # one row per epoch
         self.steps: list = []  # (step, loss) per optimizer step
-        self.fingerprint = _fingerprint(config)
-        self._graph_batch = len(shard(range(config.batch_size), self.world))  # this rank's share of a full batch
-        self._graph = None  # the CUDA graph of a full batch's step ([train] cuda_graph), made at the first one
+        self._graph = None  # the CUDA graph of a full batch's step ([runtime] cuda_graph), made at the first one
         self._graph_out = {}  # its loss without regularization and readout trace (the graph's tensors)
 
-    def _train_indices(self):
-        idx = self.data.subset("train")
-        return idx[: self.config.max_samples] if self.config.max_samples else idx
+    def setup(self) -> "Trainer":
+        """Build what the run needs, once; the first use of any part below calls it.
 
-    def _scheduler(self):
-        return SCHEDULES[self.config.schedule](self.optimizer, self.config, self.steps_per_epoch)
+        Joins the process group (``world``), makes the dataset, the twin on its
+        device with the trainable values attached (``groups``), Adam and the
+        schedule. ``[runtime] threads`` sets torch's CPU thread count, a setting
+        of the whole process. Nothing is drawn from torch's random generators
+        (batch order comes from ``(seed, epoch)``, noise from the network's
+        counter-based generator), so none is seeded.
+        """
+        if self._parts is not None:
+            return self
+        c = self.config
+        world = world_from_env(c.runtime.device, self.timeout) if self._world is None else self._world
+        if c.runtime.threads:
+            torch.set_num_threads(c.runtime.threads)
+        data = make_dataset(c)
+        spec = dataclasses.replace(c.network, n_steps=data.n_steps)
+        dtype = _DTYPES[c.runtime.dtype]
+        twin = Twin(spec, drive_vars=c.task.drive_vars, dtype=dtype, surrogate=make_surrogate(c.train.surrogate), synapses=c.runtime.synapses, execution=c.runtime.execution)
+        try:
+            cuda_rank = world.size > 1 and c.runtime.device == "cuda"
+            device = torch.device(f"cuda:{torch.cuda.current_device()}" if cuda_rank else c.runtime.device)
+            twin.to(device)
+        except (RuntimeError, AssertionError) as exc:
+            raise ConfigError(f"{c.source}: [runtime] key 'device': {c.runtime.device!r} is not usable here ({exc}).") from None
+        groups = attach_rules(twin, c.train.params)
+        optimizer = torch.optim.Adam([{"params": g["params"], "lr": c.train.lr * g["lr_scale"]} for g in groups], lr=c.train.lr)
+        steps_per_epoch = len(batches(_train_indices(c, data), c.train.batch_size, None))
+        total_steps = c.train.epochs * steps_per_epoch
+        anneal_delays(twin, c.train.params, 0, total_steps)
+        self._parts = _Parts(
+            world=world, progress=_Progress(self.show_progress and world.is_main), data=data, spec=spec, dtype=dtype, twin=twin, device=device,
+            groups=groups, optimizer=optimizer, scheduler=SCHEDULES[c.train.schedule](optimizer, c, steps_per_epoch),
+            steps_per_epoch=steps_per_epoch, total_steps=total_steps, fingerprint=_fingerprint(c),
+            graph_batch=len(shard(range(c.train.batch_size), world)),  # this rank's share of a full batch
+        )
+        return self
+
+    world = _built("world", "This process's `World` (rank and size among the training processes).")
+    progress = _built("progress", "The status line.")
+    data = _built("data", "The task's dataset.")
+    spec = _built("spec", "The network on the task's time grid.")
+    dtype = _built("dtype", "The twin's torch dtype (``[runtime] dtype``).")
+    twin = _built("twin", "The `Twin` with the trainable values attached.")
+    device = _built("device", "The torch device the twin runs on.")
+    groups = _built("groups", "The optimizer's parameter groups (`attach_rules`).")
+    optimizer = _built("optimizer", "Adam over ``groups``.")
+    scheduler = _built("scheduler", "The learning-rate schedule (``[train] schedule``), stepped per optimizer step.")
+    steps_per_epoch = _built("steps_per_epoch", "Optimizer steps in one epoch.")
+    total_steps = _built("total_steps", "Optimizer steps of the whole run.")
+    fingerprint = _built("fingerprint", "Identifies the training problem in checkpoints.")
+
+    def _train_indices(self):
+        return _train_indices(self.config, self.data)
 
     # -------------------------------------------------------------- checkpoints
     def checkpoint_path(self) -> Path:
@@ -184,7 +246,6 @@ class Trainer:
             "running": dict(self.running),
             "history": list(self.history),
             "steps": list(self.steps),
-            "torch_rng": torch.get_rng_state(),
         }, self.checkpoint_path())
 
     def load_checkpoint(self) -> bool:
@@ -204,7 +265,6 @@ class Trainer:
         self.scheduler.load_state_dict(ckpt["scheduler"])
         self.position, self.running = dict(ckpt["position"]), dict(ckpt["running"])
         self.history, self.steps = list(ckpt["history"]), list(ckpt["steps"])
-        torch.set_rng_state(ckpt["torch_rng"])
         return True
 
     # ----------------------------------------------------------------- training
@@ -218,22 +278,22 @@ class Trainer:
     def _losses(self, inputs, drive, target):
         c = self.config
         with parametrize.cached():
-            out = self.twin(inputs=inputs, drive=drive, record={c.readout_population: [c.readout_variable]})
-            y = out.traces[c.readout_population][c.readout_variable]
-            loss = readout_loss(c.loss, y, target, c.ignore_first)
+            out = self.twin(inputs=inputs, drive=drive, record={c.readout.population: [c.readout.variable]})
+            y = out.traces[c.readout.population][c.readout.variable]
+            loss = readout_loss(c.readout.loss, y, target, c.readout.ignore_first)
             total = loss
-            for pop, rate, strength in c.rate_regularization:
+            for pop, rate, strength in c.train.rate_regularization:
                 per_step = out.spikes[pop].mean(dim=0)  # (batch, neurons) spikes per step
                 total = total + strength * ((per_step - rate * self.spec.dt) ** 2).mean()
         return total, loss, y, out.spikes
 
     def _train_step(self, idx) -> tuple:
         """Forward and backward pass of one batch: ``(total, loss, readout, target)``,
-        gradients in the parameters. With ``[train] cuda_graph``, a full batch
+        gradients in the parameters. With ``[runtime] cuda_graph``, a full batch
         replays the CUDA graph of the step (captured at the first full batch);
         a smaller last batch of an epoch runs eagerly. Both give the same numbers."""
         c = self.config
-        if not c.cuda_graph or len(idx) != self._graph_batch:
+        if not c.runtime.cuda_graph or len(idx) != self.setup()._parts.graph_batch:
             total, loss, y, target, _ = self.batch_loss(idx)
             self._check_finite(total)
             total.backward()
@@ -250,7 +310,7 @@ class Trainer:
             try:
                 self._graph = CudaGraphStep(loss_fn, [p for g in self.groups for p in g["params"]], x, target)
             except BackendError as exc:
-                raise ConfigError(f"{c.source}: [train] key 'cuda_graph': {exc}; set cuda_graph = false to train eagerly.") from None
+                raise ConfigError(f"{c.source}: [runtime] key 'cuda_graph': {exc}; set cuda_graph = false to train eagerly.") from None
         total = self._graph(x, target)
         self._check_finite(total)
         return total, self._graph_out["loss"], self._graph_out["y"], target
@@ -268,7 +328,7 @@ class Trainer:
         idx = self.data.subset(split)
         if len(idx) == 0:
             return {}
-        chunks = batches(idx, self.config.eval_batch_size, None)
+        chunks = batches(idx, self.config.runtime.eval_batch_size, None)
         mine = [chunks[k] for k in shard(range(len(chunks)), self.world)]
         parts = []  # per chunk: readout, target, spikes per population
         for chunk in mine:
@@ -283,7 +343,7 @@ class Trainer:
                 spikes[pop] = spikes.get(pop, 0.0) + count
         y = torch.cat([p[0] for p in parts], dim=1)
         target = torch.cat([p[1] for p in parts], dim=1 if self.data.kind == "regression" else 0)
-        result = score(self.config.loss, y, target, self.config.ignore_first)
+        result = score(self.config.readout.loss, y, target, self.config.readout.ignore_first)
         for pop, total in spikes.items():
             size = self.spec.populations[pop].size
             result[f"rate_{pop}_hz"] = total / (len(idx) * size * self.data.n_steps * self.spec.dt)
@@ -299,9 +359,9 @@ class Trainer:
         if self.world.size > 1:
             check_same_parameters(params)
         done_now = 0
-        while self.position["epoch"] < c.epochs:
+        while self.position["epoch"] < c.train.epochs:
             epoch = self.position["epoch"]
-            plan = batches(self._train_indices(), c.batch_size, c.seed, epoch)
+            plan = batches(self._train_indices(), c.train.batch_size, c.seed, epoch)
             while self.position["batch"] < len(plan):
                 if max_steps is not None and done_now >= max_steps:
                     self.save_checkpoint()
@@ -310,7 +370,7 @@ class Trainer:
                 idx = shard(batch, self.world)  # the whole batch in a world of one
                 start = time.perf_counter()
                 self.optimizer.zero_grad(set_to_none=True)
-                anneal_delays(self.twin, c.params, self.position["step"], self.total_steps)
+                anneal_delays(self.twin, c.train.params, self.position["step"], self.total_steps)
                 if len(idx):
                     total, loss, y, target = self._train_step(idx)
                     loss = loss.detach()
@@ -318,13 +378,13 @@ class Trainer:
                     loss = torch.zeros((), dtype=torch.float64)
                 if self.world.size > 1:  # the global batch's mean loss: shard means weighted by shard sizes
                     all_reduce_gradients(params, len(idx) / len(batch))
-                    correct = float((predict(c.loss, y.detach(), c.ignore_first) == target).sum()) if self.data.kind == "classification" and len(idx) else 0.0
+                    correct = float((predict(c.readout.loss, y.detach(), c.readout.ignore_first) == target).sum()) if self.data.kind == "classification" and len(idx) else 0.0
                     loss_sum, correct, _ = all_reduce_sum([float(loss) * len(idx), correct, 0.0], self.device)
                     loss = torch.tensor(loss_sum / len(batch), dtype=torch.float64)
-                if c.clip_grad_norm:
-                    torch.nn.utils.clip_grad_norm_(params, c.clip_grad_norm)
+                if c.train.clip_grad_norm:
+                    torch.nn.utils.clip_grad_norm_(params, c.train.clip_grad_norm)
                 self.optimizer.step()
-                clamp_(self.twin, c.params)
+                clamp_(self.twin, c.train.params)
                 self.scheduler.step()
                 self.position["batch"] += 1
                 self.position["step"] += 1
@@ -332,11 +392,11 @@ class Trainer:
                 self.running["loss"] += float(loss) * len(batch)
                 self.running["count"] += len(batch)
                 if self.data.kind == "classification":
-                    self.running["correct"] += correct if self.world.size > 1 else float((predict(c.loss, y.detach(), c.ignore_first) == target).sum())
+                    self.running["correct"] += correct if self.world.size > 1 else float((predict(c.readout.loss, y.detach(), c.readout.ignore_first) == target).sum())
                 self.running["seconds"] += time.perf_counter() - start
                 self.steps.append((self.position["step"], float(loss)))
-                self.progress.update(f"epoch {epoch + 1}/{c.epochs}  batch {self.position['batch']}/{len(plan)}  loss {float(loss):.4f}")
-                if self.position["step"] % c.checkpoint_every == 0:
+                self.progress.update(f"epoch {epoch + 1}/{c.train.epochs}  batch {self.position['batch']}/{len(plan)}  loss {float(loss):.4f}")
+                if self.position["step"] % c.runtime.checkpoint_every == 0:
                     self.save_checkpoint()
             self._end_epoch(epoch)
         params_path = self.finish() if self.world.is_main else None
@@ -356,7 +416,7 @@ class Trainer:
             self.write_metrics()
         acc = f"  train acc {row['train_accuracy']:.3f}" if "train_accuracy" in row else ""
         valid = f"  valid acc {row['valid_accuracy']:.3f}" if "valid_accuracy" in row else (f"  valid nmse {row['valid_nmse']:.4f}" if "valid_nmse" in row else "")
-        self.progress.line(f"epoch {epoch + 1}/{self.config.epochs}  loss {row['train_loss']:.4f}{acc}{valid}  ({row['seconds']:.1f} s)")
+        self.progress.line(f"epoch {epoch + 1}/{self.config.train.epochs}  loss {row['train_loss']:.4f}{acc}{valid}  ({row['seconds']:.1f} s)")
 
     def write_metrics(self):
         keys = []
@@ -373,7 +433,7 @@ class Trainer:
     def finish(self) -> Path:
         """Write the trained values (params.json) and the learning curve figure."""
         self.write_metrics()
-        meta = {"config": self.config.source, "epochs": self.config.epochs, "steps": self.position["step"], "history": self.history}
+        meta = {"config": self.config.source, "epochs": self.config.train.epochs, "steps": self.position["step"], "history": self.history}
         if len(self.twin.relaxed_delays):  # the continuous positions, for reference (Brian2 gets delay_steps)
             meta["delay_positions"] = {name: m.position.detach().to("cpu", torch.float64).tolist() for name, m in self.twin.relaxed_delays.items()}
         path = save_params(self.out / "params.json", rounded_delays(self.spec, self.twin), trainable_values(self.twin), meta=meta)
@@ -427,7 +487,7 @@ def train_file(config: str | Path, out: str | Path, epochs: int | None = None, m
 
     cfg = load_train_config(config)
     if epochs:
-        cfg = dataclasses.replace(cfg, epochs=epochs)
+        cfg = cfg.with_(epochs=epochs)
     trainer = Trainer(cfg, out, progress=progress, timeout=timeout)
     result = trainer.fit(max_steps=max_steps, resume=resume)
     if trainer.world.size > 1:
@@ -446,6 +506,6 @@ def train_parallel(config: str | Path, out: str | Path, nproc: int, threads: int
     from .config import load_train_config
     from .distributed import launch
 
-    device = load_train_config(config).device
+    device = load_train_config(config).runtime.device
     start_method = "spawn" if device.startswith("cuda") or sys.platform != "linux" else "fork"
     return launch(train_file, {"config": str(config), "out": str(out), **kwargs}, nproc, Path(out) / CHECKPOINT, threads=threads, on_start=on_start, start_method=start_method)

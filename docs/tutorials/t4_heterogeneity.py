@@ -16,7 +16,6 @@ training file, which changes the distributions themselves.
 # A LIF population whose membrane time constants spread over a decade, driven by
 # Poisson input. `distributions` summarises every value with more than one
 # element (per neuron or per synapse); printed here: those with a spread.
-import dataclasses
 import tempfile
 from pathlib import Path
 
@@ -106,7 +105,6 @@ epochs = 2
 batch_size = 64
 lr = 0.01
 clip_grad_norm = 1.5
-threads = 1
 
 [train.params.hid]
 tau_u = { interpolate = ["5*ms", "25*ms"] }
@@ -120,6 +118,9 @@ weight = {}
 weight = {}
 [train.params.readout]
 weight = {}
+
+[runtime]
+threads = 1
 '''
 (folder / "train.toml").write_text(TRAIN.replace("NETWORK", str(FOLDER / "bsd_network.toml")))
 config = load_train_config(folder / "train.toml")
@@ -127,7 +128,7 @@ variables = ["tau_u", "tau_w", "a", "b"]
 networks = {"heterogeneous": config.network, "homogeneous": homogeneous(config.network, "hid", variables)}
 params = {}
 for name, network in networks.items():
-    result = Trainer(dataclasses.replace(config, network=network), folder / name).fit()
+    result = Trainer(config.with_(network=network), folder / name).fit()
     params[name] = result.params_path
     print(f"{name:14s} valid accuracy {result.history[-1]['valid_accuracy']:.3f}")
 

@@ -127,7 +127,7 @@ def _lif_problem(folder, hidden_theta=""):
     from train_problem import TRAIN
 
     text = TRAIN.format(dtype="float64", synapses="dense").replace('variable = "y"', 'variable = "v"').replace("epochs = 5", "epochs = 1")
-    text = text[: text.index("[train.params.hid]")] + "[train.params.readout]\nweight = {}\n[train.params.direct]\nweight = {}\n"
+    text = text[: text.index("[train.params.hid]")] + "[train.params.readout]\nweight = {}\n[train.params.direct]\nweight = {}\n\n" + text[text.index("[runtime]"):]
     return load_train_config(write_problem(folder, train_text=text, network_text=LIF_NETWORK.format(hidden_theta=hidden_theta)))
 
 

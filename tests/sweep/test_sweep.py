@@ -29,7 +29,7 @@ seed = [4]
 
 [variants.long]                # killed after its first checkpoint
 "train.epochs" = 8
-"train.checkpoint_every" = 1
+"runtime.checkpoint_every" = 1
 [variants.wrong]               # the task gives 7 channels, the network has 6: fails on its worker
 "task.channels" = 7
 "train.epochs" = 1
@@ -111,7 +111,7 @@ def test_points_are_named_by_their_values_and_get_their_files(tmp_path):
     config = load_train_config(prepare_point(sweep, sweep.points[1], tmp_path / "out"))
     assert config.seed == 0 and config.network.populations["hid"].scheme == "exponential_euler"
     assert (config.network.populations["hid"].values["a"] == 0).all()
-    assert ("hid", "a") not in {(r.owner, r.var) for r in config.params} and ("hid", "b") in {(r.owner, r.var) for r in config.params}
+    assert ("hid", "a") not in {(r.owner, r.var) for r in config.train.params} and ("hid", "b") in {(r.owner, r.var) for r in config.train.params}
 
 
 def test_a_point_keeps_its_files_when_the_sweep_file_is_named_otherwise(tmp_path, monkeypatch):
@@ -145,4 +145,4 @@ def test_variants_may_start_from_training_files_of_their_own(tmp_path):
     first = load_train_config(prepare_point(sweep, sweep.points[1], tmp_path / "out"))
     second = load_train_config(prepare_point(sweep, sweep.points[2], tmp_path / "out"))
     assert (first.seed, first.network.seed) == (1, 2) and (second.seed, second.network.seed) == (0, 9)
-    assert second.lr == 0.5 and first.lr != 0.5
+    assert second.train.lr == 0.5 and first.train.lr != 0.5

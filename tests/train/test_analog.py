@@ -23,7 +23,7 @@ def oscillator(tmp_path_factory):
 
 def test_oscillator_regression_trains(oscillator):
     config, result = oscillator
-    assert config.input_population == "enc" and config.input_variable == "x"
+    assert config.task.input_population == "enc" and config.task.input_variable == "x"
     losses = [row["train_loss"] for row in result.history]
     assert losses[-1] < losses[0]
     assert "valid_nmse" in result.history[-1]

@@ -22,7 +22,7 @@ def test_cuda_graph_training_equals_eager_training(tmp_path):
         assert trainer.fit().finished
     eager, graphed = trainers[False], trainers[True]
     assert eager._graph is None and graphed._graph is not None
-    assert len(graphed.data.subset("train")) % graphed.config.batch_size != 0  # a smaller last batch (eager) every epoch
+    assert len(graphed.data.subset("train")) % graphed.config.train.batch_size != 0  # a smaller last batch (eager) every epoch
     assert graphed.steps == eager.steps  # (step, loss) of every optimizer step
     assert [{k: v for k, v in row.items() if k != "seconds"} for row in graphed.history] == [{k: v for k, v in row.items() if k != "seconds"} for row in eager.history]
     a, b = eager.twin.state_dict(), graphed.twin.state_dict()

@@ -181,7 +181,7 @@ def test_a_stopped_run_with_learned_delays_resumes_bitwise(tmp_path):
         ("max = 4,", "max = 4, anneal = 1.5,", r"\[train.params.input\] key 'delay': key 'anneal' is the fraction of training"),
         ("relaxation = \"linear\" }", "relaxation = \"linear\", sigma = [2, 0.2] }", r"\[train.params.recurrent\] key 'delay': keys 'sigma' and 'anneal' apply to relaxation = \"gaussian\" only"),
         ("max = 4,", "max = 4, speed = 1,", r"\[train.params.input\] key 'delay': unknown key\(s\) \['speed'\]"),
-        ('synapses = "dense"', 'synapses = "exact"', r"\[train.params.input\] key 'delay': learnable delays need \[train\] synapses = \"dense\""),
+        ('synapses = "dense"', 'synapses = "exact"', r"\[train.params.input\] key 'delay': learnable delays need \[runtime\] synapses = \"dense\""),
         ("[train.params.hid]\n", "[train.params.hid]\ndelay = { max = 3 }\n", r"\[train.params.hid\] key 'delay': 'hid' is not a spike-triggered projection"),
     ],
 )
@@ -199,7 +199,7 @@ def test_a_projection_the_dense_pathway_cannot_take_is_refused(tmp_path):
     path = _delay_problem(folder)
     (folder / "net.toml").write_text(NETWORK.replace('on_pre = "I_post += weight"\nconnect = "all_to_all"\nweight = "uniform(-6, 6)"', 'on_pre = "I_post += weight*(1 + u_post)"\nconnect = "all_to_all"\nweight = "uniform(-6, 6)"', 1))
     with pytest.raises(ConfigError, match=r"\[train.params.input\] key 'delay': projection 'input': its on_pre code is not of the form"):
-        Trainer(load_train_config(path), tmp_path / "run")
+        Trainer(load_train_config(path), tmp_path / "run").setup()
 
 
 def test_learn_delays_refuses_what_it_cannot_relax(network_and_inputs):

@@ -1,7 +1,5 @@
 """Brian2 evaluation sharded over Dask worker processes (a real 2-worker LocalCluster) equals the evaluation in one process, sample for sample."""
 
-import dataclasses
-
 import numpy as np
 import pytest
 
@@ -11,7 +9,7 @@ from bioadapt.train.trainer import Trainer
 
 @pytest.mark.parametrize("backend", ["numpy", pytest.param("cpp_standalone", marks=[pytest.mark.brian_standalone, pytest.mark.slow])])  # cpp: three compilations
 def test_sharded_evaluation_equals_one_process(problem, tmp_path, backend):
-    config = dataclasses.replace(load_train_config(problem), epochs=1)
+    config = load_train_config(problem).with_(epochs=1)
     params = Trainer(config, tmp_path / "run").fit().params_path
     one = evaluate(config, params, backend=backend, max_samples=5, return_outputs=True)
     two = evaluate(config, params, backend=backend, max_samples=5, workers=2, return_outputs=True)  # shards of 3 and 2 samples

@@ -30,7 +30,7 @@ def test_parametrized_values_are_the_brian2_values(problem, tmp_path):
     with torch.no_grad():
         r.add_(5.0)
         a_raw.sub_(3.0)
-    clamp_(twin, trainer.config.params)
+    clamp_(twin, trainer.config.train.params)
     assert torch.all(r == 1) and torch.all(a_raw == 0)
     assert torch.allclose(hid["tau_u"], torch.full_like(r, 0.025), rtol=1e-15, atol=0)
 

@@ -83,7 +83,7 @@ def test_a_diverging_loss_is_reported_not_propagated(problem, tmp_path):
 
 
 def test_rate_regularization_adds_the_squared_rate_error(problem, tmp_path):
-    text = problem.read_text().replace("threads = 1", 'threads = 1\nrate_regularization = { population = "hid", target = "20*Hz", strength = 3.0 }')
+    text = problem.read_text().replace("clip_grad_norm = 1.5", 'clip_grad_norm = 1.5\nrate_regularization = { population = "hid", target = "20*Hz", strength = 3.0 }')
     problem.write_text(text)
     trainer = Trainer(load_train_config(problem), tmp_path / "run")
     idx = trainer.data.subset("train")[:8]

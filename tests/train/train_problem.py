@@ -79,10 +79,6 @@ batch_size = 8
 lr = 0.1
 clip_grad_norm = 1.5
 schedule = "cosine"
-dtype = "{dtype}"
-synapses = "{synapses}"
-checkpoint_every = 2
-threads = 1
 
 [train.params.hid]
 tau_u = {{ interpolate = ["5*ms", "25*ms"] }}
@@ -95,6 +91,12 @@ weight = {{}}
 weight = {{}}
 [train.params.readout]
 weight = {{}}
+
+[runtime]
+dtype = "{dtype}"
+synapses = "{synapses}"
+checkpoint_every = 2
+threads = 1
 """
 
 
