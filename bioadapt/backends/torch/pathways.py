@@ -51,7 +51,7 @@ def spike_queue_routes(program: Program) -> dict:
 
 def dense_plan(program: Program, block: Block, statements: tuple, route: dict) -> dict | None:
     """How the dense mode runs an on_pre pathway (``statements``: its compiled
-    statements, ``route``: its `spike_queue_routes` entry): the target
+    statements, `BlockPlan.statements`, ``route``: its `spike_queue_routes` entry): the target
     statements, when the contributions depend on synaptic values only, and the
     synapses of each distinct delay; None when it cannot run densely."""
     targets = []
@@ -91,7 +91,7 @@ def dense_weights(twin, block: Block, dense: dict, fixed_env: dict, device) -> l
     path = twin._routes[block.name]
     n_pre, n_post = twin.program.sizes[block.pathway.source], twin.program.sizes[block.pathway.target]
     env = dict(fixed_env)
-    for stmt in twin._statements[block.name]:
+    for stmt in twin._plans[block.name].statements:
         if stmt.op == ":=" and stmt.var not in env:
             env[stmt.var] = evaluate(stmt, env)
     matrices = []

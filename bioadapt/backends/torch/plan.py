@@ -23,15 +23,14 @@ over time.
 
 from __future__ import annotations
 
-import ast
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import torch
 
-from ...program import Block, Kind, Program, Ref
+from ...program import Block, Kind, Program, Ref, Statement
 from .translate import compile_expression, is_fixed_expression
 
-__all__ = ["BlockPlan", "CompiledStatement", "compile_statements", "plan_block", "GATHERED", "SCALAR", "torch_dtype"]
+__all__ = ["BlockPlan", "CompiledStatement", "compile_statement", "plan_block", "GATHERED", "SCALAR", "torch_dtype"]
 
 #: Index names of Brian2 synapse code under which a value is gathered.
 GATHERED = ("_presynaptic_idx", "_postsynaptic_idx", "_idx")
@@ -54,7 +53,10 @@ class BlockPlan:
     step, where ``fixed_value`` is the prelude name holding the value of a
     statement whose expression is fixed, else None; ``surrogate`` a
     threshold's two sides ``(left, right)`` compiled (`program.Threshold`),
-    from which its surrogate gradient is taken, else None.
+    from which its surrogate gradient is taken, else None; ``statements``
+    every statement of the block (scalar, then vector) as a
+    `CompiledStatement`, each compiled once: the prelude and the body hold
+    these very objects.
     """
 
     block: Block
@@ -66,6 +68,7 @@ class BlockPlan:
     prelude: tuple
     body: tuple
     surrogate: tuple | None = None
+    statements: tuple = ()
 
     def __repr__(self) -> str:
         return f"BlockPlan({self.block.name!r}: {len(self.prelude)} per call, {len(self.body)} per step)"
@@ -83,41 +86,59 @@ def _how(ref: Ref, gathered: bool):
 
 @dataclass(frozen=True)
 class CompiledStatement:
-    """A program `Statement` with its expression compiled for the twin
-    (`compile_expression`): ``fn(env)``, and for numpy's boolean-where variant
-    ``where(env[where_bool], fn_true(env), fn_false(env))``."""
+    """A program `Statement` (``statement``) with its expression compiled for
+    the twin (`compile_expression`), once: ``fn(env)``, and for numpy's
+    boolean-where variant ``where(env[where_bool], fn_true(env), fn_false(env))``.
+    In a statement of a plan's body, ``fn`` reads the values of its fixed
+    sub-expressions from the prelude (`plan_block`)."""
 
-    var: str
-    op: str
-    expr: str
+    statement: Statement
     fn: object
-    where_bool: str | None = None
     fn_true: object = None
     fn_false: object = None
-    names: frozenset = frozenset()
+
+    @property
+    def var(self) -> str:
+        return self.statement.var
+
+    @property
+    def op(self) -> str:
+        return self.statement.op
+
+    @property
+    def expr(self) -> str:
+        return self.statement.expr
+
+    @property
+    def where_bool(self) -> str | None:
+        return self.statement.where_bool
+
+    @property
+    def names(self) -> frozenset:
+        return self.statement.names
 
     def __repr__(self) -> str:
-        return f"{self.var} {self.op} {self.expr}"
+        return repr(self.statement)
 
 
-def compile_statements(block: Block, math: str) -> tuple:
-    """``block``'s statements (scalar, then vector) compiled with ``math``'s
-    elementary functions; an expression the twin cannot translate is one
-    `BackendError` naming the block (``block.where``)."""
-    out = []
-    for stmt in block.statements:
-        names = set(stmt.names)
-        fn = compile_expression(stmt.expr, names, block.where, math)
-        fn_true = fn_false = None
-        if stmt.where_bool is not None:
-            fn_true = compile_expression(stmt.expr_true, names, block.where, math) if stmt.expr_true is not None else None
-            fn_false = compile_expression(stmt.expr_false, names, block.where, math) if stmt.expr_false is not None else None
-        out.append(CompiledStatement(stmt.var, stmt.op, stmt.expr, fn, stmt.where_bool, fn_true, fn_false, stmt.names))
-    return tuple(out)
+def compile_statement(stmt: Statement, where: str, math: str, fixed: set | None = None, hoisted: list | None = None, prefix: str = "_fixed_") -> CompiledStatement:
+    """``stmt`` compiled with ``math``'s elementary functions (an expression
+    the twin cannot translate is a `BackendError` naming ``where``); with
+    ``fixed`` and ``hoisted``, its largest sub-expressions of ``fixed`` names
+    are compiled on their own and appended to ``hoisted`` (`compile_expression`)."""
+    names = set(stmt.names)
+    fn = compile_expression(stmt.expr, names, where, math, fixed=fixed, hoisted=hoisted, prefix=prefix)
+    fn_true = fn_false = None
+    if stmt.where_bool is not None:
+        fn_true = compile_expression(stmt.expr_true, names, where, math) if stmt.expr_true is not None else None
+        fn_false = compile_expression(stmt.expr_false, names, where, math) if stmt.expr_false is not None else None
+    return CompiledStatement(stmt, fn, fn_true, fn_false)
 
 
-def plan_block(block: Block, program: Program, math: str, statements: tuple, gathered: bool = False) -> BlockPlan:
-    """Plan ``block`` of ``program`` (``statements``: its `compile_statements`);
+def plan_block(block: Block, program: Program, math: str, gathered: bool = False) -> BlockPlan:
+    """Plan ``block`` of ``program``, compiling each of its statements once
+    with ``math``'s elementary functions (an expression the twin cannot
+    translate is one `BackendError` naming the block, ``block.where``);
     ``gathered`` for synapse code (pathways, summed)."""
     fixed, step, clock_t, clock_dt, constants = [], [], [], [], []
     fixed_names = set()
@@ -136,34 +157,40 @@ def plan_block(block: Block, program: Program, math: str, statements: tuple, gat
             fixed_names.add(name)
     if not gathered:
         fixed_names.add("_vectorisation_idx")
-    prelude, body = [], []
+    statements, prelude, body = [], [], []
     prefix = f"_fixed_{block.name}_"
-    for stmt in statements:
-        is_fixed = is_fixed_expression(stmt.expr, fixed_names, math)
-        if stmt.op == ":=":
-            fixed_names.discard(stmt.var)  # (re)defined here: fixed only if its expression is
-        if is_fixed:
-            if stmt.op == ":=":
+    for source in block.statements:
+        try:
+            is_fixed = is_fixed_expression(source.expr, fixed_names, math)
+        except SyntaxError:  # compile_statement raises the BackendError naming the block
+            is_fixed = False
+        if source.op == ":=":
+            fixed_names.discard(source.var)  # (re)defined here: fixed only if its expression is
+        if is_fixed or source.where_bool is not None:
+            # evaluated whole: once per call (fixed), or every step in numpy's
+            # boolean-simplified form, kept as it is
+            stmt = compile_statement(source, block.where, math)
+            statements.append(stmt)
+            if not is_fixed:
+                body.append((stmt, None))
+            elif stmt.op == ":=":
                 prelude.append((stmt.var, None, stmt))
                 fixed_names.add(stmt.var)
-                continue
-            name = f"{prefix}{len(prelude)}"
-            prelude.append((name, None, stmt))
-            body.append((stmt, name))
-            continue
-        if stmt.where_bool is not None:  # numpy's boolean-simplified form: keep as it is
-            body.append((stmt, None))
+            else:
+                name = f"{prefix}{len(prelude)}"
+                prelude.append((name, None, stmt))
+                body.append((stmt, name))
             continue
         hoisted: list = []
-        names = set(stmt.names) or {n.id for n in ast.walk(ast.parse(stmt.expr, mode="eval")) if isinstance(n, ast.Name)}
-        fn = compile_expression(stmt.expr, names, block.name, math, fixed=fixed_names, hoisted=hoisted, prefix=f"{prefix}{len(prelude)}_")
+        stmt = compile_statement(source, block.where, math, fixed=fixed_names, hoisted=hoisted, prefix=f"{prefix}{len(prelude)}_")
+        statements.append(stmt)
         prelude += [(name, inner, None) for name, inner in hoisted]
-        body.append((replace(stmt, fn=fn), None))
+        body.append((stmt, None))
     surrogate = None
     if block.kind == Kind.THRESHOLD and block.threshold.left is not None:
         sides = block.threshold
         surrogate = (compile_expression(sides.left, set(sides.names), block.where, math), compile_expression(sides.right, set(sides.names), block.where, math))
-    return BlockPlan(block, tuple(fixed), tuple(step), tuple(clock_t), tuple(clock_dt), tuple(constants), tuple(prelude), tuple(body), surrogate)
+    return BlockPlan(block, tuple(fixed), tuple(step), tuple(clock_t), tuple(clock_dt), tuple(constants), tuple(prelude), tuple(body), surrogate, tuple(statements))
 
 
 _DTYPES = {"bool": torch.bool, "int": torch.int64}

@@ -55,7 +55,7 @@ from .execute import executors
 from .pathways import dense_inputs, dense_plan, dense_weights, spike_queue_routes
 from ...program import INDEX_POST as _POST, INDEX_PRE as _PRE, INDEX_SELF as _SELF, Block, Kind, Program, Ref, TimedInput
 from ..brian.extract import extract_program
-from .plan import SCALAR, WHOLE, BlockPlan, compile_statements, plan_block, torch_dtype
+from .plan import SCALAR, WHOLE, BlockPlan, plan_block, torch_dtype
 from .spikes import Surrogate
 from ..registry import EXECUTIONS as _EXECUTIONS, MATH_MODES as _MATH_MODES, SYNAPSE_MODES as _SYNAPSE_MODES
 
@@ -189,13 +189,15 @@ class Twin(nn.Module):
                     value = pop.values.get(name, np.zeros(pop.size))
                     self.params[pop.name][name] = nn.Parameter(torch.as_tensor(np.asarray(value, dtype=np.float64)).to(dtype))
         # every projection's synapses in synapse order (summed variables, synapse code)
-        # every block's statements compiled once, with the elementary functions of ``math``
-        self._statements = {b.name: compile_statements(b, math) for b in prog.blocks}
+        # execution plans: per block, what is fixed over a call and what is read every
+        # step, and its statements, each compiled once with the elementary functions of ``math``
+        self._plans = {b.name: plan_block(b, prog, math, gathered=b.kind in ("pathway", "summed") or b.group in prog.synapses)
+                       for b in prog.blocks if b.kind not in ("generator", "drive")}
         self._pathways = {name: {"i": torch.as_tensor(syn["i"], dtype=torch.int64), "j": torch.as_tensor(syn["j"], dtype=torch.int64)}
                           for name, syn in prog.synapses.items()}
         self._routes = spike_queue_routes(prog)
         on_pre = [block for block in prog.blocks if block.kind == Kind.PATHWAY and block.pathway.prepost == "pre"]
-        self._dense = {block.name: dense_plan(prog, block, self._statements[block.name], self._routes[block.name]) for block in on_pre} if synapses == "dense" else {}
+        self._dense = {block.name: dense_plan(prog, block, self._plans[block.name].statements, self._routes[block.name]) for block in on_pre} if synapses == "dense" else {}
         self.max_delay = {}
         for syn in prog.synapses.values():
             for steps in syn["pre_delays"].values():
@@ -210,9 +212,6 @@ class Twin(nn.Module):
         for block in prog.blocks:
             if block.kind == Kind.THRESHOLD and block.threshold.left is not None:
                 self._detach[block.group] = set(block.threshold.thresholded)
-        # execution plans: per block, what is fixed over a call and what is read every step
-        self._plans = {b.name: plan_block(b, prog, math, self._statements[b.name], gathered=b.kind in ("pathway", "summed") or b.group in prog.synapses)
-                       for b in prog.blocks if b.kind not in ("generator", "drive")}
         # a code block on a clock of its own (run_regularly(dt=k*dt)) is told apart here, once, not every step
         self._schedule = tuple(("regular" if b.every is not None else b.kind.value, b, self._plans.get(b.name)) for b in prog.blocks)
         # code over part of a population (a Brian2 subgroup, G[:800].run_regularly):

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from bioadapt import network_from_dict
-from bioadapt.backends.torch.plan import SCALAR, WHOLE, compile_statements, plan_block
+from bioadapt.backends.torch.plan import SCALAR, WHOLE, plan_block
 from bioadapt.errors import BackendError
-from bioadapt.program import Block, Kind, Ref, Statement
+from bioadapt.program import Block, Kind, Program, Ref, Statement
 from bioadapt.backends.brian.extract import extract_program
 
 
@@ -22,7 +22,7 @@ def lif():
 
 def test_state_update_reads_state_every_step_and_parameters_once(lif):
     block = next(b for b in lif.blocks if b.kind == Kind.CODE)
-    plan = plan_block(block, lif, "numpy", compile_statements(block, "numpy"))
+    plan = plan_block(block, lif, "numpy")
     step = {name for name, *_ in plan.step}
     fixed = {name for name, *_ in plan.fixed}
     assert step == {"v", "I", "lastspike", "not_refractory"}  # what the program writes
@@ -37,21 +37,28 @@ def test_state_update_reads_state_every_step_and_parameters_once(lif):
 
 def test_threshold_plan_has_its_surrogate_sides(lif):
     block = next(b for b in lif.blocks if b.kind == Kind.THRESHOLD)
-    plan = plan_block(block, lif, "numpy", compile_statements(block, "numpy"))
+    plan = plan_block(block, lif, "numpy")
     left, right = plan.surrogate
     env = {"v": torch.tensor([0.5, 1.5]), "theta": torch.tensor(1.0)}
     assert torch.equal(left(env) - right(env), torch.tensor([-0.5, 0.5]))
+
+
+def _program(block):
+    return Program(blocks=(block,), sizes={"G": 3}, initial={}, dtypes={}, written=frozenset({("G", "x")}), synapses={}, spiking=(), dt=1e-4, clock="defaultclock")
 
 
 def test_compiled_statements_follow_numpy_and_name_the_block():
     ref = Ref("G", "x", "_idx", "float", False)
     block = Block(Kind.CODE, "G_stateupdater", "G", "groups", vector=(Statement("x", "=", "x*0.1 + 0.2", names=frozenset({"x"})),),
                   refs={"x": ref}, where="net.toml: population 'G'")
-    (stmt,) = compile_statements(block, "numpy")
+    plan = plan_block(block, _program(block), "numpy")
+    (stmt,) = plan.statements
+    assert plan.body == ((stmt, None),) and stmt.statement is block.vector[0]  # compiled once, the body holds it
     x = np.array([0.3, -1.7, 1e300])
     assert np.array_equal(stmt.fn({"x": torch.tensor(x)}).numpy(), x * 0.1 + 0.2)
-    bad = Block(Kind.CODE, "G_stateupdater", "G", "groups", vector=(Statement("x", "=", "nosuch(x)", names=frozenset({"x"})),),
-                refs={"x": ref}, where="net.toml: population 'G'")
-    with pytest.raises(BackendError, match="net.toml: population 'G'"):
-        compile_statements(bad, "numpy")
+    for expr in ("nosuch(x)", "x*("):
+        bad = Block(Kind.CODE, "G_stateupdater", "G", "groups", vector=(Statement("x", "=", expr, names=frozenset({"x"})),),
+                    refs={"x": ref}, where="net.toml: population 'G'")
+        with pytest.raises(BackendError, match="net.toml: population 'G'"):
+            plan_block(bad, _program(bad), "numpy")
     assert SCALAR != WHOLE

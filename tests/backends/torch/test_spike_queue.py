@@ -7,7 +7,7 @@ import torch
 from bioadapt import network_from_dict
 from bioadapt.backends.brian.extract import extract_program
 from bioadapt.backends.torch.pathways import dense_plan, spike_queue_routes
-from bioadapt.backends.torch.plan import compile_statements
+from bioadapt.backends.torch.plan import plan_block
 from bioadapt.program import Kind
 
 
@@ -42,11 +42,11 @@ def test_dense_plan_takes_additions_to_a_postsynaptic_variable_only():
     spec, program = _program()
     block = next(b for b in program.blocks if b.kind == Kind.PATHWAY)
     route = spike_queue_routes(program)[block.name]
-    plan = dense_plan(program, block, compile_statements(block, "numpy"), route)
+    plan = dense_plan(program, block, plan_block(block, program, "numpy", gathered=True).statements, route)
     assert [stmt.var for stmt in plan["targets"]] == ["v_post"] and len(plan["delays"]) == 1
     d, where, pre, post, unique = plan["delays"][0]
     assert d == 0 and where is None and unique  # all-to-all: each (pre, post) pair once
     # a contribution that reads a neuron variable through an index: no dense plan (the weight matrices hold synaptic values only)
     spec, program = _program("v_post += weight*theta_post")
     block = next(b for b in program.blocks if b.kind == Kind.PATHWAY)
-    assert dense_plan(program, block, compile_statements(block, "numpy"), spike_queue_routes(program)[block.name]) is None
+    assert dense_plan(program, block, plan_block(block, program, "numpy", gathered=True).statements, spike_queue_routes(program)[block.name]) is None
