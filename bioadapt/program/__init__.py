@@ -13,7 +13,7 @@ scheme (`bioadapt.schemes`) -> Brian2 objects (`bioadapt.backends.brian`) ->
 program (here) -> twin (`bioadapt.backends.torch`).
 """
 
-from .ir import INDEX_POST, INDEX_PRE, INDEX_SCALAR, INDEX_SELF, Block, Inputs, Kind, Pathway, Program, Ref, Statement, Summed, Threshold, TimedInput
+from .ir import INDEX_POST, INDEX_PRE, INDEX_SCALAR, INDEX_SELF, Block, Inputs, Kind, Pathway, Program, Ref, Statement, Summed, Threshold, TimedInput, dtype_kind
 
 __all__ = ["Block", "Inputs", "Kind", "Pathway", "Program", "Ref", "Statement", "Summed", "Threshold", "TimedInput",
-           "INDEX_SELF", "INDEX_PRE", "INDEX_POST", "INDEX_SCALAR"]
+           "INDEX_SELF", "INDEX_PRE", "INDEX_POST", "INDEX_SCALAR", "dtype_kind"]

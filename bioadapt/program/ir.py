@@ -17,11 +17,22 @@ from enum import Enum
 import numpy as np
 
 __all__ = ["Kind", "Ref", "Statement", "Pathway", "Threshold", "Summed", "Inputs", "Block", "Program", "TimedInput",
-           "INDEX_SELF", "INDEX_PRE", "INDEX_POST", "INDEX_SCALAR"]
+           "INDEX_SELF", "INDEX_PRE", "INDEX_POST", "INDEX_SCALAR", "dtype_kind"]
 
 #: Brian2's index names: a block's own elements, a neuron variable read from
 #: synapse code through the pre- or postsynaptic index, a shared (scalar) variable
 INDEX_SELF, INDEX_PRE, INDEX_POST, INDEX_SCALAR = "_idx", "_presynaptic_idx", "_postsynaptic_idx", "0"
+
+
+def dtype_kind(dtype) -> str:
+    """The kind of a numpy dtype as the program names it (`Ref.dtype`):
+    ``"bool"``, ``"int"`` (any integer type) or ``"float"`` (anything else)."""
+    dtype = np.dtype(dtype)
+    if dtype == np.bool_:
+        return "bool"
+    if np.issubdtype(dtype, np.integer):
+        return "int"
+    return "float"
 
 
 class Kind(str, Enum):
@@ -48,7 +59,7 @@ class Ref:
     owner: str
     var: str
     index: str
-    dtype: str  # "float", "int" or "bool"
+    dtype: str  # "float", "int" or "bool" (`dtype_kind`)
     scalar: bool
     conditional: str | None = None  # name of the conditional-write variable (not_refractory)
 

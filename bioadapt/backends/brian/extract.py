@@ -36,18 +36,9 @@ from .build import build_network, describe_object, root_message
 from .device import brian_device
 from ...errors import BackendError
 from ...network.spec import NetworkSpec
-from ...program.ir import Block, Inputs, Kind, Pathway, Program, Ref, Statement, Summed, Threshold, TimedInput
+from ...program.ir import Block, Inputs, Kind, Pathway, Program, Ref, Statement, Summed, Threshold, TimedInput, dtype_kind
 
 __all__ = ["extract_program"]
-
-
-def _dtype_name(dtype) -> str:
-    dtype = np.dtype(dtype)
-    if dtype == np.bool_:
-        return "bool"
-    if np.issubdtype(dtype, np.integer):
-        return "int"
-    return "float"
 
 
 def _abstract_statements(statements, names: set[str]) -> tuple:
@@ -62,7 +53,7 @@ def _abstract_statements(statements, names: set[str]) -> tuple:
         if (
             stmt.used_boolean_variables is not None
             and len(stmt.used_boolean_variables) == 1
-            and _dtype_name(stmt.dtype) == "float"
+            and dtype_kind(stmt.dtype) == "float"
             and stmt.complexity_std > sum(stmt.complexities.values())
         ):
             boolean = stmt.used_boolean_variables[0]
@@ -95,7 +86,7 @@ def _refs(codeobj) -> dict:
             continue
         index = codeobj.variable_indices.get(name, "_idx")
         cond = getattr(var, "conditional_write", None)
-        refs[name] = Ref(var.owner.name, var.name, index, _dtype_name(var.dtype), bool(var.scalar), cond.name if cond is not None else None)
+        refs[name] = Ref(var.owner.name, var.name, index, dtype_kind(var.dtype), bool(var.scalar), cond.name if cond is not None else None)
     return refs
 
 

@@ -53,7 +53,7 @@ from .delays import RELAXATIONS, RelaxedDelays
 from .env import Call, Step, block_shape, cast_value, evaluate, expand, read_var, take
 from .execute import executors
 from .pathways import dense_inputs, dense_plan, dense_weights, spike_queue_routes
-from ...program import INDEX_POST as _POST, INDEX_PRE as _PRE, INDEX_SELF as _SELF, Block, Kind, Program, Ref, TimedInput
+from ...program import INDEX_POST as _POST, INDEX_PRE as _PRE, INDEX_SELF as _SELF, Block, Kind, Program, Ref, TimedInput, dtype_kind
 from ..brian.extract import extract_program
 from .plan import SCALAR, WHOLE, BlockPlan, plan_block, torch_dtype
 from .spikes import Surrogate
@@ -392,8 +392,7 @@ class Twin(nn.Module):
                 value = np.asarray(self.program.initial.get(key))
                 if value is None or value.shape == ():
                     continue
-                kind = "bool" if value.dtype == np.bool_ else ("int" if np.issubdtype(value.dtype, np.integer) else "float")
-                initial[key] = torch.as_tensor(value).to(device=device, dtype=torch_dtype(kind, self.float_dtype))
+                initial[key] = torch.as_tensor(value).to(device=device, dtype=torch_dtype(dtype_kind(value.dtype), self.float_dtype))
             self._initial_on[device] = initial
         return {key: tensor.unsqueeze(0).expand(batch, -1).clone() for key, tensor in initial.items()}
 
