@@ -162,6 +162,11 @@ class Twin(nn.Module):
         self.program: Program = extract_program(spec, drive_vars)
         self.drive_vars = {pop: list(v) for pop, v in (drive_vars or {}).items()}
         prog = self.program
+        # owner -> the variables the program uses: what `forward` can record
+        recordable = {}
+        for owner, var in set(prog.written) | set(prog.initial):
+            recordable.setdefault(owner, set()).add(var)
+        self._recordable = {owner: frozenset(variables) for owner, variables in recordable.items()}
         self.params = nn.ModuleDict()
         self._constants: dict = {}  # read-only non-float arrays (indices, flags)
         for (owner, var), value in prog.initial.items():
@@ -471,8 +476,7 @@ class Twin(nn.Module):
         """
         inputs = self.default_inputs() if inputs is None else inputs
         drive = drive or {}
-        used = set(self.program.written) | set(self.program.initial)
-        record = check_record(self.spec, record, BackendError, known=lambda owner: ({var for o, var in used if o == owner}, " used by the program"))
+        record = check_record(self.spec, record, BackendError, known=lambda owner: (self._recordable.get(owner, frozenset()), " used by the program"))
         # batch size and length come from the inputs and drives (or the state)
         batch, n_steps = check_forward(self, inputs, drive, state, record, n_steps, start_step)
         if checkpoint_every is not None and (isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int) or checkpoint_every < 1):
