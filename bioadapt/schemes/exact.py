@@ -43,6 +43,7 @@ class LinearSystem:
     """``dx/dt = A x + b`` of a model, symbolic, with per-neuron numerics."""
 
     #: the propagators' values come from scipy on the host, also for a twin on a GPU
+    #: (the twin's torch version, `bioadapt.backends.torch.propagators`, gives their gradients)
     on_device = False
 
     def __init__(self, equations: Equations, where: str):
@@ -91,9 +92,10 @@ class LinearSystem:
         lines += [f"{x} = _{x}" for x in self.names]
         return "\n".join(lines)
 
-    def _entries(self) -> dict:
+    def entry_functions(self) -> dict:
         """``(row, col) -> f(*parameters)`` for the entries of A; arithmetic only,
-        so the same functions evaluate numpy arrays and torch tensors."""
+        so the same functions evaluate numpy arrays and torch tensors (the
+        twin's `bioadapt.backends.torch.propagators`)."""
         if not hasattr(self, "_entry_functions"):
             symbols = [sp.Symbol(p) for p in self.parameters]
             plain = {sp.Symbol(p, real=True): sp.Symbol(p) for p in self.parameters}
@@ -106,7 +108,7 @@ class LinearSystem:
         args = [np.broadcast_to(np.asarray(values.get(p, 0.0), dtype=float), (size,)) for p in self.parameters]
         k = len(self.names)
         A = np.empty((size, k, k))
-        for (r, c), entry in self._entries().items():
+        for (r, c), entry in self.entry_functions().items():
             A[:, r, c] = np.broadcast_to(np.asarray(entry(*args), dtype=float), (size,))
         return A
 
@@ -140,41 +142,6 @@ class LinearSystem:
                 for c, y in enumerate(self.names):
                     out[f"{DERIVED_PREFIX}{kind_p}_{x}_{y}"] = P[:, r, c].copy()
                     out[f"{DERIVED_PREFIX}{kind_f}_{x}_{y}"] = F[:, r, c].copy()
-        return out
-
-
-    def torch_propagators(self, params: dict, size: int, dt: float):
-        """The same constants as `propagators`, computed with torch (differentiable).
-
-        Used for gradients only: forward values come from `propagators` (scipy),
-        which is what Brian2 receives.
-        """
-        import torch
-
-        args = [torch.broadcast_to(torch.as_tensor(params[p], dtype=torch.float64), (size,)) for p in self.parameters]
-        k = len(self.names)
-        entries = self._entries()
-        A = torch.stack(
-            [torch.stack([torch.broadcast_to(torch.as_tensor(entries[r, c](*args), dtype=torch.float64), (size,)) for c in range(k)], dim=-1) for r in range(k)],
-            dim=-2,
-        )  # (size, k, k)
-        variants = [("P", "F", A)]
-        if self.held:
-            keep = torch.tensor([0.0 if n in self.held else 1.0 for n in self.names], dtype=torch.float64)
-            variants.append(("Pr", "Fr", A * keep[:, None]))
-        out = {}
-        eye = torch.eye(k, dtype=torch.float64)
-        for kind_p, kind_f, mat in variants:
-            top = torch.cat([mat * dt, torch.broadcast_to(eye * dt, (size, k, k))], dim=-1)
-            augmented = torch.cat([top, torch.zeros(size, k, 2 * k, dtype=torch.float64)], dim=-2)
-            expo = torch.linalg.matrix_exp(augmented)
-            P, F = expo[:, :k, :k], expo[:, :k, k:]
-            if kind_f == "Fr":
-                F = F * keep[:, None]
-            for r, x in enumerate(self.names):
-                for c, y in enumerate(self.names):
-                    out[f"{DERIVED_PREFIX}{kind_p}_{x}_{y}"] = P[:, r, c]
-                    out[f"{DERIVED_PREFIX}{kind_f}_{x}_{y}"] = F[:, r, c]
         return out
 
 

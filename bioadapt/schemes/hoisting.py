@@ -52,16 +52,17 @@ class ExponentialConstants(ABC):
     """Per-neuron constants ``exp(exponent)``, each exponent a function of
     parameters and ``dt``: what Brian2 receives as derived constants, and the
     twin recomputes with gradients. The interface of the exact scheme's
-    `LinearSystem` (``parameters``, `derived_names`, `propagators`,
-    `torch_propagators`), shared by `DecaySystem` (the ``symplectic_euler``
-    decays) and `ProgramExponentials`.
+    `LinearSystem` (``parameters``, `derived_names`, `propagators`; the
+    twin's torch version is `bioadapt.backends.torch.propagators`), shared
+    by `DecaySystem` (the ``symplectic_euler`` decays) and
+    `ProgramExponentials`.
 
     Subclasses set ``parameters`` (sorted names), ``_exponents`` (derived
     name -> ``f(args, dt)``, ``args`` a dict of per-neuron arrays or tensors)
     and `_not_finite` (the message for a constant that is not finite).
     """
 
-    #: `torch_propagators` is elementwise torch only: on a GPU the twin computes the constants there
+    #: the twin's torch version of the constants is elementwise: on a GPU the twin computes them there
     on_device = True
     parameters: list
     _exponents: dict
@@ -85,12 +86,11 @@ class ExponentialConstants(ABC):
                 out[name] = value.copy()
         return out
 
-    def torch_propagators(self, params: dict, size: int, dt: float) -> dict:
-        """The same constants computed with torch (differentiable; used for gradients, and on a GPU)."""
-        import torch
-
-        args = {p: torch.broadcast_to(torch.as_tensor(params[p], dtype=torch.float64), (size,)) for p in self.parameters}
-        return {name: torch.exp(torch.broadcast_to(torch.as_tensor(exponent(args, dt), dtype=torch.float64), (size,))) for name, exponent in self._exponents.items()}
+    def exponent_functions(self) -> dict:
+        """Derived name -> ``f(args, dt)``, its exponent (arithmetic only: ``args``
+        per-neuron numpy arrays or torch tensors, as the twin's
+        `bioadapt.backends.torch.propagators` evaluates them)."""
+        return self._exponents
 
 
 class ProgramExponentials(ExponentialConstants):

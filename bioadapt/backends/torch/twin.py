@@ -56,6 +56,7 @@ from .pathways import dense_inputs, dense_plan, dense_weights, spike_queue_route
 from ...program import INDEX_POST as _POST, INDEX_PRE as _PRE, INDEX_SELF as _SELF, Block, Kind, Program, Ref, TimedInput, dtype_kind
 from ..brian.extract import extract_program
 from .plan import SCALAR, WHOLE, BlockPlan, plan_block, torch_dtype
+from .propagators import torch_propagators
 from .spikes import Surrogate
 from ..registry import EXECUTIONS as _EXECUTIONS, MATH_MODES as _MATH_MODES, SYNAPSE_MODES as _SYNAPSE_MODES
 
@@ -567,7 +568,7 @@ class Twin(nn.Module):
             if system.on_device and (device.type != "cpu" or in_capture):
                 # on a GPU, torch's own functions on the device (as every
                 # function of the twin there): no copy to the host and back
-                derived = system.torch_propagators(dict(zip(system.parameters, params)), self.program.sizes[pop], self.program.dt)
+                derived = torch_propagators(system, dict(zip(system.parameters, params)), self.program.sizes[pop], self.program.dt)
                 values = [derived[name] for name in names]
             elif in_capture:
                 raise BackendError(f"CUDA graph capture: the propagators of population '{pop}' ({type(system).__name__}) are computed on the CPU in every call; this twin runs eagerly only.")
@@ -711,7 +712,7 @@ class _Propagators(torch.autograd.Function):
     def backward(ctx, grad):
         params = [p.detach().double().cpu().requires_grad_(True) for p in ctx.saved_tensors]
         with torch.enable_grad():
-            derived = ctx.system.torch_propagators(dict(zip(ctx.system.parameters, params)), ctx.size, ctx.dt)
+            derived = torch_propagators(ctx.system, dict(zip(ctx.system.parameters, params)), ctx.size, ctx.dt)
             stacked = torch.stack([derived[n] for n in ctx.names])
             grads = torch.autograd.grad(stacked, params, grad.double().cpu(), allow_unused=True)
         grads = [g.to(p.dtype).to(p.device) if g is not None else None for g, p in zip(grads, ctx.saved_tensors)]
