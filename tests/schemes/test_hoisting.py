@@ -74,7 +74,7 @@ def test_a_time_constant_the_program_writes_keeps_its_exp(tmp_path):
     net["populations"]["hid"]["model"] = _li_model(tmp_path, "tau = tau*1.001")
     spec = network_from_dict(net)
     assert program_exponentials(spec, spec.populations["hid"]) is None
-    assert "hid" not in Twin(spec)._systems
+    assert "hid" not in Twin(spec).layout.systems
     assert program_exponentials(spec, spec.populations["hid"], driven=["y"]) is None
     res = {b: simulate(spec, backend=b, record={"hid": ["y"]}) for b in ("numpy", "torch")}
     assert_same_traces(res["numpy"], res["torch"])

@@ -108,7 +108,7 @@ def test_a_time_constant_written_during_the_run_is_not_made_constant(tmp_path):
     net["populations"]["hid"]["model"] = str(tmp_path / "growing.toml")
     spec = network_from_dict(net)
     assert decay_system(spec, spec.populations["hid"]).names == ["u"]
-    assert Twin(spec)._systems["hid"].names == ["u"]
+    assert Twin(spec).layout.systems["hid"].names == ["u"]
     res = {b: simulate(spec, backend=b, record={"hid": ["u", "w"]}) for b in ("numpy", "torch")}
     assert res["numpy"].spike_count("hid") > 10
     assert_same_spikes(res["numpy"], res["torch"])

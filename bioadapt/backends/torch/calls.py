@@ -32,7 +32,7 @@ def check_forward(twin, inputs: dict, drive: dict, state: dict | None, record: d
     """Check the arguments of ``twin.forward``; return ``(batch, n_steps)``.
 
     Inputs and drives are ``(n_steps, batch, size)`` tensors of known input
-    populations and declared drive variables, all of one batch size and at
+    populations and declared drive variables, one for each of them, all of one batch size and at
     least ``n_steps`` long; ``state`` holds only the twin's state variables
     and spike histories, at that batch size; ``record`` names neuron
     populations or projections; ``start_step`` is a non-negative integer.
@@ -40,8 +40,8 @@ def check_forward(twin, inputs: dict, drive: dict, state: dict | None, record: d
     sizes = twin.program.sizes
     arrays = []
     for pop, x in inputs.items():
-        if pop not in twin._generators:
-            raise BackendError(f"inputs: '{pop}' is not an input population ({', '.join(sorted(twin._generators)) or 'none'}).")
+        if pop not in twin.layout.generators:
+            raise BackendError(f"inputs: '{pop}' is not an input population ({', '.join(sorted(twin.layout.generators)) or 'none'}).")
         arrays.append((f"inputs['{pop}']", _tensor(x, f"inputs['{pop}']"), sizes[pop]))
     for pop, variables in drive.items():
         for var, v in variables.items():
@@ -70,7 +70,7 @@ def check_forward(twin, inputs: dict, drive: dict, state: dict | None, record: d
             if key not in known:
                 raise BackendError(f"state: {key!r} is not a state of this twin (use initial_state() or a previous output's state).")
             if key[0] == "_history":
-                depth = twin.max_delay.get(key[1], 0) + 1
+                depth = twin.layout.max_delay.get(key[1], 0) + 1
                 expected = (depth, batch if batch is not None else value.shape[1], sizes[key[1]])
             else:
                 expected = (batch if batch is not None else value.shape[0], value.shape[1] if value.dim() == 2 and value.shape[1] == 1 else sizes[key[0]])
@@ -78,4 +78,9 @@ def check_forward(twin, inputs: dict, drive: dict, state: dict | None, record: d
                 raise BackendError(f"state {key!r}: expected shape {expected}, got {tuple(value.shape)} (a state of another twin or batch size?).")
             if batch is None:
                 batch = value.shape[1] if key[0] == "_history" else value.shape[0]
+    for block in twin.program.blocks:
+        if block.kind == "generator" and block.group not in inputs:
+            raise BackendError(f"no input spikes given for input population '{block.group}'.")
+        if block.kind == "drive" and block.drive_var not in drive.get(block.group, {}):
+            raise BackendError(f"drive for '{block.group}.{block.drive_var}' is missing in forward().")
     return (batch if batch is not None else 1), (n_steps if n_steps is not None else length)

@@ -27,20 +27,20 @@ from .plan import torch_dtype
 __all__ = ["Segment", "compile_segment", "requiring_grad", "segments"]
 
 
-def compile_segment(twin, entries: tuple) -> "Segment":
+def compile_segment(net, entries: tuple) -> "Segment":
     """The blocks ``entries`` (consecutive in the schedule: code blocks and
     dense pathways) as one function compiled by `torch.compile` (see `Segment`)."""
     writes = {}
     for _, block, plan in entries:
-        statements = twin._dense[block.name]["targets"] if block.kind == "pathway" else [stmt for stmt, _ in plan.body]
+        statements = net.dense[block.name]["targets"] if block.kind == "pathway" else [stmt for stmt, _ in plan.body]
         for stmt in statements:
             if stmt.op != ":=":
                 ref = block.refs[stmt.var]
-                writes[(ref.owner, ref.var)] = torch_dtype(ref.dtype, twin.float_dtype) == torch.bool
+                writes[(ref.owner, ref.var)] = torch_dtype(ref.dtype, net.float_dtype) == torch.bool
         if block.kind == "threshold" and block.threshold.refractory:
             writes[(block.group, "lastspike")], writes[(block.group, "not_refractory")] = False, True
     keys, groups = tuple(writes), tuple(block.group for _, block, _ in entries if block.kind == "threshold")
-    float_dtype = twin.float_dtype
+    float_dtype = net.float_dtype
 
     pathways = any(kind == "pathway" for kind, _, _ in entries)
 
@@ -49,9 +49,9 @@ def compile_segment(twin, entries: tuple) -> "Segment":
         history = dict(history) if pathways else None  # (the spike history: only pathways read it)
         for kind, block, plan in entries:
             if kind == "pathway":
-                run_pathway(twin, plan, call, state, fired, history, None, t, None, inputs.get(block.name))
+                run_pathway(net, plan, call, state, fired, history, None, t, None, inputs.get(block.name))
             else:
-                run_neurons(twin, plan, call, state, fired, history, t, masks)
+                run_neurons(net, plan, call, state, fired, history, t, masks)
         # boolean results leave as floats: the CPU code torch generates
         # stores booleans slowly (a comparison's 0/1 is exact either way)
         values = tuple(state[key].to(float_dtype) if state[key].dtype == torch.bool else state[key] for key in keys)
@@ -67,7 +67,7 @@ def compile_segment(twin, entries: tuple) -> "Segment":
         warnings.filterwarnings("ignore", message=".*torch.jit.script_method.*", category=DeprecationWarning)
         fn = torch.compile(types.FunctionType(code, segment.__globals__, code.co_name, None, segment.__closure__), dynamic=False,
                            options={"guard_filter_fn": tensor_guards})
-    return Segment(fn, keys, tuple(writes.values()), groups, tuple(block.name for kind, block, _ in entries if kind == "pathway" and block.name in twin._from_inputs))
+    return Segment(fn, keys, tuple(writes.values()), groups, tuple(block.name for kind, block, _ in entries if kind == "pathway" and block.name in net.from_inputs))
 
 
 def requiring_grad(value):

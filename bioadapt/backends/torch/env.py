@@ -37,6 +37,8 @@ class Call:
     events: dict = field(default_factory=dict)  # id(spikes) -> [spikes, Events or None, last step read]
     inputs: dict = field(default_factory=dict)  # pathway block name -> precomputed input contributions per step
     per_synapse: dict = field(default_factory=dict)  # pathway block name -> its fixed values split (`arrival_env`)
+    params: object = None  # the twin's parameters (``Twin.params``: owner -> {variable: tensor}), read through as they are now
+    surrogate: object = None  # the spike function's surrogate derivative (`Surrogate`)
 
 
 class Step:
@@ -73,7 +75,7 @@ def take(value, how, gather):
 
 
 class Selection(dict):
-    """Index arrays of a pathway (`Twin._gathers`) for its synapses ``active``, each made when first read."""
+    """Index arrays of a pathway (`Layout.gathers`) for its synapses ``active``, each made when first read."""
 
     def __init__(self, full: dict, active: torch.Tensor):
         super().__init__()
@@ -93,14 +95,14 @@ class ArrivalEnv(dict):
     values and state are selected or gathered for those synapses when first read."""
 
     def __missing__(self, name):
-        twin, call, state, per_synapse, steps, active = self.sources
+        net, call, state, per_synapse, steps, active = self.sources
         if name in per_synapse:
             value = per_synapse[name][..., active]
         elif name in steps:
             owner, var, how = steps[name]
             value = state.get((owner, var))
             if value is None:
-                value = read_var(twin, state, owner, var, call.fixed)
+                value = read_var(net, call, state, owner, var)
             value = take(value, how, self.gather)
         else:
             raise KeyError(name)
@@ -108,40 +110,43 @@ class ArrivalEnv(dict):
         return value
 
 
-def read_var(twin, state: dict, owner: str, var: str, fixed: dict | None = None):
+def read_var(net, call: Call, state: dict, owner: str, var: str):
+    """The value of ``owner.var`` in a step: its state, else the call's derived
+    constants, the parameters, the layout's constants, or its initial value."""
     key = (owner, var)
     if key in state:
         return state[key]
-    if fixed and key in fixed:
-        return fixed[key]
-    if owner in twin.params and var in twin.params[owner]:
-        return twin.params[owner][var]
-    if key in twin._constants:
-        return twin._constants[key]
-    value = twin.program.initial[key]
+    if key in call.fixed:
+        return call.fixed[key]
+    params = call.params
+    if owner in params and var in params[owner]:
+        return params[owner][var]
+    if key in net.constants:
+        return net.constants[key]
+    value = net.program.initial[key]
     return torch.as_tensor(np.asarray(value))
 
-def step_env(twin, plan: BlockPlan, call: Call, state: dict, t) -> dict:
+def step_env(net, plan: BlockPlan, call: Call, state: dict, t) -> dict:
     """The block's names for this step: fixed values of the call, state, ``t``."""
     env = call.envs[plan.block.name].copy()
-    gather = twin._gathers.get(plan.block.name)
+    gather = net.gathers.get(plan.block.name)
     if gather is None:
-        gather = twin._indexed.get(plan.block.name)
+        gather = net.indexed.get(plan.block.name)
     for name, owner, var, how in plan.step:
         value = state.get((owner, var))
         if value is None:
-            value = read_var(twin, state, owner, var, call.fixed)
+            value = read_var(net, call, state, owner, var)
         env[name] = take(value, how, gather)
     for name in plan.clock_t:
         env[name] = t
     return env
 
-def arrival_env(twin, plan: BlockPlan, call: Call, state: dict, t, active: torch.Tensor) -> "ArrivalEnv":
+def arrival_env(net, plan: BlockPlan, call: Call, state: dict, t, active: torch.Tensor) -> "ArrivalEnv":
     """`step_env` for the synapses ``active`` only, each name made when first read."""
     name = plan.block.name
     parts = call.per_synapse.get(name)
     if parts is None:  # the call's fixed values: alike for all synapses, or one per synapse
-        n_syn = len(twin._routes[name]["perm"])
+        n_syn = len(net.routes[name]["perm"])
         fixed = call.envs[name]
         per_synapse = {key: value for key, value in fixed.items() if isinstance(value, torch.Tensor) and value.dim() and value.shape[-1] == n_syn}
         shared = {key: value for key, value in fixed.items() if key not in per_synapse}
@@ -150,8 +155,8 @@ def arrival_env(twin, plan: BlockPlan, call: Call, state: dict, t, active: torch
     env = ArrivalEnv(shared)
     for clock in plan.clock_t:
         env[clock] = t
-    env.sources = (twin, call, state, per_synapse, steps, active)
-    env.gather = Selection(twin._gathers[name], active)
+    env.sources = (net, call, state, per_synapse, steps, active)
+    env.gather = Selection(net.gathers[name], active)
     return env
 
 def evaluate(stmt, env):
@@ -178,8 +183,8 @@ def combine(op: str, old, value):
         return divide(old, value)
     raise BackendError(f"unsupported operator '{op}'")
 
-def cast_value(twin, value, ref: Ref, shape, device):
-    dtype = torch_dtype(ref.dtype, twin.float_dtype)
+def cast_value(net, value, ref: Ref, shape, device):
+    dtype = torch_dtype(ref.dtype, net.float_dtype)
     if not isinstance(value, torch.Tensor):
         return torch.full(shape, value, dtype=dtype, device=device)
     if value.dtype != dtype:

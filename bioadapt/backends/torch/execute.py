@@ -1,11 +1,13 @@
 """The twin's step: what each kind of block does, as functions, and the table that dispatches them.
 
-`Twin` (``twin.py``) holds the parameters and the tables built once from the
-program (synapse orders, gathers, plans); the functions here run one block of
-one step on them. ``EXECUTORS`` maps each kind of schedule entry to the
-function that binds an entry to its executor, ``executor(step)``, called with
-the step's working values (`Step`); `executors` binds a whole schedule once
-per forward call, so no step branches on kind strings.
+The executors are functions of the twin's `layout.Layout` (``net``: the tables
+built once from the program: plans, synapse orders, index arrays), the values
+fixed over a forward call (`env.Call`: the parameters, derived constants,
+fixed writes, the surrogate) and the step's working values (`env.Step`: state,
+spike history, this step's spikes), which they update: no executor reads the
+`Twin` module. ``EXECUTORS`` maps each kind of schedule entry to the function
+that binds an entry to its executor, ``executor(step)``; `executors` binds a
+whole schedule once per forward call, so no step branches on kind strings.
 
 The executors follow Brian2's semantics bit for bit (see `twin` for the list):
 statement order, conditional writes, threshold and reset, spike-queue order of
@@ -27,7 +29,7 @@ __all__ = ["EXECUTORS", "executors", "run_neurons", "run_pathway", "run_statemen
 
 
 
-def run_statements(twin, plan: BlockPlan, call: Call, env: dict, state: dict, shape, device, written: dict):
+def run_statements(net, plan: BlockPlan, call: Call, env: dict, state: dict, shape, device, written: dict):
     name = plan.block.name
     refs = plan.block.refs
     for index, (stmt, value_name) in enumerate(plan.body):
@@ -38,18 +40,18 @@ def run_statements(twin, plan: BlockPlan, call: Call, env: dict, state: dict, sh
         ref = refs[stmt.var]
         new = call.casts.get((name, index)) if value_name is not None else None
         if new is None:
-            new = cast_value(twin, value if stmt.op == "=" else combine(stmt.op, env[stmt.var], value), ref, block_shape(ref, shape), device)
+            new = cast_value(net, value if stmt.op == "=" else combine(stmt.op, env[stmt.var], value), ref, block_shape(ref, shape), device)
         if ref.conditional is not None and ref.conditional not in plan.block.override:
             cond = env.get(ref.conditional)
             if cond is None:
-                cond = read_var(twin, state, ref.owner, ref.conditional)
-                if plan.block.group in twin._subgroups:  # code over a subgroup: its neurons' conditions
-                    cond = cond[..., twin._subgroups[plan.block.group]]
+                cond = read_var(net, call, state, ref.owner, ref.conditional)
+                if plan.block.group in net.subgroups:  # code over a subgroup: its neurons' conditions
+                    cond = cond[..., net.subgroups[plan.block.group]]
             new = torch.where(cond, new, expand(env[stmt.var], new.shape))
         env[stmt.var] = new
         written[stmt.var] = ref
 
-def run_neurons(twin, plan: BlockPlan, call: Call, state, fired, history, t, masks):
+def run_neurons(net, plan: BlockPlan, call: Call, state, fired, history, t, masks):
     """A block of neuron code: state update or program block, threshold, reset.
 
     ``masks`` carries each group's boolean spikes of this step from its
@@ -57,23 +59,23 @@ def run_neurons(twin, plan: BlockPlan, call: Call, state, fired, history, t, mas
     """
     block = plan.block
     kind = block.kind
-    writes = twin._constant_writes.get(block.name)
+    writes = net.constant_writes.get(block.name)
     if writes is not None:
         for index, key in writes:
             state[key] = call.casts[(block.name, index)]
         return
     device = call.dt.device
-    shape = (call.batch, twin.program.sizes[block.group])
-    env = step_env(twin, plan, call, state, t)
+    shape = (call.batch, net.program.sizes[block.group])
+    env = step_env(net, plan, call, state, t)
     written = {}
-    run_statements(twin, plan, call, env, state, shape, device, written)
+    run_statements(net, plan, call, env, state, shape, device, written)
     if kind == "code":
-        part = twin._subgroups.get(block.group)
+        part = net.subgroups.get(block.group)
         for name, ref in written.items():
             if part is None:
                 state[(ref.owner, ref.var)] = env[name]
             else:  # the subgroup's neurons only, at their places in the population
-                full = expand(read_var(twin, state, ref.owner, ref.var), (call.batch, twin.program.sizes[ref.owner]))
+                full = expand(read_var(net, call, state, ref.owner, ref.var), (call.batch, net.program.sizes[ref.owner]))
                 state[(ref.owner, ref.var)] = full.index_copy(1, part, expand(env[name], shape).to(full.dtype))
         return
     if kind == "threshold":
@@ -82,9 +84,9 @@ def run_neurons(twin, plan: BlockPlan, call: Call, state, fired, history, t, mas
         surrogate = plan.surrogate
         if surrogate is not None and torch.is_grad_enabled():
             left, right = surrogate
-            s = spike(left(env) - right(env), cond, twin.surrogate)
+            s = spike(left(env) - right(env), cond, call.surrogate)
         else:
-            s = cond.to(twin.float_dtype)
+            s = cond.to(net.float_dtype)
         fired[block.group] = s
         masks[block.group] = cond
         if history is not None:  # (a compiled segment: the caller appends the spikes)
@@ -96,9 +98,9 @@ def run_neurons(twin, plan: BlockPlan, call: Call, state, fired, history, t, mas
     if kind == "reset":
         s = fired[block.group]
         mask = masks[block.group]
-        detach = twin._detach.get(block.group, set())
+        detach = net.detach.get(block.group, set())
         for name, ref in written.items():
-            old = read_var(twin, state, ref.owner, ref.var)
+            old = read_var(net, call, state, ref.owner, ref.var)
             new = env[name]
             if ref.var in detach or not new.is_floating_point():
                 state[(ref.owner, ref.var)] = torch.where(mask, new, expand(old, shape))
@@ -114,16 +116,16 @@ def run_neurons(twin, plan: BlockPlan, call: Call, state, fired, history, t, mas
         return
     raise BackendError(f"unknown block kind '{kind}'")
 
-def run_pathway(twin, plan: BlockPlan, call: Call, state, fired, history, stacks, t, k, inputs=None):
+def run_pathway(net, plan: BlockPlan, call: Call, state, fired, history, stacks, t, k, inputs=None):
     block = plan.block
-    path = twin._routes[block.name]
+    path = net.routes[block.name]
     source = block.pathway.source
     batch, device = call.batch, call.dt.device
     if source not in fired:  # an input group or a group without threshold this step
-        fired_now = torch.zeros(batch, twin.program.sizes[source], dtype=twin.float_dtype, device=device)
+        fired_now = torch.zeros(batch, net.program.sizes[source], dtype=net.float_dtype, device=device)
         history[source] = history[source][1:] + [fired_now]
     if block.name in call.dense:
-        run_dense(twin, block, call, state, history[source], k, inputs)
+        run_dense(net, block, call, state, history[source], k, inputs)
         return
     # the spike history stacked once per source and step, shared by its pathways
     entry = stacks.get(source)
@@ -131,8 +133,8 @@ def run_pathway(twin, plan: BlockPlan, call: Call, state, fired, history, stacks
         entry = stacks[source] = (history[source], torch.stack(history[source]))
     hist = entry[1]  # (depth, batch, n_source); last entry is this step
     depth = hist.shape[0]
-    gather = twin._gathers[block.name]
-    arrivals = twin._event_driven.get(block.name) if device.type == "cpu" and not torch.is_grad_enabled() else None
+    gather = net.gathers[block.name]
+    arrivals = net.event_driven.get(block.name) if device.type == "cpu" and not torch.is_grad_enabled() else None
     if arrivals is not None:
         # without gradients only the synapses whose spike arrives run (as in Brian2),
         # in queue order: every sum adds the same terms in the same order (the
@@ -142,11 +144,11 @@ def run_pathway(twin, plan: BlockPlan, call: Call, state, fired, history, stacks
         active, s_syn = arrivals(hist)  # (n_active,), (batch, n_active)
         if len(active) == 0:
             return
-        env = arrival_env(twin, plan, call, state, t, active)
+        env = arrival_env(net, plan, call, state, t, active)
         gather = env.gather
     else:
         s_syn = hist[depth - 1 - path["delay"], :, path["spiker"]].transpose(0, 1)  # (batch, n_syn) in queue order
-        env = step_env(twin, plan, call, state, t)
+        env = step_env(net, plan, call, state, t)
     shape = (batch, s_syn.shape[1])
     zero = None
     for stmt, value_name in plan.body:
@@ -157,44 +159,44 @@ def run_pathway(twin, plan: BlockPlan, call: Call, state, fired, history, stacks
         ref = block.refs[stmt.var]
         if ref.index in (_PRE, _POST):
             contribution = value if stmt.op == "+=" else -value
-            contribution = cast_value(twin, contribution, ref, shape, device)
+            contribution = cast_value(net, contribution, ref, shape, device)
             zero = torch.zeros((), dtype=contribution.dtype, device=device)
             if ref.conditional is not None and ref.conditional not in block.override:
-                cond = read_var(twin, state, ref.owner, ref.conditional)[..., gather[ref.index]]
+                cond = read_var(net, call, state, ref.owner, ref.conditional)[..., gather[ref.index]]
                 contribution = torch.where(torch.broadcast_to(cond, shape), contribution, zero)
             contribution = spike_where(s_syn, contribution, zero)
             key = (ref.owner, ref.var)
-            current = torch.broadcast_to(read_var(twin, state, *key), (batch, twin.program.sizes[ref.owner]))
+            current = torch.broadcast_to(read_var(net, call, state, *key), (batch, net.program.sizes[ref.owner]))
             state[key] = current.index_add(1, gather[ref.index], contribution)
         else:
-            new = cast_value(twin, combine(stmt.op, env[stmt.var], value), ref, shape, device)
+            new = cast_value(net, combine(stmt.op, env[stmt.var], value), ref, shape, device)
             new = spike_where(s_syn, new, torch.broadcast_to(env[stmt.var], shape))
             env[stmt.var] = new
             key = (ref.owner, ref.var)
             if arrivals is not None:  # the synapses that received a spike, at their places in synapse order
-                full = expand(read_var(twin, state, *key), (batch, len(path["perm"])))
+                full = expand(read_var(net, call, state, *key), (batch, len(path["perm"])))
                 state[key] = full.index_copy(1, gather[_SELF], new)
             else:
                 state[key] = new[..., path["inverse"]]
 
-def run_summed(twin, plan: BlockPlan, call: Call, state, t):
+def run_summed(net, plan: BlockPlan, call: Call, state, t):
     block = plan.block
-    path = twin._pathways[block.group]
-    env = step_env(twin, plan, call, state, t)
+    path = net.pathways[block.group]
+    env = step_env(net, plan, call, state, t)
     shape = (call.batch, len(path["i"]))
     for stmt, value_name in plan.body:
         env[stmt.var] = env[value_name] if value_name is not None else evaluate(stmt, env)
     value = env["_synaptic_var"]
-    value = torch.broadcast_to(value if isinstance(value, torch.Tensor) else torch.tensor(value, dtype=twin.float_dtype), shape).to(twin.float_dtype)
+    value = torch.broadcast_to(value if isinstance(value, torch.Tensor) else torch.tensor(value, dtype=net.float_dtype), shape).to(net.float_dtype)
     target = block.summed.target
-    zeros = torch.zeros(call.batch, twin.program.sizes[target], dtype=twin.float_dtype, device=call.dt.device)
+    zeros = torch.zeros(call.batch, net.program.sizes[target], dtype=net.float_dtype, device=call.dt.device)
     state[(target, block.summed.var)] = zeros.index_add(1, path["j"], value)
 
 
 # ------------------------------------------------------------- the table
 # Each entry binds one block of the schedule, once per forward call, to a
 # function of the step's working values: the loop over steps only calls them.
-def _generator(twin, block: Block, plan):
+def _generator(net, block: Block, plan):
     def run(step: Step):
         x = step.feeds["steps"][block.group][step.k]
         step.fired[block.group] = x
@@ -202,7 +204,7 @@ def _generator(twin, block: Block, plan):
     return run
 
 
-def _drive(twin, block: Block, plan):
+def _drive(net, block: Block, plan):
     key, group, var = (block.group, block.drive_var), block.group, block.drive_var
 
     def run(step: Step):
@@ -210,42 +212,42 @@ def _drive(twin, block: Block, plan):
     return run
 
 
-def _pathway(twin, block: Block, plan: BlockPlan):
+def _pathway(net, block: Block, plan: BlockPlan):
     def run(step: Step):
-        run_pathway(twin, plan, step.call, step.state, step.fired, step.history, step.stacks, step.t, step.k)
+        run_pathway(net, plan, step.call, step.state, step.fired, step.history, step.stacks, step.t, step.k)
     return run
 
 
-def _summed(twin, block: Block, plan: BlockPlan):
+def _summed(net, block: Block, plan: BlockPlan):
     def run(step: Step):
-        run_summed(twin, plan, step.call, step.state, step.t)
+        run_summed(net, plan, step.call, step.state, step.t)
     return run
 
 
-def _neurons(twin, block: Block, plan: BlockPlan):
+def _neurons(net, block: Block, plan: BlockPlan):
     def run(step: Step):
-        run_neurons(twin, plan, step.call, step.state, step.fired, step.history, step.t, step.masks)
+        run_neurons(net, plan, step.call, step.state, step.fired, step.history, step.t, step.masks)
     return run
 
 
-def _regular(twin, block: Block, plan: BlockPlan):
+def _regular(net, block: Block, plan: BlockPlan):
     """run_regularly on a clock of its own: every k steps (its code reads the group's t and dt)."""
     every = block.every
 
     def run(step: Step):
         if (step.start_step + step.k) % every == 0:
-            run_neurons(twin, plan, step.call, step.state, step.fired, step.history, step.t, step.masks)
+            run_neurons(net, plan, step.call, step.state, step.fired, step.history, step.t, step.masks)
     return run
 
 
-def _segment(twin, segment, plan):
+def _segment(net, segment, plan):
     """Compiled code blocks (``execution="compiled"``; the entry's block is the `compiled.Segment`)."""
     def run(step: Step):
         segment(step.call, step.state, step.fired, step.masks, step.history, step.t, step.k)
     return run
 
 
-#: schedule entry kind -> ``(twin, block, plan) -> executor(step)``
+#: schedule entry kind -> ``(net, block, plan) -> executor(step)``
 EXECUTORS = {
     "generator": _generator,
     "drive": _drive,
@@ -259,9 +261,9 @@ EXECUTORS = {
 }
 
 
-def executors(twin, schedule: tuple) -> tuple:
-    """``schedule`` (``(kind, block, plan)`` entries) as one executor per entry, each called with the `Step`."""
+def executors(net, schedule: tuple) -> tuple:
+    """``schedule`` (``(kind, block, plan)`` entries) of the layout ``net`` as one executor per entry, each called with the `Step`."""
     try:
-        return tuple(EXECUTORS[kind](twin, block, plan) for kind, block, plan in schedule)
+        return tuple(EXECUTORS[kind](net, block, plan) for kind, block, plan in schedule)
     except KeyError as exc:
         raise BackendError(f"unknown block kind {exc.args[0]!r}") from None

@@ -85,13 +85,13 @@ def dense_plan(program: Program, block: Block, statements: tuple, route: dict) -
     return {"targets": targets, "delays": groups}
 
 
-def dense_weights(twin, block: Block, dense: dict, fixed_env: dict, device) -> list:
+def dense_weights(net, block: Block, dense: dict, fixed_env: dict, device) -> list:
     """Per target statement, ``[(delay, W_d)]``: built once per call (the
     contributions depend on synaptic values only, constant over a run)."""
-    path = twin._routes[block.name]
-    n_pre, n_post = twin.program.sizes[block.pathway.source], twin.program.sizes[block.pathway.target]
+    path = net.routes[block.name]
+    n_pre, n_post = net.program.sizes[block.pathway.source], net.program.sizes[block.pathway.target]
     env = dict(fixed_env)
-    for stmt in twin._plans[block.name].statements:
+    for stmt in net.plans[block.name].statements:
         if stmt.op == ":=" and stmt.var not in env:
             env[stmt.var] = evaluate(stmt, env)
     matrices = []
@@ -101,31 +101,31 @@ def dense_weights(twin, block: Block, dense: dict, fixed_env: dict, device) -> l
         slots = (path["pre"] * n_post + path["post"]).to(device)
     for stmt in dense["targets"]:
         value = evaluate(stmt, env)
-        value = value.to(device=device, dtype=twin.float_dtype) if isinstance(value, torch.Tensor) else torch.full((), value, dtype=twin.float_dtype, device=device)
+        value = value.to(device=device, dtype=net.float_dtype) if isinstance(value, torch.Tensor) else torch.full((), value, dtype=net.float_dtype, device=device)
         value = torch.broadcast_to(value, (len(path["perm"]),))
         if stmt.op == "-=":
             value = -value
         if relaxed is not None:  # W_d = sum over synapses of value * kernel(d), every tap
-            flat = torch.zeros(kernel.shape[1], n_pre * n_post, dtype=twin.float_dtype, device=device)
+            flat = torch.zeros(kernel.shape[1], n_pre * n_post, dtype=net.float_dtype, device=device)
             flat = flat.index_add(1, slots, (value[:, None] * kernel).T)
             matrices.append((stmt, list(enumerate(flat.reshape(-1, n_pre, n_post).unbind(0)))))
             continue
         per_delay = []
         for d, where, pre, post, unique in dense["delays"]:
-            weights = torch.zeros(n_pre, n_post, dtype=twin.float_dtype, device=device)
+            weights = torch.zeros(n_pre, n_post, dtype=net.float_dtype, device=device)
             per_delay.append((d, weights.index_put((pre, post), value if where is None else value[where], accumulate=not unique)))
         matrices.append((stmt, per_delay))
     return matrices
 
-def dense_inputs(twin, call: Call, history: dict, inputs: dict, n: int) -> dict:
+def dense_inputs(net, call: Call, history: dict, inputs: dict, n: int) -> dict:
     """Dense contributions of input populations for the call's ``n`` steps,
     one matrix product per delay over all steps (input spikes are known in
     advance): ``block name -> [per target statement: tuple of (batch, n_post)]``."""
     out = {}
-    for name in twin._from_inputs:
-        block = twin._dense_blocks[name][0]
+    for name in net.from_inputs:
+        block = net.dense_blocks[name][0]
         source = block.pathway.source
-        x = inputs[source][:n].to(twin.float_dtype)
+        x = inputs[source][:n].to(net.float_dtype)
         carried = history[source]  # spikes of the steps before the call, oldest first
         depth = len(carried)
         totals = []
@@ -144,11 +144,11 @@ def dense_inputs(twin, call: Call, history: dict, inputs: dict, n: int) -> dict:
         out[name] = totals
     return out
 
-def run_dense(twin, block: Block, call: Call, state, hist, k, inputs=None):
+def run_dense(net, block: Block, call: Call, state, hist, k, inputs=None):
     """``X_post += sum_d spikes[t - d] @ W_d``, one matrix per distinct delay
     (``inputs``: the step's precomputed contributions of an input
     population, given by a compiled segment, which has no step index ``k``)."""
-    n_post = twin.program.sizes[block.pathway.target]
+    n_post = net.program.sizes[block.pathway.target]
     precomputed = call.inputs.get(block.name) if inputs is None else inputs
     depth = len(hist)
     for index, (stmt, per_delay) in enumerate(call.dense[block.name]):
@@ -162,8 +162,8 @@ def run_dense(twin, block: Block, call: Call, state, hist, k, inputs=None):
                 total = product if total is None else total + product
         key = (ref.owner, ref.var)
         if ref.conditional is not None and ref.conditional not in block.override:
-            total = torch.where(read_var(twin, state, ref.owner, ref.conditional), total, torch.zeros((), dtype=total.dtype, device=total.device))
-        current = read_var(twin, state, *key)
+            total = torch.where(read_var(net, call, state, ref.owner, ref.conditional), total, torch.zeros((), dtype=total.dtype, device=total.device))
+        current = read_var(net, call, state, *key)
         # a target cleared this step (I = 0) takes the sum itself: +0 + x is
         # x except for x = -0 (the dense sums are not Brian2's order anyway)
         state[key] = expand(total, (call.batch, n_post)) if not torch.compiler.is_compiling() and id(current) in call.zeros else expand(current, (call.batch, n_post)) + total

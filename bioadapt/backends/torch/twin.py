@@ -5,7 +5,11 @@ per-step program reads but never writes (weights, time constants, adaptation
 strengths, thresholds ...), stored under their Brian2 names
 (``twin.params["hid"]["tau_u"]``, ``twin.params["inp_to_hid_0"]["weight"]``).
 Everything the program writes is state, passed in and returned, never hidden
-in the module.
+in the module. What the step reads besides parameters and state is fixed when
+the twin is built: its `layout.Layout` (plans, synapse orders, index arrays).
+A forward call gathers the parameters and what follows from them into the
+call's values (`env.Call`, `Twin._prepare`) and runs the schedule's executors
+(`execute`), functions of layout, call and step, step after step.
 
 Semantics copied from Brian2, generically (no per-model code):
 
@@ -31,7 +35,6 @@ the dense pathway runs; rounded, they are ordinary delays again.
 from __future__ import annotations
 
 import dataclasses
-import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -45,17 +48,17 @@ from ...errors import BackendError
 from ...network.record import check_record
 from ...network.spec import NetworkSpec
 from ...noise import NoiseSource
-from ...schemes.exact import DERIVED_PREFIX
 from .arrivals import Arrivals
 from .calls import capturing, check_forward
 from .compiled import compile_segment, requiring_grad, segments
 from .delays import RELAXATIONS, RelaxedDelays
 from .env import Call, Step, block_shape, cast_value, evaluate, expand, read_var, take
 from .execute import executors
-from .pathways import dense_inputs, dense_plan, dense_weights, spike_queue_routes
-from ...program import INDEX_POST as _POST, INDEX_PRE as _PRE, INDEX_SELF as _SELF, Block, Kind, Program, Ref, TimedInput, dtype_kind
+from .layout import Layout, build_layout
+from .pathways import dense_inputs, dense_weights
+from ...program import Kind, Program, TimedInput, dtype_kind
 from ..brian.extract import extract_program
-from .plan import SCALAR, WHOLE, BlockPlan, plan_block, torch_dtype
+from .plan import torch_dtype
 from .propagators import torch_propagators
 from .spikes import Surrogate
 from ..registry import EXECUTIONS as _EXECUTIONS, MATH_MODES as _MATH_MODES, SYNAPSE_MODES as _SYNAPSE_MODES
@@ -168,25 +171,19 @@ class Twin(nn.Module):
         for owner, var in set(prog.written) | set(prog.initial):
             recordable.setdefault(owner, set()).add(var)
         self._recordable = {owner: frozenset(variables) for owner, variables in recordable.items()}
+        # the tables the step reads, fixed from here on (`layout`); the module holds the parameters
+        self.layout: Layout = build_layout(spec, prog, math, synapses, dtype)
         self.params = nn.ModuleDict()
-        self._constants: dict = {}  # read-only non-float arrays (indices, flags)
         for (owner, var), value in prog.initial.items():
-            if (owner, var) in prog.written or owner == prog.clock:
+            if (owner, var) in prog.written or owner == prog.clock or (owner, var) in self.layout.constants:
                 continue
-            tensor = torch.as_tensor(np.asarray(value))
-            if tensor.is_floating_point() and not var.startswith(DERIVED_PREFIX):
-                if owner not in self.params:
-                    self.params[owner] = nn.ParameterDict()
-                self.params[owner][var] = nn.Parameter(tensor.to(dtype))
-            elif tensor.is_floating_point():  # derived constants (propagators): not trainable
-                self._constants[(owner, var)] = tensor.to(dtype)
-            else:
-                self._constants[(owner, var)] = tensor.to(torch.int64 if tensor.dtype != torch.bool else torch.bool)
+            if owner not in self.params:
+                self.params[owner] = nn.ParameterDict()
+            self.params[owner][var] = nn.Parameter(torch.as_tensor(np.asarray(value)).to(dtype))
         # derived per-neuron constants (the exact scheme's propagators, the
         # symplectic_euler decays): recomputed from the parameters in every
         # forward (gradients flow), as Brian2 receives them
-        self._systems = dict(prog.systems)  # the very objects Brian2's build used
-        for pop_name, system in self._systems.items():
+        for pop_name, system in self.layout.systems.items():
             pop = spec.populations[pop_name]
             for name in system.parameters:
                 if pop.name not in self.params:
@@ -194,82 +191,6 @@ class Twin(nn.Module):
                 if name not in self.params[pop.name]:
                     value = pop.values.get(name, np.zeros(pop.size))
                     self.params[pop.name][name] = nn.Parameter(torch.as_tensor(np.asarray(value, dtype=np.float64)).to(dtype))
-        # every projection's synapses in synapse order (summed variables, synapse code)
-        # execution plans: per block, what is fixed over a call and what is read every
-        # step, and its statements, each compiled once with the elementary functions of ``math``
-        self._plans = {b.name: plan_block(b, prog, math, gathered=b.kind in ("pathway", "summed") or b.group in prog.synapses)
-                       for b in prog.blocks if b.kind not in ("generator", "drive")}
-        self._pathways = {name: {"i": torch.as_tensor(syn["i"], dtype=torch.int64), "j": torch.as_tensor(syn["j"], dtype=torch.int64)}
-                          for name, syn in prog.synapses.items()}
-        self._routes = spike_queue_routes(prog)
-        on_pre = [block for block in prog.blocks if block.kind == Kind.PATHWAY and block.pathway.prepost == "pre"]
-        self._dense = {block.name: dense_plan(prog, block, self._plans[block.name].statements, self._routes[block.name]) for block in on_pre} if synapses == "dense" else {}
-        self.max_delay = {}
-        for syn in prog.synapses.values():
-            for steps in syn["pre_delays"].values():
-                if len(steps):
-                    self.max_delay[syn["source"]] = max(self.max_delay.get(syn["source"], 0), int(steps.max()))
-            if len(syn["post_delay_steps"]) and syn["post_delay_steps"].max() > 0:  # on_post reads the postsynaptic spikes that many steps back
-                self.max_delay[syn["target"]] = max(self.max_delay.get(syn["target"], 0), int(syn["post_delay_steps"].max()))
-        # variables written by a reset are detached from the spike when they are
-        # thresholded variables (the published convention: the reset of u is
-        # detached, the spike feeding other variables is not)
-        self._detach = {}
-        for block in prog.blocks:
-            if block.kind == Kind.THRESHOLD and block.threshold.left is not None:
-                self._detach[block.group] = set(block.threshold.thresholded)
-        # a code block on a clock of its own (run_regularly(dt=k*dt)) is told apart here, once, not every step
-        self._schedule = tuple(("regular" if b.every is not None else b.kind.value, b, self._plans.get(b.name)) for b in prog.blocks)
-        # code over part of a population (a Brian2 subgroup, G[:800].run_regularly):
-        # subgroup -> its neurons' indices in the population (Brian2's _sub_idx)
-        self._subgroups = {b.group: torch.as_tensor(np.asarray(prog.initial[(b.group, "_sub_idx")]), dtype=torch.int64)
-                           for b in prog.blocks if b.kind not in ("generator", "drive") and b.group not in prog.synapses and b.group not in spec.populations}
-        # code blocks that only write values fixed over a call (I = 0, z = 0):
-        # per step they just put the call's prepared values into the state
-        self._constant_writes = {}
-        for name, plan in self._plans.items():
-            refs = plan.block.refs
-            if plan.block.kind == "code" and plan.block.group not in prog.synapses and plan.block.group not in self._subgroups and all(value is not None and stmt.op == "=" and refs[stmt.var].conditional in (None, *plan.block.override) for stmt, value in plan.body):
-                self._constant_writes[name] = tuple((index, (refs[stmt.var].owner, refs[stmt.var].var)) for index, (stmt, _) in enumerate(plan.body))
-        self._gathers = {}  # synapse blocks: index name -> synapse-ordered indices
-        for b in prog.blocks:
-            if b.kind == "pathway":
-                path = self._routes[b.name]
-                self._gathers[b.name] = {_PRE: path["pre"], _POST: path["post"], _SELF: path["perm"]}
-            elif b.kind == "summed" or (b.kind == "code" and b.group in prog.synapses):  # synapse order
-                path = self._pathways[b.group]
-                self._gathers[b.name] = {_PRE: path["i"], _POST: path["j"]}
-        # neuron code reading another group's variable through an index array of
-        # its own group (Brian2's linked_var(..., index=...)): block -> index name -> indices
-        self._indexed = {}
-        for name, plan in self._plans.items():
-            if name not in self._gathers:
-                for *_, how in plan.fixed + plan.step:
-                    if how not in (WHOLE, SCALAR):
-                        self._indexed.setdefault(name, {})[how] = torch.as_tensor(np.asarray(prog.initial[(plan.block.group, how)]), dtype=torch.int64)
-        # names each pathway statement reads (the read-after-write check of on_pre code)
-        self._reads = {name: [frozenset(re.findall(r"[A-Za-z_]\w*", stmt.expr)) for stmt, _ in plan.body] for name, plan in self._plans.items() if plan.block.kind == "pathway"}
-        for name, plan in self._plans.items():
-            if plan.block.kind == "pathway":
-                self._check_order_independent(plan.block, self._reads[name])
-                self._check_on_pre(plan)
-        # without gradients, pathways run for the synapses whose spike arrives in a
-        # step only (as in Brian2); synaptic variables they write (plasticity) are
-        # written back for those synapses (shared ones would be written by all: not so)
-        self._event_driven = {name: Arrivals(self._routes[name]["delay"], self._routes[name]["spiker"], prog.sizes[plan.block.pathway.source])
-                              for name, plan in self._plans.items() if plan.block.kind == "pathway"
-                              and not any(stmt.op != ":=" and plan.block.refs[stmt.var].scalar for stmt, _ in plan.body)}
-        self._uses_t = any(plan.clock_t for plan in self._plans.values()) or any(b.kind == Kind.THRESHOLD and b.threshold.refractory for b in prog.blocks)
-        self._dense_blocks = {b.name: (b, self._dense[b.name]) for b in on_pre if self._dense.get(b.name) is not None}
-        # dense pathways from input populations whose spikes enter the history
-        # before the pathway runs: their contributions of all steps are one
-        # matrix product per delay (the input spikes are known in advance)
-        position = {b.name: k for k, b in enumerate(prog.blocks)}
-        generators = {b.group: position[b.name] for b in prog.blocks if b.kind == "generator"}
-        self._generators = set(generators)
-        self._emitting = tuple(g for g in prog.spiking if g not in generators)
-        self._dense_sources = {b.pathway.source for b, _ in self._dense_blocks.values()}
-        self._from_inputs = {name for name, (b, _) in self._dense_blocks.items() if generators.get(b.pathway.source, len(prog.blocks)) < position[name]}
         # execution="compiled": each run of consecutive blocks that a compiler can
         # take one compiled function: code blocks of every group, and on GPUs the
         # dense pathways (their products join the graph; on the CPU they stay
@@ -282,14 +203,19 @@ class Twin(nn.Module):
         # outside a CUDA graph capture (`_prepare`; a capture cannot read values back)
         self._cast_flags = {}
 
+    @property
+    def max_delay(self) -> dict:
+        """Spiking group -> the deepest delay its spikes are read at (steps): the spike history keeps that many steps."""
+        return self.layout.max_delay
+
     def _compile_steps(self):
         """The schedules of ``execution="compiled"`` (CPU, other devices), with new
         compiled functions: at construction, and when a pathway's delays change
         shape (`learn_delays`), since the functions guard on tensors only."""
         if self.execution == "compiled":
             self._compiled_steps = {
-                "cpu": segments(self._schedule, partial(compile_segment, self), set()),
-                "other": segments(self._schedule, partial(compile_segment, self), set(self._dense_blocks)),
+                "cpu": segments(self.layout.schedule, partial(compile_segment, self.layout), set()),
+                "other": segments(self.layout.schedule, partial(compile_segment, self.layout), set(self.layout.dense_blocks)),
             }
 
     def learn_delays(self, projection: str, max_steps: int, relaxation: str = "gaussian") -> "RelaxedDelays":
@@ -310,7 +236,7 @@ class Twin(nn.Module):
             raise BackendError(f"'{projection}' is not a spike-triggered projection of {self.spec.source}.")
         if len(blocks) > 1:
             raise BackendError(f"projection '{projection}' has several on_pre pathways; learnable delays take a projection with one.")
-        dense = self._dense.get(blocks[0])
+        dense = self.layout.dense.get(blocks[0])
         if dense is None:
             raise BackendError(f"projection '{projection}': its on_pre code is not of the form X_post += f(synaptic values), which learnable delays need.")
         if relaxation not in RELAXATIONS:
@@ -324,7 +250,7 @@ class Twin(nn.Module):
         module = RelaxedDelays(initial, max_steps, relaxation, self.float_dtype).to(self._device())
         self.relaxed_delays[projection] = module
         dense["relaxed"] = module
-        self.max_delay[syn["source"]] = max(self.max_delay.get(syn["source"], 0), max_steps)
+        self.layout.max_delay[syn["source"]] = max(self.layout.max_delay.get(syn["source"], 0), max_steps)
         self._compile_steps()
         return module
 
@@ -339,49 +265,6 @@ class Twin(nn.Module):
         finally:
             for name, m in self.relaxed_delays.items():
                 m.hard = before[name]
-
-    def _check_on_pre(self, plan: BlockPlan):
-        """Refuse on_pre code the twin cannot run as Brian2 does: a neuron variable
-        assigned (not ``+=``/``-=``), or read after the code wrote it."""
-        block, touched = plan.block, set()
-        for (stmt, _), used in zip(plan.body, self._reads[block.name]):
-            read_after_write = touched & used
-            if read_after_write:
-                raise BackendError(f"{self.spec.source}: projection '{block.group}': {_code_key(self.spec, block)} reads {sorted(read_after_write)} after writing it; the twin supports {_code_key(self.spec, block)} code that writes neuron variables with += or -= only at its end.")
-            if stmt.op != ":=" and block.refs[stmt.var].index in (_PRE, _POST):
-                if stmt.op not in ("+=", "-="):
-                    raise BackendError(f"{self.spec.source}: projection '{block.group}': {_code_key(self.spec, block)} statement '{stmt}' assigns a neuron variable; the twin supports '+=' and '-=' on *_pre/*_post variables.")
-                touched.add(stmt.var)
-
-    def _check_order_independent(self, block: Block, reads: list):
-        """Refuse on_pre code whose result depends on the order of the synapses.
-
-        Code that adds to a neuron variable and also reads that variable
-        (``v_post += w*(E - v_post)`` with several synapses onto one neuron, or
-        ``x_post += w*x_pre`` within one group) is applied by Brian2 one synapse
-        after another, each synapse seeing the changes of the earlier ones
-        (Brian2 warns that such code "may not be well-defined"). The twin adds
-        the contributions of all synapses of a step at once, so it refuses such
-        code instead of silently differing. ``reads`` holds the names each
-        statement of the block reads.
-        """
-        statements = block.scalar + block.vector
-        route = self._routes[block.name]
-        # neurons of which no two synapses touch one (then the order cannot matter);
-        # the spiking neurons' own variables are touched by all their synapses at once
-        one_each = {_POST: len(torch.unique(route["post"])) == len(route["post"]), _PRE: len(torch.unique(route["pre"])) == len(route["pre"])}
-        written = {(block.refs[s.var].owner, block.refs[s.var].var) for s in statements
-                   if s.op in ("+=", "-=") and s.var in block.refs and block.refs[s.var].index in (_PRE, _POST)}
-        for used in reads:
-            for name in sorted(used):
-                ref = block.refs.get(name)
-                if isinstance(ref, Ref) and (ref.owner, ref.var) in written and not (ref.index in one_each and one_each[ref.index] and ref.index != {"pre": _PRE, "post": _POST}[block.pathway.prepost]):
-                    raise BackendError(
-                        f"{self.spec.source}: projection '{block.group}': {_code_key(self.spec, block)} reads '{name}' while adding to "
-                        f"'{ref.owner}.{ref.var}'; Brian2 applies such code synapse by synapse (the result depends on "
-                        "their order) and the twin adds all contributions of a step at once. Make the change "
-                        "independent of the variable it changes (e.g. add to a conductance that the neuron's "
-                        "equations use).")
 
     # ------------------------------------------------------------------ state
     def initial_state(self, batch: int = 1, device: torch.device | str | None = None) -> dict:
@@ -485,16 +368,11 @@ class Twin(nn.Module):
         if isinstance(record_every, bool) or not isinstance(record_every, int) or record_every < 1:
             raise BackendError(f"record_every must be a positive number of steps, got {record_every!r}.")
         record_at = (record, record_every)
-        for block in self.program.blocks:
-            if block.kind == "generator" and block.group not in inputs:
-                raise BackendError(f"no input spikes given for input population '{block.group}'.")
-            if block.kind == Kind.DRIVE and block.drive_var not in drive.get(block.group, {}):
-                raise BackendError(f"drive for '{block.group}.{block.drive_var}' is missing in forward().")
         device = self._device()
         state = dict(self.initial_state(batch, device) if state is None else state)
         history = {}
         for group in self.program.spiking:
-            depth = self.max_delay.get(group, 0) + 1
+            depth = self.layout.max_delay.get(group, 0) + 1
             carried = state.pop(("_history", group), None)  # spikes still in flight
             if carried is not None:  # its shape was checked (check_forward)
                 history[group] = list(carried.unbind(0))
@@ -518,14 +396,14 @@ class Twin(nn.Module):
         call.input_spikes = feeds["inputs"]
         # dense contributions of the input populations, for all steps at once
         # (also when checkpointing: the chunks read them, so both runs agree bit for bit)
-        call.inputs = dense_inputs(self, call, history, feeds["inputs"], n_steps)
+        call.inputs = dense_inputs(self.layout, call, history, feeds["inputs"], n_steps)
         if checkpoint_every is not None and checkpoint_every < n_steps and torch.is_grad_enabled():
             spikes, traces, state, history = self._run_checkpointed(call, state, history, feeds, n_steps, record_at, start_step, checkpoint_every)
         else:
             spikes, traces = self._run_steps(call, state, history, feeds, 0, n_steps, record_at, start_step)
         # one stack over all steps (also after checkpointed chunks: the same
         # autograd graph as a plain run, hence the same gradients bit for bit)
-        spikes = {g: feeds["inputs"][g] if g in self._generators else torch.stack(v) if v else torch.zeros(0) for g, v in spikes.items()}
+        spikes = {g: feeds["inputs"][g] if g in self.layout.generators else torch.stack(v) if v else torch.zeros(0) for g, v in spikes.items()}
         traces = {pop: {var: torch.stack(v) if v else torch.zeros(0, batch, self.program.sizes[pop], dtype=self.float_dtype, device=device)
                         for var, v in variables.items()} for pop, variables in traces.items()}
         for group, entries in history.items():
@@ -562,7 +440,7 @@ class Twin(nn.Module):
         dt = torch.full((), self.program.dt, dtype=torch.float64, device=device)
         fixed = {}
         # derived constants (exact propagators, symplectic_euler decays), from the current parameters
-        for pop, system in self._systems.items():
+        for pop, system in self.layout.systems.items():
             names = system.derived_names()
             params = [self.params[pop][p] for p in system.parameters]
             if system.on_device and (device.type != "cpu" or in_capture):
@@ -576,10 +454,10 @@ class Twin(nn.Module):
                 values = _Propagators.apply(system, self.program.sizes[pop], self.program.dt, tuple(names), *params)
             for k, name in enumerate(names):
                 fixed[(pop, name)] = values[k].to(self.float_dtype)
-        call = Call(batch, dt, fixed, envs={}, casts={})
-        for name, plan in self._plans.items():
+        call = Call(batch, dt, fixed, envs={}, casts={}, params=self.params, surrogate=self.surrogate)
+        for name, plan in self.layout.plans.items():
             block = plan.block
-            gather = self._gathers.get(name)
+            gather = self.layout.gathers.get(name)
             env = dict(plan.constants)
             for var_name, value in plan.constants:
                 if isinstance(value, NoiseSource):
@@ -587,7 +465,7 @@ class Twin(nn.Module):
                 elif isinstance(value, TimedInput):
                     env[var_name] = _TimedCall(value, self.program.dt, device, self.float_dtype)
             for var_name, owner, var, how in plan.fixed:
-                env[var_name] = take(read_var(self, {}, owner, var, fixed), how, gather if gather is not None else self._indexed.get(name))
+                env[var_name] = take(read_var(self.layout, call, {}, owner, var), how, gather if gather is not None else self.layout.indexed.get(name))
             for var_name in plan.clock_dt:
                 env[var_name] = dt
             if gather is None:
@@ -600,7 +478,7 @@ class Twin(nn.Module):
                 for index, (stmt, value_name) in enumerate(plan.body):
                     if value_name is not None and stmt.op == "=":
                         ref = block.refs[stmt.var]
-                        cast = call.casts[(name, index)] = cast_value(self, env[value_name], ref, block_shape(ref, shape), device)
+                        cast = call.casts[(name, index)] = cast_value(self.layout, env[value_name], ref, block_shape(ref, shape), device)
                         if cast.is_floating_point() and not cast.requires_grad:
                             finite, zero, one = self._constant_flags((name, index), cast, in_capture)
                             if finite:
@@ -609,8 +487,8 @@ class Twin(nn.Module):
                                 call.zeros.add(id(cast))
                             if one:
                                 call.ones.add(id(cast))
-        for name, (block, dense) in self._dense_blocks.items():
-            call.dense[name] = dense_weights(self, block, dense, call.envs[name], device)
+        for name, (block, dense) in self.layout.dense_blocks.items():
+            call.dense[name] = dense_weights(self.layout, block, dense, call.envs[name], device)
         return call
 
     def _constant_flags(self, key, cast, in_capture: bool) -> tuple:
@@ -636,12 +514,12 @@ class Twin(nn.Module):
         record, every = record_at
         spikes_out = {g: [] for g in self.program.spiking}
         traces = {pop: {var: [] for var in vars_} for pop, vars_ in record.items()}
-        schedule = executors(self, self._schedule if self._compiled_steps is None else self._compiled_steps["cpu" if device.type == "cpu" else "other"])
+        schedule = executors(self.layout, self.layout.schedule if self._compiled_steps is None else self._compiled_steps["cpu" if device.type == "cpu" else "other"])
         step = Step(call, state, history, feeds, start_step)
-        if self._uses_t:  # (start + k)*dt in float64, rounded once as in Python; no host copy per step
+        if self.layout.uses_t:  # (start + k)*dt in float64, rounded once as in Python; no host copy per step
             times = (torch.arange(start_step + begin, start_step + end, dtype=torch.float64, device=device) * call.dt).unbind(0)
         for k in range(begin, end):
-            if self._uses_t:
+            if self.layout.uses_t:
                 step.t = times[k - begin]
             step.k, step.fired, step.masks, step.stacks = k, {}, {}, {}
             for run in schedule:
@@ -649,22 +527,15 @@ class Twin(nn.Module):
             fired = step.fired
             if call.events:  # keep the events of spikes still read (delays)
                 call.events = {key: found for key, found in call.events.items() if found[2] == k}
-            for group in self._emitting:
+            for group in self.layout.emitting:
                 s = fired.get(group)
                 if s is None:
                     s = torch.zeros(batch, self.program.sizes[group], dtype=self.float_dtype, device=device)
                 spikes_out[group].append(s)
             for pop, variables in traces.items() if (start_step + k) % every == 0 else ():
                 for var, values in variables.items():
-                    values.append(expand(read_var(self, state, pop, var, call.fixed), (batch, self.program.sizes[pop])))
+                    values.append(expand(read_var(self.layout, call, state, pop, var), (batch, self.program.sizes[pop])))
         return spikes_out, traces
-
-def _code_key(spec: NetworkSpec, block: Block) -> str:
-    """The network file's key of a pathway block's code: ``on_pre`` (``on_pre.NAME`` of several) or ``on_post``."""
-    if block.pathway.prepost == "post":
-        return "on_post"
-    return next(p for p in spec.projections if p.name == block.group).pathway_key(block.pathway.name)
-
 
 #: attributes every nn.Module has (parameters, buffers, hooks): not the twin's own
 _MODULE_ATTRIBUTES = frozenset(vars(nn.Module()))
@@ -690,6 +561,10 @@ def _map_tensors(value, fn, memo: dict):
         out = tuple(_map_tensors(v, fn, memo) for v in value)
     elif isinstance(value, Arrivals):
         out = value.map_tensors(fn)
+    elif isinstance(value, Layout):  # its tables, in place
+        for name in vars(value):
+            setattr(value, name, _map_tensors(getattr(value, name), fn, memo))
+        out = value
     else:
         out = value
     memo[key] = out

@@ -46,7 +46,7 @@ def _step(twin, k: int):
 
 
 def _run(twin, step, kind: str):
-    (run,) = executors(twin, tuple(entry for entry in twin._schedule if entry[0] == kind))
+    (run,) = executors(twin.layout, tuple(entry for entry in twin.layout.schedule if entry[0] == kind))
     with torch.no_grad():
         run(step)
 
@@ -137,3 +137,21 @@ def test_segments_group_consecutive_code_blocks():
     made.clear()
     steps = segments(schedule, compile_segment, dense=set())
     assert made == [("P_code",), ("R_code", "P_threshold", "R_threshold"), ("P_reset",)]
+
+
+def test_executors_need_a_layout_and_the_call_not_the_module():
+    """What an executor reads is the layout (tables built from the program), the
+    call's values and the step: a layout built anew gives the same step."""
+    from bioadapt.backends.torch.layout import build_layout
+
+    twin = _lif_twin()
+    fresh = build_layout(twin.spec, twin.program, "numpy", "exact", torch.float64)
+    results = []
+    for layout in (twin.layout, fresh):
+        step = _step(twin, 10)
+        with torch.no_grad():
+            for run in executors(layout, layout.schedule):
+                run(step)
+        results.append(step.state)
+    assert results[0].keys() == results[1].keys()
+    assert all(torch.equal(results[0][key], results[1][key]) for key in results[0])
