@@ -42,10 +42,11 @@ class Call:
 
 
 class Step:
-    """The working values of the steps of one forward call: the call's fixed
-    values, the state and spike history (updated in place), the feeds, and the
-    current step's time ``t``, index ``k``, spikes ``fired``, threshold
-    ``masks`` and stacked histories ``stacks``."""
+    """The working values of one step (`execute.step`): the call's fixed
+    values, the state and spike history (dicts of the step's own, into which
+    the executors write new tensors), the feeds, and the step's time ``t``,
+    index ``k``, spikes ``fired``, threshold ``masks`` and stacked histories
+    ``stacks``."""
 
     __slots__ = ("call", "state", "history", "feeds", "start_step", "t", "k", "fired", "masks", "stacks")
 

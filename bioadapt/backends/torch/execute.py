@@ -7,7 +7,9 @@ fixed writes, the surrogate) and the step's working values (`env.Step`: state,
 spike history, this step's spikes), which they update: no executor reads the
 `Twin` module. ``EXECUTORS`` maps each kind of schedule entry to the function
 that binds an entry to its executor, ``executor(step)``; `executors` binds a
-whole schedule once per forward call, so no step branches on kind strings.
+whole schedule once per forward call, so no step branches on kind strings, and
+`step` runs it as a function of the state: ``(state, history) -> (state,
+history, spikes)``.
 
 The executors follow Brian2's semantics bit for bit (see `twin` for the list):
 statement order, conditional writes, threshold and reset, spike-queue order of
@@ -25,7 +27,7 @@ from .pathways import run_dense
 from .plan import BlockPlan
 from .spikes import spike, spike_where
 
-__all__ = ["EXECUTORS", "executors", "run_neurons", "run_pathway", "run_statements", "run_summed"]
+__all__ = ["EXECUTORS", "executors", "step", "run_neurons", "run_pathway", "run_statements", "run_summed"]
 
 
 
@@ -267,3 +269,22 @@ def executors(net, schedule: tuple) -> tuple:
         return tuple(EXECUTORS[kind](net, block, plan) for kind, block, plan in schedule)
     except KeyError as exc:
         raise BackendError(f"unknown block kind {exc.args[0]!r}") from None
+
+
+def step(schedule: tuple, call: Call, state: dict, history: dict, feeds: dict, k: int, t=None, start_step: int = 0) -> tuple[dict, dict, dict]:
+    """One step of the twin, as a function.
+
+    Runs the executors of ``schedule`` (`executors`) in order on copies of
+    ``state`` (``(owner, var) -> tensor``) and ``history`` (group -> its spikes
+    of the last steps, oldest first) at step ``k`` (time ``t``, a 0-d tensor,
+    where the program reads it) with the inputs of ``feeds``, and returns the
+    new ``(state, history, fired)``, ``fired`` the spikes of this step by group.
+    The arguments are left as they were: the executors write new tensors into
+    the step's own dicts, never into a tensor in place (the call's caches of
+    spike events aside, which hold no result).
+    """
+    work = Step(call, dict(state), dict(history), feeds, start_step)
+    work.t, work.k = t, k
+    for run in schedule:
+        run(work)
+    return work.state, work.history, work.fired

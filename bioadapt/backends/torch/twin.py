@@ -52,8 +52,8 @@ from .arrivals import Arrivals
 from .calls import capturing, check_forward
 from .compiled import compile_segment, requiring_grad, segments
 from .delays import RELAXATIONS, RelaxedDelays
-from .env import Call, Step, block_shape, cast_value, evaluate, expand, read_var, take
-from .execute import executors
+from .env import Call, block_shape, cast_value, evaluate, expand, read_var, take
+from .execute import executors, step
 from .layout import Layout, build_layout
 from .pathways import dense_inputs, dense_weights
 from ...program import Kind, Program, TimedInput, dtype_kind
@@ -400,7 +400,7 @@ class Twin(nn.Module):
         if checkpoint_every is not None and checkpoint_every < n_steps and torch.is_grad_enabled():
             spikes, traces, state, history = self._run_checkpointed(call, state, history, feeds, n_steps, record_at, start_step, checkpoint_every)
         else:
-            spikes, traces = self._run_steps(call, state, history, feeds, 0, n_steps, record_at, start_step)
+            spikes, traces, state, history = self._run_steps(call, state, history, feeds, 0, n_steps, record_at, start_step)
         # one stack over all steps (also after checkpointed chunks: the same
         # autograd graph as a plain run, hence the same gradients bit for bit)
         spikes = {g: feeds["inputs"][g] if g in self.layout.generators else torch.stack(v) if v else torch.zeros(0) for g, v in spikes.items()}
@@ -415,10 +415,8 @@ class Twin(nn.Module):
         from torch.utils.checkpoint import checkpoint
 
         def chunk(state_in, history_in, begin, end):
-            # work on copies: the checkpoint keeps the arguments to recompute the chunk
-            state_out, history_out = dict(state_in), {g: list(h) for g, h in history_in.items()}
-            spikes, traces = self._run_steps(call, state_out, history_out, feeds, begin, end, record, start_step)
-            return spikes, traces, state_out, history_out
+            # (the steps leave their arguments as they were: the checkpoint keeps them to recompute the chunk)
+            return self._run_steps(call, state_in, history_in, feeds, begin, end, record, start_step)
 
         spikes = {g: [] for g in self.program.spiking}
         traces = {pop: {var: [] for var in variables} for pop, variables in record[0].items()}
@@ -507,24 +505,20 @@ class Twin(nn.Module):
         return finite, zero, one
 
     def _run_steps(self, call, state, history, feeds, begin, end, record_at, start_step):
-        """Steps ``begin .. end - 1`` of the feeds (updates ``state`` and ``history`` in
-        place); returns per-step lists of spikes (empty for input populations) and the
-        traces of the steps recorded (``record_at``: the variables and every how many steps)."""
+        """Steps ``begin .. end - 1`` of the feeds from ``state`` and ``history``
+        (`execute.step`, step after step); returns per-step lists of spikes (empty for
+        input populations), the traces of the steps recorded (``record_at``: the
+        variables and every how many steps), and the state and history after the
+        last step."""
         batch, device = call.batch, call.dt.device
         record, every = record_at
         spikes_out = {g: [] for g in self.program.spiking}
         traces = {pop: {var: [] for var in vars_} for pop, vars_ in record.items()}
         schedule = executors(self.layout, self.layout.schedule if self._compiled_steps is None else self._compiled_steps["cpu" if device.type == "cpu" else "other"])
-        step = Step(call, state, history, feeds, start_step)
         if self.layout.uses_t:  # (start + k)*dt in float64, rounded once as in Python; no host copy per step
             times = (torch.arange(start_step + begin, start_step + end, dtype=torch.float64, device=device) * call.dt).unbind(0)
         for k in range(begin, end):
-            if self.layout.uses_t:
-                step.t = times[k - begin]
-            step.k, step.fired, step.masks, step.stacks = k, {}, {}, {}
-            for run in schedule:
-                run(step)
-            fired = step.fired
+            state, history, fired = step(schedule, call, state, history, feeds, k, times[k - begin] if self.layout.uses_t else None, start_step)
             if call.events:  # keep the events of spikes still read (delays)
                 call.events = {key: found for key, found in call.events.items() if found[2] == k}
             for group in self.layout.emitting:
@@ -535,7 +529,7 @@ class Twin(nn.Module):
             for pop, variables in traces.items() if (start_step + k) % every == 0 else ():
                 for var, values in variables.items():
                     values.append(expand(read_var(self.layout, call, state, pop, var), (batch, self.program.sizes[pop])))
-        return spikes_out, traces
+        return spikes_out, traces, state, history
 
 #: attributes every nn.Module has (parameters, buffers, hooks): not the twin's own
 _MODULE_ATTRIBUTES = frozenset(vars(nn.Module()))

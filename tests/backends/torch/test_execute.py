@@ -155,3 +155,36 @@ def test_executors_need_a_layout_and_the_call_not_the_module():
         results.append(step.state)
     assert results[0].keys() == results[1].keys()
     assert all(torch.equal(results[0][key], results[1][key]) for key in results[0])
+
+
+def test_step_is_a_function_of_state_and_history():
+    """`execute.step` leaves its arguments as they were, gives the same result
+    twice, and stepped by hand gives what `Twin.forward` gives."""
+    from bioadapt.backends.torch.execute import step
+
+    spec = network_from_dict({
+        "dt": "1*ms", "duration": "20*ms", "seed": 3,
+        "populations": {"inp": {"kind": "poisson", "size": 4, "rate": "300*Hz"}, "hid": {"model": "adlif", "size": 6}},
+        "projections": [{"name": "input", "source": "inp", "target": "hid", "on_pre": "I_post += weight", "connect": "all_to_all", "weight": 4.0, "delay": "2*ms"}],
+    })
+    twin = Twin(spec)
+    inputs = twin.default_inputs()
+    with torch.no_grad():
+        expected = twin(inputs=inputs)
+        call = twin._prepare(1, torch.device("cpu"))
+        state = twin.initial_state(1)
+        history = {g: [torch.zeros(1, twin.program.sizes[g], dtype=torch.float64)] * (twin.max_delay.get(g, 0) + 1) for g in twin.program.spiking}
+        feeds = {"inputs": inputs, "steps": {"inp": inputs["inp"].unbind(0)}, "drive": {}}
+        schedule = executors(twin.layout, twin.layout.schedule)
+        spikes = []
+        for k in range(spec.n_steps):
+            before = {key: value.clone() for key, value in state.items()}
+            t = torch.arange(k, k + 1, dtype=torch.float64)[0] * call.dt  # as forward computes it
+            new_state, new_history, fired = step(schedule, call, state, history, feeds, k, t)
+            again, _, fired_again = step(schedule, call, state, history, feeds, k, t)
+            assert all(torch.equal(state[key], before[key]) for key in state)  # the arguments are as they were
+            assert all(torch.equal(new_state[key], again[key]) for key in new_state) and torch.equal(fired["hid"], fired_again["hid"])
+            state, history = new_state, new_history
+            spikes.append(fired["hid"])
+    assert torch.equal(torch.stack(spikes), expected.spikes["hid"]) and expected.spikes["hid"].sum() > 0
+    assert all(torch.equal(state[key], expected.state[key]) for key in state)
