@@ -18,6 +18,12 @@ gives the fastest. The twin runs in float64 with Brian2's synaptic order
 (``synapses="exact"``) and numpy's functions (``math="numpy"``); before
 timing, both runs of each network are compared: the spike trains must be
 identical.
+
+Then where the time of a step goes, block by block, in microseconds per
+step: the numpy runtime's code objects as Brian2 reports them
+(``Network.run(profile=True)``), and the twin's blocks (its executors timed
+one by one in a forward call without gradients; the remainder of the call is
+its loop, the spikes' outputs and the set-up of the call).
 """
 
 from __future__ import annotations
@@ -83,6 +89,7 @@ def main():
         numpy_s, twin_s = times["numpy"]["cpu_min_s"], times["twin"]["cpu_min_s"]
         results[kind] = {"scheme": spec.populations["P"].scheme, "steps": spec.n_steps, "synapses": sum(len(p.i) for p in spec.projections), "spikes": spikes, "identical": same, "times": times}
         table.append([kind.upper(), spec.populations["P"].scheme, args.size, results[kind]["synapses"], spec.n_steps, spikes, fmt(numpy_s), fmt(twin_s), f"{numpy_s / twin_s:.2f}"])
+        results[kind]["profile"] = profile(spec)
     # the cost of one operator of the neurons' program, on arrays of the population's size
     import timeit
 
@@ -97,7 +104,48 @@ def main():
         "CPU time of the whole `simulate` call, fastest of the repetitions; the twin in float64, synapses='exact', math='numpy', without gradients (only synapses a spike reaches run, as in Brian2)",
         f"one multiplication of two arrays of {args.size} float64 values (wall time, fastest of 5 x 2000): numpy {fmt(per_op['numpy'])}, torch {fmt(per_op['torch'])}",
     ]
+    for kind in ("cuba", "coba"):
+        brian, twin = results[kind]["profile"]["numpy runtime"], results[kind]["profile"]["twin"]
+        notes.append(f"{kind.upper()}, us per step: numpy runtime " + ", ".join(f"{k} {v:.0f}" for k, v in brian.items()) + "; twin " + ", ".join(f"{k} {v:.0f}" for k, v in twin.items()))
     save(args.name, info, {"args": vars(args)}, results, table, header, notes)
+
+
+def profile(spec) -> dict:
+    """Microseconds per step of each block: Brian2's code objects (numpy runtime, ``profile=True``) and the twin's executors."""
+    import time
+
+    import brian2
+
+    from bioadapt.backends.brian.build import build_network
+    from bioadapt.backends.torch import Twin, execute, twin as twin_module
+
+    brian2.prefs.codegen.target = "numpy"
+    net = build_network(spec).network
+    net.run(spec.n_steps * spec.dt * brian2.second, profile=True)
+    brian = {name: float(seconds) * 1e6 / spec.n_steps for name, seconds in net.profiling_info}
+    twin = Twin(spec, dtype=torch.float64, math="numpy")
+    spent: dict = {}
+
+    def timed(layout, schedule):
+        def wrap(run, key):
+            def run_timed(step):
+                start = time.perf_counter()
+                run(step)
+                spent[key] = spent.get(key, 0.0) + time.perf_counter() - start
+            return run_timed
+        return tuple(wrap(run, block.name) for (_, block, _), run in zip(schedule, execute.executors(layout, schedule)))
+
+    original, twin_module.executors = twin_module.executors, timed
+    try:
+        with torch.no_grad():
+            start = time.perf_counter()
+            twin()
+            whole = time.perf_counter() - start
+    finally:
+        twin_module.executors = original
+    blocks = {name: seconds * 1e6 / spec.n_steps for name, seconds in spent.items()}
+    blocks["rest of the forward call"] = (whole - sum(spent.values())) * 1e6 / spec.n_steps
+    return {"numpy runtime": dict(sorted(brian.items(), key=lambda kv: -kv[1])), "twin": blocks}
 
 
 if __name__ == "__main__":

@@ -11,6 +11,9 @@ then presynaptic index, then synapse index. The synapses of one (delay,
 presynaptic neuron) pair are therefore a contiguous range, and the ranges of
 the pairs whose neuron fired ``delay`` steps ago, taken in increasing order of
 ``(delay rank, neuron)``, are the arriving synapses in queue order.
+
+Everything here is computed with numpy on views of CPU tensors: a few small
+operations per step, where numpy's cost per call is a fraction of torch's.
 """
 
 from __future__ import annotations
@@ -18,7 +21,43 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["Arrivals"]
+__all__ = ["Arrivals", "Arriving", "senders", "as_numpy"]
+
+
+def as_numpy(x: torch.Tensor) -> np.ndarray:
+    """The numpy view of a CPU tensor (no copy), whether or not it requires grad."""
+    return x.detach().numpy() if x.requires_grad else x.numpy()
+
+
+def senders(spikes: torch.Tensor, cache: dict | None = None, step: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The numpy view of ``spikes`` (batch, n) and the neurons positive in any sample.
+
+    With ``cache`` (the forward call's ``Call.events``), found once per spike
+    tensor and shared by every pathway that reads it: the entry is
+    ``[spikes, (view, neurons), step last read]``, kept while it is read (see
+    `Twin._run_steps`)."""
+    key = ("senders", id(spikes))
+    found = cache.get(key) if cache is not None else None
+    if found is None:
+        view = as_numpy(spikes)
+        neurons = (view[0] > 0).nonzero()[0] if view.shape[0] == 1 else (view > 0).any(0).nonzero()[0]
+        found = [spikes, (view, neurons), step]
+        if cache is not None:
+            cache[key] = found
+    found[2] = step
+    return found[1]
+
+
+class Arriving:
+    """The synapses a spike reaches in one step: ``active`` their positions in
+    queue order (numpy int64), and, for batches of several samples, ``spikes``
+    the spikes they receive ``(batch, n)`` (``None`` for one sample: every
+    arriving synapse receives a positive spike)."""
+
+    __slots__ = ("active", "spikes")
+
+    def __init__(self, active: np.ndarray, spikes: np.ndarray | None):
+        self.active, self.spikes = active, spikes
 
 
 class Arrivals:
@@ -36,12 +75,11 @@ class Arrivals:
     --------
     >>> import torch
     >>> arrivals = Arrivals(delay=torch.tensor([1, 1, 0, 0, 0]), pre=torch.tensor([0, 1, 0, 0, 1]), n_source=2)
-    >>> hist = torch.zeros(2, 1, 2)          # (steps of history, batch, neurons); last row: this step
-    >>> hist[1, 0, 0] = 1                    # neuron 0 fires now: its delay-0 synapses 2 and 3 receive
-    >>> hist[0, 0, 1] = 1                    # neuron 1 fired a step ago: its delay-1 synapse 1 receives
-    >>> synapses, spikes = arrivals(hist)
-    >>> synapses.tolist(), spikes.tolist()
-    ([1, 2, 3], [[1.0, 1.0, 1.0]])
+    >>> history = [torch.zeros(1, 2), torch.zeros(1, 2)]  # (batch, neurons) per step, oldest first: the last is this step
+    >>> history[1][0, 0] = 1                              # neuron 0 fires now: its delay-0 synapses 2 and 3 receive
+    >>> history[0][0, 1] = 1                              # neuron 1 fired a step ago: its delay-1 synapse 1 receives
+    >>> arrivals(history).active.tolist()
+    [1, 2, 3]
     """
 
     def __init__(self, delay: torch.Tensor, pre: torch.Tensor, n_source: int):
@@ -53,30 +91,53 @@ class Arrivals:
         self.delays = delays
         self.counts = torch.bincount(key, minlength=len(delays) * n_source)
         self.starts = torch.cumsum(self.counts, 0) - self.counts
+        self.n_source = n_source
+        self._delays = tuple(int(d) for d in delays.tolist())  # read every step: Python ints
+        self._views()
+
+    def _views(self):
+        """numpy views of the tables, read every step (on the CPU; elsewhere the twin does not use them)."""
+        cpu = self.counts.device.type == "cpu"
+        self._counts = self.counts.numpy() if cpu else None
+        self._starts = self.starts.numpy() if cpu else None
 
     def map_tensors(self, fn) -> "Arrivals":
         """A copy with ``fn`` applied to its tensors (``Twin.to``)."""
         out = object.__new__(Arrivals)
-        out.delays, out.counts, out.starts = fn(self.delays), fn(self.counts), fn(self.starts)
+        out.delays, out.counts, out.starts, out.n_source, out._delays = fn(self.delays), fn(self.counts), fn(self.starts), self.n_source, self._delays
+        out._views()
         return out
 
-    def __call__(self, hist: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The synapses whose spike arrives this step, and the spikes they receive.
+    def __call__(self, history: list, cache: dict | None = None, step: int = 0) -> Arriving | None:
+        """The synapses whose spike arrives this step, or ``None`` if none does.
 
-        ``hist`` is the presynaptic spike history ``(depth, batch, n_source)`` on
-        the CPU, its last row this step; a synapse of delay ``d`` receives when its
-        neuron's entry ``d`` rows before the last is positive in any sample.
-        Returns their positions in queue order ``(n,)`` and the history's
-        entries for them ``(batch, n)``. Computed with numpy on views of the
-        tensors (a few small operations per step, where numpy's cost per call is
-        a third of torch's).
+        ``history`` is the presynaptic spikes of the last steps on the CPU,
+        ``(batch, n_source)`` each, oldest first, the last this step; a synapse
+        of delay ``d`` receives when its neuron's entry ``d`` steps before the
+        last is positive in any sample. ``cache`` and ``step``: see `senders`.
         """
-        rows = hist.detach().numpy()[hist.shape[0] - 1 - self.delays.numpy()]  # (delay rank, batch, neuron)
-        ranks, neurons = np.nonzero((rows > 0).any(1))  # the (delay rank, neuron) pairs that send, in queue order
-        pairs = ranks * rows.shape[2] + neurons
-        lengths = self.counts.numpy()[pairs]
-        ends = np.cumsum(lengths)
+        depth, n_source = len(history), self.n_source
+        sending = []  # (delay rank, spikes view, neurons) of the delays at which some neuron fired
+        for rank, delay in enumerate(self._delays):
+            view, neurons = senders(history[depth - 1 - delay], cache, step)
+            if len(neurons):
+                sending.append((rank, view, neurons))
+        if not sending:
+            return None
+        if len(sending) == 1:
+            rank, view, neurons = sending[0]
+            pairs = neurons + rank * n_source if rank else neurons
+        else:
+            pairs = np.concatenate([neurons + rank * n_source for rank, _, neurons in sending])
+        lengths = self._counts[pairs]
+        ends = lengths.cumsum()
+        total = int(ends[-1])
+        if total == 0:
+            return None
         # each pair's range of synapses, concatenated: start of its range + position within it
-        active = np.repeat(self.starts.numpy()[pairs] - (ends - lengths), lengths) + np.arange(ends[-1] if len(ends) else 0)
-        spikes = np.repeat(rows[ranks, :, neurons], lengths, axis=0).T  # (batch, n)
-        return torch.from_numpy(active), torch.from_numpy(np.ascontiguousarray(spikes))
+        active = (self._starts[pairs] - (ends - lengths)).repeat(lengths) + np.arange(total)
+        batch = sending[0][1].shape[0]
+        if batch == 1:
+            return Arriving(active, None)
+        rows = np.concatenate([view[:, neurons] for _, view, neurons in sending], axis=1)  # (batch, pairs)
+        return Arriving(active, rows.repeat(lengths, axis=1))

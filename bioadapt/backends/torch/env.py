@@ -12,10 +12,11 @@ import torch
 
 from ...errors import BackendError
 from ...program import Ref
+from .arrivals import as_numpy
 from .plan import SCALAR, BlockPlan, torch_dtype
 from .translate import divide
 
-__all__ = ["Call", "Step", "ArrivalEnv", "Selection", "arrival_env", "block_shape", "cast_value", "combine", "evaluate", "expand", "read_var", "step_env", "take"]
+__all__ = ["Call", "Step", "ArrivalEnv", "Selection", "arrival_env", "block_shape", "cast_value", "combine", "evaluate", "expand", "numpy_step_env", "read_var", "step_env", "take"]
 
 
 @dataclass
@@ -38,6 +39,7 @@ class Call:
     inputs: dict = field(default_factory=dict)  # pathway block name -> precomputed input contributions per step
     per_synapse: dict = field(default_factory=dict)  # pathway block name -> its fixed values split (`arrival_env`)
     params: object = None  # the twin's parameters (``Twin.params``: owner -> {variable: tensor}), read through as they are now
+    arrays: dict = field(default_factory=dict)  # block name -> its fixed names as numpy views (`numpy_step_env`; a pathway's: `execute.run_arriving`)
     surrogate: object = None  # the spike function's surrogate derivative (`Surrogate`)
 
 
@@ -75,15 +77,20 @@ def take(value, how, gather):
     return value
 
 
-class Selection(dict):
-    """Index arrays of a pathway (`Layout.gathers`) for its synapses ``active``, each made when first read."""
+def select(values: torch.Tensor, active: np.ndarray) -> torch.Tensor:
+    """``values[..., active]`` of a CPU tensor, taken by numpy (a fraction of torch's cost per call on small selections)."""
+    return torch.from_numpy(as_numpy(values)[..., active])
 
-    def __init__(self, full: dict, active: torch.Tensor):
+
+class Selection(dict):
+    """Index arrays of a pathway (`Layout.gathers`) for its synapses ``active`` (numpy), each made when first read."""
+
+    def __init__(self, full: dict, active: np.ndarray):
         super().__init__()
         self.full, self.active = full, active
 
     def __missing__(self, how):
-        value = self[how] = self.full[how][self.active]
+        value = self[how] = select(self.full[how], self.active)
         return value
 
     def __contains__(self, how):  # what `take` asks: does the pathway gather through ``how``
@@ -98,7 +105,7 @@ class ArrivalEnv(dict):
     def __missing__(self, name):
         net, call, state, per_synapse, steps, active = self.sources
         if name in per_synapse:
-            value = per_synapse[name][..., active]
+            value = select(per_synapse[name], active)
         elif name in steps:
             owner, var, how = steps[name]
             value = state.get((owner, var))
@@ -142,8 +149,31 @@ def step_env(net, plan: BlockPlan, call: Call, state: dict, t) -> dict:
         env[name] = t
     return env
 
-def arrival_env(net, plan: BlockPlan, call: Call, state: dict, t, active: torch.Tensor) -> "ArrivalEnv":
-    """`step_env` for the synapses ``active`` only, each name made when first read."""
+def numpy_step_env(net, plan: BlockPlan, call: Call, state: dict, t) -> dict:
+    """`step_env` as numpy views of the same tensors (CPU), for a body run by numpy
+    (`execute.run_statements_numpy`); the call's fixed values are viewed once per call."""
+    name = plan.block.name
+    fixed = call.arrays.get(name)
+    if fixed is None:
+        fixed = call.arrays[name] = {key: as_numpy(value) if isinstance(value, torch.Tensor) else value for key, value in call.envs[name].items()}
+    env = fixed.copy()
+    gather = net.gathers.get(name)
+    if gather is None:
+        gather = net.indexed.get(name)
+    for var_name, owner, var, how in plan.step:
+        value = state.get((owner, var))
+        if value is None:
+            value = read_var(net, call, state, owner, var)
+        env[var_name] = as_numpy(take(value, how, gather))
+    if plan.clock_t:
+        now = as_numpy(t)
+        for clock in plan.clock_t:
+            env[clock] = now
+    return env
+
+
+def arrival_env(net, plan: BlockPlan, call: Call, state: dict, t, active: np.ndarray) -> "ArrivalEnv":
+    """`step_env` for the synapses ``active`` (positions in queue order, on the CPU) only, each name made when first read."""
     name = plan.block.name
     parts = call.per_synapse.get(name)
     if parts is None:  # the call's fixed values: alike for all synapses, or one per synapse

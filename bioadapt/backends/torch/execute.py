@@ -18,16 +18,19 @@ synaptic contributions, summed variables into zero.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from ...errors import BackendError
 from ...program import INDEX_POST as _POST, INDEX_PRE as _PRE, INDEX_SELF as _SELF, Block
-from .env import Call, Step, arrival_env, block_shape, cast_value, combine, evaluate, expand, read_var, step_env
+from .env import Call, Step, arrival_env, block_shape, cast_value, combine, evaluate, expand, numpy_step_env, read_var, step_env
+from .arrivals import as_numpy
 from .pathways import run_dense
-from .plan import BlockPlan
+from .plan import NUMPY_FROM_OPERATIONS, BlockPlan
 from .spikes import spike, spike_where
+from .translate import numpy_where
 
-__all__ = ["EXECUTORS", "executors", "step", "run_neurons", "run_pathway", "run_statements", "run_summed"]
+__all__ = ["EXECUTORS", "executors", "step", "run_neurons", "run_pathway", "run_arriving", "run_neurons_numpy", "run_statements", "run_statements_numpy", "run_summed"]
 
 
 
@@ -44,14 +47,111 @@ def run_statements(net, plan: BlockPlan, call: Call, env: dict, state: dict, sha
         if new is None:
             new = cast_value(net, value if stmt.op == "=" else combine(stmt.op, env[stmt.var], value), ref, block_shape(ref, shape), device)
         if ref.conditional is not None and ref.conditional not in plan.block.override:
-            cond = env.get(ref.conditional)
-            if cond is None:
-                cond = read_var(net, call, state, ref.owner, ref.conditional)
-                if plan.block.group in net.subgroups:  # code over a subgroup: its neurons' conditions
-                    cond = cond[..., net.subgroups[plan.block.group]]
-            new = torch.where(cond, new, expand(env[stmt.var], new.shape))
+            new = torch.where(_condition(net, plan, call, state, env, ref), new, expand(env[stmt.var], new.shape))
         env[stmt.var] = new
         written[stmt.var] = ref
+
+
+def _condition(net, plan: BlockPlan, call: Call, state: dict, env: dict, ref):
+    """The condition of a conditional write (``unless refractory``): from the
+    block's names, else its owner's variable (a subgroup's neurons of it)."""
+    cond = env.get(ref.conditional)
+    if cond is None:
+        cond = read_var(net, call, state, ref.owner, ref.conditional)
+        if plan.block.group in net.subgroups:  # code over a subgroup: its neurons' conditions
+            cond = cond[..., net.subgroups[plan.block.group]]
+    return cond
+
+#: numpy's dtype of a `Ref`'s dtype kind in a float64 twin (`run_statements_numpy`)
+_NUMPY_DTYPES = {"float": np.dtype(np.float64), "int": np.dtype(np.int64), "bool": np.dtype(np.bool_)}
+
+
+def run_statements_numpy(net, plan: BlockPlan, call: Call, state: dict, shape, t, written: dict) -> dict:
+    """`run_statements` with numpy, on views of the tensors: the same
+    operations on the same values (`translate.NUMPY_FUNCTIONS`), for a body
+    the numpy target translates (``plan.numpy``). Returns the block's names
+    as numpy arrays (or numbers), its written variables among them. numpy's
+    floating-point warnings are off, as torch gives none."""
+    name = plan.block.name
+    refs = plan.block.refs
+    env = numpy_step_env(net, plan, call, state, t)
+    with np.errstate(all="ignore"):
+        for index, (stmt, value_name) in enumerate(plan.body):
+            if value_name is not None:
+                value = env[value_name]
+            else:
+                fn, fn_true, fn_false = stmt.numpy
+                value = fn(env) if stmt.where_bool is None else numpy_where(env[stmt.where_bool], fn_true(env), fn_false(env))
+            if stmt.op == ":=":
+                env[stmt.var] = value
+                continue
+            ref = refs[stmt.var]
+            new = call.casts.get((name, index)) if value_name is not None else None
+            if new is not None:
+                new = as_numpy(new)
+            else:  # (`combine` on arrays: numpy's operators)
+                new = _numpy_cast(value if stmt.op == "=" else combine(stmt.op, env[stmt.var], value), _NUMPY_DTYPES[ref.dtype], block_shape(ref, shape))
+            if ref.conditional is not None and ref.conditional not in plan.block.override:
+                cond = _condition(net, plan, call, state, env, ref)
+                new = np.where(as_numpy(cond) if isinstance(cond, torch.Tensor) else cond, new, env[stmt.var])
+            env[stmt.var] = new
+            written[stmt.var] = ref
+    return env
+
+
+def run_neurons_numpy(net, plan: BlockPlan, call: Call, state, fired, history, t, masks, shape):
+    """`run_neurons` with numpy (`run_statements_numpy`), the threshold's and
+    the reset's own operations included; the results become tensors (views
+    of the arrays). Without gradients, `spike_where` is ``where(s > 0, new,
+    old)``: what the reset computes here for every variable."""
+    block = plan.block
+    kind = block.kind
+    written = {}
+    env = run_statements_numpy(net, plan, call, state, shape, t, written)
+    if kind == "code":
+        part = net.subgroups.get(block.group)
+        for name, ref in written.items():
+            if part is None:
+                state[(ref.owner, ref.var)] = torch.from_numpy(env[name])
+            else:  # the subgroup's neurons only, at their places in the population
+                full = as_numpy(read_var(net, call, state, ref.owner, ref.var))
+                out = np.empty((call.batch, net.program.sizes[ref.owner]), full.dtype)
+                out[...] = full
+                out[:, as_numpy(part)] = env[name]
+                state[(ref.owner, ref.var)] = torch.from_numpy(out)
+        return
+    if kind == "threshold":
+        cond = env["_cond"]  # a constant condition ("True") is a Python bool
+        cond = _numpy_cast(cond, _NUMPY_DTYPES["bool"], shape)
+        s = torch.from_numpy(cond.astype(np.float64))
+        fired[block.group] = s
+        masks[block.group] = torch.from_numpy(cond)
+        history[block.group] = history[block.group][1:] + [s]
+        if block.threshold.refractory:
+            key = (block.group, "lastspike")
+            state[key] = torch.from_numpy(np.where(cond, as_numpy(t), as_numpy(state[key])))
+            key = (block.group, "not_refractory")
+            state[key] = torch.from_numpy(np.where(cond, False, as_numpy(state[key])))
+        return
+    if kind == "reset":
+        mask = as_numpy(masks[block.group])
+        for name, ref in written.items():
+            state[(ref.owner, ref.var)] = torch.from_numpy(np.where(mask, env[name], as_numpy(read_var(net, call, state, ref.owner, ref.var))))
+        return
+    raise BackendError(f"unknown block kind '{kind}'")
+
+
+def _numpy_cast(value, dtype: np.dtype, shape) -> np.ndarray:
+    """`cast_value` for numpy: ``value`` as an array of ``dtype`` and ``shape`` (broadcast into a new array where its shape differs)."""
+    array = value if isinstance(value, np.ndarray) else np.asarray(value)
+    if array.dtype != dtype:
+        array = array.astype(dtype)
+    if array.shape != shape:
+        out = np.empty(shape, dtype)
+        out[...] = array
+        array = out
+    return array
+
 
 def run_neurons(net, plan: BlockPlan, call: Call, state, fired, history, t, masks):
     """A block of neuron code: state update or program block, threshold, reset.
@@ -68,8 +168,11 @@ def run_neurons(net, plan: BlockPlan, call: Call, state, fired, history, t, mask
         return
     device = call.dt.device
     shape = (call.batch, net.program.sizes[block.group])
-    env = step_env(net, plan, call, state, t)
+    if plan.numpy and plan.operations >= NUMPY_FROM_OPERATIONS and device.type == "cpu" and net.float_dtype == torch.float64 and not torch.is_grad_enabled():
+        run_neurons_numpy(net, plan, call, state, fired, history, t, masks, shape)
+        return
     written = {}
+    env = step_env(net, plan, call, state, t)
     run_statements(net, plan, call, env, state, shape, device, written)
     if kind == "code":
         part = net.subgroups.get(block.group)
@@ -120,7 +223,6 @@ def run_neurons(net, plan: BlockPlan, call: Call, state, fired, history, t, mask
 
 def run_pathway(net, plan: BlockPlan, call: Call, state, fired, history, stacks, t, k, inputs=None):
     block = plan.block
-    path = net.routes[block.name]
     source = block.pathway.source
     batch, device = call.batch, call.dt.device
     if source not in fired:  # an input group or a group without threshold this step
@@ -129,30 +231,21 @@ def run_pathway(net, plan: BlockPlan, call: Call, state, fired, history, stacks,
     if block.name in call.dense:
         run_dense(net, block, call, state, history[source], k, inputs)
         return
+    if device.type == "cpu" and not torch.is_grad_enabled():
+        arrivals = net.event_driven.get(block.name)
+        if arrivals is not None:
+            run_arriving(net, plan, call, state, history[source], arrivals, t, k)
+            return
+    path = net.routes[block.name]
     # the spike history stacked once per source and step, shared by its pathways
     entry = stacks.get(source)
     if entry is None or entry[0] is not history[source]:
         entry = stacks[source] = (history[source], torch.stack(history[source]))
     hist = entry[1]  # (depth, batch, n_source); last entry is this step
-    depth = hist.shape[0]
     gather = net.gathers[block.name]
-    arrivals = net.event_driven.get(block.name) if device.type == "cpu" and not torch.is_grad_enabled() else None
-    if arrivals is not None:
-        # without gradients only the synapses whose spike arrives run (as in Brian2),
-        # in queue order: every sum adds the same terms in the same order (the
-        # other synapses would add zeros)
-        if not bool(hist.any()):
-            return
-        active, s_syn = arrivals(hist)  # (n_active,), (batch, n_active)
-        if len(active) == 0:
-            return
-        env = arrival_env(net, plan, call, state, t, active)
-        gather = env.gather
-    else:
-        s_syn = hist[depth - 1 - path["delay"], :, path["spiker"]].transpose(0, 1)  # (batch, n_syn) in queue order
-        env = step_env(net, plan, call, state, t)
+    s_syn = hist[hist.shape[0] - 1 - path["delay"], :, path["spiker"]].transpose(0, 1)  # (batch, n_syn) in queue order
+    env = step_env(net, plan, call, state, t)
     shape = (batch, s_syn.shape[1])
-    zero = None
     for stmt, value_name in plan.body:
         value = env[value_name] if value_name is not None else evaluate(stmt, env)
         if stmt.op == ":=":
@@ -160,26 +253,98 @@ def run_pathway(net, plan: BlockPlan, call: Call, state, fired, history, stacks,
             continue
         ref = block.refs[stmt.var]
         if ref.index in (_PRE, _POST):
-            contribution = value if stmt.op == "+=" else -value
-            contribution = cast_value(net, contribution, ref, shape, device)
+            contribution = _contribution(net, call, state, block, stmt, ref, value, shape, gather)
             zero = torch.zeros((), dtype=contribution.dtype, device=device)
-            if ref.conditional is not None and ref.conditional not in block.override:
-                cond = read_var(net, call, state, ref.owner, ref.conditional)[..., gather[ref.index]]
-                contribution = torch.where(torch.broadcast_to(cond, shape), contribution, zero)
             contribution = spike_where(s_syn, contribution, zero)
             key = (ref.owner, ref.var)
             current = torch.broadcast_to(read_var(net, call, state, *key), (batch, net.program.sizes[ref.owner]))
             state[key] = current.index_add(1, gather[ref.index], contribution)
         else:
             new = cast_value(net, combine(stmt.op, env[stmt.var], value), ref, shape, device)
-            new = spike_where(s_syn, new, torch.broadcast_to(env[stmt.var], shape))
-            env[stmt.var] = new
-            key = (ref.owner, ref.var)
-            if arrivals is not None:  # the synapses that received a spike, at their places in synapse order
-                full = expand(read_var(net, call, state, *key), (batch, len(path["perm"])))
-                state[key] = full.index_copy(1, gather[_SELF], new)
+            env[stmt.var] = spike_where(s_syn, new, torch.broadcast_to(env[stmt.var], shape))
+            state[(ref.owner, ref.var)] = env[stmt.var][..., path["inverse"]]
+
+
+def run_arriving(net, plan: BlockPlan, call: Call, state, history, arrivals, t, k):
+    """`run_pathway` without gradients on the CPU: the synapses a spike reaches
+    this step only, in queue order, as Brian2 runs them (`arrivals.Arrivals`).
+
+    A presynaptic contribution is summed into its target with numpy's
+    ``add.at`` on a copy of the target: one addition per synapse in queue
+    order, as ``index_add`` does on the CPU; samples of a batch the spike did
+    not reach add +0, as every synapse does in the gradient path. A value
+    fixed over the call (``w`` in ``g_post += w``) is taken from its numpy
+    view for the arriving synapses; the block's names are made (`arrival_env`)
+    only where a statement evaluates an expression or writes a synaptic
+    variable."""
+    arriving = arrivals(history, call.events, k)
+    if arriving is None:
+        return
+    block = plan.block
+    name = block.name
+    batch, device = call.batch, call.dt.device
+    active = arriving.active
+    shape = (batch, len(active))
+    spikes = arriving.spikes  # None for one sample: every arriving synapse receives a positive spike
+    fixed = call.arrays.get(("arriving", name))
+    if fixed is None:  # the call's fixed values as numpy views, and how many synapses the pathway has
+        fixed = call.arrays[("arriving", name)] = ({key: as_numpy(value) if isinstance(value, torch.Tensor) else value for key, value in call.envs[name].items()},
+                                    len(net.routes[name]["perm"]))
+    fixed, n_syn = fixed
+    env = None
+    for stmt, value_name in plan.body:
+        ref = block.refs.get(stmt.var)
+        simple = value_name is not None and ref is not None and ref.index in (_PRE, _POST) and (ref.conditional is None or ref.conditional in block.override)
+        if simple:  # a fixed value added to a pre- or postsynaptic variable
+            value = fixed[value_name]
+            if isinstance(value, np.ndarray) and value.ndim and value.shape[-1] == n_syn:  # one per synapse
+                value = value[..., active]
+        else:
+            if env is None:
+                env = arrival_env(net, plan, call, state, t, active)
+            value = env[value_name] if value_name is not None else evaluate(stmt, env)
+        if stmt.op == ":=":
+            env[stmt.var] = value
+            continue
+        key = (ref.owner, ref.var)
+        if ref.index in (_PRE, _POST):
+            current = as_numpy(read_var(net, call, state, *key))
+            if not simple and ref.conditional is not None and ref.conditional not in block.override:
+                contribution = as_numpy(_contribution(net, call, state, block, stmt, ref, value, shape, env.gather))
+            else:  # what `_contribution` gives, without its tensor of the block's shape
+                contribution = value if stmt.op == "+=" else -value
+                contribution = as_numpy(contribution) if isinstance(contribution, torch.Tensor) else np.asarray(contribution)
+                if contribution.dtype != current.dtype:
+                    contribution = contribution.astype(current.dtype)
+            if spikes is not None:
+                contribution = np.where(spikes > 0, contribution, np.zeros((), contribution.dtype))
+            target = np.empty((batch, net.program.sizes[ref.owner]), current.dtype)
+            target[...] = current
+            index = as_numpy(net.gathers[name][ref.index])[active]
+            if batch == 1:
+                np.add.at(target[0], index, contribution[0] if contribution.ndim == 2 else contribution)
             else:
-                state[key] = new[..., path["inverse"]]
+                np.add.at(target, (slice(None), index), contribution)
+            state[key] = torch.from_numpy(target)
+        else:  # a synaptic variable: written back for the synapses that received a spike, at their places in synapse order
+            new = cast_value(net, combine(stmt.op, env[stmt.var], value), ref, shape, device)
+            if spikes is not None:
+                new = torch.where(torch.from_numpy(spikes > 0), new, torch.broadcast_to(env[stmt.var], shape))
+            env[stmt.var] = new
+            full = expand(read_var(net, call, state, *key), (batch, n_syn))
+            state[key] = full.index_copy(1, env.gather[_SELF], new)
+
+
+def _contribution(net, call: Call, state, block, stmt, ref, value, shape, gather):
+    """What a synapse adds to its pre- or postsynaptic target (``+=``, ``-=``),
+    at the block's shape, zero where a conditional write (``unless refractory``) is off."""
+    contribution = cast_value(net, value if stmt.op == "+=" else -value, ref, shape, call.dt.device)
+    if ref.conditional is not None and ref.conditional not in block.override:
+        cond = read_var(net, call, state, ref.owner, ref.conditional)[..., gather[ref.index]]
+        zero = torch.zeros((), dtype=contribution.dtype, device=call.dt.device)
+        contribution = torch.where(torch.broadcast_to(cond, shape), contribution, zero)
+    return contribution
+
 
 def run_summed(net, plan: BlockPlan, call: Call, state, t):
     block = plan.block

@@ -23,14 +23,15 @@ over time.
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass
 
 import torch
 
 from ...program import Block, Kind, Program, Ref, Statement
-from .translate import compile_expression, is_fixed_expression
+from .translate import NotNumpy, compile_expression, is_fixed_expression
 
-__all__ = ["BlockPlan", "CompiledStatement", "compile_statement", "plan_block", "GATHERED", "SCALAR", "torch_dtype"]
+__all__ = ["BlockPlan", "CompiledStatement", "compile_statement", "plan_block", "GATHERED", "NUMPY_FROM_OPERATIONS", "SCALAR", "torch_dtype"]
 
 #: Index names of Brian2 synapse code under which a value is gathered.
 GATHERED = ("_presynaptic_idx", "_postsynaptic_idx", "_idx")
@@ -56,7 +57,9 @@ class BlockPlan:
     from which its surrogate gradient is taken, else None; ``statements``
     every statement of the block (scalar, then vector) as a
     `CompiledStatement`, each compiled once: the prelude and the body hold
-    these very objects.
+    these very objects. ``numpy``: whether the numpy target translates every
+    statement the body evaluates per step (see `execute.run_neurons_numpy`),
+    ``operations`` how many operators and calls they hold.
     """
 
     block: Block
@@ -69,6 +72,8 @@ class BlockPlan:
     body: tuple
     surrogate: tuple | None = None
     statements: tuple = ()
+    numpy: bool = False
+    operations: int = 0
 
     def __repr__(self) -> str:
         return f"BlockPlan({self.block.name!r}: {len(self.prelude)} per call, {len(self.body)} per step)"
@@ -90,12 +95,17 @@ class CompiledStatement:
     the twin (`compile_expression`), once: ``fn(env)``, and for numpy's
     boolean-where variant ``where(env[where_bool], fn_true(env), fn_false(env))``.
     In a statement of a plan's body, ``fn`` reads the values of its fixed
-    sub-expressions from the prelude (`plan_block`)."""
+    sub-expressions from the prelude (`plan_block`). ``numpy`` holds the same
+    three functions compiled for numpy arrays (``target="numpy"``, with
+    ``math="numpy"``), or None where that target does not translate the
+    statement."""
 
     statement: Statement
     fn: object
     fn_true: object = None
     fn_false: object = None
+    numpy: tuple | None = None  # (fn, fn_true, fn_false) of the numpy target, if it translates the statement
+
 
     @property
     def var(self) -> str:
@@ -127,12 +137,19 @@ def compile_statement(stmt: Statement, where: str, math: str, fixed: set | None 
     ``fixed`` and ``hoisted``, its largest sub-expressions of ``fixed`` names
     are compiled on their own and appended to ``hoisted`` (`compile_expression`)."""
     names = set(stmt.names)
-    fn = compile_expression(stmt.expr, names, where, math, fixed=fixed, hoisted=hoisted, prefix=prefix)
-    fn_true = fn_false = None
-    if stmt.where_bool is not None:
-        fn_true = compile_expression(stmt.expr_true, names, where, math) if stmt.expr_true is not None else None
-        fn_false = compile_expression(stmt.expr_false, names, where, math) if stmt.expr_false is not None else None
-    return CompiledStatement(stmt, fn, fn_true, fn_false)
+    before = None if hoisted is None else list(hoisted)  # the numpy target hoists the same sub-expressions under the same names
+    functions = []
+    for target in ("torch", "numpy") if math == "numpy" else ("torch",):
+        try:
+            fn = compile_expression(stmt.expr, names, where, math, fixed=fixed, hoisted=hoisted if target == "torch" else before, prefix=prefix, target=target)
+            fn_true = fn_false = None
+            if stmt.where_bool is not None:
+                fn_true = compile_expression(stmt.expr_true, names, where, math, target=target) if stmt.expr_true is not None else None
+                fn_false = compile_expression(stmt.expr_false, names, where, math, target=target) if stmt.expr_false is not None else None
+        except NotNumpy:
+            break
+        functions.append((fn, fn_true, fn_false))
+    return CompiledStatement(stmt, *functions[0], numpy=functions[1] if len(functions) > 1 else None)
 
 
 def plan_block(block: Block, program: Program, math: str, gathered: bool = False) -> BlockPlan:
@@ -190,7 +207,33 @@ def plan_block(block: Block, program: Program, math: str, gathered: bool = False
     if block.kind == Kind.THRESHOLD and block.threshold.left is not None:
         sides = block.threshold
         surrogate = (compile_expression(sides.left, set(sides.names), block.where, math), compile_expression(sides.right, set(sides.names), block.where, math))
-    return BlockPlan(block, tuple(fixed), tuple(step), tuple(clock_t), tuple(clock_dt), tuple(constants), tuple(prelude), tuple(body), surrogate, tuple(statements))
+    per_step = [stmt for stmt, value_name in body if value_name is None]
+    numpy = all(stmt.numpy is not None for stmt in per_step)
+    # the statements' operations, and the executor's own: a threshold's spikes
+    # as floats and its refractory bookkeeping (two wheres), a reset's where per variable
+    operations = sum(_operations(stmt) for stmt in per_step)
+    if block.kind == Kind.THRESHOLD:
+        operations += 3 if block.threshold.refractory else 1
+    elif block.kind == Kind.RESET:
+        operations += sum(stmt.op != ":=" for stmt, _ in body)
+    return BlockPlan(block, tuple(fixed), tuple(step), tuple(clock_t), tuple(clock_dt), tuple(constants), tuple(prelude), tuple(body), surrogate, tuple(statements), numpy, operations)
+
+
+#: A block of neuron code runs with numpy (without gradients, on the CPU, in
+#: float64, where the numpy target translates it) from this many operations
+#: per step (`BlockPlan.operations`): below it, viewing its values as arrays
+#: and the results as tensors costs more than numpy saves. Measured on CUBA
+#: (``benchmarks/user_networks.py``, 5000 steps, whole forward call): its
+#: reset (1 operation) 33 us per step with numpy against 23 us with torch; its
+#: threshold (5) 57 against 65 us; its state update (69) 245 against 424 us.
+NUMPY_FROM_OPERATIONS = 4
+
+
+def _operations(stmt: CompiledStatement) -> int:
+    """The operators and calls in a statement's expression(s)."""
+    kinds = (ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare, ast.Call)
+    exprs = [stmt.expr] if stmt.where_bool is None else [e for e in (stmt.statement.expr_true, stmt.statement.expr_false) if e is not None]
+    return sum(isinstance(node, kinds) for expr in exprs for node in ast.walk(ast.parse(expr, mode="eval")))
 
 
 _DTYPES = {"bool": torch.bool, "int": torch.int64}

@@ -111,6 +111,11 @@ class Twin(nn.Module):
         execution) or compiled code (cpp_standalone without fast math).
         Arithmetic is identical either way. ``"torch"``: torch's own functions
         (the compiled execution's, and its default), not bitwise to Brian2.
+        With ``"numpy"``, a float64 twin on the CPU without gradients
+        (`simulate`, `evaluate`, ``torch.no_grad()``) evaluates the per-step
+        statements of its larger code blocks (state updates) with numpy, on
+        views of the same tensors: the same operations on the same values,
+        at numpy's lower cost per operation (`execute.run_statements_numpy`).
     synapses : {"exact", "dense"}
         ``exact`` adds synaptic contributions one by one in Brian2's spike-queue
         order (bitwise equal sums). ``dense`` multiplies delayed spike vectors
@@ -690,9 +695,14 @@ def run_twin(spec: NetworkSpec, record: dict | None = None, drive: dict | None =
     empty = np.zeros(0, dtype=np.int64)
     spikes = {name: (empty, empty) for name in spec.populations}
     for group in parts[0].spikes:
-        s = torch.cat([part.spikes[group] for part in parts])
-        steps, idx = torch.nonzero(s[:, 0, :] > 0, as_tuple=True)
-        spikes[group] = sort_spikes(idx.cpu().numpy(), steps.cpu().numpy())
+        steps, idx, first = [], [], 0
+        for part in parts:  # each part's spikes found on its own (no copy of all steps' spikes)
+            s = part.spikes[group]
+            found = torch.nonzero(s[:, 0, :] > 0).cpu().numpy()
+            steps.append(found[:, 0] + first)
+            idx.append(found[:, 1])
+            first += s.shape[0]
+        spikes[group] = sort_spikes(np.concatenate(idx), np.concatenate(steps))
     traces = {pop: {var: torch.cat([part.traces[pop][var] for part in parts])[:, 0, :].detach().cpu().double().numpy() for var in vs} for pop, vs in parts[0].traces.items()}
     stored = StoredState("torch", offset + spec.n_steps, spec.dt, spec.sizes(), {key: value.detach().cpu() for key, value in state.items()}) if store else None
     return SimulationResult(spikes=spikes, traces=traces, backend=f"torch ({dtype}, {device}, {math} math)", dt=spec.dt, n_steps=spec.n_steps, wall_time=time.perf_counter() - start, sizes=spec.sizes(), record_every=record_every,

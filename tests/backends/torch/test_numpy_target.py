@@ -1,0 +1,170 @@
+"""The numpy target of the translator (the twin's evaluation without gradients
+on the CPU) computes what the torch target computes, bit for bit, dtype for
+dtype; what it does not translate is refused, and its blocks run in torch."""
+
+import numpy as np
+import pytest
+import torch
+
+from bioadapt import network_from_dict
+from bioadapt.backends.torch import Twin
+from bioadapt.backends.torch.plan import NUMPY_FROM_OPERATIONS
+from bioadapt.backends.torch.translate import NotNumpy, compile_expression
+
+RNG = np.random.default_rng(3)
+N = 4000
+# special values in every array: signed zeros, infinities, NaN, large and tiny numbers
+SPECIAL = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e300, -1e-300, 2.5, -2.5, 1.0])
+ENV = {
+    "x": np.concatenate([RNG.uniform(0.1, 5.0, N - len(SPECIAL)), SPECIAL]).reshape(1, N),
+    "y": np.concatenate([RNG.normal(size=N - len(SPECIAL)), SPECIAL[::-1]]),
+    "k": RNG.integers(-5, 6, N).astype(np.int32),
+    "m": RNG.integers(-10**6, 10**6, N).astype(np.int64),
+    "b": RNG.random(N) < 0.5,
+    "t": np.array(0.0123),  # the clock's time, 0-d
+    "dt": 1e-4,
+    "c": 3,
+}
+
+EXPRESSIONS = [
+    "x*y + y*x - x/y",
+    "((x*y) + (x*2.5)) + (0*y)",
+    "int(b) * x + (1 - int(b)) * y",
+    "1.5/x + 2/y + x/0.0",
+    "k/2 + k*2.5 + k/k + c/k",
+    "k*3 + k - 1 + k*c",
+    "m*1.5 - m/7",
+    "b*2.5 + b*1",
+    "-x + -k",
+    "x**2 + x**0.5 + x**-1 + x**1 + x**0",
+    "x**3 + y**1.5 + x**y + k**2 + k**0.5 + t**2",
+    "exp(-y) + expm1(y) + log(x) + log10(x) + sqrt(x)",
+    "sin(y) + cos(y) + tan(y) + sinh(y) + cosh(y) + tanh(y)",
+    "arcsin(y) + arccos(y) + arctan(y)",
+    "exp(k) + log(b) + sqrt(t)",
+    "abs(y) + abs(k)",
+    "int(3.7*y) + floor(y) + ceil(x) + int(t*1000)",
+    "timestep(t - y, dt) >= timestep(5e-3, dt)",
+    "(y > 0) and (x < 2)",
+    "not (y > 0) or x > 4",
+    "(k >= 2) and b",
+    "(y == x) or (y != 0.5) and not b",
+    "x > 2.5",
+    "k < 2.5",
+    "m > 1e5",
+    "exp(t*2)",
+    "t*dt + t/dt",
+]
+
+
+def _value(fn, env):
+    value = fn(env)
+    return value.numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
+
+
+@pytest.mark.parametrize("expr", EXPRESSIONS)
+def test_numpy_target_equals_torch_target(expr):
+    names = set(ENV) | {"int", "floor", "ceil", "abs", "timestep", "exp", "expm1", "log", "log10", "sqrt", "sin", "cos", "tan", "sinh", "cosh", "tanh", "arcsin", "arccos", "arctan"}
+    by_torch = compile_expression(expr, names, "test", "numpy")
+    by_numpy = compile_expression(expr, names, "test", "numpy", target="numpy")
+    tensors = {k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in ENV.items()}
+    with np.errstate(all="ignore"):
+        expected, got = _value(by_torch, tensors), _value(by_numpy, dict(ENV))
+    assert got.dtype == expected.dtype, expr
+    assert got.shape == expected.shape, expr
+    if got.dtype.kind == "f":  # bit for bit, signed zeros included; NaN is NaN (its sign and payload are
+        # whichever operand's the vector instruction passes on, in numpy and torch alike)
+        nan = np.isnan(expected)
+        assert np.array_equal(nan, np.isnan(got)), expr
+        assert np.array_equal(got[~nan].view(np.int64), expected[~nan].view(np.int64)), expr
+    else:
+        assert np.array_equal(got, expected), expr
+
+
+def test_hoisted_names_are_the_torch_targets():
+    """A body statement reads its fixed sub-expressions from the prelude by the names the torch target gave them."""
+    names = {"x", "tau", "dt", "exp"}
+    hoisted_torch, hoisted_numpy = [], []
+    by_torch = compile_expression("x*exp(-dt/tau) + 2*tau", names, "test", "numpy", fixed={"tau", "dt"}, hoisted=hoisted_torch, prefix="_h_")
+    by_numpy = compile_expression("x*exp(-dt/tau) + 2*tau", names, "test", "numpy", fixed={"tau", "dt"}, hoisted=hoisted_numpy, prefix="_h_", target="numpy")
+    assert [name for name, _ in hoisted_numpy] == [name for name, _ in hoisted_torch] == ["_h_0", "_h_1"]
+    tau = torch.tensor([0.01, 0.02], dtype=torch.float64)
+    env = {"x": torch.tensor([[1.0, -2.0]], dtype=torch.float64), "tau": tau, "dt": 1e-4}
+    env.update({name: fn(env) for name, fn in hoisted_torch})
+    expected = by_torch(env)
+    got = by_numpy({k: v.numpy() if isinstance(v, torch.Tensor) else v for k, v in env.items()})
+    assert np.array_equal(got, expected.numpy())
+
+
+@pytest.mark.parametrize("expr", ["x % 2", "x // 2", "0 < x < 2", "clip(x, 0, 1)", "sign(x)", "exprel(x)", "noise(x)", "k + 3000000000"])
+def test_what_the_numpy_target_does_not_translate(expr):
+    names = {"x", "k", "noise", "clip", "sign", "exprel"}
+    compile_expression(expr, names, "test", "numpy")  # the torch target translates it
+    with pytest.raises(NotNumpy):
+        compile_expression(expr, names, "test", "numpy", target="numpy")
+    with pytest.raises(NotNumpy):
+        compile_expression("x + 1", names, "test", "libm", target="numpy")
+
+
+CUBA = """
+dv/dt = (ge + gi - (v - El))/taum : volt (unless refractory)
+dge/dt = -ge/taue : volt
+dgi/dt = -gi/taui : volt
+taum : second
+taue : second
+taui : second
+El : volt
+"""
+
+
+def _cuba(tmp_path, size=200):
+    (tmp_path / "cuba.toml").write_text(
+        f'equations = """{CUBA}"""\nthreshold = "v > -50*mV"\nreset = "v = -60*mV"\nrefractory = "5*ms"\n'
+        '[defaults]\ntaum = "20*ms"\ntaue = "5*ms"\ntaui = "10*ms"\nEl = "-49*mV"\nv = "-60*mV"\n'
+    )
+    return network_from_dict({
+        "dt": "0.1*ms", "duration": "30*ms", "seed": 4,
+        "populations": {"P": {"model": "cuba.toml", "size": size, "values": {"v": "uniform(-60*mV, -50*mV)"}}},
+        "projections": [
+            {"name": "Ce", "source": "P", "target": "P", "on_pre": "ge_post += weight", "connect": {"condition": "i < 160", "p": 0.3}, "weight": "1.62*mV", "delay": "uniform(0*ms, 1*ms)"},
+            {"name": "Ci", "source": "P", "target": "P", "on_pre": "gi_post += weight", "connect": {"condition": "i >= 160", "p": 0.3}, "weight": "-9*mV"},
+        ],
+    }, folder=tmp_path)
+
+
+def test_a_state_update_runs_with_numpy_without_gradients_and_equals_torch(tmp_path):
+    """CUBA's exact state update (refractoriness, heterogeneous delays): evaluated
+    by numpy without gradients, by torch with them; spikes, traces and state bitwise equal."""
+    twin = Twin(_cuba(tmp_path))
+    plans = {plan.block.kind: plan for plan in twin.layout.plans.values()}
+    # numpy without gradients: the state update and the threshold (its spikes and refractoriness);
+    # the reset (one where) stays in torch
+    assert plans["code"].numpy and plans["code"].operations >= NUMPY_FROM_OPERATIONS
+    assert plans["threshold"].numpy and plans["threshold"].operations >= NUMPY_FROM_OPERATIONS
+    assert plans["reset"].operations < NUMPY_FROM_OPERATIONS
+    with torch.no_grad():
+        fast = twin(record={"P": ["v", "ge"]})
+    with torch.enable_grad():
+        slow = twin(record={"P": ["v", "ge"]})
+    assert fast.spikes["P"].sum() > 20
+    assert torch.equal(fast.spikes["P"], slow.spikes["P"].detach())
+    for var in ("v", "ge"):
+        assert torch.equal(fast.traces["P"][var], slow.traces["P"][var].detach())
+    for key, value in fast.state.items():
+        assert torch.equal(value, slow.state[key].detach()), key
+
+
+@pytest.mark.parametrize("true, false", [("2 + y", "y"), ("1", "0"), ("k", "0"), ("k", "k*2"), ("0.5", "x")])
+def test_boolean_simplified_statements(true, false):
+    """numpy's boolean-simplified form ``where(b, expr_true, expr_false)``: numpy's evaluation against `env.evaluate`."""
+    from bioadapt.backends.torch.env import evaluate
+    from bioadapt.backends.torch.plan import compile_statement
+    from bioadapt.backends.torch.translate import numpy_where
+    from bioadapt.program import Statement
+
+    stmt = compile_statement(Statement("z", ":=", f"b*({true}) + (1 - b)*({false})", where_bool="b", expr_true=true, expr_false=false, names=frozenset(ENV)), "test", "numpy")
+    fn, fn_true, fn_false = stmt.numpy
+    expected = evaluate(stmt, {k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in ENV.items()}).numpy()
+    got = numpy_where(ENV["b"], fn_true(ENV), fn_false(ENV))
+    assert got.dtype == expected.dtype and got.shape == expected.shape
+    assert np.array_equal(got, expected, equal_nan=got.dtype.kind == "f")
