@@ -126,20 +126,23 @@ def profile(spec) -> dict:
     twin = Twin(spec, dtype=torch.float64, math="numpy")
     spent: dict = {}
 
-    def timed(layout, schedule):
+    def timed(layout, schedule, mode=execute.TORCH):
         def wrap(run, key):
             def run_timed(step):
                 start = time.perf_counter()
                 run(step)
                 spent[key] = spent.get(key, 0.0) + time.perf_counter() - start
             return run_timed
-        return tuple(wrap(run, block.name) for (_, block, _), run in zip(schedule, execute.executors(layout, schedule)))
+        bound = execute.executors(layout, schedule, mode)
+        runs = execute.Schedule(wrap(run, block.name) for (_, block, _), run in zip(schedule, bound))
+        runs.mode = bound.mode
+        return runs
 
     original, twin_module.executors = twin_module.executors, timed
     try:
         with torch.no_grad():
             start = time.perf_counter()
-            twin()
+            twin(spike_events=True)  # as `simulate` runs it
             whole = time.perf_counter() - start
     finally:
         twin_module.executors = original

@@ -21,12 +21,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["Arrivals", "Arriving", "senders", "as_numpy"]
+from .env import as_numpy
 
-
-def as_numpy(x: torch.Tensor) -> np.ndarray:
-    """The numpy view of a CPU tensor (no copy), whether or not it requires grad."""
-    return x.detach().numpy() if x.requires_grad else x.numpy()
+__all__ = ["Arrivals", "Arriving", "seed", "senders"]
 
 
 def senders(spikes: torch.Tensor, cache: dict | None = None, step: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -46,6 +43,13 @@ def senders(spikes: torch.Tensor, cache: dict | None = None, step: int = 0) -> t
             cache[key] = found
     found[2] = step
     return found[1]
+
+
+def seed(cache: dict, spikes: torch.Tensor, view: np.ndarray, neurons: np.ndarray):
+    """Enter in ``cache`` what `senders` would find of ``spikes`` (one sample):
+    its numpy ``view`` and the ``neurons`` that fired, already known where a
+    threshold ran with numpy. Kept while read, as an entry `senders` made."""
+    cache[("senders", id(spikes))] = [spikes, (view, neurons), -1]
 
 
 class Arriving:
@@ -129,6 +133,10 @@ class Arrivals:
             pairs = neurons + rank * n_source if rank else neurons
         else:
             pairs = np.concatenate([neurons + rank * n_source for rank, _, neurons in sending])
+        batch = sending[0][1].shape[0]
+        if len(pairs) == 1 and batch == 1:  # one neuron's synapses at one delay: a range
+            start, length = self._starts[pairs[0]], self._counts[pairs[0]]
+            return Arriving(np.arange(start, start + length), None) if length else None
         lengths = self._counts[pairs]
         ends = lengths.cumsum()
         total = int(ends[-1])
@@ -136,7 +144,6 @@ class Arrivals:
             return None
         # each pair's range of synapses, concatenated: start of its range + position within it
         active = (self._starts[pairs] - (ends - lengths)).repeat(lengths) + np.arange(total)
-        batch = sending[0][1].shape[0]
         if batch == 1:
             return Arriving(active, None)
         rows = np.concatenate([view[:, neurons] for _, view, neurons in sending], axis=1)  # (batch, pairs)

@@ -12,11 +12,15 @@ import torch
 
 from ...errors import BackendError
 from ...program import Ref
-from .arrivals import as_numpy
 from .plan import SCALAR, BlockPlan, torch_dtype
 from .translate import divide
 
-__all__ = ["Call", "Step", "ArrivalEnv", "Selection", "arrival_env", "block_shape", "cast_value", "combine", "evaluate", "expand", "numpy_step_env", "read_var", "step_env", "take"]
+__all__ = ["Call", "Step", "ArrivalEnv", "Selection", "arrival_env", "as_numpy", "block_shape", "cast_array", "cast_value", "combine", "evaluate", "expand", "fixed_arrays", "read_array", "read_var", "step_env", "take"]
+
+
+def as_numpy(x: torch.Tensor) -> np.ndarray:
+    """The numpy view of a CPU tensor (no copy), whether or not it requires grad."""
+    return x.detach().numpy() if x.requires_grad else x.numpy()
 
 
 @dataclass
@@ -39,22 +43,25 @@ class Call:
     inputs: dict = field(default_factory=dict)  # pathway block name -> precomputed input contributions per step
     per_synapse: dict = field(default_factory=dict)  # pathway block name -> its fixed values split (`arrival_env`)
     params: object = None  # the twin's parameters (``Twin.params``: owner -> {variable: tensor}), read through as they are now
-    arrays: dict = field(default_factory=dict)  # block name -> its fixed names as numpy views (`numpy_step_env`; a pathway's: `execute.run_arriving`)
+    arrays: dict = field(default_factory=dict)  # block name -> its fixed names as numpy views (`fixed_arrays`)
+    cast_arrays: dict = field(default_factory=dict)  # numpy views of ``casts``, same keys (`cast_array`)
     surrogate: object = None  # the spike function's surrogate derivative (`Surrogate`)
 
 
 class Step:
     """The working values of one step (`execute.step`): the call's fixed
     values, the state and spike history (dicts of the step's own, into which
-    the executors write new tensors), the feeds, and the step's time ``t``,
-    index ``k``, spikes ``fired``, threshold ``masks`` and stacked histories
-    ``stacks``."""
+    the executors write new tensors), the feeds, and the step's time ``t``
+    (and ``now``, its numpy view, in the numpy mode), index ``k``, spikes
+    ``fired``, threshold ``masks``, stacked histories ``stacks``, and
+    ``spiking``: group -> the flat positions (in ``(batch, size)``) of its
+    spikes, where a threshold run by numpy found them."""
 
-    __slots__ = ("call", "state", "history", "feeds", "start_step", "t", "k", "fired", "masks", "stacks")
+    __slots__ = ("call", "state", "history", "feeds", "start_step", "t", "now", "k", "fired", "masks", "stacks", "spiking")
 
     def __init__(self, call: Call, state: dict, history: dict, feeds: dict, start_step: int):
         self.call, self.state, self.history, self.feeds, self.start_step = call, state, history, feeds, start_step
-        self.t, self.k, self.fired, self.masks, self.stacks = None, 0, {}, {}, {}
+        self.t, self.now, self.k, self.fired, self.masks, self.stacks, self.spiking = None, None, 0, {}, {}, {}, {}
 
 
 def expand(value: torch.Tensor, shape) -> torch.Tensor:
@@ -73,7 +80,8 @@ def take(value, how, gather):
     if how == SCALAR:  # a shared variable: one value per sample, (batch, 1) or (1,)
         return value[..., :1]
     if how is not None and gather is not None and how in gather:
-        return value[..., gather[how]]
+        index = gather[how]
+        return value[..., as_numpy(index) if isinstance(value, np.ndarray) and isinstance(index, torch.Tensor) else index]
     return value
 
 
@@ -108,22 +116,22 @@ class ArrivalEnv(dict):
             value = select(per_synapse[name], active)
         elif name in steps:
             owner, var, how = steps[name]
-            value = state.get((owner, var))
-            if value is None:
-                value = read_var(net, call, state, owner, var)
-            value = take(value, how, self.gather)
+            value = take(read_var(net, call, state, owner, var), how, self.gather)
         else:
             raise KeyError(name)
         self[name] = value
         return value
 
 
-def read_var(net, call: Call, state: dict, owner: str, var: str):
+def read_var(net, call: Call, state: dict, owner: str, var: str) -> torch.Tensor:
     """The value of ``owner.var`` in a step: its state, else the call's derived
-    constants, the parameters, the layout's constants, or its initial value."""
+    constants, the parameters, the layout's constants, or its initial value.
+    A state variable numpy wrote (the numpy mode, `read_array`) is read as a
+    tensor of the same memory."""
     key = (owner, var)
-    if key in state:
-        return state[key]
+    value = state.get(key)
+    if value is not None:
+        return torch.from_numpy(value) if isinstance(value, np.ndarray) else value
     if key in call.fixed:
         return call.fixed[key]
     params = call.params
@@ -134,42 +142,51 @@ def read_var(net, call: Call, state: dict, owner: str, var: str):
     value = net.program.initial[key]
     return torch.as_tensor(np.asarray(value))
 
-def step_env(net, plan: BlockPlan, call: Call, state: dict, t) -> dict:
-    """The block's names for this step: fixed values of the call, state, ``t``."""
-    env = call.envs[plan.block.name].copy()
-    gather = net.gathers.get(plan.block.name)
-    if gather is None:
-        gather = net.indexed.get(plan.block.name)
-    for name, owner, var, how in plan.step:
-        value = state.get((owner, var))
-        if value is None:
-            value = read_var(net, call, state, owner, var)
-        env[name] = take(value, how, gather)
-    for name in plan.clock_t:
-        env[name] = t
-    return env
 
-def numpy_step_env(net, plan: BlockPlan, call: Call, state: dict, t) -> dict:
-    """`step_env` as numpy views of the same tensors (CPU), for a body run by numpy
-    (`execute.run_statements_numpy`); the call's fixed values are viewed once per call."""
+def read_array(net, call: Call, state: dict, owner: str, var: str) -> np.ndarray:
+    """`read_var` as a numpy array (on the CPU), for the executors of the numpy
+    mode: in that mode the state holds the arrays they write (never written
+    in place, as tensors are not), and `read_var` reads them as tensors."""
+    value = state.get((owner, var))
+    if isinstance(value, np.ndarray):
+        return value
+    return as_numpy(value if value is not None else read_var(net, call, state, owner, var))
+
+def step_env(net, plan: BlockPlan, call: Call, state: dict, t, numpy: bool = False) -> dict:
+    """The block's names for this step: fixed values of the call, state, ``t``;
+    with ``numpy``, as numpy arrays (`read_array`, on the CPU, for a body run
+    by numpy: `execute.run_statements_numpy`; ``t`` is then `Step.now`)."""
     name = plan.block.name
-    fixed = call.arrays.get(name)
-    if fixed is None:
-        fixed = call.arrays[name] = {key: as_numpy(value) if isinstance(value, torch.Tensor) else value for key, value in call.envs[name].items()}
-    env = fixed.copy()
+    env = (fixed_arrays(call, name) if numpy else call.envs[name]).copy()
     gather = net.gathers.get(name)
     if gather is None:
         gather = net.indexed.get(name)
+    read = read_array if numpy else read_var
     for var_name, owner, var, how in plan.step:
-        value = state.get((owner, var))
-        if value is None:
-            value = read_var(net, call, state, owner, var)
-        env[var_name] = as_numpy(take(value, how, gather))
-    if plan.clock_t:
-        now = as_numpy(t)
-        for clock in plan.clock_t:
-            env[clock] = now
+        value = read(net, call, state, owner, var)
+        env[var_name] = value if how is None else take(value, how, gather)
+    for clock in plan.clock_t:
+        env[clock] = t
     return env
+
+
+def cast_array(call: Call, key: tuple) -> np.ndarray | None:
+    """The numpy view of ``call.casts[key]`` (made once per call), or None if there is no such cast."""
+    array = call.cast_arrays.get(key)
+    if array is None:
+        cast = call.casts.get(key)
+        if cast is None:
+            return None
+        array = call.cast_arrays[key] = as_numpy(cast)
+    return array
+
+
+def fixed_arrays(call: Call, name: str) -> dict:
+    """The fixed names of block ``name`` in the call (``call.envs``), tensors as numpy views: made once per call."""
+    arrays = call.arrays.get(name)
+    if arrays is None:
+        arrays = call.arrays[name] = {key: as_numpy(value) if isinstance(value, torch.Tensor) else value for key, value in call.envs[name].items()}
+    return arrays
 
 
 def arrival_env(net, plan: BlockPlan, call: Call, state: dict, t, active: np.ndarray) -> "ArrivalEnv":

@@ -11,6 +11,13 @@ whole schedule once per forward call, so no step branches on kind strings, and
 `step` runs it as a function of the state: ``(state, history) -> (state,
 history, spikes)``.
 
+The binding is made for the call's mode (`mode`): with gradients or off the
+CPU, torch throughout (every synapse every step); without gradients on the
+CPU, pathways run for the synapses a spike reaches only (`run_arriving`), and
+in a float64 twin the neuron code the numpy target translates runs with numpy
+(`run_neurons_numpy`). The same operations on the same values in every mode:
+the modes give the same results bit for bit.
+
 The executors follow Brian2's semantics bit for bit (see `twin` for the list):
 statement order, conditional writes, threshold and reset, spike-queue order of
 synaptic contributions, summed variables into zero.
@@ -23,14 +30,14 @@ import torch
 
 from ...errors import BackendError
 from ...program import INDEX_POST as _POST, INDEX_PRE as _PRE, INDEX_SELF as _SELF, Block
-from .env import Call, Step, arrival_env, block_shape, cast_value, combine, evaluate, expand, numpy_step_env, read_var, step_env
-from .arrivals import as_numpy
+from .env import Call, Step, arrival_env, as_numpy, block_shape, cast_array, cast_value, combine, evaluate, expand, fixed_arrays, read_array, read_var, step_env
+from .arrivals import seed
 from .pathways import run_dense
-from .plan import NUMPY_FROM_OPERATIONS, BlockPlan
+from .plan import BlockPlan
 from .spikes import spike, spike_where
 from .translate import numpy_where
 
-__all__ = ["EXECUTORS", "executors", "step", "run_neurons", "run_pathway", "run_arriving", "run_neurons_numpy", "run_statements", "run_statements_numpy", "run_summed"]
+__all__ = ["EXECUTORS", "TORCH", "EVENTS", "NUMPY", "Schedule", "executors", "mode", "step", "run_neurons", "run_pathway", "run_arriving", "run_neurons_numpy", "run_statements", "run_statements_numpy", "run_summed"]
 
 
 
@@ -70,75 +77,101 @@ def run_statements_numpy(net, plan: BlockPlan, call: Call, state: dict, shape, t
     """`run_statements` with numpy, on views of the tensors: the same
     operations on the same values (`translate.NUMPY_FUNCTIONS`), for a body
     the numpy target translates (``plan.numpy``). Returns the block's names
-    as numpy arrays (or numbers), its written variables among them. numpy's
-    floating-point warnings are off, as torch gives none."""
+    as numpy arrays (or numbers), its written variables among them (numpy's
+    floating-point warnings are off in the steps of the numpy mode: `step`)."""
     name = plan.block.name
     refs = plan.block.refs
-    env = numpy_step_env(net, plan, call, state, t)
-    with np.errstate(all="ignore"):
-        for index, (stmt, value_name) in enumerate(plan.body):
-            if value_name is not None:
-                value = env[value_name]
-            else:
-                fn, fn_true, fn_false = stmt.numpy
-                value = fn(env) if stmt.where_bool is None else numpy_where(env[stmt.where_bool], fn_true(env), fn_false(env))
-            if stmt.op == ":=":
-                env[stmt.var] = value
-                continue
-            ref = refs[stmt.var]
-            new = call.casts.get((name, index)) if value_name is not None else None
-            if new is not None:
-                new = as_numpy(new)
-            else:  # (`combine` on arrays: numpy's operators)
-                new = _numpy_cast(value if stmt.op == "=" else combine(stmt.op, env[stmt.var], value), _NUMPY_DTYPES[ref.dtype], block_shape(ref, shape))
-            if ref.conditional is not None and ref.conditional not in plan.block.override:
-                cond = _condition(net, plan, call, state, env, ref)
-                new = np.where(as_numpy(cond) if isinstance(cond, torch.Tensor) else cond, new, env[stmt.var])
-            env[stmt.var] = new
-            written[stmt.var] = ref
+    env = step_env(net, plan, call, state, t, numpy=True)
+    for index, (stmt, value_name) in enumerate(plan.body):
+        if value_name is not None:
+            value = env[value_name]
+        else:
+            fn, fn_true, fn_false = stmt.numpy
+            value = fn(env) if stmt.where_bool is None else numpy_where(env[stmt.where_bool], fn_true(env), fn_false(env))
+        if stmt.op == ":=":
+            env[stmt.var] = value
+            continue
+        ref = refs[stmt.var]
+        new = cast_array(call, (name, index)) if value_name is not None else None
+        if new is None:  # (`combine` on arrays: numpy's operators)
+            new = _numpy_cast(value if stmt.op == "=" else combine(stmt.op, env[stmt.var], value), _NUMPY_DTYPES[ref.dtype], block_shape(ref, shape))
+        if ref.conditional is not None and ref.conditional not in plan.block.override:
+            cond = _condition(net, plan, call, state, env, ref)
+            new = np.where(as_numpy(cond) if isinstance(cond, torch.Tensor) else cond, new, env[stmt.var])
+        env[stmt.var] = new
+        written[stmt.var] = ref
     return env
 
 
-def run_neurons_numpy(net, plan: BlockPlan, call: Call, state, fired, history, t, masks, shape):
+def run_neurons_numpy(net, plan: BlockPlan, call: Call, state, fired, history, t, masks, spiking: dict):
     """`run_neurons` with numpy (`run_statements_numpy`), the threshold's and
-    the reset's own operations included; the results become tensors (views
-    of the arrays). Without gradients, `spike_where` is ``where(s > 0, new,
-    old)``: what the reset computes here for every variable."""
+    the reset's own operations included. The variables it writes go into
+    ``state`` as new numpy arrays (`env.read_array`; `env.read_var` reads them
+    as tensors); the spikes are tensors. The threshold finds the flat
+    positions of the spikes once (``spiking``, see `Step`); its refractory
+    variables and the reset are written at those positions only (without
+    gradients, `spike_where` is ``where(s > 0, new, old)``: the same values).
+    ``t`` is the step's time as a numpy array (`Step.now`)."""
     block = plan.block
     kind = block.kind
+    shape = (call.batch, net.program.sizes[block.group])
     written = {}
     env = run_statements_numpy(net, plan, call, state, shape, t, written)
     if kind == "code":
         part = net.subgroups.get(block.group)
         for name, ref in written.items():
             if part is None:
-                state[(ref.owner, ref.var)] = torch.from_numpy(env[name])
+                state[(ref.owner, ref.var)] = env[name]
             else:  # the subgroup's neurons only, at their places in the population
-                full = as_numpy(read_var(net, call, state, ref.owner, ref.var))
+                full = read_array(net, call, state, ref.owner, ref.var)
                 out = np.empty((call.batch, net.program.sizes[ref.owner]), full.dtype)
                 out[...] = full
                 out[:, as_numpy(part)] = env[name]
-                state[(ref.owner, ref.var)] = torch.from_numpy(out)
+                state[(ref.owner, ref.var)] = out
         return
     if kind == "threshold":
         cond = env["_cond"]  # a constant condition ("True") is a Python bool
         cond = _numpy_cast(cond, _NUMPY_DTYPES["bool"], shape)
-        s = torch.from_numpy(cond.astype(np.float64))
+        view = cond.astype(np.float64)
+        s = torch.from_numpy(view)
         fired[block.group] = s
         masks[block.group] = torch.from_numpy(cond)
         history[block.group] = history[block.group][1:] + [s]
-        if block.threshold.refractory:
-            key = (block.group, "lastspike")
-            state[key] = torch.from_numpy(np.where(cond, as_numpy(t), as_numpy(state[key])))
-            key = (block.group, "not_refractory")
-            state[key] = torch.from_numpy(np.where(cond, False, as_numpy(state[key])))
+        where = spiking[block.group] = cond.ravel().nonzero()[0]
+        if call.batch == 1:  # the neurons that fired, for the pathways that read these spikes
+            seed(call.events, s, view, where)
+        if block.threshold.refractory:  # written for the neurons that spike only, as Brian2 does
+            for var, value in (("lastspike", t), ("not_refractory", False)):
+                key = (block.group, var)
+                state[key] = _written_at(read_array(net, call, state, *key), shape, where, value)
         return
     if kind == "reset":
-        mask = as_numpy(masks[block.group])
+        where = spiking.get(block.group)
+        if where is None:  # (a threshold run by torch)
+            where = spiking[block.group] = as_numpy(masks[block.group]).ravel().nonzero()[0]
         for name, ref in written.items():
-            state[(ref.owner, ref.var)] = torch.from_numpy(np.where(mask, env[name], as_numpy(read_var(net, call, state, ref.owner, ref.var))))
+            new = env[name]
+            new = new.reshape(-1)[where] if new.shape == shape else np.broadcast_to(new, shape).reshape(-1)[where]
+            state[(ref.owner, ref.var)] = _written_at(read_array(net, call, state, ref.owner, ref.var), shape, where, new)
         return
     raise BackendError(f"unknown block kind '{kind}'")
+
+
+def _written_at(old: np.ndarray, shape, where: np.ndarray, new) -> np.ndarray:
+    """A new array of ``shape``: ``old`` (broadcast), with ``new`` written at the
+    flat positions ``where``: ``where(mask, new, old)`` for ``where =
+    flatnonzero(mask)``, in a copy and a write of those positions only
+    (``old`` itself where there are none: arrays of the state are never
+    written in place)."""
+    if old.shape == shape:
+        if not len(where):
+            return old
+        out = old.copy()
+    else:
+        out = np.empty(shape, old.dtype)
+        out[...] = old
+    out.put(where, new)
+    return out
 
 
 def _numpy_cast(value, dtype: np.dtype, shape) -> np.ndarray:
@@ -168,9 +201,6 @@ def run_neurons(net, plan: BlockPlan, call: Call, state, fired, history, t, mask
         return
     device = call.dt.device
     shape = (call.batch, net.program.sizes[block.group])
-    if plan.numpy and plan.operations >= NUMPY_FROM_OPERATIONS and device.type == "cpu" and net.float_dtype == torch.float64 and not torch.is_grad_enabled():
-        run_neurons_numpy(net, plan, call, state, fired, history, t, masks, shape)
-        return
     written = {}
     env = step_env(net, plan, call, state, t)
     run_statements(net, plan, call, env, state, shape, device, written)
@@ -197,8 +227,9 @@ def run_neurons(net, plan: BlockPlan, call: Call, state, fired, history, t, mask
         if history is not None:  # (a compiled segment: the caller appends the spikes)
             history[block.group] = history[block.group][1:] + [s]
         if block.threshold.refractory:
-            state[(block.group, "lastspike")] = torch.where(cond, t.to(state[(block.group, "lastspike")].dtype), state[(block.group, "lastspike")])
-            state[(block.group, "not_refractory")] = torch.where(cond, torch.zeros((), dtype=torch.bool, device=device), state[(block.group, "not_refractory")])
+            lastspike = read_var(net, call, state, block.group, "lastspike")
+            state[(block.group, "lastspike")] = torch.where(cond, t.to(lastspike.dtype), lastspike)
+            state[(block.group, "not_refractory")] = torch.where(cond, torch.zeros((), dtype=torch.bool, device=device), read_var(net, call, state, block.group, "not_refractory"))
         return
     if kind == "reset":
         s = fired[block.group]
@@ -221,21 +252,24 @@ def run_neurons(net, plan: BlockPlan, call: Call, state, fired, history, t, mask
         return
     raise BackendError(f"unknown block kind '{kind}'")
 
+def sent(net, call: Call, source: str, fired: dict, history: dict) -> list:
+    """The spike history of ``source`` that a pathway reads, this step's spikes
+    last: zeros for this step where the group has not fired (an input group, or
+    a group without threshold)."""
+    if source not in fired:
+        fired_now = torch.zeros(call.batch, net.program.sizes[source], dtype=net.float_dtype, device=call.dt.device)
+        history[source] = history[source][1:] + [fired_now]
+    return history[source]
+
+
 def run_pathway(net, plan: BlockPlan, call: Call, state, fired, history, stacks, t, k, inputs=None):
     block = plan.block
     source = block.pathway.source
     batch, device = call.batch, call.dt.device
-    if source not in fired:  # an input group or a group without threshold this step
-        fired_now = torch.zeros(batch, net.program.sizes[source], dtype=net.float_dtype, device=device)
-        history[source] = history[source][1:] + [fired_now]
+    sent(net, call, source, fired, history)
     if block.name in call.dense:
         run_dense(net, block, call, state, history[source], k, inputs)
         return
-    if device.type == "cpu" and not torch.is_grad_enabled():
-        arrivals = net.event_driven.get(block.name)
-        if arrivals is not None:
-            run_arriving(net, plan, call, state, history[source], arrivals, t, k)
-            return
     path = net.routes[block.name]
     # the spike history stacked once per source and step, shared by its pathways
     entry = stacks.get(source)
@@ -265,7 +299,24 @@ def run_pathway(net, plan: BlockPlan, call: Call, state, fired, history, stacks,
             state[(ref.owner, ref.var)] = env[stmt.var][..., path["inverse"]]
 
 
-def run_arriving(net, plan: BlockPlan, call: Call, state, history, arrivals, t, k):
+class ArrivingTables:
+    """What `run_arriving` reads of a pathway in every step, taken once per
+    forward call (`executors`): its number of synapses, the numpy views of
+    its pre- and postsynaptic indices (queue order), and which statements
+    add a fixed value to a pre- or postsynaptic variable (``simple``)."""
+
+    __slots__ = ("n_syn", "index", "simple")
+
+    def __init__(self, net, plan: BlockPlan):
+        block = plan.block
+        self.n_syn = len(net.routes[block.name]["perm"])
+        self.index = {how: as_numpy(value) for how, value in net.gathers[block.name].items() if how in (_PRE, _POST)}
+        refs = [block.refs.get(stmt.var) for stmt, _ in plan.body]
+        self.simple = tuple(value_name is not None and ref is not None and ref.index in (_PRE, _POST) and (ref.conditional is None or ref.conditional in block.override)
+                            for (stmt, value_name), ref in zip(plan.body, refs))
+
+
+def run_arriving(net, plan: BlockPlan, call: Call, state, history, arrivals, t, k, tables: ArrivingTables):
     """`run_pathway` without gradients on the CPU: the synapses a spike reaches
     this step only, in queue order, as Brian2 runs them (`arrivals.Arrivals`).
 
@@ -286,15 +337,11 @@ def run_arriving(net, plan: BlockPlan, call: Call, state, history, arrivals, t, 
     active = arriving.active
     shape = (batch, len(active))
     spikes = arriving.spikes  # None for one sample: every arriving synapse receives a positive spike
-    fixed = call.arrays.get(("arriving", name))
-    if fixed is None:  # the call's fixed values as numpy views, and how many synapses the pathway has
-        fixed = call.arrays[("arriving", name)] = ({key: as_numpy(value) if isinstance(value, torch.Tensor) else value for key, value in call.envs[name].items()},
-                                    len(net.routes[name]["perm"]))
-    fixed, n_syn = fixed
+    fixed = fixed_arrays(call, name)
+    n_syn = tables.n_syn
     env = None
-    for stmt, value_name in plan.body:
+    for (stmt, value_name), simple in zip(plan.body, tables.simple):
         ref = block.refs.get(stmt.var)
-        simple = value_name is not None and ref is not None and ref.index in (_PRE, _POST) and (ref.conditional is None or ref.conditional in block.override)
         if simple:  # a fixed value added to a pre- or postsynaptic variable
             value = fixed[value_name]
             if isinstance(value, np.ndarray) and value.ndim and value.shape[-1] == n_syn:  # one per synapse
@@ -308,7 +355,7 @@ def run_arriving(net, plan: BlockPlan, call: Call, state, history, arrivals, t, 
             continue
         key = (ref.owner, ref.var)
         if ref.index in (_PRE, _POST):
-            current = as_numpy(read_var(net, call, state, *key))
+            current = read_array(net, call, state, *key)
             if not simple and ref.conditional is not None and ref.conditional not in block.override:
                 contribution = as_numpy(_contribution(net, call, state, block, stmt, ref, value, shape, env.gather))
             else:  # what `_contribution` gives, without its tensor of the block's shape
@@ -320,12 +367,12 @@ def run_arriving(net, plan: BlockPlan, call: Call, state, history, arrivals, t, 
                 contribution = np.where(spikes > 0, contribution, np.zeros((), contribution.dtype))
             target = np.empty((batch, net.program.sizes[ref.owner]), current.dtype)
             target[...] = current
-            index = as_numpy(net.gathers[name][ref.index])[active]
+            index = tables.index[ref.index][active]
             if batch == 1:
                 np.add.at(target[0], index, contribution[0] if contribution.ndim == 2 else contribution)
             else:
                 np.add.at(target, (slice(None), index), contribution)
-            state[key] = torch.from_numpy(target)
+            state[key] = target
         else:  # a synaptic variable: written back for the synapses that received a spike, at their places in synapse order
             new = cast_value(net, combine(stmt.op, env[stmt.var], value), ref, shape, device)
             if spikes is not None:
@@ -363,7 +410,7 @@ def run_summed(net, plan: BlockPlan, call: Call, state, t):
 # ------------------------------------------------------------- the table
 # Each entry binds one block of the schedule, once per forward call, to a
 # function of the step's working values: the loop over steps only calls them.
-def _generator(net, block: Block, plan):
+def _generator(net, block: Block, plan, mode: str):
     def run(step: Step):
         x = step.feeds["steps"][block.group][step.k]
         step.fired[block.group] = x
@@ -371,7 +418,7 @@ def _generator(net, block: Block, plan):
     return run
 
 
-def _drive(net, block: Block, plan):
+def _drive(net, block: Block, plan, mode: str):
     key, group, var = (block.group, block.drive_var), block.group, block.drive_var
 
     def run(step: Step):
@@ -379,35 +426,51 @@ def _drive(net, block: Block, plan):
     return run
 
 
-def _pathway(net, block: Block, plan: BlockPlan):
+def _pathway(net, block: Block, plan: BlockPlan, mode: str):
+    arrivals = net.event_driven.get(block.name) if mode != TORCH and block.name not in net.dense_blocks else None
+    if arrivals is not None:  # only the synapses a spike reaches
+        source, tables = block.pathway.source, ArrivingTables(net, plan)
+
+        def run(step: Step):
+            run_arriving(net, plan, step.call, step.state, sent(net, step.call, source, step.fired, step.history), arrivals, step.t, step.k, tables)
+        return run
+
     def run(step: Step):
         run_pathway(net, plan, step.call, step.state, step.fired, step.history, step.stacks, step.t, step.k)
     return run
 
 
-def _summed(net, block: Block, plan: BlockPlan):
+def _summed(net, block: Block, plan: BlockPlan, mode: str):
     def run(step: Step):
         run_summed(net, plan, step.call, step.state, step.t)
     return run
 
 
-def _neurons(net, block: Block, plan: BlockPlan):
-    def run(step: Step):
-        run_neurons(net, plan, step.call, step.state, step.fired, step.history, step.t, step.masks)
-    return run
-
-
-def _regular(net, block: Block, plan: BlockPlan):
-    """run_regularly on a clock of its own: every k steps (its code reads the group's t and dt)."""
-    every = block.every
-
-    def run(step: Step):
-        if (step.start_step + step.k) % every == 0:
+def _neurons(net, block: Block, plan: BlockPlan, mode: str):
+    """The executor of a block of neuron code: `run_neurons_numpy` in the
+    numpy mode for a block the numpy target translates (constant writes
+    aside), `run_neurons` otherwise."""
+    if mode == NUMPY and plan.numpy and block.name not in net.constant_writes:
+        def run(step: Step):
+            run_neurons_numpy(net, plan, step.call, step.state, step.fired, step.history, step.now, step.masks, step.spiking)
+    else:
+        def run(step: Step):
             run_neurons(net, plan, step.call, step.state, step.fired, step.history, step.t, step.masks)
     return run
 
 
-def _segment(net, segment, plan):
+def _regular(net, block: Block, plan: BlockPlan, mode: str):
+    """run_regularly on a clock of its own: every k steps (its code reads the group's t and dt)."""
+    every = block.every
+    runner = _neurons(net, block, plan, mode)
+
+    def run(step: Step):
+        if (step.start_step + step.k) % every == 0:
+            runner(step)
+    return run
+
+
+def _segment(net, segment, plan, mode: str):
     """Compiled code blocks (``execution="compiled"``; the entry's block is the `compiled.Segment`)."""
     def run(step: Step):
         segment(step.call, step.state, step.fired, step.masks, step.history, step.t, step.k)
@@ -428,15 +491,38 @@ EXECUTORS = {
 }
 
 
-def executors(net, schedule: tuple) -> tuple:
-    """``schedule`` (``(kind, block, plan)`` entries) of the layout ``net`` as one executor per entry, each called with the `Step`."""
+#: How a forward call runs its blocks (`mode`): with torch throughout; without
+#: gradients on the CPU, the synapses a spike reaches only (`run_arriving`);
+#: and, for a float64 twin, neuron blocks with numpy (`run_neurons_numpy`).
+TORCH, EVENTS, NUMPY = "torch", "events", "numpy"
+
+
+def mode(net, device: torch.device) -> str:
+    """The mode of a forward call of ``net`` on ``device`` now (gradients on or off): decided once per call."""
+    if device.type != "cpu" or torch.is_grad_enabled():
+        return TORCH
+    return NUMPY if net.float_dtype == torch.float64 else EVENTS
+
+
+class Schedule(tuple):
+    """The executors of a schedule for one mode (`executors`)."""
+
+    mode: str = TORCH
+
+
+def executors(net, schedule: tuple, mode: str = TORCH) -> Schedule:
+    """``schedule`` (``(kind, block, plan)`` entries) of the layout ``net`` as
+    one executor per entry, each called with the `Step`, for the call's
+    ``mode`` (`mode`)."""
     try:
-        return tuple(EXECUTORS[kind](net, block, plan) for kind, block, plan in schedule)
+        bound = Schedule(EXECUTORS[kind](net, block, plan, mode) for kind, block, plan in schedule)
     except KeyError as exc:
         raise BackendError(f"unknown block kind {exc.args[0]!r}") from None
+    bound.mode = mode
+    return bound
 
 
-def step(schedule: tuple, call: Call, state: dict, history: dict, feeds: dict, k: int, t=None, start_step: int = 0) -> tuple[dict, dict, dict]:
+def step(schedule: tuple, call: Call, state: dict, history: dict, feeds: dict, k: int, t=None, start_step: int = 0, spiking: dict | None = None, now=None) -> tuple[dict, dict, dict]:
     """One step of the twin, as a function.
 
     Runs the executors of ``schedule`` (`executors`) in order on copies of
@@ -446,10 +532,26 @@ def step(schedule: tuple, call: Call, state: dict, history: dict, feeds: dict, k
     new ``(state, history, fired)``, ``fired`` the spikes of this step by group.
     The arguments are left as they were: the executors write new tensors into
     the step's own dicts, never into a tensor in place (the call's caches of
-    spike events aside, which hold no result).
+    spike events aside, which hold no result). ``spiking``, if given, receives
+    the flat positions of the spikes of the groups whose threshold numpy ran
+    (`Step.spiking`); ``now``, if given, is ``t`` as a numpy array (`Step.now`).
+
+    In the numpy and events modes (`mode`), the state returned holds the
+    numpy arrays its executors wrote (`env.read_array`; `env.read_var` reads
+    them as tensors, ``torch.from_numpy``, as the twin does at the end of a
+    call), and numpy's floating-point warnings are off during the step, as
+    torch gives none.
     """
     work = Step(call, dict(state), dict(history), feeds, start_step)
     work.t, work.k = t, k
-    for run in schedule:
-        run(work)
+    if spiking is not None:
+        work.spiking = spiking
+    if getattr(schedule, "mode", TORCH) == TORCH:
+        for run in schedule:
+            run(work)
+    else:
+        work.now = now if now is not None or t is None else as_numpy(t)
+        with np.errstate(all="ignore"):
+            for run in schedule:
+                run(work)
     return work.state, work.history, work.fired

@@ -23,15 +23,14 @@ over time.
 
 from __future__ import annotations
 
-import ast
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
 from ...program import Block, Kind, Program, Ref, Statement
 from .translate import NotNumpy, compile_expression, is_fixed_expression
 
-__all__ = ["BlockPlan", "CompiledStatement", "compile_statement", "plan_block", "GATHERED", "NUMPY_FROM_OPERATIONS", "SCALAR", "torch_dtype"]
+__all__ = ["BlockPlan", "CompiledStatement", "compile_statement", "plan_block", "GATHERED", "SCALAR", "torch_dtype"]
 
 #: Index names of Brian2 synapse code under which a value is gathered.
 GATHERED = ("_presynaptic_idx", "_postsynaptic_idx", "_idx")
@@ -58,8 +57,7 @@ class BlockPlan:
     every statement of the block (scalar, then vector) as a
     `CompiledStatement`, each compiled once: the prelude and the body hold
     these very objects. ``numpy``: whether the numpy target translates every
-    statement the body evaluates per step (see `execute.run_neurons_numpy`),
-    ``operations`` how many operators and calls they hold.
+    statement the body evaluates per step (see `execute.run_neurons_numpy`).
     """
 
     block: Block
@@ -73,7 +71,6 @@ class BlockPlan:
     surrogate: tuple | None = None
     statements: tuple = ()
     numpy: bool = False
-    operations: int = 0
 
     def __repr__(self) -> str:
         return f"BlockPlan({self.block.name!r}: {len(self.prelude)} per call, {len(self.body)} per step)"
@@ -105,23 +102,18 @@ class CompiledStatement:
     fn_true: object = None
     fn_false: object = None
     numpy: tuple | None = None  # (fn, fn_true, fn_false) of the numpy target, if it translates the statement
+    # the statement's, read in every step: attributes of this object
+    var: str = field(init=False, repr=False)
+    op: str = field(init=False, repr=False)
+    where_bool: str | None = field(init=False, repr=False)
 
-
-    @property
-    def var(self) -> str:
-        return self.statement.var
-
-    @property
-    def op(self) -> str:
-        return self.statement.op
+    def __post_init__(self):
+        for name in ("var", "op", "where_bool"):
+            object.__setattr__(self, name, getattr(self.statement, name))
 
     @property
     def expr(self) -> str:
         return self.statement.expr
-
-    @property
-    def where_bool(self) -> str | None:
-        return self.statement.where_bool
 
     @property
     def names(self) -> frozenset:
@@ -209,31 +201,7 @@ def plan_block(block: Block, program: Program, math: str, gathered: bool = False
         surrogate = (compile_expression(sides.left, set(sides.names), block.where, math), compile_expression(sides.right, set(sides.names), block.where, math))
     per_step = [stmt for stmt, value_name in body if value_name is None]
     numpy = all(stmt.numpy is not None for stmt in per_step)
-    # the statements' operations, and the executor's own: a threshold's spikes
-    # as floats and its refractory bookkeeping (two wheres), a reset's where per variable
-    operations = sum(_operations(stmt) for stmt in per_step)
-    if block.kind == Kind.THRESHOLD:
-        operations += 3 if block.threshold.refractory else 1
-    elif block.kind == Kind.RESET:
-        operations += sum(stmt.op != ":=" for stmt, _ in body)
-    return BlockPlan(block, tuple(fixed), tuple(step), tuple(clock_t), tuple(clock_dt), tuple(constants), tuple(prelude), tuple(body), surrogate, tuple(statements), numpy, operations)
-
-
-#: A block of neuron code runs with numpy (without gradients, on the CPU, in
-#: float64, where the numpy target translates it) from this many operations
-#: per step (`BlockPlan.operations`): below it, viewing its values as arrays
-#: and the results as tensors costs more than numpy saves. Measured on CUBA
-#: (``benchmarks/user_networks.py``, 5000 steps, whole forward call): its
-#: reset (1 operation) 33 us per step with numpy against 23 us with torch; its
-#: threshold (5) 57 against 65 us; its state update (69) 245 against 424 us.
-NUMPY_FROM_OPERATIONS = 4
-
-
-def _operations(stmt: CompiledStatement) -> int:
-    """The operators and calls in a statement's expression(s)."""
-    kinds = (ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare, ast.Call)
-    exprs = [stmt.expr] if stmt.where_bool is None else [e for e in (stmt.statement.expr_true, stmt.statement.expr_false) if e is not None]
-    return sum(isinstance(node, kinds) for expr in exprs for node in ast.walk(ast.parse(expr, mode="eval")))
+    return BlockPlan(block, tuple(fixed), tuple(step), tuple(clock_t), tuple(clock_dt), tuple(constants), tuple(prelude), tuple(body), surrogate, tuple(statements), numpy)
 
 
 _DTYPES = {"bool": torch.bool, "int": torch.int64}

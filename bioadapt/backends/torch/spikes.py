@@ -1,4 +1,4 @@
-"""Spike functions with surrogate gradients, and the spike-gated select.
+"""Spike functions with surrogate gradients, the spike-gated select, and the spikes of a run as events.
 
 The forward pass of everything here is exact: a spike is the boolean Brian2
 computed, and a spike-gated write is ``where(spike, new, old)``, bit for bit.
@@ -11,11 +11,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from ...registry import Registry
 
-__all__ = ["Surrogate", "SURROGATES", "spike", "spike_where", "unbroadcast"]
+__all__ = ["Surrogate", "SURROGATES", "spike", "spike_events", "spike_where", "unbroadcast"]
 
 
 def _exponential(x, alpha, c):
@@ -129,3 +130,37 @@ def spike_where(s: torch.Tensor, new, old, mask: torch.Tensor | None = None) -> 
     if not (s.requires_grad and torch.is_grad_enabled()):
         return torch.where(mask, new, old)
     return _SpikeWhere.apply(s, new, old, mask)
+
+
+def spike_events(per_step: list, size: int, chunk: int = 1024) -> torch.Tensor:
+    """The spikes of a run as events: ``(n_spikes, 3)`` int64 rows ``(step,
+    sample, neuron)``, what ``torch.nonzero(spikes > 0)`` gives of the dense
+    ``(n_steps, batch, size)`` tensor, in the same order, without making it.
+
+    Each entry of ``per_step`` is one step's spikes: a ``(batch, size)``
+    tensor, or the numpy flat positions of its spikes (`env.Step.spiking`).
+    Runs of tensors are stacked ``chunk`` steps at a time.
+
+    >>> import numpy as np, torch
+    >>> spike_events([torch.tensor([[0., 1., 1.]]), np.array([0, 2]), np.array([], dtype=np.int64)], size=3).tolist()
+    [[0, 0, 1], [0, 0, 2], [1, 0, 0], [1, 0, 2]]
+    """
+    parts, begin, n = [], 0, len(per_step)
+    while begin < n:
+        end = begin + 1
+        if isinstance(per_step[begin], np.ndarray):
+            while end < n and isinstance(per_step[end], np.ndarray):
+                end += 1
+            flat = per_step[begin:end]
+            counts = np.fromiter(map(len, flat), np.int64, end - begin)
+            sample, neuron = np.divmod(np.concatenate(flat).astype(np.int64, copy=False), size)
+            steps = np.repeat(np.arange(begin, end, dtype=np.int64), counts)
+            parts.append(torch.from_numpy(np.stack([steps, sample, neuron], 1)))
+        else:
+            while end < n and end - begin < chunk and not isinstance(per_step[end], np.ndarray):
+                end += 1
+            found = torch.nonzero(torch.stack(per_step[begin:end]) > 0)
+            found[:, 0] += begin
+            parts.append(found)
+        begin = end
+    return torch.cat(parts) if parts else torch.zeros((0, 3), dtype=torch.int64)

@@ -471,17 +471,27 @@ _COMPARE = {
 _NAMED_CONSTANTS = {"True": True, "False": False, "inf": float("inf")}
 
 
-def _logical(op: str, values: list):
-    result = values[0]
-    for value in values[1:]:
-        if isinstance(result, torch.Tensor) or isinstance(value, torch.Tensor):
-            fn = torch.logical_and if op == "and" else torch.logical_or
-            a = result if isinstance(result, torch.Tensor) else torch.tensor(bool(result))
-            b = value if isinstance(value, torch.Tensor) else torch.tensor(bool(value))
-            result = fn(a, b)
-        else:
-            result = (result and value) if op == "and" else (result or value)
-    return result
+def _logicals(array: type | tuple, logical_and: Callable, logical_or: Callable, logical_not: Callable, as_array: Callable) -> tuple[Callable, Callable]:
+    """``and``/``or`` of several values and ``not`` for the arrays of one
+    target: elementwise where a value is an ``array`` (the others made arrays
+    by ``as_array``), Python's own on plain values."""
+    def logical(op: str, values: list):
+        result = values[0]
+        for value in values[1:]:
+            if isinstance(result, array) or isinstance(value, array):
+                result = (logical_and if op == "and" else logical_or)(as_array(result), as_array(value))
+            else:
+                result = (result and value) if op == "and" else (result or value)
+        return result
+
+    def negate(x):
+        return logical_not(x) if isinstance(x, array) else not x
+
+    return logical, negate
+
+
+_logical, _not = _logicals(torch.Tensor, torch.logical_and, torch.logical_or, torch.logical_not,
+                           lambda x: x if isinstance(x, torch.Tensor) else torch.tensor(bool(x)))
 
 
 def _chained(ops: tuple, values: list):
@@ -589,18 +599,7 @@ def _np_pow(a, b):
     return value.numpy() if isinstance(value, torch.Tensor) else value
 
 
-def _np_logical(op: str, values: list):
-    result = values[0]
-    for value in values[1:]:
-        if isinstance(result, _ARRAY) or isinstance(value, _ARRAY):
-            result = (np.logical_and if op == "and" else np.logical_or)(result, value)
-        else:
-            result = (result and value) if op == "and" else (result or value)
-    return result
-
-
-def _np_not(x):
-    return np.logical_not(x) if isinstance(x, _ARRAY) else not x
+_np_logical, _np_not = _logicals(_ARRAY, np.logical_and, np.logical_or, np.logical_not, lambda x: x)
 
 
 def numpy_where(cond, a, b):

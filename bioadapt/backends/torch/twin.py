@@ -53,14 +53,14 @@ from .calls import capturing, check_forward
 from .compiled import compile_segment, requiring_grad, segments
 from .delays import RELAXATIONS, RelaxedDelays
 from .env import Call, block_shape, cast_value, evaluate, expand, read_var, take
-from .execute import executors, step
+from .execute import executors, mode, step
 from .layout import Layout, build_layout
 from .pathways import dense_inputs, dense_weights
 from ...program import Kind, Program, TimedInput, dtype_kind
 from ..brian.extract import extract_program
 from .plan import torch_dtype
 from .propagators import torch_propagators
-from .spikes import Surrogate
+from .spikes import Surrogate, spike_events as spike_events_of
 from ..registry import EXECUTIONS as _EXECUTIONS, MATH_MODES as _MATH_MODES, SYNAPSE_MODES as _SYNAPSE_MODES
 
 __all__ = ["Twin", "TwinOutput", "RelaxedDelays", "run_twin", "RELAXATIONS"]
@@ -78,7 +78,9 @@ class TwinOutput:
     Attributes
     ----------
     spikes : dict
-        population -> float tensor (n_steps, batch, size), surrogate gradients attached
+        population -> float tensor (n_steps, batch, size), surrogate gradients
+        attached; with ``forward(..., spike_events=True)``, int64 events
+        (n_spikes, 3), rows ``(step, sample, neuron)``
     traces : dict
         population -> {variable: tensor (n_steps, batch, size)} at the end of each step
     state : dict
@@ -324,7 +326,7 @@ class Twin(nn.Module):
         return inputs
 
     # ---------------------------------------------------------------- forward
-    def forward(self, inputs: dict | None = None, state: dict | None = None, drive: dict | None = None, n_steps: int | None = None, record: dict | None = None, start_step: int = 0, checkpoint_every: int | None = None, record_every: int = 1) -> TwinOutput:
+    def forward(self, inputs: dict | None = None, state: dict | None = None, drive: dict | None = None, n_steps: int | None = None, record: dict | None = None, start_step: int = 0, checkpoint_every: int | None = None, record_every: int = 1, spike_events: bool = False) -> TwinOutput:
         """Run ``n_steps`` steps.
 
         Parameters
@@ -362,6 +364,12 @@ class Twin(nn.Module):
             may not be reused (the resident set then grows as without
             checkpointing); ``MALLOC_MMAP_THRESHOLD_=65536`` in the
             environment avoids that (see ``benchmarks/scaling.py``).
+        spike_events : bool
+            Return each population's spikes as events, ``(n_spikes, 3)``
+            int64 rows ``(step, sample, neuron)`` (what ``torch.nonzero(spikes
+            > 0)`` gives of the dense tensor, `spikes.spike_events`), without
+            making the dense ``(n_steps, batch, size)`` tensor: for long runs
+            without gradients. The events carry no gradient.
         """
         inputs = self.default_inputs() if inputs is None else inputs
         drive = drive or {}
@@ -405,10 +413,12 @@ class Twin(nn.Module):
         if checkpoint_every is not None and checkpoint_every < n_steps and torch.is_grad_enabled():
             spikes, traces, state, history = self._run_checkpointed(call, state, history, feeds, n_steps, record_at, start_step, checkpoint_every)
         else:
-            spikes, traces, state, history = self._run_steps(call, state, history, feeds, 0, n_steps, record_at, start_step)
-        # one stack over all steps (also after checkpointed chunks: the same
-        # autograd graph as a plain run, hence the same gradients bit for bit)
-        spikes = {g: feeds["inputs"][g] if g in self.layout.generators else torch.stack(v) if v else torch.zeros(0) for g, v in spikes.items()}
+            spikes, traces, state, history = self._run_steps(call, state, history, feeds, 0, n_steps, record_at, start_step, spike_events)
+        if spike_events:
+            spikes = {g: torch.nonzero(feeds["inputs"][g] > 0) if g in self.layout.generators else spike_events_of(v, self.program.sizes[g]) for g, v in spikes.items()}
+        else:  # one stack over all steps (also after checkpointed chunks: the
+            # same autograd graph as a plain run, hence the same gradients bit for bit)
+            spikes = {g: feeds["inputs"][g] if g in self.layout.generators else torch.stack(v) if v else torch.zeros(0) for g, v in spikes.items()}
         traces = {pop: {var: torch.stack(v) if v else torch.zeros(0, batch, self.program.sizes[pop], dtype=self.float_dtype, device=device)
                         for var, v in variables.items()} for pop, variables in traces.items()}
         for group, entries in history.items():
@@ -509,31 +519,43 @@ class Twin(nn.Module):
         self._cast_flags[key] = (finite, zero, one)
         return finite, zero, one
 
-    def _run_steps(self, call, state, history, feeds, begin, end, record_at, start_step):
+    def _run_steps(self, call, state, history, feeds, begin, end, record_at, start_step, events: bool = False):
         """Steps ``begin .. end - 1`` of the feeds from ``state`` and ``history``
         (`execute.step`, step after step); returns per-step lists of spikes (empty for
         input populations), the traces of the steps recorded (``record_at``: the
         variables and every how many steps), and the state and history after the
-        last step."""
+        last step. With ``events``, a step's spikes of a group whose threshold
+        numpy ran are the flat positions it found (`spikes.spike_events`)."""
         batch, device = call.batch, call.dt.device
         record, every = record_at
         spikes_out = {g: [] for g in self.program.spiking}
         traces = {pop: {var: [] for var in vars_} for pop, vars_ in record.items()}
-        schedule = executors(self.layout, self.layout.schedule if self._compiled_steps is None else self._compiled_steps["cpu" if device.type == "cpu" else "other"])
+        if self._compiled_steps is None:
+            schedule = executors(self.layout, self.layout.schedule, mode(self.layout, device))
+        else:  # (compiled segments run torch's operations, traced once: the torch mode)
+            schedule = executors(self.layout, self._compiled_steps["cpu" if device.type == "cpu" else "other"])
+        times = nows = None
         if self.layout.uses_t:  # (start + k)*dt in float64, rounded once as in Python; no host copy per step
-            times = (torch.arange(start_step + begin, start_step + end, dtype=torch.float64, device=device) * call.dt).unbind(0)
+            times = torch.arange(start_step + begin, start_step + end, dtype=torch.float64, device=device) * call.dt
+            nows = times.numpy() if device.type == "cpu" else None  # (the numpy mode's `Step.now`)
+            times = times.unbind(0)
         for k in range(begin, end):
-            state, history, fired = step(schedule, call, state, history, feeds, k, times[k - begin] if self.layout.uses_t else None, start_step)
+            i = k - begin
+            spiking = {} if events else None
+            state, history, fired = step(schedule, call, state, history, feeds, k, None if times is None else times[i], start_step, spiking, None if nows is None else nows[i, ...])
             if call.events:  # keep the events of spikes still read (delays)
                 call.events = {key: found for key, found in call.events.items() if found[2] == k}
             for group in self.layout.emitting:
-                s = fired.get(group)
+                s = spiking.get(group) if events else None
+                if s is None:
+                    s = fired.get(group)
                 if s is None:
                     s = torch.zeros(batch, self.program.sizes[group], dtype=self.float_dtype, device=device)
                 spikes_out[group].append(s)
             for pop, variables in traces.items() if (start_step + k) % every == 0 else ():
                 for var, values in variables.items():
                     values.append(expand(read_var(self.layout, call, state, pop, var), (batch, self.program.sizes[pop])))
+        state = {key: torch.from_numpy(value) if isinstance(value, np.ndarray) else value for key, value in state.items()}  # (numpy's arrays: `execute.step`)
         return spikes_out, traces, state, history
 
 #: attributes every nn.Module has (parameters, buffers, hooks): not the twin's own
@@ -689,19 +711,17 @@ def run_twin(spec: NetworkSpec, record: dict | None = None, drive: dict | None =
                         if (name, var) in state:
                             state[(name, var)] = torch.as_tensor(value, dtype=state[(name, var)].dtype, device=device).reshape(1, -1).expand_as(state[(name, var)]).clone()
             out = twin(inputs={k: x[first:end] for k, x in inputs.items()}, drive={pop: {var: v[first:end] for var, v in vs.items()} for pop, vs in drive_t.items()},
-                       n_steps=end - first, record=record, record_every=record_every, start_step=offset + first, state=state)
+                       n_steps=end - first, record=record, record_every=record_every, start_step=offset + first, state=state, spike_events=True)
             state = out.state
             parts.append(out)
     empty = np.zeros(0, dtype=np.int64)
     spikes = {name: (empty, empty) for name in spec.populations}
     for group in parts[0].spikes:
-        steps, idx, first = [], [], 0
-        for part in parts:  # each part's spikes found on its own (no copy of all steps' spikes)
-            s = part.spikes[group]
-            found = torch.nonzero(s[:, 0, :] > 0).cpu().numpy()
-            steps.append(found[:, 0] + first)
-            idx.append(found[:, 1])
-            first += s.shape[0]
+        steps, idx = [], []
+        for part, (begin, end, _) in zip(parts, segments(spec.n_steps, changes or [])):  # each part's spikes as events (step, sample, neuron)
+            found = part.spikes[group].cpu().numpy()
+            steps.append(found[:, 0] + begin)
+            idx.append(found[:, 2])
         spikes[group] = sort_spikes(np.concatenate(idx), np.concatenate(steps))
     traces = {pop: {var: torch.cat([part.traces[pop][var] for part in parts])[:, 0, :].detach().cpu().double().numpy() for var in vs} for pop, vs in parts[0].traces.items()}
     stored = StoredState("torch", offset + spec.n_steps, spec.dt, spec.sizes(), {key: value.detach().cpu() for key, value in state.items()}) if store else None

@@ -8,7 +8,7 @@ import torch
 
 from bioadapt import network_from_dict
 from bioadapt.backends.torch import Twin
-from bioadapt.backends.torch.plan import NUMPY_FROM_OPERATIONS
+from bioadapt.backends.torch import execute
 from bioadapt.backends.torch.translate import NotNumpy, compile_expression
 
 RNG = np.random.default_rng(3)
@@ -70,15 +70,21 @@ def test_numpy_target_equals_torch_target(expr):
     tensors = {k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in ENV.items()}
     with np.errstate(all="ignore"):
         expected, got = _value(by_torch, tensors), _value(by_numpy, dict(ENV))
-    assert got.dtype == expected.dtype, expr
-    assert got.shape == expected.shape, expr
-    if got.dtype.kind == "f":  # bit for bit, signed zeros included; NaN is NaN (its sign and payload are
-        # whichever operand's the vector instruction passes on, in numpy and torch alike)
+    _assert_bits(got, expected, expr)
+
+
+def _assert_bits(got: np.ndarray, expected: np.ndarray, what):
+    """The same dtype, shape and values bit for bit, signed zeros included; NaN
+    is NaN (its sign and payload are whichever operand's the vector
+    instruction passes on, in numpy and torch alike)."""
+    assert got.dtype == expected.dtype, what
+    assert got.shape == expected.shape, what
+    if got.dtype.kind == "f":
         nan = np.isnan(expected)
-        assert np.array_equal(nan, np.isnan(got)), expr
-        assert np.array_equal(got[~nan].view(np.int64), expected[~nan].view(np.int64)), expr
+        assert np.array_equal(nan, np.isnan(got)), what
+        assert np.array_equal(got[~nan].view(np.int64), expected[~nan].view(np.int64)), what
     else:
-        assert np.array_equal(got, expected), expr
+        assert np.array_equal(got, expected), what
 
 
 def test_hoisted_names_are_the_torch_targets():
@@ -132,26 +138,57 @@ def _cuba(tmp_path, size=200):
     }, folder=tmp_path)
 
 
-def test_a_state_update_runs_with_numpy_without_gradients_and_equals_torch(tmp_path):
-    """CUBA's exact state update (refractoriness, heterogeneous delays): evaluated
-    by numpy without gradients, by torch with them; spikes, traces and state bitwise equal."""
+@pytest.mark.parametrize("batch", [1, 2])
+def test_a_network_runs_with_numpy_without_gradients_and_equals_torch(tmp_path, monkeypatch, batch):
+    """CUBA (exact state update, refractoriness, heterogeneous delays): its
+    blocks run by numpy without gradients (the threshold's refractory
+    variables and the reset written at the spikes' positions only), by torch
+    with them; spikes, traces and state bitwise equal, for one sample and for
+    two that differ."""
     twin = Twin(_cuba(tmp_path))
-    plans = {plan.block.kind: plan for plan in twin.layout.plans.values()}
-    # numpy without gradients: the state update and the threshold (its spikes and refractoriness);
-    # the reset (one where) stays in torch
-    assert plans["code"].numpy and plans["code"].operations >= NUMPY_FROM_OPERATIONS
-    assert plans["threshold"].numpy and plans["threshold"].operations >= NUMPY_FROM_OPERATIONS
-    assert plans["reset"].operations < NUMPY_FROM_OPERATIONS
+    assert all(plan.numpy for plan in twin.layout.plans.values() if plan.block.kind in ("code", "threshold", "reset"))
+    ran = []
+    numpy_runner = execute.run_neurons_numpy
+    monkeypatch.setattr(execute, "run_neurons_numpy", lambda net, plan, *args: ran.append(plan.block.kind) or numpy_runner(net, plan, *args))
+    state = twin.initial_state(batch)
+    if batch == 2:  # the second sample starts elsewhere
+        state[("P", "v")] = state[("P", "v")].clone()
+        state[("P", "v")][1] = state[("P", "v")][1].flip(0)
     with torch.no_grad():
-        fast = twin(record={"P": ["v", "ge"]})
+        fast = twin(state=state, record={"P": ["v", "ge", "lastspike"]})
+        events = twin(state=state, spike_events=True).spikes["P"]
+    assert set(ran) == {"code", "threshold", "reset"}
     with torch.enable_grad():
-        slow = twin(record={"P": ["v", "ge"]})
-    assert fast.spikes["P"].sum() > 20
+        slow = twin(state=state, record={"P": ["v", "ge", "lastspike"]})
+    assert fast.spikes["P"].sum() > 20 * batch
     assert torch.equal(fast.spikes["P"], slow.spikes["P"].detach())
-    for var in ("v", "ge"):
+    if batch == 2:
+        assert not torch.equal(fast.spikes["P"][:, 0], fast.spikes["P"][:, 1])
+    assert torch.equal(events, torch.nonzero(fast.spikes["P"] > 0))
+    for var in ("v", "ge", "lastspike"):
         assert torch.equal(fast.traces["P"][var], slow.traces["P"][var].detach())
     for key, value in fast.state.items():
-        assert torch.equal(value, slow.state[key].detach()), key
+        _assert_bits(value.numpy(), slow.state[key].detach().numpy(), key)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_spike_events_are_the_dense_spikes_nonzero_in_every_mode(tmp_path, dtype):
+    """``spike_events=True`` gives ``torch.nonzero`` of the dense spikes: with
+    gradients (the steps' spike tensors), without them in float64 (the
+    numpy thresholds' positions) and in float32 (numpy's pathways, torch's
+    neuron code: a state of arrays and tensors); the runs with and without
+    gradients spike alike."""
+    twin = Twin(_cuba(tmp_path), dtype=dtype)
+    runs = {}
+    for grad in (True, False):
+        with torch.set_grad_enabled(grad):
+            dense = twin().spikes["P"].detach()
+            events = twin(spike_events=True).spikes["P"]
+        assert events.dtype == torch.int64 and not events.requires_grad
+        assert torch.equal(events, torch.nonzero(dense > 0))
+        runs[grad] = events
+    assert len(runs[False]) > 20
+    assert torch.equal(runs[True], runs[False])
 
 
 @pytest.mark.parametrize("true, false", [("2 + y", "y"), ("1", "0"), ("k", "0"), ("k", "k*2"), ("0.5", "x")])
@@ -166,5 +203,4 @@ def test_boolean_simplified_statements(true, false):
     fn, fn_true, fn_false = stmt.numpy
     expected = evaluate(stmt, {k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in ENV.items()}).numpy()
     got = numpy_where(ENV["b"], fn_true(ENV), fn_false(ENV))
-    assert got.dtype == expected.dtype and got.shape == expected.shape
-    assert np.array_equal(got, expected, equal_nan=got.dtype.kind == "f")
+    _assert_bits(got, expected, (true, false))
