@@ -1,5 +1,6 @@
 """Where a CPU training step of the recurrent SE-adLIF network spends its
-time: the twin, the hand-written loops and snnTorch, by kind of work.
+time: the twin (exact and compiled execution), the hand-written loops and
+snnTorch, by kind of work.
 
     python benchmarks/step_profile.py [--batch 64 --steps 250 --reps 9 --profile-reps 3]
 
@@ -18,8 +19,12 @@ total counts), and its operators' own CPU time is summed by kind:
 - other operators: the elementwise work of the neuron updates, the
   surrogate, the selects of the resets and their backward formulas, copies,
   sums, stacking;
-- autograd and Python: the autograd engine's own time per node and the
-  Python of custom autograd functions.
+- compiled kernels: the C++ kernels torch.compile generated for the
+  compiled twin (``## Call CompiledFxGraph ...``, forward and backward);
+- autograd and Python: the autograd engine's own time per node, the Python
+  of custom autograd functions and, for the compiled twin, the wrappers of
+  each compiled call (``CompiledFunction``, ``CompiledFunctionBackward``,
+  Dynamo's cache lookup, AOTAutograd's runtime wrappers).
 
 Shares are of the profiled total; the ``ms`` column applies each share to the
 time measured without the profiler (the profiler adds a cost per operator, so
@@ -44,9 +49,13 @@ from common import adlif_network, fmt, machine, poisson_inputs, save, time_calls
 
 from bioadapt import network_from_dict
 
-KINDS = ("matrix products", "event products", "other operators", "autograd and Python")
+KINDS = ("matrix products", "event products", "other operators", "compiled kernels", "autograd and Python")
 MATRIX = {"aten::mm", "aten::addmm", "aten::bmm"}
 EVENTS = {"aten::nonzero", "aten::embedding_bag", "aten::_embedding_bag", "aten::_embedding_bag_forward_only", "aten::_embedding_bag_backward", "aten::sort", "aten::argsort", "aten::searchsorted"}
+
+
+#: the wrappers of calls of compiled graphs (Dynamo, AOTAutograd), forward and backward
+COMPILED_WRAPPERS = {"CompiledFunction", "CompiledFunctionBackward", "TorchDynamo Cache Lookup", "AOTDispatcher Runtime Wrapper Prologue", "Pregraph bytecode"}
 
 
 def kind(name: str) -> str:
@@ -56,6 +65,8 @@ def kind(name: str) -> str:
         return "event products"
     if name.startswith("aten::"):
         return "other operators"
+    if name.startswith("## Call CompiledFxGraph"):
+        return "compiled kernels"
     return "autograd and Python"
 
 
@@ -80,12 +91,13 @@ def main():
         def run():
             model = models[name]
             model.zero_grad(set_to_none=True)
-            y = twin(inputs={"inp": x}, record={"out": ["y"]}).traces["out"]["y"] if name == "twin" else model(x)[0]
+            y = model(inputs={"inp": x}, record={"out": ["y"]}).traces["out"]["y"] if name.startswith("twin") else model(x)[0]
             loss_fn(y.mean(0), labels).backward()
 
         return run
 
     steps = {name: step(name) for name in models}
+    steps["twin, compiled"]()  # its first calls compile (training_step.py and compile_cache.py time them)
     timed = time_calls(steps, args.reps)
     # profiled runs interleaved as well; per model the one with the smallest
     # profiled total counts (load from other processes only adds time)
@@ -123,7 +135,7 @@ def main():
     ]
     notes = [
         f"network: 140 Poisson inputs, 256 x 256 recurrent SE-adLIF, 20 leaky-integrator outputs; {args.steps} steps, batch {args.batch}, float32, CPU, 1 torch thread; step: CPU time, fastest of {args.reps} interleaved repetitions without the profiler; kinds: shares of the profiled step with the smallest total ({args.profile_reps} interleaved) applied to it",
-        "models as in training_step.py (baselines.benchmark_models): the twin with synapses='dense' (event products on the CPU), the hand-written loop with matrix products, in the program's form and with the twin's event products, snnTorch RLeaky layers (no adaptation variable)",
+        "models as in training_step.py (baselines.benchmark_models): the twin with synapses='dense' (event products on the CPU), in its exact and its compiled execution (compiled before timing), the hand-written loop with matrix products, in the program's form and with the twin's event products, snnTorch RLeaky layers (no adaptation variable)",
     ]
     if "snntorch" in results:
         half = results["snntorch"]["step_cpu_min_s"] / 2
@@ -141,6 +153,14 @@ def main():
             "twin minus the hand-written loop with the same event products, by kind: "
             + ", ".join(f"{k} {(twin_r['estimate_s'][k] - events_r['estimate_s'][k]) * 1e3:+.1f} ms ({twin_r['calls'][k] - events_r['calls'][k]:+d} calls)" for k in KINDS)
         )
+    compiled = results["twin, compiled"]
+    calls = compiled["calls"]["compiled kernels"]
+    wrappers = sum(seconds for key, seconds, _ in profiled["twin, compiled"] if key in COMPILED_WRAPPERS or key.startswith("Torch-Compiled Region"))
+    notes.append(
+        f"the compiled twin: {calls} calls of compiled kernels in the profiled step ({calls / args.steps:.0f} per time step, forward and backward), "
+        f"{fmt(compiled['estimate_s']['compiled kernels'] / max(calls, 1))} per call; the wrappers of those calls "
+        f"({', '.join(sorted(COMPILED_WRAPPERS))}, Torch-Compiled Region) {fmt(compiled['step_cpu_min_s'] * wrappers / compiled['profiled_total_s'])} of its step"
+    )
     header = ["model", "step, CPU, min"] + list(KINDS)
     save(args.name, info, vars(args), results, table, header, notes)
 

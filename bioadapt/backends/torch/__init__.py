@@ -2,6 +2,7 @@
 
 from .graphs import CudaGraphStep
 from .spikes import Surrogate, spike, spike_where
-from .twin import RelaxedDelays, Twin, TwinOutput, run_twin
+from .simulation import run_twin
+from .twin import RelaxedDelays, Twin, TwinOutput
 
 __all__ = ["CudaGraphStep", "RelaxedDelays", "Surrogate", "Twin", "TwinOutput", "run_twin", "spike", "spike_where"]

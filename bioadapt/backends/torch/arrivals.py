@@ -14,6 +14,10 @@ the pairs whose neuron fired ``delay`` steps ago, taken in increasing order of
 
 Everything here is computed with numpy on views of CPU tensors: a few small
 operations per step, where numpy's cost per call is a fraction of torch's.
+What is found of one spike tensor (its view, the neurons that fired, the flat
+positions of its spikes) is found once per forward call and kept in the
+call's cache (`Fired`), whoever asks first: a threshold run by numpy
+(`seed`), a pathway (`senders`), a reset (`positions`).
 """
 
 from __future__ import annotations
@@ -23,33 +27,74 @@ import torch
 
 from .env import as_numpy
 
-__all__ = ["Arrivals", "Arriving", "seed", "senders"]
+__all__ = ["Arrivals", "Arriving", "Fired", "found_positions", "positions", "seed", "senders"]
 
 
-def senders(spikes: torch.Tensor, cache: dict | None = None, step: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """The numpy view of ``spikes`` (batch, n) and the neurons positive in any sample.
+class Fired:
+    """What is known of one spike tensor ``(batch, n)`` on the CPU: its numpy
+    ``view``, the ``neurons`` positive in any sample (found when first asked
+    for), and the flat ``positions`` of its spikes in ``(batch, n)``, where a
+    threshold run by numpy found them (else None)."""
 
-    With ``cache`` (the forward call's ``Call.events``), found once per spike
-    tensor and shared by every pathway that reads it: the entry is
-    ``[spikes, (view, neurons), step last read]``, kept while it is read (see
-    `Twin._run_steps`)."""
+    __slots__ = ("view", "neurons", "positions")
+
+    def __init__(self, view: np.ndarray, neurons: np.ndarray | None = None, positions: np.ndarray | None = None):
+        self.view, self.neurons, self.positions = view, neurons, positions
+
+
+def _known(spikes: torch.Tensor, cache: dict | None, step: int | None) -> Fired:
+    """The `Fired` of ``spikes``: from ``cache`` (the forward call's
+    ``Call.events``) if there, else made (and entered: ``[spikes, Fired,
+    step last read]``, kept while it is read, see `Twin._run_steps`); a
+    pathway reading it at ``step`` marks it read (None: not a read)."""
     key = ("senders", id(spikes))
     found = cache.get(key) if cache is not None else None
-    if found is None:
-        view = as_numpy(spikes)
-        neurons = (view[0] > 0).nonzero()[0] if view.shape[0] == 1 else (view > 0).any(0).nonzero()[0]
-        found = [spikes, (view, neurons), step]
+    if found is None or found[0] is not spikes:
+        found = [spikes, Fired(as_numpy(spikes)), -1]
         if cache is not None:
             cache[key] = found
-    found[2] = step
+    if step is not None:
+        found[2] = step
     return found[1]
 
 
-def seed(cache: dict, spikes: torch.Tensor, view: np.ndarray, neurons: np.ndarray):
-    """Enter in ``cache`` what `senders` would find of ``spikes`` (one sample):
-    its numpy ``view`` and the ``neurons`` that fired, already known where a
-    threshold ran with numpy. Kept while read, as an entry `senders` made."""
-    cache[("senders", id(spikes))] = [spikes, (view, neurons), -1]
+def senders(spikes: torch.Tensor, cache: dict | None = None, step: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The numpy view of ``spikes`` (batch, n) and the neurons positive in any
+    sample: found once per spike tensor with ``cache`` and shared by every
+    pathway that reads it (`_known`)."""
+    fired = _known(spikes, cache, step)
+    if fired.neurons is None:
+        view = fired.view
+        if view.shape[0] == 1:
+            fired.neurons = fired.positions if fired.positions is not None else (view[0] > 0).nonzero()[0]
+        else:
+            fired.neurons = (view > 0).any(0).nonzero()[0]
+    return fired.view, fired.neurons
+
+
+def seed(cache: dict, spikes: torch.Tensor, view: np.ndarray, positions: np.ndarray):
+    """Enter in ``cache`` what a threshold run by numpy found of ``spikes``:
+    its numpy ``view`` and the flat ``positions`` of its spikes (for one
+    sample, the neurons that fired). Kept while read, as the entries of
+    `senders` are, and read back by `positions`."""
+    cache[("senders", id(spikes))] = [spikes, Fired(view, None, positions), -1]
+
+
+def positions(cache: dict, spikes: torch.Tensor) -> np.ndarray:
+    """The flat positions in ``(batch, n)`` of the spikes of ``spikes`` (a
+    CPU tensor of 0s and 1s): as its threshold found them (`seed`), else
+    found now and kept with its other facts (`senders`)."""
+    fired = _known(spikes, cache, None)
+    if fired.positions is None:
+        fired.positions = (fired.view.ravel() > 0).nonzero()[0]
+    return fired.positions
+
+
+def found_positions(cache: dict, spikes: torch.Tensor) -> np.ndarray | None:
+    """The flat positions of the spikes of ``spikes`` if a threshold or
+    `positions` found them in this step (``cache`` before it is pruned), else None."""
+    found = cache.get(("senders", id(spikes)))
+    return found[1].positions if found is not None and found[0] is spikes else None
 
 
 class Arriving:

@@ -39,7 +39,7 @@ class Call:
     dense: dict = field(default_factory=dict)  # pathway block name -> [(statement, [(delay, W)])]
     binary: dict = field(default_factory=dict)  # population -> its spikes are all 0 or 1 (`is_binary`)
     input_spikes: dict = field(default_factory=dict)  # input population -> spikes of the call
-    events: dict = field(default_factory=dict)  # id(spikes) -> [spikes, Events or None, last step read]
+    events: dict = field(default_factory=dict)  # id(spikes) -> [spikes, Events or None, last step read]; ("senders", id(spikes)) -> [spikes, arrivals.Fired, last step read]
     inputs: dict = field(default_factory=dict)  # pathway block name -> precomputed input contributions per step
     per_synapse: dict = field(default_factory=dict)  # pathway block name -> its fixed values split (`arrival_env`)
     params: object = None  # the twin's parameters (``Twin.params``: owner -> {variable: tensor}), read through as they are now
@@ -53,15 +53,13 @@ class Step:
     values, the state and spike history (dicts of the step's own, into which
     the executors write new tensors), the feeds, and the step's time ``t``
     (and ``now``, its numpy view, in the numpy mode), index ``k``, spikes
-    ``fired``, threshold ``masks``, stacked histories ``stacks``, and
-    ``spiking``: group -> the flat positions (in ``(batch, size)``) of its
-    spikes, where a threshold run by numpy found them."""
+    ``fired``, threshold ``masks`` and stacked histories ``stacks``."""
 
-    __slots__ = ("call", "state", "history", "feeds", "start_step", "t", "now", "k", "fired", "masks", "stacks", "spiking")
+    __slots__ = ("call", "state", "history", "feeds", "start_step", "t", "now", "k", "fired", "masks", "stacks")
 
     def __init__(self, call: Call, state: dict, history: dict, feeds: dict, start_step: int):
         self.call, self.state, self.history, self.feeds, self.start_step = call, state, history, feeds, start_step
-        self.t, self.now, self.k, self.fired, self.masks, self.stacks, self.spiking = None, None, 0, {}, {}, {}, {}
+        self.t, self.now, self.k, self.fired, self.masks, self.stacks = None, None, 0, {}, {}, {}
 
 
 def expand(value: torch.Tensor, shape) -> torch.Tensor:
@@ -80,8 +78,7 @@ def take(value, how, gather):
     if how == SCALAR:  # a shared variable: one value per sample, (batch, 1) or (1,)
         return value[..., :1]
     if how is not None and gather is not None and how in gather:
-        index = gather[how]
-        return value[..., as_numpy(index) if isinstance(value, np.ndarray) and isinstance(index, torch.Tensor) else index]
+        return value[..., gather[how]]
     return value
 
 
@@ -152,13 +149,16 @@ def read_array(net, call: Call, state: dict, owner: str, var: str) -> np.ndarray
         return value
     return as_numpy(value if value is not None else read_var(net, call, state, owner, var))
 
-def step_env(net, plan: BlockPlan, call: Call, state: dict, t, numpy: bool = False) -> dict:
-    """The block's names for this step: fixed values of the call, state, ``t``;
-    with ``numpy``, as numpy arrays (`read_array`, on the CPU, for a body run
-    by numpy: `execute.run_statements_numpy`; ``t`` is then `Step.now`)."""
+def step_env(net, plan: BlockPlan, call: Call, state: dict, t, numpy: bool = False, gather: dict | None = None) -> dict:
+    """The block's names for this step: fixed values of the call, state, ``t``,
+    read through the block's index arrays (``gather``, by default the
+    layout's); with ``numpy``, as numpy arrays (`read_array`, on the CPU, for
+    a body run by numpy: `execute.run_statements_numpy`, which gives the
+    index arrays as numpy; ``t`` is then `Step.now`)."""
     name = plan.block.name
     env = (fixed_arrays(call, name) if numpy else call.envs[name]).copy()
-    gather = net.gathers.get(name)
+    if gather is None:
+        gather = net.gathers.get(name)
     if gather is None:
         gather = net.indexed.get(name)
     read = read_array if numpy else read_var

@@ -31,13 +31,13 @@ import torch
 from ...errors import BackendError
 from ...program import INDEX_POST as _POST, INDEX_PRE as _PRE, INDEX_SELF as _SELF, Block
 from .env import Call, Step, arrival_env, as_numpy, block_shape, cast_array, cast_value, combine, evaluate, expand, fixed_arrays, read_array, read_var, step_env
-from .arrivals import seed
+from .arrivals import positions, seed
 from .pathways import run_dense
 from .plan import BlockPlan
 from .spikes import spike, spike_where
-from .translate import numpy_where
+from .numpy_target import numpy_where
 
-__all__ = ["EXECUTORS", "TORCH", "EVENTS", "NUMPY", "Schedule", "executors", "mode", "step", "run_neurons", "run_pathway", "run_arriving", "run_neurons_numpy", "run_statements", "run_statements_numpy", "run_summed"]
+__all__ = ["EXECUTORS", "TORCH", "EVENTS", "NUMPY", "Schedule", "executors", "mode", "step", "run_neurons", "run_pathway", "run_arriving", "run_neurons_numpy", "run_statements", "run_statements_numpy", "run_summed", "Views"]
 
 
 
@@ -73,15 +73,16 @@ def _condition(net, plan: BlockPlan, call: Call, state: dict, env: dict, ref):
 _NUMPY_DTYPES = {"float": np.dtype(np.float64), "int": np.dtype(np.int64), "bool": np.dtype(np.bool_)}
 
 
-def run_statements_numpy(net, plan: BlockPlan, call: Call, state: dict, shape, t, written: dict) -> dict:
+def run_statements_numpy(net, plan: BlockPlan, call: Call, state: dict, shape, t, written: dict, views: "Views") -> dict:
     """`run_statements` with numpy, on views of the tensors: the same
-    operations on the same values (`translate.NUMPY_FUNCTIONS`), for a body
-    the numpy target translates (``plan.numpy``). Returns the block's names
-    as numpy arrays (or numbers), its written variables among them (numpy's
+    operations on the same values (`numpy_target.NUMPY_FUNCTIONS`), for a body
+    the numpy target translates (``plan.numpy``), reading through the
+    block's index arrays ``views.index``. Returns the block's names as numpy
+    arrays (or numbers), its written variables among them (numpy's
     floating-point warnings are off in the steps of the numpy mode: `step`)."""
     name = plan.block.name
     refs = plan.block.refs
-    env = step_env(net, plan, call, state, t, numpy=True)
+    env = step_env(net, plan, call, state, t, numpy=True, gather=views.index)
     for index, (stmt, value_name) in enumerate(plan.body):
         if value_name is not None:
             value = env[value_name]
@@ -103,22 +104,25 @@ def run_statements_numpy(net, plan: BlockPlan, call: Call, state: dict, shape, t
     return env
 
 
-def run_neurons_numpy(net, plan: BlockPlan, call: Call, state, fired, history, t, masks, spiking: dict):
+def run_neurons_numpy(net, plan: BlockPlan, call: Call, state, fired, history, t, masks, views: "Views"):
     """`run_neurons` with numpy (`run_statements_numpy`), the threshold's and
     the reset's own operations included. The variables it writes go into
     ``state`` as new numpy arrays (`env.read_array`; `env.read_var` reads them
     as tensors); the spikes are tensors. The threshold finds the flat
-    positions of the spikes once (``spiking``, see `Step`); its refractory
+    positions of the spikes once and keeps them with the spikes' other facts
+    in the call's cache (`arrivals.seed`: the pathways' senders, the
+    reset, the call's spike events read them); its refractory
     variables and the reset are written at those positions only (without
     gradients, `spike_where` is ``where(s > 0, new, old)``: the same values).
-    ``t`` is the step's time as a numpy array (`Step.now`)."""
+    ``t`` is the step's time as a numpy array (`Step.now`); ``views`` the
+    block's index arrays as numpy (`Views`)."""
     block = plan.block
     kind = block.kind
     shape = (call.batch, net.program.sizes[block.group])
     written = {}
-    env = run_statements_numpy(net, plan, call, state, shape, t, written)
+    env = run_statements_numpy(net, plan, call, state, shape, t, written, views)
     if kind == "code":
-        part = net.subgroups.get(block.group)
+        part = views.part
         for name, ref in written.items():
             if part is None:
                 state[(ref.owner, ref.var)] = env[name]
@@ -126,7 +130,7 @@ def run_neurons_numpy(net, plan: BlockPlan, call: Call, state, fired, history, t
                 full = read_array(net, call, state, ref.owner, ref.var)
                 out = np.empty((call.batch, net.program.sizes[ref.owner]), full.dtype)
                 out[...] = full
-                out[:, as_numpy(part)] = env[name]
+                out[:, part] = env[name]
                 state[(ref.owner, ref.var)] = out
         return
     if kind == "threshold":
@@ -137,18 +141,15 @@ def run_neurons_numpy(net, plan: BlockPlan, call: Call, state, fired, history, t
         fired[block.group] = s
         masks[block.group] = torch.from_numpy(cond)
         history[block.group] = history[block.group][1:] + [s]
-        where = spiking[block.group] = cond.ravel().nonzero()[0]
-        if call.batch == 1:  # the neurons that fired, for the pathways that read these spikes
-            seed(call.events, s, view, where)
+        where = cond.ravel().nonzero()[0]
+        seed(call.events, s, view, where)
         if block.threshold.refractory:  # written for the neurons that spike only, as Brian2 does
             for var, value in (("lastspike", t), ("not_refractory", False)):
                 key = (block.group, var)
                 state[key] = _written_at(read_array(net, call, state, *key), shape, where, value)
         return
     if kind == "reset":
-        where = spiking.get(block.group)
-        if where is None:  # (a threshold run by torch)
-            where = spiking[block.group] = as_numpy(masks[block.group]).ravel().nonzero()[0]
+        where = positions(call.events, fired[block.group])  # (found by the threshold, or now if torch ran it)
         for name, ref in written.items():
             new = env[name]
             new = new.reshape(-1)[where] if new.shape == shape else np.broadcast_to(new, shape).reshape(-1)[where]
@@ -299,24 +300,29 @@ def run_pathway(net, plan: BlockPlan, call: Call, state, fired, history, stacks,
             state[(ref.owner, ref.var)] = env[stmt.var][..., path["inverse"]]
 
 
-class ArrivingTables:
-    """What `run_arriving` reads of a pathway in every step, taken once per
-    forward call (`executors`): its number of synapses, the numpy views of
-    its pre- and postsynaptic indices (queue order), and which statements
-    add a fixed value to a pre- or postsynaptic variable (``simple``)."""
+class Views:
+    """What a block of the numpy or events modes indexes with in every step,
+    as numpy views, made once per forward call by its binder (the layout's
+    tensors may be elsewhere between calls): ``index`` its index arrays (a
+    pathway's pre- and postsynaptic indices and synapse order, in queue
+    order; a neuron block's linked variables' indices), ``part`` the neurons
+    of a subgroup its code runs over (else None) and ``n_syn`` a pathway's
+    number of synapses (else None)."""
 
-    __slots__ = ("n_syn", "index", "simple")
+    __slots__ = ("index", "part", "n_syn")
 
-    def __init__(self, net, plan: BlockPlan):
-        block = plan.block
-        self.n_syn = len(net.routes[block.name]["perm"])
-        self.index = {how: as_numpy(value) for how, value in net.gathers[block.name].items() if how in (_PRE, _POST)}
-        refs = [block.refs.get(stmt.var) for stmt, _ in plan.body]
-        self.simple = tuple(value_name is not None and ref is not None and ref.index in (_PRE, _POST) and (ref.conditional is None or ref.conditional in block.override)
-                            for (stmt, value_name), ref in zip(plan.body, refs))
+    def __init__(self, net, block: Block):
+        index = net.gathers.get(block.name)
+        if index is None:
+            index = net.indexed.get(block.name, {})
+        self.index = {how: as_numpy(value) for how, value in index.items()}
+        part = net.subgroups.get(block.group)
+        self.part = None if part is None else as_numpy(part)
+        route = net.routes.get(block.name)
+        self.n_syn = None if route is None else len(route["perm"])
 
 
-def run_arriving(net, plan: BlockPlan, call: Call, state, history, arrivals, t, k, tables: ArrivingTables):
+def run_arriving(net, plan: BlockPlan, call: Call, state, history, arrivals, t, k, views: Views):
     """`run_pathway` without gradients on the CPU: the synapses a spike reaches
     this step only, in queue order, as Brian2 runs them (`arrivals.Arrivals`).
 
@@ -324,10 +330,10 @@ def run_arriving(net, plan: BlockPlan, call: Call, state, history, arrivals, t, 
     ``add.at`` on a copy of the target: one addition per synapse in queue
     order, as ``index_add`` does on the CPU; samples of a batch the spike did
     not reach add +0, as every synapse does in the gradient path. A value
-    fixed over the call (``w`` in ``g_post += w``) is taken from its numpy
-    view for the arriving synapses; the block's names are made (`arrival_env`)
-    only where a statement evaluates an expression or writes a synaptic
-    variable."""
+    fixed over the call added to a target (``w`` in ``g_post += w``,
+    ``plan.additions``) is taken from its numpy view for the arriving
+    synapses; the block's names are made (`arrival_env`) only where a
+    statement evaluates an expression or writes a synaptic variable."""
     arriving = arrivals(history, call.events, k)
     if arriving is None:
         return
@@ -338,11 +344,11 @@ def run_arriving(net, plan: BlockPlan, call: Call, state, history, arrivals, t, 
     shape = (batch, len(active))
     spikes = arriving.spikes  # None for one sample: every arriving synapse receives a positive spike
     fixed = fixed_arrays(call, name)
-    n_syn = tables.n_syn
+    n_syn = views.n_syn
     env = None
-    for (stmt, value_name), simple in zip(plan.body, tables.simple):
+    for (stmt, value_name), addition in zip(plan.body, plan.additions):
         ref = block.refs.get(stmt.var)
-        if simple:  # a fixed value added to a pre- or postsynaptic variable
+        if addition:
             value = fixed[value_name]
             if isinstance(value, np.ndarray) and value.ndim and value.shape[-1] == n_syn:  # one per synapse
                 value = value[..., active]
@@ -356,18 +362,18 @@ def run_arriving(net, plan: BlockPlan, call: Call, state, history, arrivals, t, 
         key = (ref.owner, ref.var)
         if ref.index in (_PRE, _POST):
             current = read_array(net, call, state, *key)
-            if not simple and ref.conditional is not None and ref.conditional not in block.override:
-                contribution = as_numpy(_contribution(net, call, state, block, stmt, ref, value, shape, env.gather))
-            else:  # what `_contribution` gives, without its tensor of the block's shape
-                contribution = value if stmt.op == "+=" else -value
-                contribution = as_numpy(contribution) if isinstance(contribution, torch.Tensor) else np.asarray(contribution)
-                if contribution.dtype != current.dtype:
-                    contribution = contribution.astype(current.dtype)
+            index = views.index[ref.index][active]
+            # what `_contribution` gives, as numpy, without its tensor of the block's shape
+            contribution = _signed(stmt.op, as_numpy(value) if isinstance(value, torch.Tensor) else np.asarray(value))
+            if contribution.dtype != current.dtype:
+                contribution = contribution.astype(current.dtype)
+            if not addition and ref.conditional is not None and ref.conditional not in block.override:
+                cond = read_array(net, call, state, ref.owner, ref.conditional)[..., index]
+                contribution = np.where(cond, contribution, np.zeros((), contribution.dtype))
             if spikes is not None:
                 contribution = np.where(spikes > 0, contribution, np.zeros((), contribution.dtype))
             target = np.empty((batch, net.program.sizes[ref.owner]), current.dtype)
             target[...] = current
-            index = tables.index[ref.index][active]
             if batch == 1:
                 np.add.at(target[0], index, contribution[0] if contribution.ndim == 2 else contribution)
             else:
@@ -382,10 +388,15 @@ def run_arriving(net, plan: BlockPlan, call: Call, state, history, arrivals, t, 
             state[key] = full.index_copy(1, env.gather[_SELF], new)
 
 
+def _signed(op: str, value):
+    """What a synapse's ``op`` (``+=``, ``-=``) adds to its target: ``value`` or ``-value``."""
+    return value if op == "+=" else -value
+
+
 def _contribution(net, call: Call, state, block, stmt, ref, value, shape, gather):
     """What a synapse adds to its pre- or postsynaptic target (``+=``, ``-=``),
     at the block's shape, zero where a conditional write (``unless refractory``) is off."""
-    contribution = cast_value(net, value if stmt.op == "+=" else -value, ref, shape, call.dt.device)
+    contribution = cast_value(net, _signed(stmt.op, value), ref, shape, call.dt.device)
     if ref.conditional is not None and ref.conditional not in block.override:
         cond = read_var(net, call, state, ref.owner, ref.conditional)[..., gather[ref.index]]
         zero = torch.zeros((), dtype=contribution.dtype, device=call.dt.device)
@@ -429,10 +440,10 @@ def _drive(net, block: Block, plan, mode: str):
 def _pathway(net, block: Block, plan: BlockPlan, mode: str):
     arrivals = net.event_driven.get(block.name) if mode != TORCH and block.name not in net.dense_blocks else None
     if arrivals is not None:  # only the synapses a spike reaches
-        source, tables = block.pathway.source, ArrivingTables(net, plan)
+        source, views = block.pathway.source, Views(net, block)
 
         def run(step: Step):
-            run_arriving(net, plan, step.call, step.state, sent(net, step.call, source, step.fired, step.history), arrivals, step.t, step.k, tables)
+            run_arriving(net, plan, step.call, step.state, sent(net, step.call, source, step.fired, step.history), arrivals, step.t, step.k, views)
         return run
 
     def run(step: Step):
@@ -451,8 +462,10 @@ def _neurons(net, block: Block, plan: BlockPlan, mode: str):
     numpy mode for a block the numpy target translates (constant writes
     aside), `run_neurons` otherwise."""
     if mode == NUMPY and plan.numpy and block.name not in net.constant_writes:
+        views = Views(net, block)
+
         def run(step: Step):
-            run_neurons_numpy(net, plan, step.call, step.state, step.fired, step.history, step.now, step.masks, step.spiking)
+            run_neurons_numpy(net, plan, step.call, step.state, step.fired, step.history, step.now, step.masks, views)
     else:
         def run(step: Step):
             run_neurons(net, plan, step.call, step.state, step.fired, step.history, step.t, step.masks)
@@ -522,7 +535,7 @@ def executors(net, schedule: tuple, mode: str = TORCH) -> Schedule:
     return bound
 
 
-def step(schedule: tuple, call: Call, state: dict, history: dict, feeds: dict, k: int, t=None, start_step: int = 0, spiking: dict | None = None, now=None) -> tuple[dict, dict, dict]:
+def step(schedule: tuple, call: Call, state: dict, history: dict, feeds: dict, k: int, t=None, start_step: int = 0, now=None) -> tuple[dict, dict, dict]:
     """One step of the twin, as a function.
 
     Runs the executors of ``schedule`` (`executors`) in order on copies of
@@ -532,9 +545,9 @@ def step(schedule: tuple, call: Call, state: dict, history: dict, feeds: dict, k
     new ``(state, history, fired)``, ``fired`` the spikes of this step by group.
     The arguments are left as they were: the executors write new tensors into
     the step's own dicts, never into a tensor in place (the call's caches of
-    spike events aside, which hold no result). ``spiking``, if given, receives
-    the flat positions of the spikes of the groups whose threshold numpy ran
-    (`Step.spiking`); ``now``, if given, is ``t`` as a numpy array (`Step.now`).
+    spike events aside, which hold no result: `arrivals.found_positions`
+    reads there the flat positions of the spikes of the groups whose threshold
+    numpy ran). ``now``, if given, is ``t`` as a numpy array (`Step.now`).
 
     In the numpy and events modes (`mode`), the state returned holds the
     numpy arrays its executors wrote (`env.read_array`; `env.read_var` reads
@@ -544,8 +557,6 @@ def step(schedule: tuple, call: Call, state: dict, history: dict, feeds: dict, k
     """
     work = Step(call, dict(state), dict(history), feeds, start_step)
     work.t, work.k = t, k
-    if spiking is not None:
-        work.spiking = spiking
     if getattr(schedule, "mode", TORCH) == TORCH:
         for run in schedule:
             run(work)

@@ -27,8 +27,9 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ...program import Block, Kind, Program, Ref, Statement
-from .translate import NotNumpy, compile_expression, is_fixed_expression
+from ...program import INDEX_POST, INDEX_PRE, Block, Kind, Program, Ref, Statement
+from .numpy_target import NotNumpy, compile_numpy
+from .translate import compile_expression, is_fixed_expression
 
 __all__ = ["BlockPlan", "CompiledStatement", "compile_statement", "plan_block", "GATHERED", "SCALAR", "torch_dtype"]
 
@@ -58,6 +59,10 @@ class BlockPlan:
     `CompiledStatement`, each compiled once: the prelude and the body hold
     these very objects. ``numpy``: whether the numpy target translates every
     statement the body evaluates per step (see `execute.run_neurons_numpy`).
+    ``additions`` (synapse code): for each statement of the body, whether it
+    adds or subtracts a value fixed over the call to a pre- or postsynaptic
+    variable without condition (``g_post += w``), which the synapses a spike
+    reaches take without the block's names (`execute.run_arriving`).
     """
 
     block: Block
@@ -71,6 +76,7 @@ class BlockPlan:
     surrogate: tuple | None = None
     statements: tuple = ()
     numpy: bool = False
+    additions: tuple = ()
 
     def __repr__(self) -> str:
         return f"BlockPlan({self.block.name!r}: {len(self.prelude)} per call, {len(self.body)} per step)"
@@ -93,7 +99,7 @@ class CompiledStatement:
     boolean-where variant ``where(env[where_bool], fn_true(env), fn_false(env))``.
     In a statement of a plan's body, ``fn`` reads the values of its fixed
     sub-expressions from the prelude (`plan_block`). ``numpy`` holds the same
-    three functions compiled for numpy arrays (``target="numpy"``, with
+    three functions compiled for numpy arrays (`numpy_target.compile_numpy`, with
     ``math="numpy"``), or None where that target does not translate the
     statement."""
 
@@ -131,13 +137,13 @@ def compile_statement(stmt: Statement, where: str, math: str, fixed: set | None 
     names = set(stmt.names)
     before = None if hoisted is None else list(hoisted)  # the numpy target hoists the same sub-expressions under the same names
     functions = []
-    for target in ("torch", "numpy") if math == "numpy" else ("torch",):
+    for compile_fn in (compile_expression, compile_numpy) if math == "numpy" else (compile_expression,):
         try:
-            fn = compile_expression(stmt.expr, names, where, math, fixed=fixed, hoisted=hoisted if target == "torch" else before, prefix=prefix, target=target)
+            fn = compile_fn(stmt.expr, names, where, math, fixed=fixed, hoisted=hoisted if compile_fn is compile_expression else before, prefix=prefix)
             fn_true = fn_false = None
             if stmt.where_bool is not None:
-                fn_true = compile_expression(stmt.expr_true, names, where, math, target=target) if stmt.expr_true is not None else None
-                fn_false = compile_expression(stmt.expr_false, names, where, math, target=target) if stmt.expr_false is not None else None
+                fn_true = compile_fn(stmt.expr_true, names, where, math) if stmt.expr_true is not None else None
+                fn_false = compile_fn(stmt.expr_false, names, where, math) if stmt.expr_false is not None else None
         except NotNumpy:
             break
         functions.append((fn, fn_true, fn_false))
@@ -201,7 +207,16 @@ def plan_block(block: Block, program: Program, math: str, gathered: bool = False
         surrogate = (compile_expression(sides.left, set(sides.names), block.where, math), compile_expression(sides.right, set(sides.names), block.where, math))
     per_step = [stmt for stmt, value_name in body if value_name is None]
     numpy = all(stmt.numpy is not None for stmt in per_step)
-    return BlockPlan(block, tuple(fixed), tuple(step), tuple(clock_t), tuple(clock_dt), tuple(constants), tuple(prelude), tuple(body), surrogate, tuple(statements), numpy)
+    additions = tuple(_is_addition(block, stmt, value_name) for stmt, value_name in body) if gathered else ()
+    return BlockPlan(block, tuple(fixed), tuple(step), tuple(clock_t), tuple(clock_dt), tuple(constants), tuple(prelude), tuple(body), surrogate, tuple(statements), numpy, additions)
+
+
+def _is_addition(block: Block, stmt, value_name: str | None) -> bool:
+    """Whether ``stmt`` of synapse code adds (or subtracts) a value fixed over the call, ``value_name``, to a pre- or postsynaptic variable, unconditionally (`BlockPlan.additions`)."""
+    ref = block.refs.get(stmt.var)
+    if value_name is None or not isinstance(ref, Ref) or ref.index not in (INDEX_PRE, INDEX_POST):
+        return False
+    return ref.conditional is None or ref.conditional in block.override
 
 
 _DTYPES = {"bool": torch.bool, "int": torch.int64}

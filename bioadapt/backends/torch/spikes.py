@@ -138,7 +138,7 @@ def spike_events(per_step: list, size: int, chunk: int = 1024) -> torch.Tensor:
     ``(n_steps, batch, size)`` tensor, in the same order, without making it.
 
     Each entry of ``per_step`` is one step's spikes: a ``(batch, size)``
-    tensor, or the numpy flat positions of its spikes (`env.Step.spiking`).
+    tensor, or the numpy flat positions of its spikes (`arrivals.found_positions`).
     Runs of tensors are stacked ``chunk`` steps at a time.
 
     >>> import numpy as np, torch

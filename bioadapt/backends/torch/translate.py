@@ -41,6 +41,7 @@ import ast
 import ctypes
 import ctypes.util
 import operator
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
@@ -49,7 +50,7 @@ import torch
 from ...errors import BackendError
 from .spikes import unbroadcast
 
-__all__ = ["compile_expression", "NotNumpy", "NUMPY_FUNCTIONS", "numpy_where", "FUNCTIONS", "LIBM_FUNCTIONS", "TORCH_FUNCTIONS", "LIBM_FOLDED_POWERS", "MATH_MODES", "Env"]
+__all__ = ["compile_expression", "Target", "FUNCTIONS", "LIBM_FUNCTIONS", "TORCH_FUNCTIONS", "LIBM_FOLDED_POWERS", "MATH_MODES", "Env"]
 
 Env = dict
 Compiled = Callable[[Env], Any]
@@ -499,12 +500,6 @@ def _chained(ops: tuple, values: list):
     return _logical("and", [op(values[k], values[k + 1]) for k, op in enumerate(ops)])
 
 
-def _not(x):
-    if isinstance(x, torch.Tensor):
-        return torch.logical_not(x)
-    return not x
-
-
 def is_fixed_expression(expr: str, fixed: set[str], math: str = "numpy") -> bool:
     """Whether ``expr`` reads only names in ``fixed`` (and calls only pure known functions)."""
     return _is_fixed(ast.parse(expr, mode="eval").body, fixed, MATH_MODES[math])
@@ -528,103 +523,20 @@ def _is_fixed(node: ast.AST, fixed, functions) -> bool:
 _RANDOM = ("rand", "randn", "poisson")
 
 
-# ------------------------------------------------- numpy target
-# Without gradients, on the CPU, in float64 and with numpy's elementary
-# functions (``math="numpy"``), the twin evaluates per-step statements with
-# numpy on views of its tensors (`compile_expression` with ``target="numpy"``):
-# the same IEEE operations, on the same values, with numpy's own semantics,
-# which the torch functions above reproduce. Only what is the same operation
-# in both is translated: ``+ - * /`` and comparisons (native operators),
-# ``**`` on a float array with a number exponent (numpy's fast scalar power,
-# as `_pow` reproduces it; any other power through `_pow` itself), logical
-# operators and the functions of `NUMPY_FUNCTIONS`. An expression with
-# anything else (``%``, ``//``, chained comparisons, ``clip``, ``sign``,
-# ``exprel``, random numbers, functions of the environment such as noise
-# sources and timed arrays, integers outside int32) is not translated: its
-# block runs in torch.
+@dataclass(frozen=True)
+class Target:
+    """What `compile_expression` builds for other arrays than the twin's
+    tensors (`numpy_target.NUMPY`): ``source(node, names, functions, build,
+    bind)``, the Python source of an expression node (``build`` gives the
+    source of a sub-expression, ``bind`` the name of a value in the function's
+    namespace; it raises for what it does not translate), and ``scope``, the
+    names its sources call."""
+
+    source: Callable
+    scope: dict
 
 
-class NotNumpy(Exception):
-    """An expression the numpy target does not translate (its block runs in torch)."""
-
-
-_ARRAY = (np.ndarray, np.generic)
-
-
-def _np_float(x):
-    """``x`` as an array of float64 where it is an integer or boolean array (`_as_float`)."""
-    return x if x.dtype.kind == "f" else x.astype(np.float64)
-
-
-def _np_unary(np_fn: Callable) -> Callable:
-    def apply(x):
-        if isinstance(x, _ARRAY):
-            return np_fn(_np_float(x))
-        return float(np_fn(np.float64(x)))
-
-    return apply
-
-
-def _np_int32(x):
-    return x.astype(np.int32) if isinstance(x, _ARRAY) else int(x)
-
-
-def _np_floor(x):
-    return np.floor(x).astype(np.int32) if isinstance(x, _ARRAY) else int(np.floor(x))
-
-
-def _np_ceil(x):
-    return np.ceil(x).astype(np.int32) if isinstance(x, _ARRAY) else int(np.ceil(x))
-
-
-def _np_timestep(t, dt):
-    value = (t + 1e-3 * dt) / dt
-    return value.astype(np.int64) if isinstance(value, _ARRAY) else int(value)
-
-
-def _np_abs(x):
-    return np.abs(x) if isinstance(x, _ARRAY) else abs(x)
-
-
-def _as_tensor(x):
-    return torch.from_numpy(np.asarray(x)) if isinstance(x, _ARRAY) else x
-
-
-def _np_pow(a, b):
-    """``a**b``: numpy's own operator for a float array and a number exponent
-    (what `_pow` reproduces), `_pow` on the tensors of the arrays otherwise."""
-    if type(a) is np.ndarray and a.ndim and a.dtype.kind == "f" and type(b) in (int, float):
-        return a**b
-    value = _pow(_as_tensor(a), _as_tensor(b))
-    return value.numpy() if isinstance(value, torch.Tensor) else value
-
-
-_np_logical, _np_not = _logicals(_ARRAY, np.logical_and, np.logical_or, np.logical_not, lambda x: x)
-
-
-def numpy_where(cond, a, b):
-    """``where(cond, a, b)`` of numpy's boolean-simplified statements, as
-    `env.evaluate` computes it: a Python number becomes float64 (the float
-    dtype of a float64 twin), arrays keep theirs."""
-    a = a if isinstance(a, _ARRAY) else np.float64(a)
-    b = b if isinstance(b, _ARRAY) else np.float64(b)
-    return np.where(cond, a, b)
-
-
-#: The functions of `FUNCTIONS` (``math="numpy"``) as the numpy target evaluates them.
-NUMPY_FUNCTIONS: dict[str, Callable] = {
-    **{name: _np_unary(getattr(np, name)) for name in ("exp", "expm1", "log", "log10", "sqrt", "sin", "cos", "tan", "sinh", "cosh", "tanh", "arcsin", "arccos", "arctan")},
-    "abs": _np_abs,
-    "int": _np_int32,
-    "floor": _np_floor,
-    "ceil": _np_ceil,
-    "timestep": _np_timestep,
-}
-
-_NP_OPERATORS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
-
-
-def compile_expression(expr: str, names: set[str], where: str, math: str = "numpy", fixed: set[str] | None = None, hoisted: list | None = None, prefix: str = "_fixed_", target: str = "torch") -> Compiled:
+def compile_expression(expr: str, names: set[str], where: str, math: str = "numpy", fixed: set[str] | None = None, hoisted: list | None = None, prefix: str = "_fixed_", target: Target | None = None) -> Compiled:
     """Compile one Brian2 expression into a function of an environment.
 
     Parameters
@@ -651,13 +563,12 @@ def compile_expression(expr: str, names: set[str], where: str, math: str = "nump
         Receives the hoisted sub-expressions (see ``fixed``).
     prefix : str
         Prefix of the generated names (``prefix + str(index in hoisted)``).
-    target : {"torch", "numpy"}
-        What the function computes on: the twin's tensors, or (``math="numpy"``
-        only) numpy arrays, for evaluation without gradients on the CPU (see
-        `NUMPY_FUNCTIONS`). With ``"numpy"`` and ``hoisted``, the hoisted
-        sub-expressions get the names the torch target gives them, with no
-        function (the prelude is the torch target's); an expression the numpy
-        target does not translate raises `NotNumpy`.
+    target : Target, optional
+        What the function computes on: the twin's tensors (None), or the
+        arrays of another `Target` (`numpy_target.compile_numpy`). With a
+        target and ``hoisted``, the hoisted sub-expressions get the names the
+        tensors' function gives them, with no function (the prelude is the
+        tensors').
 
     Returns
     -------
@@ -670,9 +581,6 @@ def compile_expression(expr: str, names: set[str], where: str, math: str = "nump
         For a function or construct the twin cannot translate.
     """
     functions = MATH_MODES[math]
-    numpy_target = target == "numpy"
-    if numpy_target and math != "numpy":
-        raise NotNumpy(f"math={math!r}")
     binary = dict(_BINARY)
     if math == "libm":
         binary.update({ast.Pow: _libm_pow, ast.Mod: _promoting(_compiled_remainder), ast.FloorDiv: _promoting(_compiled_floor_divide)})
@@ -698,12 +606,12 @@ def compile_expression(expr: str, names: set[str], where: str, math: str = "nump
 
     def build(node: ast.AST, hoist: bool = fixed is not None and hoisted is not None) -> str:
         if hoist and not isinstance(node, (ast.Constant, ast.Name)) and _is_fixed(node, fixed, functions):
-            inner = None if numpy_target else function(build(node, False))
+            inner = None if target is not None else function(build(node, False))
             name = f"{prefix}{len(hoisted)}"
             hoisted.append((name, inner))
             return f"env[{name!r}]"
-        if numpy_target:
-            return build_numpy(node, hoist)
+        if target is not None:
+            return target.source(node, names, functions, lambda inner: build(inner, hoist), bind)
         if isinstance(node, ast.Constant):
             return bind(node.value)
         if isinstance(node, ast.Name):
@@ -755,32 +663,6 @@ def compile_expression(expr: str, names: set[str], where: str, math: str = "nump
             return f"{bind(functions[fname])}({', '.join(build(a, hoist) for a in node.args)})"
         raise BackendError(f"{where}: the twin cannot translate '{ast.unparse(node)}' in '{expr}'.")
 
-    def build_numpy(node: ast.AST, hoist: bool) -> str:
-        if isinstance(node, ast.Constant):
-            if type(node.value) is int and not _INT32.min <= node.value <= _INT32.max:
-                raise NotNumpy("an integer outside int32")
-            return bind(node.value)
-        if isinstance(node, ast.Name):
-            if node.id in names:
-                return f"env[{node.id!r}]"
-            if node.id in _NAMED_CONSTANTS:
-                return bind(_NAMED_CONSTANTS[node.id])
-        elif isinstance(node, ast.BinOp) and type(node.op) in _NP_OPERATORS:
-            return f"({build(node.left, hoist)} {_NP_OPERATORS[type(node.op)]} {build(node.right, hoist)})"
-        elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
-            return f"_np_pow({build(node.left, hoist)}, {build(node.right, hoist)})"
-        elif isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd, ast.Not)):
-            operand = build(node.operand, hoist)
-            return f"(-{operand})" if isinstance(node.op, ast.USub) else operand if isinstance(node.op, ast.UAdd) else f"_np_not({operand})"
-        elif isinstance(node, ast.BoolOp):
-            parts = ", ".join(build(v, hoist) for v in node.values)
-            return f"_np_logical({'and' if isinstance(node.op, ast.And) else 'or'!r}, [{parts}])"
-        elif isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in _NP_OPERATORS:
-            return f"({build(node.left, hoist)} {_NP_OPERATORS[type(node.ops[0])]} {build(node.comparators[0], hoist)})"
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.keywords and node.func.id in NUMPY_FUNCTIONS and (node.func.id in functions or node.func.id not in names):
-            return f"{bind(NUMPY_FUNCTIONS[node.func.id])}({', '.join(build(a, hoist) for a in node.args)})"
-        raise NotNumpy(ast.unparse(node))
-
-    if numpy_target:
-        scope.update(_np_pow=_np_pow, _np_not=_np_not, _np_logical=_np_logical)
+    if target is not None:
+        scope.update(target.scope)
     return function(build(tree))

@@ -9,7 +9,8 @@ import torch
 from bioadapt import network_from_dict
 from bioadapt.backends.torch import Twin
 from bioadapt.backends.torch import execute
-from bioadapt.backends.torch.translate import NotNumpy, compile_expression
+from bioadapt.backends.torch.numpy_target import NotNumpy, compile_numpy
+from bioadapt.backends.torch.translate import compile_expression
 
 RNG = np.random.default_rng(3)
 N = 4000
@@ -66,7 +67,7 @@ def _value(fn, env):
 def test_numpy_target_equals_torch_target(expr):
     names = set(ENV) | {"int", "floor", "ceil", "abs", "timestep", "exp", "expm1", "log", "log10", "sqrt", "sin", "cos", "tan", "sinh", "cosh", "tanh", "arcsin", "arccos", "arctan"}
     by_torch = compile_expression(expr, names, "test", "numpy")
-    by_numpy = compile_expression(expr, names, "test", "numpy", target="numpy")
+    by_numpy = compile_numpy(expr, names, "test", "numpy")
     tensors = {k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in ENV.items()}
     with np.errstate(all="ignore"):
         expected, got = _value(by_torch, tensors), _value(by_numpy, dict(ENV))
@@ -92,7 +93,7 @@ def test_hoisted_names_are_the_torch_targets():
     names = {"x", "tau", "dt", "exp"}
     hoisted_torch, hoisted_numpy = [], []
     by_torch = compile_expression("x*exp(-dt/tau) + 2*tau", names, "test", "numpy", fixed={"tau", "dt"}, hoisted=hoisted_torch, prefix="_h_")
-    by_numpy = compile_expression("x*exp(-dt/tau) + 2*tau", names, "test", "numpy", fixed={"tau", "dt"}, hoisted=hoisted_numpy, prefix="_h_", target="numpy")
+    by_numpy = compile_numpy("x*exp(-dt/tau) + 2*tau", names, "test", "numpy", fixed={"tau", "dt"}, hoisted=hoisted_numpy, prefix="_h_")
     assert [name for name, _ in hoisted_numpy] == [name for name, _ in hoisted_torch] == ["_h_0", "_h_1"]
     tau = torch.tensor([0.01, 0.02], dtype=torch.float64)
     env = {"x": torch.tensor([[1.0, -2.0]], dtype=torch.float64), "tau": tau, "dt": 1e-4}
@@ -107,9 +108,9 @@ def test_what_the_numpy_target_does_not_translate(expr):
     names = {"x", "k", "noise", "clip", "sign", "exprel"}
     compile_expression(expr, names, "test", "numpy")  # the torch target translates it
     with pytest.raises(NotNumpy):
-        compile_expression(expr, names, "test", "numpy", target="numpy")
+        compile_numpy(expr, names, "test", "numpy")
     with pytest.raises(NotNumpy):
-        compile_expression("x + 1", names, "test", "libm", target="numpy")
+        compile_numpy("x + 1", names, "test", "libm")
 
 
 CUBA = """
@@ -196,7 +197,7 @@ def test_boolean_simplified_statements(true, false):
     """numpy's boolean-simplified form ``where(b, expr_true, expr_false)``: numpy's evaluation against `env.evaluate`."""
     from bioadapt.backends.torch.env import evaluate
     from bioadapt.backends.torch.plan import compile_statement
-    from bioadapt.backends.torch.translate import numpy_where
+    from bioadapt.backends.torch.numpy_target import numpy_where
     from bioadapt.program import Statement
 
     stmt = compile_statement(Statement("z", ":=", f"b*({true}) + (1 - b)*({false})", where_bool="b", expr_true=true, expr_false=false, names=frozenset(ENV)), "test", "numpy")

@@ -62,3 +62,24 @@ def test_compiled_statements_follow_numpy_and_name_the_block():
         with pytest.raises(BackendError, match="net.toml: population 'G'"):
             plan_block(bad, _program(bad), "numpy")
     assert SCALAR != WHOLE
+
+
+def test_pathway_plans_mark_the_unconditional_additions_of_fixed_values():
+    """`BlockPlan.additions`: which statements of synapse code add a value
+    fixed over the call to a pre- or postsynaptic variable without
+    condition, what the synapses a spike reaches take without the block's
+    names (`execute.run_arriving`); a target written ``unless refractory``,
+    and a value read from the state are not."""
+    projections = [{"name": name, "source": "hid", "target": "hid", "on_pre": code, "connect": "all_to_all", "weight": "0.1"}
+                   for name, code in (("fixed", "I_post += weight"), ("scaled", "I_post -= 2*weight"), ("refractory", "v_post += weight"),
+                                      ("state", "I_post += weight*v_pre"))]
+    spec = network_from_dict({"dt": "0.1*ms", "duration": "1*ms", "populations": {"hid": {"model": "lif", "size": 3}}, "projections": projections})
+    program = extract_program(spec)
+    additions = {}
+    for block in program.blocks:
+        if block.kind == Kind.PATHWAY:
+            plan = plan_block(block, program, "numpy", gathered=True)
+            additions[block.group] = [(stmt.var, added) for (stmt, _), added in zip(plan.body, plan.additions)]
+    assert additions == {"fixed": [("I_post", True)], "scaled": [("I_post", True)], "refractory": [("v_post", False)], "state": [("I_post", False)]}
+    neuron = next(b for b in program.blocks if b.kind == Kind.CODE)
+    assert plan_block(neuron, program, "numpy").additions == ()
