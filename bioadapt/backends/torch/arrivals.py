@@ -47,7 +47,7 @@ def _known(spikes: torch.Tensor, cache: dict | None, step: int | None) -> Fired:
     ``Call.events``) if there, else made (and entered: ``[spikes, Fired,
     step last read]``, kept while it is read, see `Twin._run_steps`); a
     pathway reading it at ``step`` marks it read (None: not a read)."""
-    key = ("senders", id(spikes))
+    key = ("fired", id(spikes))
     found = cache.get(key) if cache is not None else None
     if found is None or found[0] is not spikes:
         found = [spikes, Fired(as_numpy(spikes)), -1]
@@ -77,7 +77,7 @@ def seed(cache: dict, spikes: torch.Tensor, view: np.ndarray, positions: np.ndar
     its numpy ``view`` and the flat ``positions`` of its spikes (for one
     sample, the neurons that fired). Kept while read, as the entries of
     `senders` are, and read back by `positions`."""
-    cache[("senders", id(spikes))] = [spikes, Fired(view, None, positions), -1]
+    cache[("fired", id(spikes))] = [spikes, Fired(view, None, positions), -1]
 
 
 def positions(cache: dict, spikes: torch.Tensor) -> np.ndarray:
@@ -93,7 +93,7 @@ def positions(cache: dict, spikes: torch.Tensor) -> np.ndarray:
 def found_positions(cache: dict, spikes: torch.Tensor) -> np.ndarray | None:
     """The flat positions of the spikes of ``spikes`` if a threshold or
     `positions` found them in this step (``cache`` before it is pruned), else None."""
-    found = cache.get(("senders", id(spikes)))
+    found = cache.get(("fired", id(spikes)))
     return found[1].positions if found is not None and found[0] is spikes else None
 
 

@@ -39,7 +39,7 @@ class Call:
     dense: dict = field(default_factory=dict)  # pathway block name -> [(statement, [(delay, W)])]
     binary: dict = field(default_factory=dict)  # population -> its spikes are all 0 or 1 (`is_binary`)
     input_spikes: dict = field(default_factory=dict)  # input population -> spikes of the call
-    events: dict = field(default_factory=dict)  # id(spikes) -> [spikes, Events or None, last step read]; ("senders", id(spikes)) -> [spikes, arrivals.Fired, last step read]
+    events: dict = field(default_factory=dict)  # id(spikes) -> [spikes, Events or None, last step read]; ("fired", id(spikes)) -> [spikes, arrivals.Fired, last step read]
     inputs: dict = field(default_factory=dict)  # pathway block name -> precomputed input contributions per step
     per_synapse: dict = field(default_factory=dict)  # pathway block name -> its fixed values split (`arrival_env`)
     params: object = None  # the twin's parameters (``Twin.params``: owner -> {variable: tensor}), read through as they are now

@@ -135,19 +135,23 @@ def compile_statement(stmt: Statement, where: str, math: str, fixed: set | None 
     ``fixed`` and ``hoisted``, its largest sub-expressions of ``fixed`` names
     are compiled on their own and appended to ``hoisted`` (`compile_expression`)."""
     names = set(stmt.names)
-    before = None if hoisted is None else list(hoisted)  # the numpy target hoists the same sub-expressions under the same names
-    functions = []
-    for compile_fn in (compile_expression, compile_numpy) if math == "numpy" else (compile_expression,):
+    numpy = None
+    if math == "numpy":  # the same sub-expressions hoisted under the same names (a copy: the torch functions below fill ``hoisted``)
         try:
-            fn = compile_fn(stmt.expr, names, where, math, fixed=fixed, hoisted=hoisted if compile_fn is compile_expression else before, prefix=prefix)
-            fn_true = fn_false = None
-            if stmt.where_bool is not None:
-                fn_true = compile_fn(stmt.expr_true, names, where, math) if stmt.expr_true is not None else None
-                fn_false = compile_fn(stmt.expr_false, names, where, math) if stmt.expr_false is not None else None
+            numpy = _compiled(compile_numpy, stmt, names, where, math, fixed, None if hoisted is None else list(hoisted), prefix)
         except NotNumpy:
-            break
-        functions.append((fn, fn_true, fn_false))
-    return CompiledStatement(stmt, *functions[0], numpy=functions[1] if len(functions) > 1 else None)
+            pass
+    return CompiledStatement(stmt, *_compiled(compile_expression, stmt, names, where, math, fixed, hoisted, prefix), numpy=numpy)
+
+
+def _compiled(compile_fn, stmt: Statement, names: set, where: str, math: str, fixed, hoisted, prefix: str) -> tuple:
+    """``(fn, fn_true, fn_false)`` of ``stmt`` by ``compile_fn`` (`compile_statement`)."""
+    fn = compile_fn(stmt.expr, names, where, math, fixed=fixed, hoisted=hoisted, prefix=prefix)
+    fn_true = fn_false = None
+    if stmt.where_bool is not None:
+        fn_true = compile_fn(stmt.expr_true, names, where, math) if stmt.expr_true is not None else None
+        fn_false = compile_fn(stmt.expr_false, names, where, math) if stmt.expr_false is not None else None
+    return fn, fn_true, fn_false
 
 
 def plan_block(block: Block, program: Program, math: str, gathered: bool = False) -> BlockPlan:
