@@ -31,6 +31,14 @@ REPO = HERE.parent
 ADLIF_VALUES = {"tau_u": "uniform(5*ms, 25*ms)", "tau_w": "uniform(60*ms, 300*ms)", "a": "uniform(0, 1)", "b": "uniform(0, 2)"}
 
 
+def network_arguments(parser) -> None:
+    """The benchmark network's size options (`adlif_network`) and the batch size, on an argparse parser."""
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=250)
+    parser.add_argument("--inputs", type=int, default=140)
+    parser.add_argument("--hidden", type=int, nargs="+", default=[256, 256])
+
+
 def adlif_network(
     n_in: int = 140,
     hidden: tuple = (256, 256),

@@ -71,7 +71,7 @@ def main():
     notes = [
         f"network: {' x '.join(map(str, args.hidden))} recurrent SE-adLIF (common.adlif_network), {args.steps} steps, batch {args.batch}, float32, CPU, 1 torch thread; "
         "Twin(execution='compiled'); wall time of each call in a fresh process; the three processes share one new TORCHINDUCTOR_CACHE_DIR",
-        "first training step: traces and compiles the graphs with gradients (a graph per segment of the step); second: reuses them; "
+        "first training step: traces and compiles the graphs with gradients (one per stretch of steps: compiled.STEPS_PER_GRAPH); second: reuses them; "
         "first forward without gradients: its own graphs; the later processes load the kernels from the cache (tracing remains)",
     ]
     save(args.name, info, {"args": vars(args)}, {"runs": dict(zip(["empty", "filled_1", "filled_2"], runs))}, table,

@@ -157,7 +157,7 @@ def main():
     calls = compiled["calls"]["compiled kernels"]
     wrappers = sum(seconds for key, seconds, _ in profiled["twin, compiled"] if key in COMPILED_WRAPPERS or key.startswith("Torch-Compiled Region"))
     notes.append(
-        f"the compiled twin: {calls} calls of compiled kernels in the profiled step ({calls / args.steps:.0f} per time step, forward and backward), "
+        f"the compiled twin: {calls} calls of compiled kernels in the profiled step ({calls / args.steps:.2g} per time step, forward and backward), "
         f"{fmt(compiled['estimate_s']['compiled kernels'] / max(calls, 1))} per call; the wrappers of those calls "
         f"({', '.join(sorted(COMPILED_WRAPPERS))}, Torch-Compiled Region) {fmt(compiled['step_cpu_min_s'] * wrappers / compiled['profiled_total_s'])} of its step"
     )

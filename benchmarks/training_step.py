@@ -10,7 +10,7 @@ float32 on the CPU with ``torch.set_num_threads(--threads)`` (1 by default:
 a one-core comparison), or on a GPU with ``--device cuda`` (wall time of
 synchronized steps). The twin runs with ``synapses="dense"``, in its exact
 execution and in its compiled one (``execution="compiled"``: torch.compile of
-the code blocks; its first calls, which compile, are timed apart). Calls are
+whole steps, ten to a graph; its first calls, which compile, are timed apart). Calls are
 interleaved so that load from other processes hits all three alike; the table
 gives the minimum CPU time of the repetitions (on a shared machine load only
 ever adds time, so the minimum is the closest to the unloaded cost; medians
@@ -36,7 +36,7 @@ import time
 import torch
 
 from baselines import HandWritten, benchmark_models
-from common import adlif_network, fmt, machine, poisson_inputs, save, time_calls
+from common import adlif_network, fmt, machine, network_arguments, poisson_inputs, save, time_calls
 
 from bioadapt import BackendError, network_from_dict
 from bioadapt.backends.torch import CudaGraphStep, Twin
@@ -72,10 +72,7 @@ def check_same_network(config: dict, batch: int = 4) -> dict:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--steps", type=int, default=250)
-    parser.add_argument("--inputs", type=int, default=140)
-    parser.add_argument("--hidden", type=int, nargs="+", default=[256, 256])
+    network_arguments(parser)
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default="cpu", help="torch device of the timed runs (cpu, cuda); the float64 check runs on the CPU")

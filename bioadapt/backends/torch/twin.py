@@ -49,7 +49,7 @@ from ...network.spec import NetworkSpec
 from ...noise import NoiseSource
 from .arrivals import Arrivals, found_positions
 from .calls import capturing, check_forward
-from .compiled import compile_segment, requiring_grad, segments
+from .compiled import STEPS_PER_GRAPH, Chunks, compile_segment, requiring_grad, segments, traceable
 from .delays import RELAXATIONS, RelaxedDelays
 from .env import Call, block_shape, cast_value, evaluate, expand, read_var, take
 from .execute import executors, mode, step
@@ -197,10 +197,9 @@ class Twin(nn.Module):
                 if name not in self.params[pop.name]:
                     value = pop.values.get(name, np.zeros(pop.size))
                     self.params[pop.name][name] = nn.Parameter(torch.as_tensor(np.asarray(value, dtype=np.float64)).to(dtype))
-        # execution="compiled": each run of consecutive blocks that a compiler can
-        # take one compiled function: code blocks of every group, and on GPUs the
-        # dense pathways (their products join the graph; on the CPU they stay
-        # eager, computed from the spikes' events, which a graph cannot hold)
+        # execution="compiled": whole steps, several at a time, as one compiled
+        # function; where a block cannot be traced, each run of consecutive
+        # blocks that can (`compiled`)
         self._compiled_steps = None
         self._compile_steps()
         self.relaxed_delays = nn.ModuleDict()  # projection -> RelaxedDelays (see `learn_delays`)
@@ -214,11 +213,16 @@ class Twin(nn.Module):
         """Spiking group -> the deepest delay its spikes are read at (steps): the spike history keeps that many steps."""
         return self.layout.max_delay
 
-    def _compile_steps(self):
-        """The schedules of ``execution="compiled"`` (CPU, other devices), with new
-        compiled functions: at construction, and when a pathway's delays change
-        shape (`learn_delays`), since the functions guard on tensors only."""
-        if self.execution == "compiled":
+    def _compile_steps(self, per_graph: int | None = STEPS_PER_GRAPH):
+        """New compiled functions of ``execution="compiled"``: at construction,
+        and when a pathway's delays change shape (`learn_delays`), since the
+        functions guard on tensors only. Whole steps, ``per_graph`` at a time
+        (`compiled.Chunks`), where the schedule can be traced; else (or with
+        ``per_graph=None``: benchmarks/compiled_steps.py) the schedules of
+        compiled segments (CPU, other devices)."""
+        if self.execution == "compiled" and per_graph is not None and traceable(self.layout.schedule, self.layout.dense_blocks):
+            self._compiled_steps = Chunks(self.layout, per_graph)
+        elif self.execution == "compiled":  # (on the CPU, the pathways stay eager: their spike products come from the spikes' events)
             self._compiled_steps = {
                 "cpu": segments(self.layout.schedule, partial(compile_segment, self.layout), set()),
                 "other": segments(self.layout.schedule, partial(compile_segment, self.layout), set(self.layout.dense_blocks)),
@@ -520,7 +524,8 @@ class Twin(nn.Module):
 
     def _run_steps(self, call, state, history, feeds, begin, end, record_at, start_step, events: bool = False):
         """Steps ``begin .. end - 1`` of the feeds from ``state`` and ``history``
-        (`execute.step`, step after step); returns per-step lists of spikes (empty for
+        (`execute.step`, step after step, or stretches of whole steps compiled
+        together: `compiled.Chunks`); returns per-step lists of spikes (empty for
         input populations), the traces of the steps recorded (``record_at``: the
         variables and every how many steps), and the state and history after the
         last step. With ``events``, a step's spikes of a group whose threshold
@@ -529,18 +534,14 @@ class Twin(nn.Module):
         record, every = record_at
         spikes_out = {g: [] for g in self.program.spiking}
         traces = {pop: {var: [] for var in vars_} for pop, vars_ in record.items()}
-        if self._compiled_steps is None:
-            schedule = executors(self.layout, self.layout.schedule, mode(self.layout, device))
-        else:  # (compiled segments run torch's operations, traced once: the torch mode)
-            schedule = executors(self.layout, self._compiled_steps["cpu" if device.type == "cpu" else "other"])
         times = nows = None
         if self.layout.uses_t:  # (start + k)*dt in float64, rounded once as in Python; no host copy per step
             times = torch.arange(start_step + begin, start_step + end, dtype=torch.float64, device=device) * call.dt
             nows = times.numpy() if device.type == "cpu" else None  # (the numpy mode's `Step.now`)
             times = times.unbind(0)
-        for k in range(begin, end):
-            i = k - begin
-            state, history, fired = step(schedule, call, state, history, feeds, k, None if times is None else times[i], start_step, None if nows is None else nows[i, ...])
+
+        def emit(k, fired, read):
+            """Step ``k``'s spikes (``fired``: group -> spikes or None) and recorded values (``read(pop, var)``) into the outputs."""
             for group in self.layout.emitting:
                 s = fired.get(group)
                 if events and s is not None:  # the flat positions of the spikes, where numpy found them
@@ -549,11 +550,29 @@ class Twin(nn.Module):
                 if s is None:
                     s = torch.zeros(batch, self.program.sizes[group], dtype=self.float_dtype, device=device)
                 spikes_out[group].append(s)
-            if call.events:  # keep the events of spikes still read (delays)
-                call.events = {key: found for key, found in call.events.items() if found[2] == k}
             for pop, variables in traces.items() if (start_step + k) % every == 0 else ():
                 for var, values in variables.items():
-                    values.append(expand(read_var(self.layout, call, state, pop, var), (batch, self.program.sizes[pop])))
+                    values.append(expand(read(pop, var), (batch, self.program.sizes[pop])))
+
+        if isinstance(self._compiled_steps, Chunks):  # whole steps, compiled several at a time
+            chunks = self._compiled_steps
+            keys = tuple((pop, var) for pop, variables in record.items() for var in variables)
+            for first in range(begin, end, chunks.steps):
+                last = min(first + chunks.steps, end)
+                fired, read, state, history = chunks(call, state, history, feeds, None if times is None else times[first - begin : last - begin], first, last, keys)
+                for k, spikes, values in zip(range(first, last), fired, read):
+                    emit(k, dict(zip(self.layout.emitting, spikes)), lambda pop, var, values=dict(zip(keys, values)): values[(pop, var)])
+            return spikes_out, traces, state, history
+        if self._compiled_steps is None:
+            schedule = executors(self.layout, self.layout.schedule, mode(self.layout, device))
+        else:  # (compiled segments run torch's operations, traced once: the torch mode)
+            schedule = executors(self.layout, self._compiled_steps["cpu" if device.type == "cpu" else "other"])
+        for k in range(begin, end):
+            i = k - begin
+            state, history, fired = step(schedule, call, state, history, feeds, k, None if times is None else times[i], start_step, None if nows is None else nows[i, ...])
+            emit(k, fired, lambda pop, var: read_var(self.layout, call, state, pop, var))
+            if call.events:  # keep the events of spikes still read (delays)
+                call.events = {key: found for key, found in call.events.items() if found[2] == k}
         state = {key: torch.from_numpy(value) if isinstance(value, np.ndarray) else value for key, value in state.items()}  # (numpy's arrays: `execute.step`)
         return spikes_out, traces, state, history
 
