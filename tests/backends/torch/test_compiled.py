@@ -127,10 +127,13 @@ def test_stretches_of_whole_steps_follow_the_exact_execution():
     assert set(compiled._compiled_steps._functions) == {(10, (("hid", "u"), ("hid", "w"))), (7, (("hid", "u"), ("hid", "w")))}
 
 
-def test_noise_runs_eagerly_between_compiled_segments():
+@pytest.mark.parametrize("synapses", ["exact", "dense"])
+def test_noise_runs_eagerly_between_compiled_segments(synapses):
     """A network that draws noise (``xi``, ``randn()``, ``rand()``) cannot be
     traced over whole steps: its other blocks run as compiled segments, its
-    noise eagerly, the same draws as the exact execution."""
+    noise eagerly, the same draws as the exact execution. With dense
+    synapses, the schedule of GPUs (the dense pathways inside the segments),
+    here on the CPU."""
     spec = network_from_dict(
         {
             "dt": "0.1*ms", "duration": "300*0.1*ms", "seed": 3,
@@ -139,9 +142,12 @@ def test_noise_runs_eagerly_between_compiled_segments():
         },
         folder=ROOT / "tests" / "models",
     )
-    exact, compiled = Twin(spec), Twin(spec, execution="compiled")
+    exact, compiled = Twin(spec, synapses=synapses), Twin(spec, synapses=synapses, execution="compiled")
+    if synapses == "dense":
+        compiled._compiled_steps["cpu"] = compiled._compiled_steps["other"]
     schedule = compiled._compiled_steps["cpu"]
     assert any(kind == "segment" for kind, _, _ in schedule) and any(kind == "code" for kind, _, _ in schedule)
+    assert any(kind == "pathway" for kind, _, _ in schedule) == (synapses == "exact")
     with torch.no_grad():
         a, b = exact(record={"bh": ["V"]}), compiled(record={"bh": ["V"]})
     assert a.spikes["bh"].sum() > 0 and a.spikes["rr"].sum() > 0
