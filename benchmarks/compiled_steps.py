@@ -10,8 +10,9 @@ This script times a training step of the benchmark network
 (`common.adlif_network`, float32, dense synapses, one CPU thread; forward over
 all steps, cross-entropy of the time-averaged readout, backward) for several
 steps per graph, against the earlier design (compiled segments of one step,
-pathways eager), the exact execution, the hand-written loop and snnTorch
-(`baselines.benchmark_models`). The first training step of each compiles its
+pathways eager), the same steps per graph with booleans stored as booleans
+between kernels (`bioadapt.backends.torch.masks` left out), the exact
+execution, the hand-written loop and snnTorch (`baselines.benchmark_models`). The first training step of each compiles its
 graphs (wall time, with torch's on-disk cache in a new empty folder); the
 steps after it are timed interleaved (CPU time, minimum of the repetitions).
 """
@@ -36,6 +37,7 @@ from common import adlif_network, fmt, machine, network_arguments, poisson_input
 
 from bioadapt import network_from_dict
 from bioadapt.backends.torch import Twin
+from bioadapt.backends.torch.compiled import STEPS_PER_GRAPH
 
 
 def main():
@@ -51,14 +53,15 @@ def main():
     models, frozen = benchmark_models(spec, args.inputs, tuple(args.hidden))
     twin = models["twin"]
     references = {name: models[name] for name in ("twin", "hand-written", "snntorch") if name in models}
-    variants = {"segments of one step": None, **{f"{n} steps per graph": n for n in args.per_graph}}
-    for name, per_graph in variants.items():
+    variants = {"segments of one step": (None, True), **{f"{n} steps per graph": (n, True) for n in args.per_graph},
+                f"{STEPS_PER_GRAPH} steps per graph, masks as booleans": (STEPS_PER_GRAPH, False)}
+    for name, (per_graph, float_masks) in variants.items():
         model = Twin(spec, dtype=torch.float32, synapses="dense", execution="compiled")
         model.load_state_dict(twin.state_dict())
         for key in frozen:
             pop, var = key.split(".")
             model.params[pop][var].requires_grad_(False)
-        model._compile_steps(per_graph)
+        model._compile_steps(per_graph, float_masks)
         references[f"compiled, {name}"] = model
     x = poisson_inputs(args.steps, args.batch, args.inputs)
     labels = torch.randint(0, 20, (args.batch,), generator=torch.Generator().manual_seed(2))
@@ -88,7 +91,7 @@ def main():
             }
             print(f"{name}: first training step {compile_s[name]:.1f} s, {agreement[name]}", flush=True)
     timings = time_calls(steps, args.reps)
-    best = min(timings[name]["cpu_min_s"] for name in references if name.startswith("compiled, ") and "steps per graph" in name)
+    best = min(timings[name]["cpu_min_s"] for name in references if name.startswith("compiled, ") and name.endswith("steps per graph"))
     table = []
     for name in references:
         t = timings[name]["cpu_min_s"]
@@ -98,7 +101,8 @@ def main():
         f"network: {args.inputs} Poisson inputs, {' x '.join(map(str, args.hidden))} recurrent SE-adLIF, 20 leaky-integrator outputs (common.adlif_network); "
         f"{args.steps} steps, batch {args.batch}, float32, CPU, 1 torch thread; step: CPU time, fastest of {args.reps} interleaved repetitions (median in the last column)",
         "compiled, N steps per graph: Twin(execution='compiled') with N whole steps per compiled function (compiled.Chunks; dense products as matrix products in the graph); "
-        "segments of one step: the schedule of compiled segments (code blocks compiled, pathways eager with their event products), the design before",
+        "segments of one step: the schedule of compiled segments (code blocks compiled, pathways eager with their event products), the design before; "
+        "masks as booleans: without the graph passes that keep booleans between CPU kernels as floats (bioadapt.backends.torch.masks)",
         "first training step: wall time of the first call with gradients (traces and compiles its graphs; a shorter last stretch compiles its own), torch's on-disk cache empty",
         "float32, no gradients, against the exact twin: " + "; ".join(f"{name}: {a['spike_mismatches']} spikes differ, readout within {a['max_abs_readout_difference']:.2g}" for name, a in agreement.items()),
     ]

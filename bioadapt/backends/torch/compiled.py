@@ -28,6 +28,7 @@ from ...noise import NoiseSource
 from ...program import TimedInput
 from .env import read_var
 from .execute import TORCH, executors, run_neurons, run_pathway, step
+from .masks import compiler_options
 from .plan import torch_dtype
 
 __all__ = ["Chunks", "STEPS_PER_GRAPH", "Segment", "compile_segment", "requiring_grad", "segments", "traceable"]
@@ -41,9 +42,10 @@ __all__ = ["Chunks", "STEPS_PER_GRAPH", "Segment", "compile_segment", "requiring
 STEPS_PER_GRAPH = 10
 
 
-def compile_segment(net, entries: tuple) -> "Segment":
+def compile_segment(net, entries: tuple, float_masks: bool = True) -> "Segment":
     """The blocks ``entries`` (consecutive in the schedule: code blocks and
-    dense pathways) as one function compiled by `torch.compile` (see `Segment`)."""
+    dense pathways) as one function compiled by `torch.compile` (see `Segment`;
+    ``float_masks``: with the passes for booleans on the CPU, `masks`)."""
     writes = {}
     for _, block, plan in entries:
         statements = net.dense[block.name]["targets"] if block.kind == "pathway" else [stmt for stmt, _ in plan.body]
@@ -71,7 +73,7 @@ def compile_segment(net, entries: tuple) -> "Segment":
         values = tuple(state[key].to(float_dtype) if state[key].dtype == torch.bool else state[key] for key in keys)
         return values, tuple(fired[group] for group in groups)
 
-    fn = _compiled(segment, "twin_segment_" + re.sub(r"\W", "_", entries[0][1].name))
+    fn = _compiled(segment, "twin_segment_" + re.sub(r"\W", "_", entries[0][1].name), float_masks)
     return Segment(fn, keys, tuple(writes.values()), groups, tuple(block.name for kind, block, _ in entries if kind == "pathway" and block.name in net.from_inputs))
 
 
@@ -114,8 +116,8 @@ class Chunks:
     one graph per batch size, device, dtype and gradient mode.
     """
 
-    def __init__(self, net, steps: int = STEPS_PER_GRAPH):
-        self.net, self.steps = net, steps
+    def __init__(self, net, steps: int = STEPS_PER_GRAPH, float_masks: bool = True):
+        self.net, self.steps, self.float_masks = net, steps, float_masks
         self.schedule = executors(net, net.schedule, TORCH)
         self._functions = {}
 
@@ -132,7 +134,7 @@ class Chunks:
                     values.append(tuple(read_var(net, call, state, owner, var) for owner, var in record))
                 return spikes, values, state, history
 
-            fn = self._functions[(n, record)] = _compiled(chunk, f"twin_steps_{n}_{len(self._functions)}")
+            fn = self._functions[(n, record)] = _compiled(chunk, f"twin_steps_{n}_{len(self._functions)}", self.float_masks)
         return fn
 
     def __call__(self, call, state, history, feeds, times, begin: int, end: int, record: tuple):
@@ -149,8 +151,9 @@ class Chunks:
         return _call(self._function(end - begin, record), part, state, history, feeds, times)
 
 
-def _compiled(fn, name: str):
-    """``fn`` compiled by `torch.compile` under a code object of its own named ``name``."""
+def _compiled(fn, name: str, float_masks: bool = True):
+    """``fn`` compiled by `torch.compile` under a code object of its own named
+    ``name`` (``float_masks``: with the passes for booleans on the CPU, `masks`)."""
     code = fn.__code__.replace(co_name=name)
     # guards on tensors only (shapes, dtypes, devices, gradient flags): the
     # Python structures the function reads (the program, the call's names,
@@ -159,7 +162,7 @@ def _compiled(fn, name: str):
     with warnings.catch_warnings():  # torch's compiler imports its deprecated TorchScript helpers on first use
         warnings.filterwarnings("ignore", message=".*torch.jit.script_method.*", category=DeprecationWarning)
         return torch.compile(types.FunctionType(code, fn.__globals__, code.co_name, None, fn.__closure__), dynamic=False,
-                             options={"guard_filter_fn": tensor_guards})
+                             options={"guard_filter_fn": tensor_guards, **(compiler_options() if float_masks else {})})
 
 
 def _call(fn, *args):

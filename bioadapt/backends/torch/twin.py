@@ -213,19 +213,21 @@ class Twin(nn.Module):
         """Spiking group -> the deepest delay its spikes are read at (steps): the spike history keeps that many steps."""
         return self.layout.max_delay
 
-    def _compile_steps(self, per_graph: int | None = STEPS_PER_GRAPH):
+    def _compile_steps(self, per_graph: int | None = STEPS_PER_GRAPH, float_masks: bool = True):
         """New compiled functions of ``execution="compiled"``: at construction,
         and when a pathway's delays change shape (`learn_delays`), since the
         functions guard on tensors only. Whole steps, ``per_graph`` at a time
         (`compiled.Chunks`), where the schedule can be traced; else (or with
-        ``per_graph=None``: benchmarks/compiled_steps.py) the schedules of
-        compiled segments (CPU, other devices)."""
+        ``per_graph=None``) the schedules of compiled segments (CPU, other
+        devices). ``float_masks=False`` leaves out the passes for booleans on the
+        CPU (`masks`). (``per_graph=None`` and ``float_masks=False``:
+        benchmarks/compiled_steps.py)"""
         if self.execution == "compiled" and per_graph is not None and traceable(self.layout.schedule, self.layout.dense_blocks):
-            self._compiled_steps = Chunks(self.layout, per_graph)
+            self._compiled_steps = Chunks(self.layout, per_graph, float_masks)
         elif self.execution == "compiled":  # (on the CPU, the pathways stay eager: their spike products come from the spikes' events)
             self._compiled_steps = {
-                "cpu": segments(self.layout.schedule, partial(compile_segment, self.layout), set()),
-                "other": segments(self.layout.schedule, partial(compile_segment, self.layout), set(self.layout.dense_blocks)),
+                "cpu": segments(self.layout.schedule, partial(compile_segment, self.layout, float_masks=float_masks), set()),
+                "other": segments(self.layout.schedule, partial(compile_segment, self.layout, float_masks=float_masks), set(self.layout.dense_blocks)),
             }
 
     def learn_delays(self, projection: str, max_steps: int, relaxation: str = "gaussian") -> "RelaxedDelays":
