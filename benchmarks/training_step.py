@@ -90,7 +90,6 @@ def main():
     device = torch.device(args.device)
     gpu = device.type == "cuda"
     models, frozen = benchmark_models(spec, args.inputs, tuple(args.hidden), snntorch=not args.no_snntorch)
-    twin = models["twin"]
     for model in models.values():
         model.to(device)
     x = poisson_inputs(args.steps, args.batch, args.inputs).to(device)

@@ -36,9 +36,9 @@ __all__ = ["Chunks", "STEPS_PER_GRAPH", "Segment", "compile_segment", "requiring
 #: Steps per compiled function of `Chunks`, measured on the training-step
 #: benchmark network (2 x 256 SE-adLIF, batch 64, 250 steps, float32, one CPU
 #: thread; benchmarks/compiled_steps.py): with 1, 2 or 5 steps per graph a
-#: training step takes 1.34x, 1.15x, 1.05x the time it takes with 10, with 25
+#: training step takes 1.47x, 1.19x, 1.03x the time it takes with 10, with 25
 #: no less; the first call's compile time grows with the steps per graph
-#: (17 s at 10, 42 s at 25 on an empty cache).
+#: (21 s at 10, 50 s at 25 on an empty cache).
 STEPS_PER_GRAPH = 10
 
 

@@ -139,8 +139,8 @@ def compile_statement(stmt: Statement, where: str, math: str, fixed: set | None 
     if math == "numpy":  # the same sub-expressions hoisted under the same names (a copy: the torch functions below fill ``hoisted``)
         try:
             numpy = _compiled(compile_numpy, stmt, names, where, math, fixed, None if hoisted is None else list(hoisted), prefix)
-        except NotNumpy:
-            pass
+        except NotNumpy:  # (no numpy form: the block of this statement runs in the torch mode, `plan_block`)
+            numpy = None
     return CompiledStatement(stmt, *_compiled(compile_expression, stmt, names, where, math, fixed, hoisted, prefix), numpy=numpy)
 
 

@@ -398,10 +398,11 @@ class Twin(nn.Module):
                 history[group] = [torch.zeros(batch, self.program.sizes[group], dtype=self.float_dtype, device=device)] * depth
             if self._compiled_steps is not None:  # compiled segments: no two entries one tensor (a graph is made for one aliasing)
                 history[group] = [entry.clone() for entry in history[group]]
-        if self._compiled_steps is not None and torch.is_grad_enabled():
+        if isinstance(self._compiled_steps, dict) and torch.is_grad_enabled():
             # compiled segments with gradients: every float value they read
             # requires a gradient from the first step on, as from the second
-            # (a graph is made for one pattern of requires_grad)
+            # (a graph is made for one pattern of requires_grad; `Chunks`
+            # does this for each stretch of whole steps)
             state = {key: requiring_grad(value) for key, value in state.items()}
             history = {group: [requiring_grad(entry) for entry in entries] for group, entries in history.items()}
         call = self._prepare(batch, device)
