@@ -196,7 +196,7 @@ def main():
     if "snntorch" in models:
         notes.append(f"snnTorch / twin: {results['twin']['speedup_over_snntorch']:.2f} (the twin is that many times faster)")
     notes.append(
-        f"twin, compiled: execution='compiled' (torch.compile of the code blocks between pathways, math='torch'); "
+        f"twin, compiled: execution='compiled' (torch.compile of whole steps, ten to a graph, where every pathway is a matrix product: compiled.Chunks; math='torch'); "
         f"compiled / exact twin: {compiled['ratio_to_exact_twin']:.2f}; compiled / hand-written with event products: {compiled['ratio_to_event_products']:.2f}"
         + (f"; snnTorch / twin, compiled: {compiled['speedup_over_snntorch']:.2f}" if "snntorch" in models else "")
         + f"; first calls (compiling, wall time): train step {compile_s['train_step']:.1f} s, forward without gradients {compile_s['forward_no_grad']:.1f} s"
