@@ -30,7 +30,6 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from common import HERE, fmt, machine, save, time_calls

@@ -82,7 +82,6 @@ def main():
     info = machine()
     spec = network_from_dict(adlif_network(steps=args.steps))
     models, _ = benchmark_models(spec, 140, (256, 256))
-    twin = models["twin"]
     x = poisson_inputs(args.steps, args.batch, 140)
     labels = torch.randint(0, 20, (args.batch,), generator=torch.Generator().manual_seed(2))
     loss_fn = torch.nn.CrossEntropyLoss()

@@ -37,14 +37,12 @@ exp(-dt/tau_u)*exp(-dt/tau_w) for every coupling a (see
 
 from __future__ import annotations
 
-import numpy as np
 import sympy as sp
 from brian2.equations.equations import DIFFERENTIAL_EQUATION, PARAMETER
 from brian2.parsing.sympytools import sympy_to_str
 from brian2.stateupdaters.base import StateUpdateMethod, UnsupportedEquationsException
 from brian2.stateupdaters.exponential_euler import get_conditionally_linear_system
 
-from ..errors import SchemeNotApplicable
 from .exact import DERIVED_PREFIX
 from .hoisting import ExponentialConstants
 

@@ -2,8 +2,6 @@
 network file; every backend reads them as Brian2 does (the row of a time found with
 Brian2's upsampling and rounding, the first and last rows outside), the twin included."""
 
-from pathlib import Path
-
 import brian2 as b2
 import numpy as np
 import pytest

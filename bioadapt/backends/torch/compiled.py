@@ -10,7 +10,9 @@ per-call costs once per stretch of steps. Otherwise each run of consecutive
 code blocks in a step (state updates, thresholds, resets; on GPUs also the
 dense pathways between them) becomes one compiled function, and the blocks
 that draw noise or read a timed array, and the CPU's event-driven pathways,
-run eagerly between these segments (`segments`).
+run eagerly between these segments (`segments`). On the CPU, torch's
+compiler runs two passes of ours on every graph, which keep the thresholds'
+booleans out of memory between kernels (`masks`).
 """
 
 from __future__ import annotations

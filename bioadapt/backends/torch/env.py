@@ -158,9 +158,7 @@ def step_env(net, plan: BlockPlan, call: Call, state: dict, t, numpy: bool = Fal
     name = plan.block.name
     env = (fixed_arrays(call, name) if numpy else call.envs[name]).copy()
     if gather is None:
-        gather = net.gathers.get(name)
-    if gather is None:
-        gather = net.indexed.get(name)
+        gather = net.index_arrays(name)
     read = read_array if numpy else read_var
     for var_name, owner, var, how in plan.step:
         value = read(net, call, state, owner, var)

@@ -312,10 +312,7 @@ class Views:
     __slots__ = ("index", "part", "n_syn")
 
     def __init__(self, net, block: Block):
-        index = net.gathers.get(block.name)
-        if index is None:
-            index = net.indexed.get(block.name, {})
-        self.index = {how: as_numpy(value) for how, value in index.items()}
+        self.index = {how: as_numpy(value) for how, value in (net.index_arrays(block.name) or {}).items()}
         part = net.subgroups.get(block.group)
         self.part = None if part is None else as_numpy(part)
         route = net.routes.get(block.name)

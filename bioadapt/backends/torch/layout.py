@@ -61,6 +61,12 @@ class Layout:
     from_inputs: frozenset  # dense pathways from input populations, whose contributions are computed for all steps at once
     uses_t: bool  # whether any block reads the time (or a threshold records lastspike)
 
+    def index_arrays(self, block_name: str) -> dict | None:
+        """The index arrays a block reads variables through: a pathway's
+        (`gathers`), else a neuron block's linked variables' (`indexed`), else None."""
+        found = self.gathers.get(block_name)
+        return found if found is not None else self.indexed.get(block_name)
+
 
 def build_layout(spec: NetworkSpec, program: Program, math: str, synapses: str, float_dtype: torch.dtype) -> Layout:
     """The `Layout` of ``program`` (extracted from ``spec``) with the elementary

@@ -58,7 +58,7 @@ def run_twin(spec: NetworkSpec, record: dict | None = None, drive: dict | None =
     drive = drive or {}
     drive_vars = {pop: list(v) for pop, v in drive.items()}
     drive_t = {pop: {var: torch.as_tensor(np.asarray(v), dtype=torch_dtype, device=device).unsqueeze(1) for var, v in vs.items()} for pop, vs in drive.items()}
-    parts, twin = [], None
+    parts, twin, inputs = [], None, None
     offset = restore.step if restore is not None else 0
     state = {key: value.to(device=device, dtype=value.dtype if not value.is_floating_point() else torch_dtype) for key, value in restore.data.items()} if restore is not None else None
     from ..brian.build import segments
@@ -68,7 +68,8 @@ def run_twin(spec: NetworkSpec, record: dict | None = None, drive: dict | None =
             if twin is None or change:
                 spec = _changed(spec, change)
                 twin = Twin(spec, drive_vars=drive_vars, dtype=torch_dtype, math=math).to(device)
-                inputs = twin.default_inputs() if first == 0 else inputs
+                if inputs is None:  # the input spikes of the whole run, drawn once (a change does not draw them again)
+                    inputs = twin.default_inputs()
             if state is not None:
                 state = dict(state)
                 for name, variables in change.items():  # state variables set as G.v = ... sets them

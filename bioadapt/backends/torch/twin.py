@@ -484,7 +484,7 @@ class Twin(nn.Module):
                 elif isinstance(value, TimedInput):
                     env[var_name] = _TimedCall(value, self.program.dt, device, self.float_dtype)
             for var_name, owner, var, how in plan.fixed:
-                env[var_name] = take(read_var(self.layout, call, {}, owner, var), how, gather if gather is not None else self.layout.indexed.get(name))
+                env[var_name] = take(read_var(self.layout, call, {}, owner, var), how, self.layout.index_arrays(name))
             for var_name in plan.clock_dt:
                 env[var_name] = dt
             if gather is None:
