@@ -1,14 +1,18 @@
 """Simulation without gradients of Brian2 users' networks: the twin against Brian2's numpy runtime.
 
-    python benchmarks/user_networks.py [--size 4000 --duration 0.5 --reps 3 --threads 1]
+    python benchmarks/user_networks.py [--size 4000 --duration 0.5 --reps 3 --threads 1 --networks cuba,coba,cobahh]
 
-Two networks as a Brian2 user writes them (model files in ``benchmarks/models``,
-no scheme: Brian2's default method, which bioadapt follows): CUBA (Brian2's
-example; linear equations, ``exact``) and COBA (Brette et al. 2007, benchmark
-1: conductances in units of the leak, ``euler``, Brian2's choice for equations
-that are not linear), ``--size`` neurons (80 % excitatory) with 80 synapses
-into each neuron on average (64 excitatory, 16 inhibitory), as in the
-4000-neuron originals (p = 0.02), dt = 0.1 ms, refractory period 5 ms.
+Three networks as a Brian2 user writes them: CUBA (Brian2's example; linear
+equations, ``exact``) and COBA (Brette et al. 2007, benchmark 1: conductances
+in units of the leak, ``euler``, Brian2's choice for equations that are not
+linear), model files in ``benchmarks/models``, no scheme (Brian2's default
+method, which bioadapt follows), refractory period 5 ms; and COBAHH (Brian2's
+example, benchmark 3: Hodgkin-Huxley neurons, rate functions with
+``exprel``, ``exponential_euler`` as the example names it; the port the tests
+check, ``tests/brian2_examples/models/cobahh.toml``, refractory period 3 ms).
+``--size`` neurons (80 % excitatory) with 80 synapses into each neuron on
+average (64 excitatory, 16 inhibitory), as in the 4000-neuron originals
+(p = 0.02), dt = 0.1 ms; ``--networks`` picks some of them.
 
 Timed: the whole `bioadapt.simulate` call on each backend (building the
 network, running it, reading spikes back), ``--reps`` interleaved repetitions,
@@ -44,21 +48,30 @@ from bioadapt import network_from_dict, simulate
 MODELS = HERE / "models"
 
 
+#: the model of each network: CUBA's and COBA's here, COBAHH's the port of Brian2's example the tests check
+MODEL_FILES = {"cuba": MODELS / "cuba.toml", "coba": MODELS / "coba.toml", "cobahh": HERE.parent / "tests" / "brian2_examples" / "models" / "cobahh.toml"}
+
+
 def network(kind: str, size: int, duration: float, seed: int = 1) -> dict:
-    """The CUBA or COBA network of ``size`` neurons for ``duration`` seconds."""
+    """The CUBA, COBA or COBAHH network of ``size`` neurons for ``duration`` seconds."""
     n_exc = int(0.8 * size)
     p = min(1.0, 80 / size)  # 80 synapses into each neuron on average, as in the originals (4000 neurons, p = 0.02)
+    population = {}
     if kind == "cuba":
         values = {"v": "uniform(-60*mV, -50*mV)"}
         weights = ("1.62*mV", "-9*mV")
-    else:
+    elif kind == "coba":
         values = {"v": "uniform(-60*mV, -50*mV)", "ge": "normal(4, 1.5)", "gi": "normal(20, 12)"}
         weights = ("0.6", "6.7")
+    else:  # Brian2's examples/COBAHH.py: its initial values, weights and method
+        values = {"v": "El + (randn() * 5 - 5)*mV", "ge": "(randn() * 1.5 + 4) * 10.*nS", "gi": "(randn() * 12 + 20) * 10.*nS"}
+        weights = ("6*nS", "67*nS")
+        population["scheme"] = "exponential_euler"
     return {
         "dt": "0.1*ms",
         "duration": f"{duration}*second",
         "seed": seed,
-        "populations": {"P": {"model": f"{kind}.toml", "size": size, "values": values}},
+        "populations": {"P": {"model": str(MODEL_FILES[kind]), "size": size, "values": values, **population}},
         "projections": [
             {"name": "Ce", "source": "P", "target": "P", "on_pre": "ge_post += weight", "connect": {"condition": f"i < {n_exc}", "p": p}, "weight": weights[0]},
             {"name": "Ci", "source": "P", "target": "P", "on_pre": "gi_post += weight", "connect": {"condition": f"i >= {n_exc}", "p": p}, "weight": weights[1]},
@@ -72,12 +85,17 @@ def main():
     parser.add_argument("--duration", type=float, default=0.5, help="biological time in seconds")
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--networks", default="cuba,coba,cobahh", help="comma-separated: cuba, coba, cobahh")
     parser.add_argument("--name", default="user_networks")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     info = machine()
     results, table = {}, []
-    for kind in ("cuba", "coba"):
+    kinds = [kind.strip() for kind in args.networks.split(",")]
+    unknown = sorted(set(kinds) - set(MODEL_FILES))
+    if unknown:
+        parser.error(f"--networks: unknown network {', '.join(unknown)} (known: {', '.join(MODEL_FILES)})")
+    for kind in kinds:
         spec = network_from_dict(network(kind, args.size, args.duration), folder=MODELS)
         runs = {"numpy": lambda: simulate(spec, backend="numpy"), "twin": lambda: simulate(spec, backend="torch")}
         first = {name: fn() for name, fn in runs.items()}
@@ -104,7 +122,7 @@ def main():
         "CPU time of the whole `simulate` call, fastest of the repetitions; the twin in float64, synapses='exact', math='numpy', without gradients (only synapses a spike reaches run, as in Brian2)",
         f"one multiplication of two arrays of {args.size} float64 values (wall time, fastest of 5 x 2000): numpy {fmt(per_op['numpy'])}, torch {fmt(per_op['torch'])}",
     ]
-    for kind in ("cuba", "coba"):
+    for kind in kinds:
         brian, twin = results[kind]["profile"]["numpy runtime"], results[kind]["profile"]["twin"]
         notes.append(f"{kind.upper()}, us per step: numpy runtime " + ", ".join(f"{k} {v:.0f}" for k, v in brian.items()) + "; twin " + ", ".join(f"{k} {v:.0f}" for k, v in twin.items()))
     save(args.name, info, {"args": vars(args)}, results, table, header, notes)

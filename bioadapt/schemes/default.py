@@ -11,6 +11,14 @@ returns the name of the first that accepts them. ``exact`` then means
 bioadapt's `exact` scheme: the same solution of the linear system, computed
 numerically per neuron, which stays finite where Brian2's symbolic solution
 gives NaN (complex or repeated eigenvalues, brian2 issue 679).
+
+Brian2's check of ``exact`` solves the system symbolically (sympy, about a
+second for a two-variable model), and Brian2's own cache of it does not hold
+across groups here (its key holds the time step and timed arrays as new
+objects each time): the choice is kept per process for the equations' text,
+the refractory flag, the timed arrays' steps and ``dt``, the only things it
+depends on, so a network built again (a sweep's points, a resumed run) does
+not solve the same system again.
 """
 
 from __future__ import annotations
@@ -27,6 +35,9 @@ from brian2.stateupdaters.base import StateUpdateMethod, UnsupportedEquationsExc
 from ..errors import SchemeNotApplicable
 
 __all__ = ["BRIAN2_DEFAULT_METHODS", "default_scheme"]
+
+#: (equations' text, refractory, timed arrays' steps, dt) -> (method, Brian2's reasons for refusing the methods before it)
+_CHOSEN: dict = {}
 
 #: Brian2's default method list of `NeuronGroup` (its ``method`` argument's default).
 BRIAN2_DEFAULT_METHODS: tuple = tuple(inspect.signature(NeuronGroup.__init__).parameters["method"].default)
@@ -72,6 +83,10 @@ def default_scheme(equations, refractory: bool, timed_arrays: dict | None = None
     SchemeNotApplicable
         When no method of the list accepts the equations.
     """
+    key = (str(equations), bool(refractory), tuple(sorted((timed_arrays or {}).items())), dt)
+    chosen = _CHOSEN.get(key)
+    if chosen is not None:
+        return chosen[0], dict(chosen[1])
     if refractory:
         equations = add_refractoriness(equations)
     equations, _ = extract_constant_subexpressions(equations)
@@ -87,6 +102,7 @@ def default_scheme(equations, refractory: bool, timed_arrays: dict | None = None
         except UnsupportedEquationsException as exc:
             refused[method] = " ".join(str(exc).split())
             continue
+        _CHOSEN[key] = (method, dict(refused))
         return method, refused
     reasons = "; ".join(f"{m}: {r}" for m, r in refused.items())
     raise SchemeNotApplicable(f"none of Brian2's default methods ({', '.join(BRIAN2_DEFAULT_METHODS)}) integrates these equations ({reasons}).")

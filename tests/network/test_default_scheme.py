@@ -166,3 +166,31 @@ def test_exact_refuses_parameters_written_during_the_run(tmp_path):
         simulate(spec)
     net["populations"]["p"]["scheme"] = "exponential_euler"
     assert simulate(network_from_dict(net, folder=tmp_path)).n_steps == 10
+
+
+def test_brian2s_choice_is_asked_once_per_equations(monkeypatch, caplog):
+    """Brian2 checks ``exact`` by solving the system symbolically (about a
+    second): a network built again from the same model does not ask again, and
+    says the same; another time step or refractoriness asks again."""
+    from bioadapt.schemes import default
+
+    asked = []
+    apply = default.StateUpdateMethod.apply_stateupdater
+
+    def counting(equations, variables, method, **kwargs):
+        asked.append(method)
+        return apply(equations, variables, method, **kwargs)
+
+    monkeypatch.setattr(default, "_CHOSEN", {})
+    monkeypatch.setattr(default.StateUpdateMethod, "apply_stateupdater", staticmethod(counting))
+    path = str(MODELS / EQUATIONS["non-linear"])
+    for dt in ("0.1*ms", "0.1*ms", "0.05*ms"):
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="bioadapt"):
+            spec = network_from_dict({"dt": dt, "duration": "1*ms", "populations": {"p": {"model": path, "size": 2}}})
+        assert spec.populations["p"].scheme == "euler"
+        assert "using 'euler'" in caplog.text and "exact refused: " in caplog.text
+    assert asked == ["exact", "euler", "exact", "euler"]  # the second network asked nothing
+    model = load_model(path)
+    assert default.default_scheme(model.brian_equations, True, None, 1e-4)[0] == "euler"
+    assert asked[4:] == ["exact", "euler"]

@@ -94,6 +94,7 @@ def test_rate_regularization_adds_the_squared_rate_error(problem, tmp_path):
     assert float(total - loss) == pytest.approx(expected, rel=1e-12)
 
 
+@pytest.mark.slow  # two compilations of the training step (about 30 s); tests/backends/torch/test_compiled.py checks the compiled execution in the default run
 def test_compiled_training_follows_exact_training(tmp_path):
     """[train] execution = "compiled" (float64): the same optimizer steps as the
     exact execution, up to rounding (torch's exp, fused arithmetic)."""

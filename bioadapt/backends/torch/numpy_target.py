@@ -8,11 +8,11 @@ which the torch target's functions reproduce. Only what is the same operation
 in both is translated: ``+ - * /`` and comparisons (native operators),
 ``**`` on a float array with a number exponent (numpy's fast scalar power,
 as `_pow` reproduces it; any other power through `_pow` itself), logical
-operators and the functions of `NUMPY_FUNCTIONS`. An expression with
-anything else (``%``, ``//``, chained comparisons, ``clip``, ``sign``,
-``exprel``, random numbers, functions of the environment such as noise
-sources and timed arrays, integers outside int32) is not translated: its
-block runs in torch.
+operators and the functions of `NUMPY_FUNCTIONS` (``exprel`` and ``clip``
+in the operations the torch target's write out). An expression with
+anything else (``%``, ``//``, chained comparisons, ``sign``, random numbers,
+functions of the environment such as noise sources and timed arrays,
+integers outside int32) is not translated: its block runs in torch.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .translate import _INT32, _NAMED_CONSTANTS, Compiled, Target, _logicals, _pow, compile_expression
+from .translate import _INT32, _NAMED_CONSTANTS, Compiled, Target, _clip, _logicals, _pow, compile_expression
 
 __all__ = ["NotNumpy", "NUMPY", "NUMPY_FUNCTIONS", "compile_numpy", "numpy_where", "source"]
 
@@ -83,6 +83,28 @@ def _np_pow(a, b):
     return value.numpy() if isinstance(value, torch.Tensor) else value
 
 
+def _np_exprel(x):
+    """Brian2's ``exprel`` in the operations of the torch target's
+    (`translate._exprel_with`): 1 for ``|x| < 1e-16``, inf above 717, else
+    ``expm1(x)/x``."""
+    array = np.asarray(x, dtype=np.float64) if not isinstance(x, _ARRAY) else _np_float(x)
+    small = np.abs(array) < 1e-16
+    value = np.where(small, 1.0, np.expm1(array) / np.where(small, 1.0, array))
+    value = np.where(array > 717, np.inf, value)
+    return value if isinstance(x, _ARRAY) else float(value)
+
+
+def _np_clip(x, low, high):
+    """``clip`` on a float array with bounds that are numbers or arrays of its
+    dtype: ``minimum(maximum(x, low), high)``, as the torch target
+    (`translate._clip`); anything else (integer arrays, numbers) through that
+    function itself."""
+    if isinstance(x, np.ndarray) and x.dtype.kind == "f" and all(type(b) in (int, float) or (isinstance(b, np.ndarray) and b.dtype == x.dtype) for b in (low, high)):
+        return np.minimum(np.maximum(x, low), high)
+    value = _clip(_as_tensor(x), _as_tensor(low), _as_tensor(high))
+    return value.numpy() if isinstance(value, torch.Tensor) else value
+
+
 _np_logical, _np_not = _logicals(_ARRAY, np.logical_and, np.logical_or, np.logical_not, lambda x: x)
 
 
@@ -103,6 +125,8 @@ NUMPY_FUNCTIONS: dict[str, Callable] = {
     "floor": _np_floor,
     "ceil": _np_ceil,
     "timestep": _np_timestep,
+    "exprel": _np_exprel,
+    "clip": _np_clip,
 }
 
 _NP_OPERATORS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}

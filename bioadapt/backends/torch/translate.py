@@ -188,6 +188,10 @@ def _exprel_with(functions: dict) -> Callable:
     # Brian2's exprel (numpy and C++ alike): 1 for |x| < 1e-16, inf above 717,
     # else expm1(x)/x
     def exprel(x):
+        if not isinstance(x, torch.Tensor):  # a number: the same operations in float64
+            x = torch.tensor(float(x), dtype=torch.float64)
+            return float(exprel(x))
+        x = _as_float(x)
         ex = functions["expm1"](x)
         small = torch.abs(x) < 1e-16
         safe = torch.where(small, torch.ones_like(x), x)
