@@ -55,6 +55,7 @@ EXPRESSIONS = [
     "m > 1e5",
     "exp(t*2)",
     "exprel(y) + exprel(x*300) + exprel(-y*1e-17) + exprel(k) + exprel(t) + exprel(b)",
+    "exprel(c) + exprel(dt) + exprel(-dt*1e-13) + exprel(800.0)",
     "clip(y, -1.0, 2.5) + clip(x, 0, 1) + clip(y, -x, x) + clip(x, y, 2)",
     "clip(k, 0, 3) + clip(k, -0.5, 2.5) + clip(t, 0.0, 0.01)",
     "t*dt + t/dt",
