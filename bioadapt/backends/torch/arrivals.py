@@ -132,7 +132,7 @@ class Arrivals:
     """
 
     def __init__(self, delay: torch.Tensor, pre: torch.Tensor, n_source: int):
-        delays = torch.unique(delay).flip(0)  # descending, the queue's order
+        delays = torch.nonzero(torch.bincount(delay)).flatten().flip(0)  # the distinct delays (steps, >= 0), descending: the queue's order
         rank = torch.searchsorted(-delays, -delay)  # rank of each synapse's delay in `delays`
         key = rank * n_source + pre  # non-decreasing along the queue
         if len(key) > 1 and bool((key[1:] < key[:-1]).any()):

@@ -41,7 +41,7 @@ class Call:
     input_spikes: dict = field(default_factory=dict)  # input population -> spikes of the call
     events: dict = field(default_factory=dict)  # id(spikes) -> [spikes, Events or None, last step read]; ("fired", id(spikes)) -> [spikes, arrivals.Fired, last step read]
     inputs: dict = field(default_factory=dict)  # pathway block name -> precomputed input contributions per step
-    per_synapse: dict = field(default_factory=dict)  # pathway block name -> its fixed values split (`arrival_env`)
+    per_synapse: dict = field(default_factory=dict)  # pathway block name (numpy: ``(name, "numpy")``) -> its fixed values split (`arrival_env`)
     params: object = None  # the twin's parameters (``Twin.params``: owner -> {variable: tensor}), read through as they are now
     arrays: dict = field(default_factory=dict)  # block name -> its fixed names as numpy views (`fixed_arrays`)
     cast_arrays: dict = field(default_factory=dict)  # numpy views of ``casts``, same keys (`cast_array`)
@@ -88,14 +88,17 @@ def select(values: torch.Tensor, active: np.ndarray) -> torch.Tensor:
 
 
 class Selection(dict):
-    """Index arrays of a pathway (`Layout.gathers`) for its synapses ``active`` (numpy), each made when first read."""
+    """Index arrays of a pathway (`Layout.gathers`, tensors; or their numpy
+    views, `execute.Views.index`) for its synapses ``active`` (numpy), each
+    made when first read, of the same kind."""
 
     def __init__(self, full: dict, active: np.ndarray):
         super().__init__()
         self.full, self.active = full, active
 
     def __missing__(self, how):
-        value = self[how] = select(self.full[how], self.active)
+        full = self.full[how]
+        value = self[how] = full[self.active] if isinstance(full, np.ndarray) else select(full, self.active)
         return value
 
     def __contains__(self, how):  # what `take` asks: does the pathway gather through ``how``
@@ -108,12 +111,12 @@ class ArrivalEnv(dict):
     values and state are selected or gathered for those synapses when first read."""
 
     def __missing__(self, name):
-        net, call, state, per_synapse, steps, active = self.sources
+        net, call, state, per_synapse, steps, active, numpy = self.sources
         if name in per_synapse:
-            value = select(per_synapse[name], active)
+            value = per_synapse[name][..., active] if numpy else select(per_synapse[name], active)
         elif name in steps:
             owner, var, how = steps[name]
-            value = take(read_var(net, call, state, owner, var), how, self.gather)
+            value = take((read_array if numpy else read_var)(net, call, state, owner, var), how, self.gather)
         else:
             raise KeyError(name)
         self[name] = value
@@ -187,22 +190,27 @@ def fixed_arrays(call: Call, name: str) -> dict:
     return arrays
 
 
-def arrival_env(net, plan: BlockPlan, call: Call, state: dict, t, active: np.ndarray) -> "ArrivalEnv":
-    """`step_env` for the synapses ``active`` (positions in queue order, on the CPU) only, each name made when first read."""
+def arrival_env(net, plan: BlockPlan, call: Call, state: dict, t, active: np.ndarray, index: dict | None = None) -> "ArrivalEnv":
+    """`step_env` for the synapses ``active`` (positions in queue order, on the
+    CPU) only, each name made when first read; with ``index`` (the pathway's
+    index arrays as numpy, `execute.Views.index`), as numpy arrays (`read_array`)
+    for a body the numpy target translates (``t`` is then `Step.now`)."""
     name = plan.block.name
-    parts = call.per_synapse.get(name)
+    numpy = index is not None
+    cached = (name, "numpy") if numpy else name
+    parts = call.per_synapse.get(cached)
     if parts is None:  # the call's fixed values: alike for all synapses, or one per synapse
         n_syn = len(net.routes[name]["perm"])
-        fixed = call.envs[name]
-        per_synapse = {key: value for key, value in fixed.items() if isinstance(value, torch.Tensor) and value.dim() and value.shape[-1] == n_syn}
+        fixed, kind = (fixed_arrays(call, name), np.ndarray) if numpy else (call.envs[name], torch.Tensor)
+        per_synapse = {key: value for key, value in fixed.items() if isinstance(value, kind) and value.ndim and value.shape[-1] == n_syn}
         shared = {key: value for key, value in fixed.items() if key not in per_synapse}
-        parts = call.per_synapse[name] = (shared, per_synapse, {step[0]: step[1:] for step in plan.step})
+        parts = call.per_synapse[cached] = (shared, per_synapse, {step[0]: step[1:] for step in plan.step})
     shared, per_synapse, steps = parts
     env = ArrivalEnv(shared)
     for clock in plan.clock_t:
         env[clock] = t
-    env.sources = (net, call, state, per_synapse, steps, active)
-    env.gather = Selection(net.gathers[name], active)
+    env.sources = (net, call, state, per_synapse, steps, active, numpy)
+    env.gather = Selection(index if numpy else net.gathers[name], active)
     return env
 
 def evaluate(stmt, env):

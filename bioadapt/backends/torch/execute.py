@@ -14,8 +14,8 @@ history, spikes)``.
 The binding is made for the call's mode (`mode`): with gradients or off the
 CPU, torch throughout (every synapse every step); without gradients on the
 CPU, pathways run for the synapses a spike reaches only (`run_arriving`), and
-in a float64 twin the neuron code the numpy target translates runs with numpy
-(`run_neurons_numpy`). The same operations on the same values in every mode:
+in a float64 twin the neuron and synapse code the numpy target translates runs
+with numpy (`run_neurons_numpy`, `run_arriving` with ``numpy``). The same operations on the same values in every mode:
 the modes give the same results bit for bit.
 
 The executors follow Brian2's semantics bit for bit (see `twin` for the list):
@@ -319,7 +319,7 @@ class Views:
         self.n_syn = None if route is None else len(route["perm"])
 
 
-def run_arriving(net, plan: BlockPlan, call: Call, state, history, arrivals, t, k, views: Views):
+def run_arriving(net, plan: BlockPlan, call: Call, state, history, arrivals, t, k, views: Views, numpy: bool = False):
     """`run_pathway` without gradients on the CPU: the synapses a spike reaches
     this step only, in queue order, as Brian2 runs them (`arrivals.Arrivals`).
 
@@ -330,7 +330,11 @@ def run_arriving(net, plan: BlockPlan, call: Call, state, history, arrivals, t, 
     fixed over the call added to a target (``w`` in ``g_post += w``,
     ``plan.additions``) is taken from its numpy view for the arriving
     synapses; the block's names are made (`arrival_env`) only where a
-    statement evaluates an expression or writes a synaptic variable."""
+    statement evaluates an expression or writes a synaptic variable. With
+    ``numpy`` (the numpy mode, for a body the numpy target translates:
+    ``plan.numpy``; ``t`` is then `Step.now`), the statements are evaluated
+    by numpy (`numpy_target`) on numpy arrays, the synaptic variables
+    written into new arrays: the same operations on the same values."""
     arriving = arrivals(history, call.events, k)
     if arriving is None:
         return
@@ -351,8 +355,14 @@ def run_arriving(net, plan: BlockPlan, call: Call, state, history, arrivals, t, 
                 value = value[..., active]
         else:
             if env is None:
-                env = arrival_env(net, plan, call, state, t, active)
-            value = env[value_name] if value_name is not None else evaluate(stmt, env)
+                env = arrival_env(net, plan, call, state, t, active, views.index if numpy else None)
+            if value_name is not None:
+                value = env[value_name]
+            elif not numpy:
+                value = evaluate(stmt, env)
+            else:
+                fn, fn_true, fn_false = stmt.numpy
+                value = fn(env) if stmt.where_bool is None else numpy_where(env[stmt.where_bool], fn_true(env), fn_false(env))
         if stmt.op == ":=":
             env[stmt.var] = value
             continue
@@ -376,6 +386,16 @@ def run_arriving(net, plan: BlockPlan, call: Call, state, history, arrivals, t, 
             else:
                 np.add.at(target, (slice(None), index), contribution)
             state[key] = target
+        elif numpy:  # a synaptic variable, as below, with numpy
+            new = _numpy_cast(combine(stmt.op, env[stmt.var], value), _NUMPY_DTYPES[ref.dtype], shape)
+            if spikes is not None:
+                new = np.where(spikes > 0, new, env[stmt.var])
+            env[stmt.var] = new
+            full = read_array(net, call, state, *key)
+            out = np.empty((batch, n_syn), full.dtype)
+            out[...] = full
+            out[:, env.gather[_SELF]] = new
+            state[key] = out
         else:  # a synaptic variable: written back for the synapses that received a spike, at their places in synapse order
             new = cast_value(net, combine(stmt.op, env[stmt.var], value), ref, shape, device)
             if spikes is not None:
@@ -436,6 +456,12 @@ def _drive(net, block: Block, plan, mode: str):
 
 def _pathway(net, block: Block, plan: BlockPlan, mode: str):
     arrivals = net.event_driven.get(block.name) if mode != TORCH and block.name not in net.dense_blocks else None
+    if arrivals is not None and mode == NUMPY and plan.numpy:  # only the synapses a spike reaches, with numpy
+        source, views = block.pathway.source, Views(net, block)
+
+        def run(step: Step):
+            run_arriving(net, plan, step.call, step.state, sent(net, step.call, source, step.fired, step.history), arrivals, step.now, step.k, views, numpy=True)
+        return run
     if arrivals is not None:  # only the synapses a spike reaches
         source, views = block.pathway.source, Views(net, block)
 
@@ -503,7 +529,8 @@ EXECUTORS = {
 
 #: How a forward call runs its blocks (`mode`): with torch throughout; without
 #: gradients on the CPU, the synapses a spike reaches only (`run_arriving`);
-#: and, for a float64 twin, neuron blocks with numpy (`run_neurons_numpy`).
+#: and, for a float64 twin, neuron and synapse code with numpy (`run_neurons_numpy`,
+#: `run_arriving` with ``numpy``).
 TORCH, EVENTS, NUMPY = "torch", "events", "numpy"
 
 

@@ -198,7 +198,7 @@ def check_order_independent(spec: NetworkSpec, block: Block, route: dict, reads:
     statements = block.scalar + block.vector
     # neurons of which no two synapses touch one (then the order cannot matter);
     # the spiking neurons' own variables are touched by all their synapses at once
-    one_each = {_POST: len(torch.unique(route["post"])) == len(route["post"]), _PRE: len(torch.unique(route["pre"])) == len(route["pre"])}
+    one_each = {_POST: _once_each(route["post"]), _PRE: _once_each(route["pre"])}
     written = {(block.refs[s.var].owner, block.refs[s.var].var) for s in statements
                if s.op in ("+=", "-=") and s.var in block.refs and block.refs[s.var].index in (_PRE, _POST)}
     for used in reads:
@@ -211,3 +211,8 @@ def check_order_independent(spec: NetworkSpec, block: Block, route: dict, reads:
                     "their order) and the twin adds all contributions of a step at once. Make the change "
                     "independent of the variable it changes (e.g. add to a conductance that the neuron's "
                     "equations use).")
+
+
+def _once_each(index: torch.Tensor) -> bool:
+    """Whether no value occurs twice in ``index`` (neuron indices, >= 0): one counting pass (`torch.unique` sorts)."""
+    return not len(index) or int(torch.bincount(index).max()) <= 1

@@ -23,7 +23,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .translate import _INT32, _NAMED_CONSTANTS, Compiled, Target, _clip, _logicals, _pow, compile_expression
+from .translate import _INT32, _NAMED_CONSTANTS, EXPREL_LARGE, EXPREL_SMALL, Compiled, Target, _clip, _logicals, _pow, compile_expression
 
 __all__ = ["NotNumpy", "NUMPY", "NUMPY_FUNCTIONS", "compile_numpy", "numpy_where", "source"]
 
@@ -85,12 +85,12 @@ def _np_pow(a, b):
 
 def _np_exprel(x):
     """Brian2's ``exprel`` in the operations of the torch target's
-    (`translate._exprel_with`): 1 for ``|x| < 1e-16``, inf above 717, else
-    ``expm1(x)/x``."""
+    (`translate._exprel_with`): 1 for ``|x| <`` `translate.EXPREL_SMALL`, inf
+    above `translate.EXPREL_LARGE`, else ``expm1(x)/x``."""
     array = np.asarray(x, dtype=np.float64) if not isinstance(x, _ARRAY) else _np_float(x)
-    small = np.abs(array) < 1e-16
+    small = np.abs(array) < EXPREL_SMALL
     value = np.where(small, 1.0, np.expm1(array) / np.where(small, 1.0, array))
-    value = np.where(array > 717, np.inf, value)
+    value = np.where(array > EXPREL_LARGE, np.inf, value)
     return value if isinstance(x, _ARRAY) else float(value)
 
 

@@ -58,7 +58,8 @@ class BlockPlan:
     every statement of the block (scalar, then vector) as a
     `CompiledStatement`, each compiled once: the prelude and the body hold
     these very objects. ``numpy``: whether the numpy target translates every
-    statement the body evaluates per step (see `execute.run_neurons_numpy`).
+    statement the body evaluates per step (see `execute.run_neurons_numpy`,
+    `execute.run_arriving`).
     ``additions`` (synapse code): for each statement of the body, whether it
     adds or subtracts a value fixed over the call to a pre- or postsynaptic
     variable without condition (``g_post += w``), which the synapses a spike

@@ -50,7 +50,7 @@ import torch
 from ...errors import BackendError
 from .spikes import unbroadcast
 
-__all__ = ["compile_expression", "Target", "FUNCTIONS", "LIBM_FUNCTIONS", "TORCH_FUNCTIONS", "LIBM_FOLDED_POWERS", "MATH_MODES", "Env"]
+__all__ = ["compile_expression", "Target", "FUNCTIONS", "LIBM_FUNCTIONS", "TORCH_FUNCTIONS", "LIBM_FOLDED_POWERS", "MATH_MODES", "Env", "EXPREL_SMALL", "EXPREL_LARGE"]
 
 Env = dict
 Compiled = Callable[[Env], Any]
@@ -184,19 +184,22 @@ def _clip(x, low, high):
     return torch.minimum(torch.maximum(x, low), high)
 
 
+#: Brian2's exprel (numpy and C++ alike): 1 for ``|x| <`` `EXPREL_SMALL`, inf above `EXPREL_LARGE`, else ``expm1(x)/x``
+EXPREL_SMALL, EXPREL_LARGE = 1e-16, 717
+
+
 def _exprel_with(functions: dict) -> Callable:
-    # Brian2's exprel (numpy and C++ alike): 1 for |x| < 1e-16, inf above 717,
-    # else expm1(x)/x
+    # Brian2's exprel with ``functions``' expm1 (`EXPREL_SMALL`, `EXPREL_LARGE`)
     def exprel(x):
         if not isinstance(x, torch.Tensor):  # a number: the same operations in float64
             x = torch.tensor(float(x), dtype=torch.float64)
             return float(exprel(x))
         x = _as_float(x)
         ex = functions["expm1"](x)
-        small = torch.abs(x) < 1e-16
+        small = torch.abs(x) < EXPREL_SMALL
         safe = torch.where(small, torch.ones_like(x), x)
         value = torch.where(small, torch.ones_like(ex), divide(ex, safe))
-        return torch.where(x > 717, torch.full_like(value, float("inf")), value)
+        return torch.where(x > EXPREL_LARGE, torch.full_like(value, float("inf")), value)
 
     return exprel
 

@@ -129,10 +129,7 @@ El : volt
 
 
 def _cuba(tmp_path, size=200):
-    (tmp_path / "cuba.toml").write_text(
-        f'equations = """{CUBA}"""\nthreshold = "v > -50*mV"\nreset = "v = -60*mV"\nrefractory = "5*ms"\n'
-        '[defaults]\ntaum = "20*ms"\ntaue = "5*ms"\ntaui = "10*ms"\nEl = "-49*mV"\nv = "-60*mV"\n'
-    )
+    _cuba_model(tmp_path)
     return network_from_dict({
         "dt": "0.1*ms", "duration": "30*ms", "seed": 4,
         "populations": {"P": {"model": "cuba.toml", "size": size, "values": {"v": "uniform(-60*mV, -50*mV)"}}},
@@ -141,6 +138,14 @@ def _cuba(tmp_path, size=200):
             {"name": "Ci", "source": "P", "target": "P", "on_pre": "gi_post += weight", "connect": {"condition": "i >= 160", "p": 0.3}, "weight": "-9*mV"},
         ],
     }, folder=tmp_path)
+
+
+def _cuba_model(tmp_path):
+    """The model file ``cuba.toml`` (`CUBA`) in ``tmp_path``."""
+    (tmp_path / "cuba.toml").write_text(
+        f'equations = """{CUBA}"""\nthreshold = "v > -50*mV"\nreset = "v = -60*mV"\nrefractory = "5*ms"\n'
+        '[defaults]\ntaum = "20*ms"\ntaue = "5*ms"\ntaui = "10*ms"\nEl = "-49*mV"\nv = "-60*mV"\n'
+    )
 
 
 @pytest.mark.parametrize("batch", [1, 2])
@@ -172,6 +177,64 @@ def test_a_network_runs_with_numpy_without_gradients_and_equals_torch(tmp_path, 
     assert torch.equal(events, torch.nonzero(fast.spikes["P"] > 0))
     for var in ("v", "ge", "lastspike"):
         assert torch.equal(fast.traces["P"][var], slow.traces["P"][var].detach())
+    for key, value in fast.state.items():
+        _assert_bits(value.numpy(), slow.state[key].detach().numpy(), key)
+
+
+PLASTIC = """
+w : 1
+dApre/dt = -Apre / taupre : 1 (event-driven)
+dApost/dt = -Apost / taupost : 1 (event-driven)
+taupre : second (constant, shared)
+taupost : second (constant, shared)
+wmax : 1 (constant, shared)
+dApre : 1 (constant, shared)
+dApost : 1 (constant, shared)
+"""
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+def test_plastic_synapses_run_with_numpy_without_gradients_and_equal_torch(tmp_path, monkeypatch, batch):
+    """STDP synapses (event-driven traces, ``clip`` of the weights in on_pre
+    and on_post, an evaluated contribution to the target, one written
+    ``unless refractory``, heterogeneous delays) onto CUBA neurons: without
+    gradients the synapses a spike reaches run by numpy; spikes, the synaptic
+    variables' traces and the whole state bitwise equal to the run with
+    gradients (torch, every synapse every step), for one sample and for two
+    that differ."""
+    _cuba_model(tmp_path)
+    spec = network_from_dict({
+        "dt": "0.1*ms", "duration": "30*ms", "seed": 6,
+        "populations": {"P": {"model": "cuba.toml", "size": 60, "values": {"v": "uniform(-60*mV, -50*mV)"}}},
+        "projections": [{"name": "S", "source": "P", "target": "P", "model": PLASTIC, "connect": {"p": 0.3}, "delay": "uniform(0*ms, 1*ms)",
+                         "on_pre": "ge_post += w*mV\nv_post += 0.1*w*mV\nApre += dApre\nw = clip(w + Apost, 0, wmax)",
+                         "on_post": "Apost += dApost\nw = clip(w + Apre, 0, wmax)",
+                         "values": {"w": "rand()", "taupre": "20*ms", "taupost": "20*ms", "wmax": 1.0, "dApre": 0.05, "dApost": -0.0525}}],
+    }, folder=tmp_path)
+    twin = Twin(spec)
+    assert all(plan.numpy for plan in twin.layout.plans.values() if plan.block.kind == "pathway")
+    ran = []
+    arriving = execute.run_arriving
+    monkeypatch.setattr(execute, "run_arriving", lambda net, plan, *args, **kwargs: ran.append((plan.block.name, kwargs.get("numpy"))) or arriving(net, plan, *args, **kwargs))
+    state = twin.initial_state(batch)
+    if batch == 2:  # the second sample starts elsewhere
+        state[("P", "v")] = state[("P", "v")].clone()
+        state[("P", "v")][1] = state[("P", "v")][1].flip(0)
+    record = {"P": ["v", "ge"], "S": ["w", "Apre", "Apost", "lastupdate"]}
+    with torch.no_grad():
+        fast = twin(state=state, record=record)
+    assert set(ran) == {("S_pre", True), ("S_post", True)}
+    with torch.enable_grad():
+        slow = twin(state=state, record=record)
+    assert fast.spikes["P"].sum() > 20 * batch
+    assert torch.equal(fast.spikes["P"], slow.spikes["P"].detach())
+    if batch == 2:
+        assert not torch.equal(fast.spikes["P"][:, 0], fast.spikes["P"][:, 1])
+    for owner, names in record.items():
+        for var in names:
+            _assert_bits(fast.traces[owner][var].numpy(), slow.traces[owner][var].detach().numpy(), (owner, var))
+    w = fast.traces["S"]["w"]
+    assert not torch.equal(w[0], w[-1]) and w.min() >= 0 and w.max() <= 1  # the weights moved, clipped
     for key, value in fast.state.items():
         _assert_bits(value.numpy(), slow.state[key].detach().numpy(), key)
 
