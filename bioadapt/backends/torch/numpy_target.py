@@ -10,7 +10,7 @@ in both is translated: ``+ - * /`` and comparisons (native operators),
 as `_pow` reproduces it; any other power through `_pow` itself), logical
 operators and the functions of `NUMPY_FUNCTIONS` (``exprel`` and ``clip``
 in the operations the torch target's write out). An expression with
-anything else (``%``, ``//``, chained comparisons, ``sign``, random numbers,
+anything else (``%``, ``//``, chained comparisons, random numbers,
 functions of the environment such as noise sources and timed arrays,
 integers outside int32) is not translated: its block runs in torch.
 """
@@ -23,7 +23,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .translate import _INT32, _NAMED_CONSTANTS, EXPREL_LARGE, EXPREL_SMALL, Compiled, Target, _clip, _logicals, _pow, compile_expression
+from .translate import _INT32, _NAMED_CONSTANTS, EXPREL_LARGE, EXPREL_SMALL, Compiled, Target, _clip, _logicals, _pow, _sign, compile_expression
 
 __all__ = ["NotNumpy", "NUMPY", "NUMPY_FUNCTIONS", "compile_numpy", "numpy_where", "source"]
 
@@ -105,6 +105,14 @@ def _np_clip(x, low, high):
     return value.numpy() if isinstance(value, torch.Tensor) else value
 
 
+def _np_sign(x):
+    """``sign``: numpy's own on a float array (`translate._sign` reproduces it), that function itself otherwise."""
+    if isinstance(x, np.ndarray) and x.dtype.kind == "f":
+        return np.sign(x)
+    value = _sign(_as_tensor(x))
+    return value.numpy() if isinstance(value, torch.Tensor) else value
+
+
 _np_logical, _np_not = _logicals(_ARRAY, np.logical_and, np.logical_or, np.logical_not, lambda x: x)
 
 
@@ -127,6 +135,7 @@ NUMPY_FUNCTIONS: dict[str, Callable] = {
     "timestep": _np_timestep,
     "exprel": _np_exprel,
     "clip": _np_clip,
+    "sign": _np_sign,
 }
 
 _NP_OPERATORS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}

@@ -227,6 +227,21 @@ def _d_tanh(x, y):
     return 1 - y * y
 
 
+def _sign(x):
+    """numpy's ``sign`` (Brian2's numpy runtime): -1, 0 or 1, NaN for NaN (which ``torch.sign`` makes 0)."""
+    if not isinstance(x, torch.Tensor):
+        return float(np.sign(x))
+    sign = torch.sign(x)
+    return torch.where(torch.isnan(x), x, sign) if x.is_floating_point() else sign
+
+
+def _c_sign(x):
+    """The ``sign`` of Brian2's C++ code (``_sign``: ``(T(0) < x) - (x < T(0))``), as a number of the argument's kind: 0 for NaN."""
+    if not isinstance(x, torch.Tensor):
+        return float((0 < x) - (x < 0))
+    return torch.sign(x)
+
+
 #: Functions the twin knows, by their name in Brian2 abstract code.
 FUNCTIONS: dict[str, Callable] = {
     "exp": _numpy_unary("exp", np.exp, torch.exp, lambda x, y: y),
@@ -244,7 +259,7 @@ FUNCTIONS: dict[str, Callable] = {
     "arccos": _numpy_unary("arccos", np.arccos, torch.acos, lambda x, y: -1 / torch.sqrt(1 - x * x)),
     "arctan": _numpy_unary("arctan", np.arctan, torch.atan, lambda x, y: 1 / (1 + x * x)),
     "abs": lambda x: torch.abs(x) if isinstance(x, torch.Tensor) else abs(x),
-    "sign": lambda x: torch.sign(x) if isinstance(x, torch.Tensor) else float(np.sign(x)),
+    "sign": _sign,
     "int": _int32,
     "floor": lambda x: _int32(torch.floor(x)) if isinstance(x, torch.Tensor) else int(np.floor(x)),
     "ceil": lambda x: _int32(torch.ceil(x)) if isinstance(x, torch.Tensor) else int(np.ceil(x)),
@@ -354,6 +369,7 @@ LIBM_FUNCTIONS["arcsin"] = _numpy_unary("arcsin", _libm_numpy("asin"), torch.asi
 LIBM_FUNCTIONS["arccos"] = _numpy_unary("arccos", _libm_numpy("acos"), torch.acos, lambda x, y: -1 / torch.sqrt(1 - x * x))
 LIBM_FUNCTIONS["arctan"] = _numpy_unary("arctan", _libm_numpy("atan"), torch.atan, lambda x, y: 1 / (1 + x * x))
 LIBM_FUNCTIONS["exprel"] = _exprel_with(LIBM_FUNCTIONS)
+LIBM_FUNCTIONS["sign"] = _c_sign
 FUNCTIONS["exprel"] = _exprel_with(FUNCTIONS)
 
 
@@ -388,6 +404,7 @@ for _name, _torch_fn, _np_fn in [
 ]:
     TORCH_FUNCTIONS[_name] = _torch_unary(_torch_fn, _np_fn)
 TORCH_FUNCTIONS["exprel"] = _exprel_with(TORCH_FUNCTIONS)
+TORCH_FUNCTIONS["sign"] = _c_sign  # torch's sign: 0 for NaN
 
 #: ``math=`` modes of the twin: whose transcendental functions it reproduces
 #: (``torch``: torch's own, reproducing neither; compiled execution and GPUs).

@@ -192,6 +192,44 @@ def test_libm_folded_powers_have_gradients():
         assert torch.autograd.gradcheck(lambda v: fn({"x": v}), (x,)), expr
 
 
+def test_sign_is_brian2s_in_each_math_mode(tmp_path):
+    """``sign`` as each of Brian2's targets computes it, bit for bit on the
+    special values: its numpy runtime (``np.sign``, the implementation its
+    numpy generator registers: NaN for NaN) for ``math="numpy"``; its C++
+    ``_sign`` (0 for NaN), compiled, for ``math="libm"``; torch's own (0
+    for NaN) for ``math="torch"``. Numbers alike."""
+    from brian2.codegen.generators.numpy_generator import NumpyCodeGenerator
+    from brian2.core.functions import DEFAULT_FUNCTIONS
+
+    numpy_sign = DEFAULT_FUNCTIONS["sign"].implementations[NumpyCodeGenerator].get_code(None)
+    x = POW_X
+    assert np.array_equal(_bits(_eval("sign(x)", "numpy", x=x).numpy()), _bits(numpy_sign(x)))
+    assert np.isnan(_eval("sign(x)", "numpy", x=x).numpy()).sum() == 1
+    torch_sign = _eval("sign(x)", "torch", x=x).numpy()
+    assert np.array_equal(_bits(torch_sign), _bits(torch.sign(torch.from_numpy(x)).numpy())) and not np.isnan(torch_sign).any()
+    for value in (2.5, -0.5, 0.0, float("nan")):
+        assert _bits(_eval("sign(d)", "numpy", d=value)) == _bits(numpy_sign(value)), value
+        assert _eval("sign(d)", "libm", d=value) == (0.0 if value != value else float(np.sign(value))), value
+    assert np.array_equal(_eval("sign(k)", "numpy", k=POW_K).numpy(), numpy_sign(POW_K))
+    if shutil.which("g++") is None:
+        pytest.skip("needs g++ for Brian2's C++ sign")
+    from brian2.codegen.generators.cpp_generator import sign_code
+
+    from bioadapt.backends.brian.device import FAITHFUL_GCC_FLAGS
+
+    x.tofile(tmp_path / "x.bin")
+    (tmp_path / "sign.cpp").write_text("\n".join([
+        "#include <cstdio>", sign_code, "int main() {", f"  const long N = {len(x)};", "  static double xs[N], out[N];",
+        "  FILE *f = fopen(\"x.bin\", \"rb\"); fread(xs, 8, N, f); fclose(f);",
+        "  for (long m = 0; m < N; m++) out[m] = _sign(xs[m]);",
+        "  f = fopen(\"out.bin\", \"wb\"); fwrite(out, 8, N, f); fclose(f);", "  return 0;", "}",
+    ]))
+    subprocess.run(["g++", *FAITHFUL_GCC_FLAGS, "sign.cpp", "-o", "sign"], cwd=tmp_path, check=True)
+    subprocess.run(["./sign"], cwd=tmp_path, check=True)
+    compiled = np.fromfile(tmp_path / "out.bin", dtype=np.float64)
+    assert np.array_equal(_bits(_eval("sign(x)", "libm", x=x).numpy()), _bits(compiled))
+
+
 def test_timestep_matches_brian2():
     from brian2.core.functions import timestep
 
