@@ -69,8 +69,8 @@ def test_entry_points_import_from_bioadapt_without_loading_torch_first():
 
 def test_twin_modes_are_registries_the_twin_and_the_config_check():
     from bioadapt.backends.registry import DTYPES, EXECUTIONS, MATH_MODES, SYNAPSE_MODES
-    from bioadapt.backends.torch import translate, twin
+    from bioadapt.backends.torch import functions, twin
 
-    assert set(MATH_MODES) == set(translate.MATH_MODES)  # every name has its functions
+    assert set(MATH_MODES) == set(functions.MATH_MODES)  # every name has its functions
     assert twin.EXECUTIONS == EXECUTIONS.names == ("exact", "compiled")
     assert SYNAPSE_MODES.names == ("exact", "dense") and DTYPES.names == ("float64", "float32")

@@ -13,7 +13,7 @@ import torch
 from ...errors import BackendError
 from ...program import Ref
 from .plan import SCALAR, BlockPlan, torch_dtype
-from .translate import divide
+from .functions import divide
 
 __all__ = ["Call", "Step", "ArrivalEnv", "Selection", "arrival_env", "as_numpy", "block_shape", "cast_array", "cast_value", "combine", "evaluate", "expand", "fixed_arrays", "read_array", "read_var", "step_env", "take"]
 

@@ -23,7 +23,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .translate import _INT32, _NAMED_CONSTANTS, EXPREL_LARGE, EXPREL_SMALL, Compiled, Target, _clip, _logicals, _pow, _sign, compile_expression
+from .functions import EXPREL_LARGE, EXPREL_SMALL, _clip, _pow, _sign
+from .translate import _INT32, _NAMED_CONSTANTS, Compiled, Target, _logicals, compile_expression
 
 __all__ = ["NotNumpy", "NUMPY", "NUMPY_FUNCTIONS", "compile_numpy", "numpy_where", "source"]
 
@@ -85,8 +86,8 @@ def _np_pow(a, b):
 
 def _np_exprel(x):
     """Brian2's ``exprel`` in the operations of the torch target's
-    (`translate._exprel_with`): 1 for ``|x| <`` `translate.EXPREL_SMALL`, inf
-    above `translate.EXPREL_LARGE`, else ``expm1(x)/x``."""
+    (`functions._exprel_with`): 1 for ``|x| <`` `functions.EXPREL_SMALL`, inf
+    above `functions.EXPREL_LARGE`, else ``expm1(x)/x``."""
     array = np.asarray(x, dtype=np.float64) if not isinstance(x, _ARRAY) else _np_float(x)
     small = np.abs(array) < EXPREL_SMALL
     value = np.where(small, 1.0, np.expm1(array) / np.where(small, 1.0, array))
@@ -97,7 +98,7 @@ def _np_exprel(x):
 def _np_clip(x, low, high):
     """``clip`` on a float array with bounds that are numbers or arrays of its
     dtype: ``minimum(maximum(x, low), high)``, as the torch target
-    (`translate._clip`); anything else (integer arrays, numbers) through that
+    (`functions._clip`); anything else (integer arrays, numbers) through that
     function itself."""
     if isinstance(x, np.ndarray) and x.dtype.kind == "f" and all(type(b) in (int, float) or (isinstance(b, np.ndarray) and b.dtype == x.dtype) for b in (low, high)):
         return np.minimum(np.maximum(x, low), high)
@@ -106,7 +107,7 @@ def _np_clip(x, low, high):
 
 
 def _np_sign(x):
-    """``sign``: numpy's own on a float array (`translate._sign` reproduces it), that function itself otherwise."""
+    """``sign``: numpy's own on a float array (`functions._sign` reproduces it), that function itself otherwise."""
     if isinstance(x, np.ndarray) and x.dtype.kind == "f":
         return np.sign(x)
     value = _sign(_as_tensor(x))
