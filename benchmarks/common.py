@@ -80,6 +80,19 @@ def poisson_inputs(steps: int, batch: int, n_in: int, rate_hz: float = 20.0, dt:
     return x
 
 
+def brian2_example_ports():
+    """``tests/brian2_examples/test_ports.py`` as a module: the ports of Brian2's
+    examples that the tests check (``PORTS``, ``INPUTS``, ``MODELS``)."""
+    import importlib.util
+
+    path = REPO / "tests" / "brian2_examples" / "test_ports.py"
+    sys.path.insert(0, str(path.parent.parent))  # the tests' helpers, which the ports import
+    spec = importlib.util.spec_from_file_location("ports", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def time_calls(fns: dict, reps: int, warmup: int = 1) -> dict:
     """Wall and CPU times (s) of each callable: median, minimum and all.
 

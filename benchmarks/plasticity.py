@@ -21,26 +21,14 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import argparse
-import importlib.util
-import sys
 
 import numpy as np
 import torch
 
-from common import HERE, fmt, machine, save, time_calls
+from common import brian2_example_ports, fmt, machine, save, time_calls
 
 from bioadapt import network_from_dict, simulate
 from bioadapt.backends.torch import Twin
-
-PORTS = HERE.parent / "tests" / "brian2_examples" / "test_ports.py"
-
-
-def _ports():
-    sys.path.insert(0, str(PORTS.parent.parent))  # the tests' helpers, which the ports import
-    spec = importlib.util.spec_from_file_location("ports", PORTS)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def main():
@@ -52,7 +40,7 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(1)
     info = machine()
-    ports = _ports()
+    ports = brian2_example_ports()
     net, _ = ports.stdp(steps=args.steps, n=args.inputs, gmax=0.01 * 1000 / args.inputs)
     spec = network_from_dict(net, folder=ports.MODELS)
     last = args.steps - 1

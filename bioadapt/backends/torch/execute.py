@@ -15,7 +15,8 @@ The binding is made for the call's mode (`mode`): with gradients or off the
 CPU, torch throughout (every synapse every step); without gradients on the
 CPU, pathways run for the synapses a spike reaches only (`run_arriving`), and
 in a float64 twin the neuron and synapse code the numpy target translates runs
-with numpy (`run_neurons_numpy`, `run_arriving` with ``numpy``). The same operations on the same values in every mode:
+with numpy (`run_neurons_numpy`, `run_arriving` with ``numpy``,
+`run_summed_numpy`). The same operations on the same values in every mode:
 the modes give the same results bit for bit.
 
 The executors follow Brian2's semantics bit for bit (see `twin` for the list):
@@ -37,7 +38,7 @@ from .plan import BlockPlan
 from .spikes import spike, spike_where
 from .numpy_target import numpy_where
 
-__all__ = ["EXECUTORS", "TORCH", "EVENTS", "NUMPY", "Schedule", "executors", "mode", "step", "run_neurons", "run_pathway", "run_arriving", "run_neurons_numpy", "run_statements", "run_statements_numpy", "run_summed", "Views"]
+__all__ = ["EXECUTORS", "TORCH", "EVENTS", "NUMPY", "Schedule", "executors", "mode", "step", "run_neurons", "run_pathway", "run_arriving", "run_neurons_numpy", "run_statements", "run_statements_numpy", "run_summed", "run_summed_numpy", "Views"]
 
 
 
@@ -435,6 +436,29 @@ def run_summed(net, plan: BlockPlan, call: Call, state, t):
     state[(target, block.summed.var)] = zeros.index_add(1, path["j"], value)
 
 
+def run_summed_numpy(net, plan: BlockPlan, call: Call, state, t, views: Views):
+    """`run_summed` with numpy (``t`` is `Step.now`), for a body the numpy
+    target translates: the synapses' values summed into zeros of the target
+    with numpy's ``add.at``, one addition per synapse in synapse order, as
+    ``index_add`` does on the CPU."""
+    block = plan.block
+    env = step_env(net, plan, call, state, t, numpy=True, gather=views.index)
+    for stmt, value_name in plan.body:
+        if value_name is not None:
+            env[stmt.var] = env[value_name]
+        else:
+            fn, fn_true, fn_false = stmt.numpy
+            env[stmt.var] = fn(env) if stmt.where_bool is None else numpy_where(env[stmt.where_bool], fn_true(env), fn_false(env))
+    value = _numpy_cast(env["_synaptic_var"], _NUMPY_DTYPES["float"], (call.batch, len(views.index[_POST])))
+    target = block.summed.target
+    total = np.zeros((call.batch, net.program.sizes[target]), np.float64)
+    if call.batch == 1:
+        np.add.at(total[0], views.index[_POST], value[0])
+    else:
+        np.add.at(total, (slice(None), views.index[_POST]), value)
+    state[(target, block.summed.var)] = total
+
+
 # ------------------------------------------------------------- the table
 # Each entry binds one block of the schedule, once per forward call, to a
 # function of the step's working values: the loop over steps only calls them.
@@ -475,6 +499,13 @@ def _pathway(net, block: Block, plan: BlockPlan, mode: str):
 
 
 def _summed(net, block: Block, plan: BlockPlan, mode: str):
+    if mode == NUMPY and plan.numpy:
+        views = Views(net, block)
+
+        def run(step: Step):
+            run_summed_numpy(net, plan, step.call, step.state, step.now, views)
+        return run
+
     def run(step: Step):
         run_summed(net, plan, step.call, step.state, step.t)
     return run
@@ -530,7 +561,7 @@ EXECUTORS = {
 #: How a forward call runs its blocks (`mode`): with torch throughout; without
 #: gradients on the CPU, the synapses a spike reaches only (`run_arriving`);
 #: and, for a float64 twin, neuron and synapse code with numpy (`run_neurons_numpy`,
-#: `run_arriving` with ``numpy``).
+#: `run_arriving` with ``numpy``, `run_summed_numpy`).
 TORCH, EVENTS, NUMPY = "torch", "events", "numpy"
 
 

@@ -241,6 +241,47 @@ def test_plastic_synapses_run_with_numpy_without_gradients_and_equal_torch(tmp_p
         _assert_bits(value.numpy(), slow.state[key].detach().numpy(), key)
 
 
+@pytest.mark.parametrize("batch", [1, 2])
+def test_summed_variables_run_with_numpy_without_gradients_and_equal_torch(tmp_path, monkeypatch, batch):
+    """Gap junctions (Brian2's example: ``Igap_post = weight*(v_pre - v_post)
+    (summed)``, every pair coupled, weights per synapse): without gradients
+    the summed variable is evaluated and summed by numpy; spikes, traces and
+    the whole state bitwise equal to the run with gradients (torch), for one
+    sample and for two that differ."""
+    (tmp_path / "gap.toml").write_text(
+        'equations = """\ndv/dt = (v0 - v + Igap) / tau : 1\nIgap : 1\nv0 : 1\ntau : second\n"""\n'
+        'threshold = "v > 1"\nreset = "v = 0"\n[defaults]\nv0 = 1.05\ntau = "10*ms"\n')
+    spec = network_from_dict({
+        "dt": "0.1*ms", "duration": "100*ms", "seed": 7,
+        "populations": {"P": {"model": "gap.toml", "size": 30, "scheme": "exact", "values": {"v": "i * 1.0 / (N-1)"}}},
+        "projections": [{"name": "S", "source": "P", "target": "P", "summed": "Igap_post = weight * (v_pre - v_post)", "connect": "all_to_all", "weight": "rand() * 0.04"}],
+    }, folder=tmp_path)
+    twin = Twin(spec)
+    assert all(plan.numpy for plan in twin.layout.plans.values() if plan.block.kind == "summed")
+    ran = []
+    summed = execute.run_summed_numpy
+    monkeypatch.setattr(execute, "run_summed_numpy", lambda net, plan, *args: ran.append(plan.block.kind) or summed(net, plan, *args))
+    state = twin.initial_state(batch)
+    if batch == 2:  # the second sample starts elsewhere
+        state[("P", "v")] = state[("P", "v")].clone()
+        state[("P", "v")][1] = state[("P", "v")][1].flip(0) * 0.9
+    record = {"P": ["v", "Igap"]}
+    with torch.no_grad():
+        fast = twin(state=state, record=record)
+    assert ran and set(ran) == {"summed"}
+    with torch.enable_grad():
+        slow = twin(state=state, record=record)
+    assert fast.spikes["P"].sum() > 30 * batch
+    assert torch.equal(fast.spikes["P"], slow.spikes["P"].detach())
+    if batch == 2:
+        assert not torch.equal(fast.spikes["P"][:, 0], fast.spikes["P"][:, 1])
+    for var in record["P"]:
+        _assert_bits(fast.traces["P"][var].numpy(), slow.traces["P"][var].detach().numpy(), var)
+    assert fast.traces["P"]["Igap"].abs().max() > 0
+    for key, value in fast.state.items():
+        _assert_bits(value.numpy(), slow.state[key].detach().numpy(), key)
+
+
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 def test_spike_events_are_the_dense_spikes_nonzero_in_every_mode(tmp_path, dtype):
     """``spike_events=True`` gives ``torch.nonzero`` of the dense spikes: with
