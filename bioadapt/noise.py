@@ -276,13 +276,23 @@ class NoiseSource:
     def numpy(self, t, i) -> np.ndarray:
         """The numbers for time ``t`` and indices ``i`` (numpy; Brian2's numpy runtime)."""
         stream, step = self.step(np.asarray(t).item())
+        values = self._numpy_draw(np.asarray([self.key(stream)], dtype=np.uint64), step, np.atleast_1d(np.asarray(i)))
+        return values if np.ndim(i) else values.reshape(())
+
+    def numpy_streams(self, step: int, i, streams: int = 1) -> np.ndarray:
+        """`torch` with numpy: the numbers of time step ``step`` for the index
+        array ``i`` (1-d), one row per stream ``0 .. streams - 1``, as float64
+        (the twin without gradients on the CPU; the same operations)."""
+        keys = np.asarray([[self.key(b)] for b in range(streams)], dtype=np.uint64)
+        return self._numpy_draw(keys, step, np.asarray(i)[np.newaxis, :])
+
+    def _numpy_draw(self, keys: np.ndarray, step: int, i: np.ndarray) -> np.ndarray:
         with np.errstate(over="ignore"):
-            key = np.asarray([self.key(stream)], dtype=np.uint64)
-            values = _draw(_NumpyOps, key, step, np.atleast_1d(np.asarray(i)), self.kind == "randn")
+            values = _draw(_NumpyOps, keys, step, i, self.kind == "randn")
         if self.kind == "binomial":
             offset, tiny, cdf = self.table
             values = (offset + np.where(values > 0.0, tiny, 0) + np.searchsorted(np.asarray(cdf, dtype=np.float64), values, side="right")).astype(np.float64)
-        return values if np.ndim(i) else values.reshape(())
+        return values
 
     def torch(self, step: int, i, streams: int = 1):
         """The numbers of time step ``step`` for index tensor ``i``, one row per

@@ -9,10 +9,11 @@ in both is translated: ``+ - * /`` and comparisons (native operators),
 ``**`` on a float array with a number exponent (numpy's fast scalar power,
 as `_pow` reproduces it; any other power through `_pow` itself), logical
 operators and the functions of `NUMPY_FUNCTIONS` (``exprel`` and ``clip``
-in the operations the torch target's write out). An expression with
-anything else (``%``, ``//``, chained comparisons, random numbers,
-functions of the environment such as noise sources and timed arrays,
-integers outside int32) is not translated: its block runs in torch.
+in the operations the torch target's write out), and functions of the
+environment (noise sources, timed arrays: their numpy form, `_np_call`). An
+expression with anything else (``%``, ``//``, chained comparisons, Brian2's
+own random numbers, integers outside int32) is not translated: its block
+runs in torch.
 """
 
 from __future__ import annotations
@@ -114,6 +115,17 @@ def _np_sign(x):
     return value.numpy() if isinstance(value, torch.Tensor) else value
 
 
+def _np_call(function, *args):
+    """A function of the environment (a noise source, a timed array) called
+    with numpy arrays: its own numpy form (``function.numpy``, the same
+    numbers), else the function itself on tensors of the arrays."""
+    numpy = getattr(function, "numpy", None)
+    if numpy is not None:
+        return numpy(*args)
+    value = function(*(_as_tensor(a) for a in args))
+    return value.numpy() if isinstance(value, torch.Tensor) else value
+
+
 _np_logical, _np_not = _logicals(_ARRAY, np.logical_and, np.logical_or, np.logical_not, lambda x: x)
 
 
@@ -170,11 +182,13 @@ def source(node: ast.AST, names: set, functions: dict, build: Callable, bind: Ca
         return f"({build(node.left)} {_NP_OPERATORS[type(node.ops[0])]} {build(node.comparators[0])})"
     elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.keywords and node.func.id in NUMPY_FUNCTIONS and (node.func.id in functions or node.func.id not in names):
         return f"{bind(NUMPY_FUNCTIONS[node.func.id])}({', '.join(build(a) for a in node.args)})"
+    elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.keywords and node.func.id in names and node.func.id not in functions:
+        return f"_np_call(env[{node.func.id!r}], {', '.join(build(a) for a in node.args)})"  # provided by the environment
     raise NotNumpy(ast.unparse(node))
 
 
 #: The numpy target: `source`, and the names its sources call.
-NUMPY = Target(source, {"_np_pow": _np_pow, "_np_not": _np_not, "_np_logical": _np_logical})
+NUMPY = Target(source, {"_np_pow": _np_pow, "_np_not": _np_not, "_np_logical": _np_logical, "_np_call": _np_call})
 
 
 def compile_numpy(expr: str, names: set[str], where: str, math: str = "numpy", fixed: set[str] | None = None, hoisted: list | None = None, prefix: str = "_fixed_") -> Compiled:

@@ -649,6 +649,12 @@ class _NoiseDraw:
         index = i if isinstance(i, torch.Tensor) else torch.tensor([int(i)])
         return self.source.torch(step, index.to(self.device).reshape(-1), streams=self.batch).to(self.dtype)
 
+    def numpy(self, t, i) -> np.ndarray:
+        """The call with numpy (the numpy target, float64 on the CPU): the same numbers."""
+        _, step = self.source.step(float(t))
+        index = np.asarray(i).reshape(-1) if isinstance(i, np.ndarray) else np.asarray([int(i)])
+        return self.source.numpy_streams(step, index, streams=self.batch)
+
 
 class _TimedCall:
     """A timed array called as ``name(t)`` or ``name(t, i)``: the row of time
@@ -663,10 +669,20 @@ class _TimedCall:
 
     def __call__(self, t, i=None):
         if isinstance(t, torch.Tensor) and t.dim() > 0:  # a time per neuron (``stim(t - d)``)
-            times = t.detach().cpu().numpy()
-            rows = torch.from_numpy(np.clip(np.int_(np.round(times / self.epsilon) / self.K), 0, len(self.values) - 1)).to(self.values.device)
+            rows = torch.from_numpy(self._rows(t.detach().cpu().numpy())).to(self.values.device)
         else:
-            rows = int(np.clip(np.int_(np.round(float(t) / self.epsilon) / self.K), 0, len(self.values) - 1))
+            rows = int(self._rows(float(t)))
         if i is None:
             return self.values[rows]
         return self.values[rows, i.long() if isinstance(i, torch.Tensor) else int(i)]
+
+    def _rows(self, times):
+        return np.clip(np.int_(np.round(times / self.epsilon) / self.K), 0, len(self.values) - 1)
+
+    def numpy(self, t, i=None) -> np.ndarray:
+        """The call with numpy (the numpy target, on the CPU): the same values."""
+        values = self.values.numpy()
+        rows = self._rows(t) if np.ndim(t) > 0 else int(self._rows(float(t)))
+        if i is None:
+            return values[rows]
+        return values[rows, np.asarray(i, dtype=np.int64) if isinstance(i, np.ndarray) else int(i)]
