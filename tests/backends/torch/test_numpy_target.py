@@ -150,6 +150,28 @@ def _cuba_model(tmp_path):
     )
 
 
+def _second_sample_elsewhere(state: dict, key=("P", "v"), scale: float = 1.0) -> dict:
+    """``state`` of two samples with the second one's ``key`` reversed (and scaled): samples that differ."""
+    state[key] = state[key].clone()
+    state[key][1] = state[key][1].flip(0) * scale
+    return state
+
+
+def _assert_same_runs(fast, slow, record: dict, batch: int, min_spikes: int):
+    """The run without gradients (``fast``) equals the run with them (``slow``):
+    spikes, the traces of ``record`` and the whole final state bit for bit; more
+    than ``min_spikes`` spikes per sample, and two samples that spike apart."""
+    assert fast.spikes["P"].sum() > min_spikes * batch
+    assert torch.equal(fast.spikes["P"], slow.spikes["P"].detach())
+    if batch == 2:
+        assert not torch.equal(fast.spikes["P"][:, 0], fast.spikes["P"][:, 1])
+    for owner, names in record.items():
+        for var in names:
+            _assert_bits(fast.traces[owner][var].numpy(), slow.traces[owner][var].detach().numpy(), (owner, var))
+    for key, value in fast.state.items():
+        _assert_bits(value.numpy(), slow.state[key].detach().numpy(), key)
+
+
 @pytest.mark.parametrize("batch", [1, 2])
 def test_a_network_runs_with_numpy_without_gradients_and_equals_torch(tmp_path, monkeypatch, batch):
     """CUBA (exact state update, refractoriness, heterogeneous delays): its
@@ -164,23 +186,16 @@ def test_a_network_runs_with_numpy_without_gradients_and_equals_torch(tmp_path, 
     monkeypatch.setattr(execute, "run_neurons_numpy", lambda net, plan, *args: ran.append(plan.block.kind) or numpy_runner(net, plan, *args))
     state = twin.initial_state(batch)
     if batch == 2:  # the second sample starts elsewhere
-        state[("P", "v")] = state[("P", "v")].clone()
-        state[("P", "v")][1] = state[("P", "v")][1].flip(0)
+        _second_sample_elsewhere(state)
+    record = {"P": ["v", "ge", "lastspike"]}
     with torch.no_grad():
-        fast = twin(state=state, record={"P": ["v", "ge", "lastspike"]})
+        fast = twin(state=state, record=record)
         events = twin(state=state, spike_events=True).spikes["P"]
     assert set(ran) == {"code", "threshold", "reset"}
     with torch.enable_grad():
-        slow = twin(state=state, record={"P": ["v", "ge", "lastspike"]})
-    assert fast.spikes["P"].sum() > 20 * batch
-    assert torch.equal(fast.spikes["P"], slow.spikes["P"].detach())
-    if batch == 2:
-        assert not torch.equal(fast.spikes["P"][:, 0], fast.spikes["P"][:, 1])
+        slow = twin(state=state, record=record)
+    _assert_same_runs(fast, slow, record, batch, min_spikes=20)
     assert torch.equal(events, torch.nonzero(fast.spikes["P"] > 0))
-    for var in ("v", "ge", "lastspike"):
-        assert torch.equal(fast.traces["P"][var], slow.traces["P"][var].detach())
-    for key, value in fast.state.items():
-        _assert_bits(value.numpy(), slow.state[key].detach().numpy(), key)
 
 
 PLASTIC = """
@@ -196,7 +211,7 @@ dApost : 1 (constant, shared)
 
 
 @pytest.mark.parametrize("batch", [1, 2])
-def test_plastic_synapses_run_with_numpy_without_gradients_and_equal_torch(tmp_path, monkeypatch, batch):
+def test_plastic_synapses_run_with_numpy_without_gradients_and_equals_torch(tmp_path, monkeypatch, batch):
     """STDP synapses (event-driven traces, ``clip`` of the weights in on_pre
     and on_post, an evaluated contribution to the target, one written
     ``unless refractory``, heterogeneous delays) onto CUBA neurons: without
@@ -220,29 +235,20 @@ def test_plastic_synapses_run_with_numpy_without_gradients_and_equal_torch(tmp_p
     monkeypatch.setattr(execute, "run_arriving", lambda net, plan, *args, **kwargs: ran.append((plan.block.name, kwargs.get("numpy"))) or arriving(net, plan, *args, **kwargs))
     state = twin.initial_state(batch)
     if batch == 2:  # the second sample starts elsewhere
-        state[("P", "v")] = state[("P", "v")].clone()
-        state[("P", "v")][1] = state[("P", "v")][1].flip(0)
+        _second_sample_elsewhere(state)
     record = {"P": ["v", "ge"], "S": ["w", "Apre", "Apost", "lastupdate"]}
     with torch.no_grad():
         fast = twin(state=state, record=record)
     assert set(ran) == {("S_pre", True), ("S_post", True)}
     with torch.enable_grad():
         slow = twin(state=state, record=record)
-    assert fast.spikes["P"].sum() > 20 * batch
-    assert torch.equal(fast.spikes["P"], slow.spikes["P"].detach())
-    if batch == 2:
-        assert not torch.equal(fast.spikes["P"][:, 0], fast.spikes["P"][:, 1])
-    for owner, names in record.items():
-        for var in names:
-            _assert_bits(fast.traces[owner][var].numpy(), slow.traces[owner][var].detach().numpy(), (owner, var))
+    _assert_same_runs(fast, slow, record, batch, min_spikes=20)
     w = fast.traces["S"]["w"]
     assert not torch.equal(w[0], w[-1]) and w.min() >= 0 and w.max() <= 1  # the weights moved, clipped
-    for key, value in fast.state.items():
-        _assert_bits(value.numpy(), slow.state[key].detach().numpy(), key)
 
 
 @pytest.mark.parametrize("batch", [1, 2])
-def test_summed_variables_run_with_numpy_without_gradients_and_equal_torch(tmp_path, monkeypatch, batch):
+def test_summed_variables_run_with_numpy_without_gradients_and_equals_torch(tmp_path, monkeypatch, batch):
     """Gap junctions (Brian2's example: ``Igap_post = weight*(v_pre - v_post)
     (summed)``, every pair coupled, weights per synapse): without gradients
     the summed variable is evaluated and summed by numpy; spikes, traces and
@@ -263,23 +269,15 @@ def test_summed_variables_run_with_numpy_without_gradients_and_equal_torch(tmp_p
     monkeypatch.setattr(execute, "run_summed_numpy", lambda net, plan, *args: ran.append(plan.block.kind) or summed(net, plan, *args))
     state = twin.initial_state(batch)
     if batch == 2:  # the second sample starts elsewhere
-        state[("P", "v")] = state[("P", "v")].clone()
-        state[("P", "v")][1] = state[("P", "v")][1].flip(0) * 0.9
+        _second_sample_elsewhere(state, scale=0.9)
     record = {"P": ["v", "Igap"]}
     with torch.no_grad():
         fast = twin(state=state, record=record)
     assert ran and set(ran) == {"summed"}
     with torch.enable_grad():
         slow = twin(state=state, record=record)
-    assert fast.spikes["P"].sum() > 30 * batch
-    assert torch.equal(fast.spikes["P"], slow.spikes["P"].detach())
-    if batch == 2:
-        assert not torch.equal(fast.spikes["P"][:, 0], fast.spikes["P"][:, 1])
-    for var in record["P"]:
-        _assert_bits(fast.traces["P"][var].numpy(), slow.traces["P"][var].detach().numpy(), var)
+    _assert_same_runs(fast, slow, record, batch, min_spikes=30)
     assert fast.traces["P"]["Igap"].abs().max() > 0
-    for key, value in fast.state.items():
-        _assert_bits(value.numpy(), slow.state[key].detach().numpy(), key)
 
 
 NOISY = """
@@ -299,7 +297,7 @@ sigma = 0.3
 
 
 @pytest.mark.parametrize("batch", [1, 2])
-def test_noise_and_timed_arrays_run_with_numpy_without_gradients_and_equal_torch(tmp_path, batch):
+def test_noise_and_timed_arrays_run_with_numpy_without_gradients_and_equals_torch(tmp_path, batch):
     """Noise (``xi``, ``randn()`` in the equations, ``rand()`` in the reset:
     bioadapt's counter-based sources) and timed arrays (1-d at a time per
     neuron, 2-d per neuron) in neuron code: without gradients the numpy
@@ -319,14 +317,7 @@ def test_noise_and_timed_arrays_run_with_numpy_without_gradients_and_equal_torch
         fast = twin(state=twin.initial_state(batch), record=record)
     with torch.enable_grad():
         slow = twin(state=twin.initial_state(batch), record=record)
-    assert fast.spikes["P"].sum() > 5 * batch
-    assert torch.equal(fast.spikes["P"], slow.spikes["P"].detach())
-    if batch == 2:
-        assert not torch.equal(fast.traces["P"]["v"][:, 0], fast.traces["P"]["v"][:, 1])  # another stream
-    for var in record["P"]:
-        _assert_bits(fast.traces["P"][var].numpy(), slow.traces["P"][var].detach().numpy(), var)
-    for key, value in fast.state.items():
-        _assert_bits(value.numpy(), slow.state[key].detach().numpy(), key)
+    _assert_same_runs(fast, slow, record, batch, min_spikes=5)  # (the second sample draws another stream)
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
