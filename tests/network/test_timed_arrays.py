@@ -134,3 +134,22 @@ def test_names_that_collide_are_refused(tmp_path):
     for name, message in (("bioadapt_x", "not beginning with 'bioadapt_'"), ("P", "'P' is also the name of a timed array")):
         with pytest.raises(ConfigError, match=message):
             network_from_dict({"dt": "0.1*ms", "duration": "1*ms", "timed_arrays": {name: {"values": [1], "dt": "1*ms"}}, "populations": {"P": {"model": "stim.toml", "size": 3}}}, folder=tmp_path)
+
+
+def test_the_twins_row_of_one_time_is_numpys():
+    """The twin finds the row of one time with Python's float operations
+    (``round`` half to even, ``int`` truncating) and of several with numpy's
+    (Brian2's numpy implementation): the same rows, at random times, at the
+    grid's points, halfway between them (exact ties where K is 1 and the steps are
+    powers of 2) and before the first row."""
+    import types
+
+    import torch
+
+    from bioadapt.backends.torch.twin import _TimedCall
+
+    rng = np.random.default_rng(0)
+    for stim_dt, dt in [(2e-4, 1e-4), (3e-4, 1e-4), (2e-3, 1e-4), (1e-4, 1e-4), (5e-3, 1e-3), (2**-10, 2**-7), (2**-11, 2**-7)]:  # (the last two: K = 1, exact ties)
+        call = _TimedCall(types.SimpleNamespace(values=np.arange(50.0), dt=stim_dt), dt, "cpu", torch.float64)
+        times = np.concatenate([np.arange(3000) * dt, rng.uniform(-0.01, 0.05, 3000), (np.arange(600) + 0.5) * call.epsilon, -np.arange(20) * dt])
+        assert [call._row(float(t)) for t in times] == call._rows(times).tolist(), (stim_dt, dt)

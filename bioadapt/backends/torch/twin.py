@@ -666,23 +666,32 @@ class _TimedCall:
         self.values = torch.tensor(np.asarray(timed.values), dtype=dtype, device=device)
         self.K = _find_K(group_dt, timed.dt)
         self.epsilon = timed.dt / self.K
+        self.last = len(self.values) - 1
+        self._numpy = None  # the values' numpy view (`numpy`, on the CPU)
 
     def __call__(self, t, i=None):
         if isinstance(t, torch.Tensor) and t.dim() > 0:  # a time per neuron (``stim(t - d)``)
             rows = torch.from_numpy(self._rows(t.detach().cpu().numpy())).to(self.values.device)
         else:
-            rows = int(self._rows(float(t)))
+            rows = self._row(float(t))
         if i is None:
             return self.values[rows]
         return self.values[rows, i.long() if isinstance(i, torch.Tensor) else int(i)]
 
-    def _rows(self, times):
-        return np.clip(np.int_(np.round(times / self.epsilon) / self.K), 0, len(self.values) - 1)
+    def _rows(self, times: np.ndarray) -> np.ndarray:
+        return np.clip(np.int_(np.round(times / self.epsilon) / self.K), 0, self.last)
+
+    def _row(self, t: float) -> int:
+        """`_rows` of one time with Python's operations on floats: ``round``
+        rounds half to even as ``np.round``, ``int`` truncates as ``np.int_``."""
+        return min(max(int(round(t / self.epsilon) / self.K), 0), self.last)
 
     def numpy(self, t, i=None) -> np.ndarray:
         """The call with numpy (the numpy target, on the CPU): the same values."""
-        values = self.values.numpy()
-        rows = self._rows(t) if np.ndim(t) > 0 else int(self._rows(float(t)))
+        values = self._numpy
+        if values is None:
+            values = self._numpy = self.values.numpy()
+        rows = self._rows(t) if np.ndim(t) > 0 else self._row(float(t))
         if i is None:
             return values[rows]
         return values[rows, np.asarray(i, dtype=np.int64) if isinstance(i, np.ndarray) else int(i)]
