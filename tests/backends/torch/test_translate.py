@@ -213,15 +213,16 @@ def test_sign_is_brian2s_in_each_math_mode(tmp_path):
     assert np.array_equal(_eval("sign(k)", "numpy", k=POW_K).numpy(), numpy_sign(POW_K))
     if shutil.which("g++") is None:
         pytest.skip("needs g++ for Brian2's C++ sign")
-    from brian2.codegen.generators.cpp_generator import sign_code
+    from brian2.codegen.generators.cpp_generator import CPPCodeGenerator
 
     from bioadapt.backends.brian.device import FAITHFUL_GCC_FLAGS
 
+    cpp_sign = DEFAULT_FUNCTIONS["sign"].implementations[CPPCodeGenerator]  # its support code and name
     x.tofile(tmp_path / "x.bin")
     (tmp_path / "sign.cpp").write_text("\n".join([
-        "#include <cstdio>", sign_code, "int main() {", f"  const long N = {len(x)};", "  static double xs[N], out[N];",
+        "#include <cstdio>", cpp_sign.get_code(None), "int main() {", f"  const long N = {len(x)};", "  static double xs[N], out[N];",
         "  FILE *f = fopen(\"x.bin\", \"rb\"); fread(xs, 8, N, f); fclose(f);",
-        "  for (long m = 0; m < N; m++) out[m] = _sign(xs[m]);",
+        f"  for (long m = 0; m < N; m++) out[m] = {cpp_sign.name}(xs[m]);",
         "  f = fopen(\"out.bin\", \"wb\"); fwrite(out, 8, N, f); fclose(f);", "  return 0;", "}",
     ]))
     subprocess.run(["g++", *FAITHFUL_GCC_FLAGS, "sign.cpp", "-o", "sign"], cwd=tmp_path, check=True)
