@@ -12,10 +12,11 @@ import torch
 
 from ...errors import BackendError
 from ...program import Ref
+from .numpy_target import numpy_where
 from .plan import SCALAR, BlockPlan, torch_dtype
 from .functions import divide
 
-__all__ = ["Call", "Step", "ArrivalEnv", "Selection", "arrival_env", "as_numpy", "block_shape", "cast_array", "cast_value", "combine", "evaluate", "expand", "fixed_arrays", "read_array", "read_var", "step_env", "take"]
+__all__ = ["Call", "Step", "ArrivalEnv", "Selection", "arrival_env", "as_numpy", "block_shape", "cast_array", "cast_value", "combine", "evaluate", "evaluate_numpy", "expand", "fixed_arrays", "read_array", "read_var", "step_env", "take"]
 
 
 def as_numpy(x: torch.Tensor) -> np.ndarray:
@@ -223,6 +224,14 @@ def evaluate(stmt, env):
         b = b if isinstance(b, torch.Tensor) else torch.tensor(b, dtype=dtype)
         return torch.where(cond, a, b)
     return stmt.fn(env)
+
+def evaluate_numpy(stmt, env):
+    """`evaluate` with the statement's numpy functions (``stmt.numpy``, the numpy target) on numpy arrays."""
+    fn, fn_true, fn_false = stmt.numpy
+    if stmt.where_bool is None:
+        return fn(env)
+    return numpy_where(env[stmt.where_bool], fn_true(env), fn_false(env))
+
 
 def combine(op: str, old, value):
     if op == "=":

@@ -31,12 +31,11 @@ import torch
 
 from ...errors import BackendError
 from ...program import INDEX_POST as _POST, INDEX_PRE as _PRE, INDEX_SELF as _SELF, Block
-from .env import Call, Step, arrival_env, as_numpy, block_shape, cast_array, cast_value, combine, evaluate, expand, fixed_arrays, read_array, read_var, step_env
+from .env import Call, Step, arrival_env, as_numpy, block_shape, cast_array, cast_value, combine, evaluate, evaluate_numpy, expand, fixed_arrays, read_array, read_var, step_env
 from .arrivals import positions, seed
 from .pathways import run_dense
 from .plan import BlockPlan
 from .spikes import spike, spike_where
-from .numpy_target import numpy_where
 
 __all__ = ["EXECUTORS", "TORCH", "EVENTS", "NUMPY", "Schedule", "executors", "mode", "step", "run_neurons", "run_pathway", "run_arriving", "run_neurons_numpy", "run_statements", "run_statements_numpy", "run_summed", "run_summed_numpy", "Views"]
 
@@ -85,11 +84,7 @@ def run_statements_numpy(net, plan: BlockPlan, call: Call, state: dict, shape, t
     refs = plan.block.refs
     env = step_env(net, plan, call, state, t, numpy=True, gather=views.index)
     for index, (stmt, value_name) in enumerate(plan.body):
-        if value_name is not None:
-            value = env[value_name]
-        else:
-            fn, fn_true, fn_false = stmt.numpy
-            value = fn(env) if stmt.where_bool is None else numpy_where(env[stmt.where_bool], fn_true(env), fn_false(env))
+        value = env[value_name] if value_name is not None else evaluate_numpy(stmt, env)
         if stmt.op == ":=":
             env[stmt.var] = value
             continue
@@ -357,13 +352,7 @@ def run_arriving(net, plan: BlockPlan, call: Call, state, history, arrivals, t, 
         else:
             if env is None:
                 env = arrival_env(net, plan, call, state, t, active, views.index if numpy else None)
-            if value_name is not None:
-                value = env[value_name]
-            elif not numpy:
-                value = evaluate(stmt, env)
-            else:
-                fn, fn_true, fn_false = stmt.numpy
-                value = fn(env) if stmt.where_bool is None else numpy_where(env[stmt.where_bool], fn_true(env), fn_false(env))
+            value = env[value_name] if value_name is not None else evaluate_numpy(stmt, env) if numpy else evaluate(stmt, env)
         if stmt.op == ":=":
             env[stmt.var] = value
             continue
@@ -382,10 +371,7 @@ def run_arriving(net, plan: BlockPlan, call: Call, state, history, arrivals, t, 
                 contribution = np.where(spikes > 0, contribution, np.zeros((), contribution.dtype))
             target = np.empty((batch, net.program.sizes[ref.owner]), current.dtype)
             target[...] = current
-            if batch == 1:
-                np.add.at(target[0], index, contribution[0] if contribution.ndim == 2 else contribution)
-            else:
-                np.add.at(target, (slice(None), index), contribution)
+            _add_at(target, index, contribution)
             state[key] = target
         elif numpy:  # a synaptic variable, as below, with numpy
             new = _numpy_cast(combine(stmt.op, env[stmt.var], value), _NUMPY_DTYPES[ref.dtype], shape)
@@ -444,19 +430,22 @@ def run_summed_numpy(net, plan: BlockPlan, call: Call, state, t, views: Views):
     block = plan.block
     env = step_env(net, plan, call, state, t, numpy=True, gather=views.index)
     for stmt, value_name in plan.body:
-        if value_name is not None:
-            env[stmt.var] = env[value_name]
-        else:
-            fn, fn_true, fn_false = stmt.numpy
-            env[stmt.var] = fn(env) if stmt.where_bool is None else numpy_where(env[stmt.where_bool], fn_true(env), fn_false(env))
+        env[stmt.var] = env[value_name] if value_name is not None else evaluate_numpy(stmt, env)
     value = _numpy_cast(env["_synaptic_var"], _NUMPY_DTYPES["float"], (call.batch, len(views.index[_POST])))
     target = block.summed.target
     total = np.zeros((call.batch, net.program.sizes[target]), np.float64)
-    if call.batch == 1:
-        np.add.at(total[0], views.index[_POST], value[0])
-    else:
-        np.add.at(total, (slice(None), views.index[_POST]), value)
+    _add_at(total, views.index[_POST], value)
     state[(target, block.summed.var)] = total
+
+
+def _add_at(target: np.ndarray, index: np.ndarray, values: np.ndarray):
+    """``target[:, index[n]] += values[..., n]`` for every n in order (numpy's
+    ``add.at``: one addition at a time, as ``index_add`` on the CPU), in place
+    on ``target`` (batch, size); ``values`` (batch or 1, len(index)) or (len(index),)."""
+    if target.shape[0] == 1:
+        np.add.at(target[0], index, values[0] if values.ndim == 2 else values)
+    else:
+        np.add.at(target, (slice(None), index), values)
 
 
 # ------------------------------------------------------------- the table
